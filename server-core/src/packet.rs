@@ -1,0 +1,110 @@
+//! The `Packet` trait that generated packet structs implement, and its errors.
+//!
+//! Generated code only describes each packet's fields; framing the packet into a
+//! [`SendBuffer`] and checking a received body is done once, here.
+
+use bytes::Bytes;
+
+use crate::frame::HEADER_SIZE;
+use crate::send_buffer::SendBuffer;
+use crate::wire::{Reader, Writer};
+
+/// A packet that can be framed as `[size u16][id u16][body]` and decoded from a body.
+pub trait Packet: Sized {
+    /// The packet's id on the wire.
+    const ID: u16;
+    /// The packet's name in the schema (`"C_Move"`).
+    const NAME: &'static str;
+
+    /// Exact length of the encoded body, in bytes (without the 4-byte header).
+    ///
+    /// Returns an error when a string or list is longer than its u16 length prefix allows.
+    fn body_len(&self) -> Result<usize, EncodeError>;
+
+    /// Writes the body. `writer` has exactly [`Packet::body_len`] bytes of room.
+    fn encode_body(&self, writer: &mut Writer<'_>);
+
+    /// Reads the body's fields from `reader`, which is bounded by the frame.
+    fn decode_body(reader: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Encodes the whole frame into this thread's [`SendBuffer`] chunk.
+    fn encode(&self) -> Result<Bytes, EncodeError> {
+        let body = self.body_len()?;
+        let size = HEADER_SIZE + body;
+        let size16 = u16::try_from(size).map_err(|_| EncodeError::FrameTooLarge {
+            packet: Self::NAME,
+            size,
+        })?;
+        Ok(SendBuffer::write(size, |dst| {
+            dst[0..2].copy_from_slice(&size16.to_le_bytes());
+            dst[2..4].copy_from_slice(&Self::ID.to_le_bytes());
+            let mut writer = Writer::new(&mut dst[HEADER_SIZE..]);
+            self.encode_body(&mut writer);
+            debug_assert_eq!(
+                writer.remaining(),
+                0,
+                "{}: body_len disagrees with encode_body",
+                Self::NAME
+            );
+            size
+        }))
+    }
+
+    /// Decodes a packet from its body (the frame without its header). Every byte must be used.
+    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut reader = Reader::new(body);
+        let packet = Self::decode_body(&mut reader)?;
+        match reader.remaining() {
+            0 => Ok(packet),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
+    }
+}
+
+/// A body that cannot be decoded. Peers cause these; they never panic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A field needs more bytes than the frame has left.
+    #[error("truncated: needed {needed} bytes, {remaining} left")]
+    Truncated {
+        /// Bytes the field needed.
+        needed: usize,
+        /// Bytes left in the frame.
+        remaining: usize,
+    },
+    /// A string's bytes are not valid in the schema's encoding.
+    #[error("invalid {encoding} string")]
+    InvalidString {
+        /// `"utf-8"` or `"utf-16le"`.
+        encoding: &'static str,
+    },
+    /// Bytes were left over after the last field.
+    #[error("{extra} trailing bytes after the last field")]
+    TrailingBytes {
+        /// How many bytes were left.
+        extra: usize,
+    },
+}
+
+/// A packet that cannot be encoded. Only local data causes these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// A string, byte field or list is longer than its u16 length prefix can say.
+    #[error("{packet}.{field}: length {len} does not fit the u16 length prefix")]
+    TooLong {
+        /// The packet's schema name.
+        packet: &'static str,
+        /// The field's schema name.
+        field: &'static str,
+        /// Its length (bytes for strings and bytes, elements for lists).
+        len: usize,
+    },
+    /// The whole frame is larger than the 65535 bytes the size header can say.
+    #[error("{packet}: frame of {size} bytes does not fit the u16 size header")]
+    FrameTooLarge {
+        /// The packet's schema name.
+        packet: &'static str,
+        /// The frame's size.
+        size: usize,
+    },
+}
