@@ -6,17 +6,29 @@
 //! queued on any number of sessions with the non-blocking [`Session::send`]. A [`Listener`]
 //! accepts sessions on the server side and a [`Connector`] opens them on the client side, both
 //! configured by [`Config`]. Generated packet code implements [`Packet`] with the [`wire`]
-//! field encodings.
+//! field encodings. Every session ends exactly once, with a [`CloseReason`].
 //!
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
-//! tokio tasks in `session` and `listener` only move bytes.
+//! tokio task behind each session only moves bytes.
 
 mod close_reason;
+mod config;
+mod connector;
 pub mod frame;
+mod listener;
 mod packet;
+mod packet_session;
+mod recv_buffer;
 mod send_buffer;
+mod session;
 pub mod wire;
 
 pub use close_reason::{CloseReason, ProtocolError};
+pub use config::Config;
+pub use connector::{ConnectError, Connector};
+pub use listener::{Listener, ListenerStats};
 pub use packet::{DecodeError, EncodeError, Packet};
+pub use packet_session::PacketSession;
+pub use recv_buffer::{RecvBuffer, RecvBufferError};
 pub use send_buffer::{SendBuffer, DEFAULT_CHUNK_SIZE};
+pub use session::{SendError, Session, SessionHandler};

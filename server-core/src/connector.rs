@@ -1,0 +1,138 @@
+//! `Connector`: opens client sessions, the course's `Connector` used by the DummyClient.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::session::{self, Session, SessionHandler};
+
+/// A connection that could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("connect #{index} to {addr} failed: {source}")]
+pub struct ConnectError {
+    /// Which of the requested connections (0-based).
+    pub index: usize,
+    /// The address dialled.
+    pub addr: SocketAddr,
+    /// What the OS said.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Opens client sessions and tracks them for a clean shutdown.
+pub struct Connector {
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Connector {
+    /// A connector whose sessions use `config` (its `addr` is not used: each call names one).
+    pub fn new(config: Config) -> Self {
+        Connector {
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Opens one session to `addr` driven by `handler`.
+    pub async fn connect<H: SessionHandler>(
+        &self,
+        addr: SocketAddr,
+        handler: H,
+    ) -> io::Result<Arc<Session>> {
+        let stream = TcpStream::connect(addr).await?;
+        let (session, driver) =
+            session::start(stream, handler, &self.config, self.shutdown.child_token())?;
+        self.tracker.spawn(driver);
+        Ok(session)
+    }
+
+    /// Opens `count` sessions to `addr` concurrently, each with a handler from `factory`
+    /// (called with the connection's index). The result has one entry per index, in order,
+    /// so every failure is reported with the connection it belongs to.
+    pub async fn connect_many<F, H>(
+        &self,
+        addr: SocketAddr,
+        count: usize,
+        mut factory: F,
+    ) -> Vec<Result<Arc<Session>, ConnectError>>
+    where
+        F: FnMut(usize) -> H,
+        H: SessionHandler,
+    {
+        let mut attempts = JoinSet::new();
+        for index in 0..count {
+            let handler = factory(index);
+            let config = Arc::clone(&self.config);
+            let shutdown = self.shutdown.child_token();
+            let tracker = self.tracker.clone();
+            attempts.spawn(async move {
+                let opened = async {
+                    let stream = TcpStream::connect(addr).await?;
+                    let (session, driver) = session::start(stream, handler, &config, shutdown)?;
+                    tracker.spawn(driver);
+                    Ok(session)
+                };
+                (
+                    index,
+                    opened.await.map_err(|source| ConnectError {
+                        index,
+                        addr,
+                        source,
+                    }),
+                )
+            });
+        }
+        let mut results: Vec<Option<Result<Arc<Session>, ConnectError>>> =
+            (0..count).map(|_| None).collect();
+        while let Some(joined) = attempts.join_next().await {
+            match joined {
+                Ok((index, result)) => results[index] = Some(result),
+                // A connect attempt has no code of ours that can panic; a cancelled or
+                // panicked attempt still gets an entry below.
+                Err(e) => tracing::warn!(error = %e, "connect task failed"),
+            }
+        }
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| {
+                r.unwrap_or_else(|| {
+                    Err(ConnectError {
+                        index,
+                        addr,
+                        source: io::Error::other("connect task did not finish"),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Closes every session with [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown) and waits until all of them
+    /// have run `on_disconnected`.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Sessions still running.
+    pub fn active(&self) -> usize {
+        self.tracker.len()
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        // Sessions must not outlive the connector that opened them unnoticed.
+        self.shutdown.cancel();
+    }
+}

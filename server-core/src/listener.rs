@@ -1,0 +1,212 @@
+//! `Listener`: accepts connections and runs a session for each.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::session::{self, SessionHandler};
+
+/// Counters of one listener, readable while it runs.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    accept_errors: AtomicU64,
+    active: AtomicU64,
+}
+
+impl ListenerStats {
+    /// Connections accepted and given a session.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once because `max_connections` sessions were open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Failed `accept` calls.
+    pub fn accept_errors(&self) -> u64 {
+        self.accept_errors.load(Ordering::Relaxed)
+    }
+
+    /// Sessions open now.
+    pub fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// A bound server socket. [`Listener::run`] accepts until [`Listener::shutdown_token`] is
+/// cancelled, then closes every session with `ServerShutdown` and waits for them.
+pub struct Listener {
+    tcp: TcpListener,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    stats: Arc<ListenerStats>,
+}
+
+impl Listener {
+    /// Binds `config.addr` with `config.backlog`.
+    pub async fn bind(config: Config) -> io::Result<Listener> {
+        let socket = match config.addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        // Lets a restarted server bind while old connections sit in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.addr)?;
+        let tcp = socket.listen(config.backlog)?;
+        Ok(Listener {
+            tcp,
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+            stats: Arc::default(),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Cancel this token to shut the listener and all its sessions down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The listener's counters.
+    pub fn stats(&self) -> Arc<ListenerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Accepts connections, creating each session's handler with `factory`, until shutdown.
+    ///
+    /// Returns once the listening socket is closed and every session has run its
+    /// `on_disconnected`.
+    pub async fn run<F, H>(self, mut factory: F)
+    where
+        F: FnMut() -> H,
+        H: SessionHandler,
+    {
+        let Listener {
+            tcp,
+            config,
+            shutdown,
+            stats,
+        } = self;
+        // The permit moves into the session's task, so a slot frees itself however the
+        // session ends.
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let tracker = TaskTracker::new();
+        let mut backoff = Backoff::default();
+        let mut last_refusal_log: Option<tokio::time::Instant> = None;
+
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                accepted = tcp.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff.reset();
+                    stream
+                }
+                Err(e) => {
+                    // Usually EMFILE or ENFILE: spinning on accept would burn a core while
+                    // the condition lasts, so wait a little, longer each time.
+                    stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let delay = backoff.next();
+                    tracing::warn!(error = %e, ?delay, "accept failed; backing off");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            };
+            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                // Full: close at once (dropping the stream) and say so, at most once a second
+                // so a flood cannot flood the log too.
+                let refused = stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                let now = tokio::time::Instant::now();
+                if last_refusal_log.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+                    last_refusal_log = Some(now);
+                    tracing::warn!(
+                        refused_total = refused,
+                        max_connections = config.max_connections,
+                        "connection refused: max_connections reached"
+                    );
+                }
+                continue;
+            };
+            let handler = factory();
+            match session::start(stream, handler, &config, shutdown.child_token()) {
+                Ok((session, driver)) => {
+                    stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    stats.active.fetch_add(1, Ordering::Relaxed);
+                    let stats = Arc::clone(&stats);
+                    tracker.spawn(async move {
+                        let reason = driver.await;
+                        tracing::debug!(session = session.id(), peer = %session.peer_addr(), %reason, "session closed");
+                        stats.active.fetch_sub(1, Ordering::Relaxed);
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // The peer vanished between accept and setup; nothing to clean up.
+                    tracing::debug!(error = %e, "accepted socket unusable");
+                }
+            }
+        }
+
+        drop(tcp);
+        tracker.close();
+        tracker.wait().await;
+    }
+}
+
+/// Exponential back-off for accept errors: 5 ms doubling to 1 s.
+#[derive(Default)]
+struct Backoff {
+    current: Option<Duration>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn next(&mut self) -> Duration {
+        let next = self.current.map_or(Self::FIRST, |d| (d * 2).min(Self::MAX));
+        self.current = Some(next);
+        next
+    }
+
+    fn reset(&mut self) {
+        self.current = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<_> = (0..10).map(|_| b.next()).collect();
+        assert_eq!(delays[0], Duration::from_millis(5));
+        assert_eq!(delays[1], Duration::from_millis(10));
+        assert_eq!(*delays.last().expect("ten delays"), Duration::from_secs(1));
+        b.reset();
+        assert_eq!(b.next(), Duration::from_millis(5), "reset starts over");
+    }
+}

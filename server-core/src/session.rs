@@ -1,0 +1,458 @@
+//! `Session`: one connection, its send queue, and the task that drives its socket.
+//!
+//! The shared half, [`Session`], is what the application holds (in an `Arc`): `send` and
+//! `disconnect` work from any thread, tokio or not, and never block. The other half is one
+//! tokio task per connection that owns the socket and the application's [`SessionHandler`]; it
+//! waits for readiness and does the reads and the batched, vectored writes itself, so the
+//! handler needs no lock and the socket is never shared.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::{Buf, Bytes};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::close_reason::CloseReason;
+use crate::config::Config;
+use crate::recv_buffer::RecvBuffer;
+
+/// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
+const MAX_IOVECS: usize = 64;
+
+/// The callbacks of one session, the course's overridable `OnConnected` / `OnRecv` /
+/// `OnSend` / `OnDisconnected`. They run on the session's own task, one at a time.
+pub trait SessionHandler: Send + 'static {
+    /// The connection is up; `session` can be stored and used to send from anywhere.
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        let _ = session;
+    }
+
+    /// New bytes arrived. `data` is everything received and not consumed yet; return how
+    /// many bytes were consumed. The rest is offered again, with more, on the next call.
+    fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize;
+
+    /// `bytes` were written to the socket.
+    fn on_send(&mut self, session: &Arc<Session>, bytes: usize) {
+        let _ = (session, bytes);
+    }
+
+    /// The session is closed; called exactly once, last.
+    fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
+        let _ = (session, reason);
+    }
+}
+
+/// Why [`Session::send`] did not queue a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The session is closed (or closing); nothing more goes out.
+    #[error("session is closed")]
+    Closed,
+    /// The frame would have passed the send queue limit; the session is now closed as a
+    /// slow consumer.
+    #[error("send queue limit exceeded: session closed as a slow consumer")]
+    QueueFull,
+}
+
+/// The application's handle on one connection.
+pub struct Session {
+    id: u64,
+    peer_addr: SocketAddr,
+    local_addr: SocketAddr,
+    send_queue_limit: usize,
+    max_packet_size: usize,
+    /// Frames waiting for the I/O task, and the byte count it must stay under. A std mutex,
+    /// not a tokio one: it is held only to push or swap a `Vec`, never across an `.await`,
+    /// and `send` must work from threads that have no runtime.
+    queue: Mutex<SendQueue>,
+    /// Wakes the I/O task when the queue goes from empty to non-empty.
+    send_ready: Notify,
+    /// Set once by the first `disconnect`; the reason that won the race.
+    closed: AtomicBool,
+    reason: OnceLock<CloseReason>,
+    /// Wakes the I/O task to close the socket.
+    close_requested: Notify,
+}
+
+#[derive(Default)]
+struct SendQueue {
+    frames: Vec<Bytes>,
+    /// Bytes queued plus bytes taken by the I/O task and not yet written.
+    bytes: usize,
+}
+
+impl Session {
+    pub(crate) fn new(peer_addr: SocketAddr, local_addr: SocketAddr, config: &Config) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Session {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            peer_addr,
+            local_addr,
+            send_queue_limit: config.send_queue_limit,
+            max_packet_size: config.max_packet_size,
+            queue: Mutex::new(SendQueue::default()),
+            send_ready: Notify::new(),
+            closed: AtomicBool::new(false),
+            reason: OnceLock::new(),
+            close_requested: Notify::new(),
+        }
+    }
+
+    /// Process-wide unique id of this session (1, 2, 3, ...).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// This side's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Largest frame the peer may send (from [`Config::max_packet_size`]).
+    pub fn max_packet_size(&self) -> usize {
+        self.max_packet_size
+    }
+
+    /// Queues `frame` for sending. Never blocks and never waits; callable from any thread.
+    ///
+    /// Everything queued while a write is in flight goes out together in the next vectored
+    /// write. A frame that would take the queue past [`Config::send_queue_limit`] is not
+    /// queued: the session is closed as [`CloseReason::SlowConsumer`] instead, which is the
+    /// policy that keeps one stalled client from growing server memory.
+    pub fn send(&self, frame: Bytes) -> Result<(), SendError> {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        let mut queue = self.lock_queue();
+        let queued = queue.bytes + frame.len();
+        if queued > self.send_queue_limit {
+            drop(queue);
+            self.disconnect(CloseReason::SlowConsumer {
+                queued,
+                limit: self.send_queue_limit,
+            });
+            return Err(SendError::QueueFull);
+        }
+        queue.bytes = queued;
+        queue.frames.push(frame);
+        let first = queue.frames.len() == 1;
+        drop(queue);
+        // Only the empty -> non-empty edge needs a wake-up: the task takes the whole queue
+        // each time it wakes, and `Notify` keeps the permit if it is busy writing.
+        if first {
+            self.send_ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Closes the session with `reason`. Only the first call, from whichever thread, has an
+    /// effect and returns true; its reason is the one `on_disconnected` sees.
+    pub fn disconnect(&self, reason: CloseReason) -> bool {
+        if self
+            .closed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // Only the winner of the exchange gets here, so this `set` cannot lose.
+        let _ = self.reason.set(reason);
+        self.close_requested.notify_one();
+        true
+    }
+
+    /// True once `disconnect` was called, even if the socket is still being closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The reason the session was closed, once it was.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.reason.get()
+    }
+
+    /// Bytes queued or in flight towards the peer.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock_queue().bytes
+    }
+
+    fn lock_queue(&self) -> MutexGuard<'_, SendQueue> {
+        // A panic while holding this lock can only come from a push or swap of a `Vec`;
+        // the queue is still consistent, so poisoning is ignored rather than spread.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take_queue(&self, into: &mut Vec<Bytes>) {
+        let mut queue = self.lock_queue();
+        std::mem::swap(&mut queue.frames, into);
+    }
+
+    fn written(&self, bytes: usize) {
+        let mut queue = self.lock_queue();
+        queue.bytes = queue.bytes.saturating_sub(bytes);
+    }
+
+    fn clear_queue(&self) {
+        let mut queue = self.lock_queue();
+        queue.frames = Vec::new();
+        queue.bytes = 0;
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("peer_addr", &self.peer_addr)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Creates the session for `stream` and spawns nothing: the caller runs the returned future
+/// on a task it tracks.
+pub(crate) fn start<H: SessionHandler>(
+    stream: TcpStream,
+    handler: H,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> io::Result<(Arc<Session>, impl std::future::Future<Output = CloseReason>)> {
+    if config.nodelay {
+        stream.set_nodelay(true)?;
+    }
+    let session = Arc::new(Session::new(
+        stream.peer_addr()?,
+        stream.local_addr()?,
+        config,
+    ));
+    let driver = Driver {
+        session: Arc::clone(&session),
+        stream,
+        handler,
+        recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
+        recv_initial: config.recv_buffer_size,
+        idle_timeout: config.idle_timeout,
+        in_flight: Vec::new(),
+        in_flight_offset: 0,
+    };
+    Ok((session, driver.run(shutdown)))
+}
+
+/// The I/O half of a session, owned by its task.
+struct Driver<H> {
+    session: Arc<Session>,
+    stream: TcpStream,
+    handler: H,
+    recv: RecvBuffer,
+    recv_initial: usize,
+    idle_timeout: Option<std::time::Duration>,
+    /// Frames taken from the queue and being written; the first `in_flight_offset` bytes of
+    /// `in_flight[0]` are already out.
+    in_flight: Vec<Bytes>,
+    in_flight_offset: usize,
+}
+
+impl<H: SessionHandler> Driver<H> {
+    async fn run(mut self, shutdown: CancellationToken) -> CloseReason {
+        if !self.guard(|h, s| h.on_connected(s)) {
+            tracing::debug!(session = self.session.id, "on_connected panicked");
+        }
+        // With no idle timeout the timer is parked a year away rather than made optional, to
+        // keep one `select!` shape.
+        let far_future = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let idle_timeout = self.idle_timeout;
+        let idle_deadline = move |now: Instant| idle_timeout.map_or(far_future, |t| now + t);
+        let idle = sleep_until(idle_deadline(Instant::now()));
+        tokio::pin!(idle);
+        let mut spare = Vec::new();
+
+        let reason = loop {
+            if let Some(reason) = self.session.close_reason() {
+                break reason.clone();
+            }
+            let writing = !self.in_flight.is_empty();
+            let interest = if writing {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            tokio::select! {
+                biased;
+                _ = self.session.close_requested.notified() => {}
+                _ = shutdown.cancelled() => {
+                    self.session.disconnect(CloseReason::ServerShutdown);
+                }
+                _ = self.session.send_ready.notified(), if !writing => {
+                    std::mem::swap(&mut self.in_flight, &mut spare);
+                    self.session.take_queue(&mut self.in_flight);
+                    spare.clear();
+                }
+                ready = self.stream.ready(interest) => match ready {
+                    Ok(ready) => {
+                        if ready.is_readable() && self.read_once() {
+                            idle.as_mut().reset(idle_deadline(Instant::now()));
+                        }
+                        if ready.is_writable() && !self.session.is_closed() {
+                            self.write_once();
+                        }
+                    }
+                    Err(e) => {
+                        self.session.disconnect(CloseReason::from_io(&e));
+                    }
+                },
+                _ = &mut idle => {
+                    self.session.disconnect(CloseReason::IdleTimeout);
+                }
+            }
+        };
+
+        self.in_flight = Vec::new();
+        self.session.clear_queue();
+        let _ = self.guard(|h, s| h.on_disconnected(s, &reason));
+        reason
+    }
+
+    /// One non-blocking read and the handler call that follows. Returns true if bytes
+    /// arrived.
+    fn read_once(&mut self) -> bool {
+        if let Err(e) = self.recv.reserve(1, self.recv_initial) {
+            // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
+            // `max_packet_size`; `PacketSession` refuses oversized frames first.
+            self.session
+                .disconnect(CloseReason::ApplicationError(format!(
+                    "receive buffer full: {e}"
+                )));
+            return false;
+        }
+        match self.stream.try_read(self.recv.write_segment()) {
+            Ok(0) => {
+                self.session.disconnect(CloseReason::ClientClosing);
+                false
+            }
+            Ok(n) => {
+                // `try_read` wrote at most the segment's length, so this cannot fail.
+                let _ = self.recv.on_write(n);
+                self.deliver();
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+            Err(e) => {
+                self.session.disconnect(CloseReason::from_io(&e));
+                false
+            }
+        }
+    }
+
+    fn deliver(&mut self) {
+        let session = Arc::clone(&self.session);
+        let recv = &self.recv;
+        let handler = &mut self.handler;
+        let data = recv.read_segment();
+        let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(&session, data)));
+        let consumed = match result {
+            Ok(consumed) => consumed,
+            Err(_) => {
+                session.disconnect(CloseReason::ApplicationError("on_recv panicked".into()));
+                return;
+            }
+        };
+        if let Err(e) = self.recv.on_read(consumed) {
+            session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
+            return;
+        }
+        self.recv.clean();
+        if self.recv.data_size() == 0 && self.recv.capacity() > self.recv_initial {
+            // A burst grew the buffer; hand the memory back now that it is drained.
+            self.recv.release_if_empty();
+        }
+    }
+
+    /// One non-blocking vectored write of as much of the in-flight frames as the socket takes.
+    fn write_once(&mut self) {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for (i, frame) in self.in_flight.iter().take(MAX_IOVECS).enumerate() {
+            let skip = if i == 0 { self.in_flight_offset } else { 0 };
+            slices[count] = IoSlice::new(&frame[skip..]);
+            count += 1;
+        }
+        match self.stream.try_write_vectored(&slices[..count]) {
+            Ok(0) => {
+                self.session
+                    .disconnect(CloseReason::from_io(&io::Error::from(
+                        io::ErrorKind::WriteZero,
+                    )));
+            }
+            Ok(n) => {
+                self.advance(n);
+                self.session.written(n);
+                let session = Arc::clone(&self.session);
+                if !self.guard_with(&session, |h, s| h.on_send(s, n)) {
+                    session.disconnect(CloseReason::ApplicationError("on_send panicked".into()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                self.session.disconnect(CloseReason::from_io(&e));
+            }
+        }
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        let mut done = 0;
+        for frame in &self.in_flight {
+            let left = frame.len() - self.in_flight_offset;
+            if n < left {
+                self.in_flight_offset += n;
+                break;
+            }
+            n -= left;
+            self.in_flight_offset = 0;
+            done += 1;
+        }
+        self.in_flight.drain(..done);
+        if let Some(first) = self.in_flight.first_mut() {
+            // Keep the offset small relative to the frame: once it is worth it, re-slice.
+            if self.in_flight_offset > 0 && self.in_flight_offset * 2 > first.len() {
+                first.advance(self.in_flight_offset);
+                self.in_flight_offset = 0;
+            }
+        }
+    }
+
+    /// Runs a handler callback, turning a panic into an `ApplicationError` close instead of
+    /// a dead task that never reports `on_disconnected`. Returns false if it panicked.
+    fn guard(&mut self, f: impl FnOnce(&mut H, &Arc<Session>)) -> bool {
+        let session = Arc::clone(&self.session);
+        let ok = self.guard_with(&session, f);
+        if !ok {
+            session.disconnect(CloseReason::ApplicationError("handler panicked".into()));
+        }
+        ok
+    }
+
+    fn guard_with(
+        &mut self,
+        session: &Arc<Session>,
+        f: impl FnOnce(&mut H, &Arc<Session>),
+    ) -> bool {
+        let handler = &mut self.handler;
+        catch_unwind(AssertUnwindSafe(|| f(handler, session))).is_ok()
+    }
+}
