@@ -1,1 +1,26 @@
-//! placeholder
+//! `packet-gen`: turns `packets.json` into Rust packet structs, a `PacketId` enum and a
+//! role-specific `PacketManager`, from a build script or the command line.
+//!
+//! The pipeline, after prost-build: `parse` reads the JSON into raw types that refuse
+//! unknown keys; `validate` checks it once into the language-neutral [`model`]; the `rust`
+//! emitter turns the model into tokens, formatted with prettyplease. A C# emitter can sit
+//! beside `rust` and read the same model. [`Config`] drives it all; see `docs/PACKETS.md`
+//! for the schema format.
+//!
+//! ```no_run
+//! // build.rs
+//! packet_gen::Config::new()
+//!     .role(packet_gen::Role::Server)
+//!     .compile_in_build_script("../packets.json");
+//! ```
+
+mod config;
+mod error;
+pub mod model;
+mod parse;
+mod rust;
+mod validate;
+
+pub use config::{write_if_changed, Config};
+pub use error::{Error, SchemaErrorKind};
+pub use model::{Direction, Role, Schema, StringEncoding};
