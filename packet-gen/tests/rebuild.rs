@@ -1,0 +1,145 @@
+//! A changed schema is picked up by the next `cargo build`, and a broken one fails it with
+//! the schema message and no panic.
+//!
+//! Builds a throwaway crate whose build.rs runs packet-gen on a schema in the crate's own
+//! folder. Its only dependency is packet-gen, and it builds in a persistent target dir under
+//! the workspace's `target/`, so after the first run only the tiny crate itself compiles.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SCHEMA_V1: &str = r#"{ "string_encoding": "utf-8",
+  "packets": [ { "name": "C_Hello", "fields": [ { "name": "nick", "type": "string" } ] } ] }"#;
+
+const SCHEMA_V2: &str = r#"{ "string_encoding": "utf-8",
+  "packets": [ { "name": "C_Hello", "fields": [ { "name": "nick", "type": "string" } ] },
+               { "name": "C_Bye", "fields": [ { "name": "reason", "type": "u8" } ] } ] }"#;
+
+const SCHEMA_BROKEN: &str = r#"{ "string_encoding": "utf-8",
+  "packets": [ { "name": "C_Hello", "fields": [ { "name": "posX", "type": "flaot" } ] } ] }"#;
+
+struct Probe {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl Probe {
+    fn new() -> Probe {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::temp_dir().join(format!("packet-gen-probe-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src")).expect("create probe crate");
+        let packet_gen = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // `[workspace]` makes the probe its own workspace wherever the temp dir is.
+        let manifest = format!(
+            "[package]\nname = \"packet-gen-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[workspace]\n\n[build-dependencies]\n\
+             packet-gen = {{ path = {:?} }}\n",
+            packet_gen.display().to_string()
+        );
+        fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+        fs::write(
+            dir.join("build.rs"),
+            "fn main() {\n    packet_gen::Config::new().compile_in_build_script(\"schema.json\");\n}\n",
+        )
+        .expect("write build.rs");
+        fs::write(
+            dir.join("src/lib.rs"),
+            "//! Probe: only its build script matters.\n",
+        )
+        .expect("write lib.rs");
+        // The workspace's lock file pins the same versions, so nothing is resolved or
+        // downloaded and the persistent target dir is reused.
+        fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+        Probe {
+            dir,
+            target: workspace.join("target/packet-gen-rebuild-test"),
+        }
+    }
+
+    fn write_schema(&self, json: &str) {
+        fs::write(self.dir.join("schema.json"), json).expect("write schema");
+    }
+
+    fn build(&self) -> Output {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        Command::new(cargo)
+            .args(["build", "--offline", "--message-format=json"])
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .output()
+            .expect("run cargo build")
+    }
+
+    /// The generated file of the last successful build, found through cargo's JSON messages.
+    fn generated(&self, output: &Output) -> String {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let out_dir = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["reason"] == "build-script-executed")
+            .filter(|msg| {
+                msg["package_id"]
+                    .as_str()
+                    .is_some_and(|id| id.contains("packet-gen-probe"))
+            })
+            .find_map(|msg| msg["out_dir"].as_str().map(PathBuf::from))
+            .expect("cargo should report the probe's build script run");
+        fs::read_to_string(out_dir.join("packets.rs")).expect("read generated packets.rs")
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn editing_the_schema_regenerates_on_the_next_build() {
+    let probe = Probe::new();
+
+    probe.write_schema(SCHEMA_V1);
+    let first = probe.build();
+    assert!(
+        first.status.success(),
+        "first build should succeed:\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let code = probe.generated(&first);
+    assert!(
+        code.contains("pub struct CHello"),
+        "v1 should generate CHello"
+    );
+    assert!(!code.contains("CBye"), "v1 has no C_Bye yet");
+
+    probe.write_schema(SCHEMA_V2);
+    let second = probe.build();
+    assert!(
+        second.status.success(),
+        "second build should succeed:\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let code = probe.generated(&second);
+    assert!(
+        code.contains("pub struct CBye"),
+        "the edited schema should be regenerated by the next cargo build"
+    );
+
+    probe.write_schema(SCHEMA_BROKEN);
+    let broken = probe.build();
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        !broken.status.success(),
+        "a broken schema must fail the build"
+    );
+    assert!(
+        stderr.contains(r#"packets[0] "C_Hello".fields[0] "posX": unknown type "flaot""#),
+        "the build should fail with the schema message, got:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a schema error must not be a panic:\n{stderr}"
+    );
+}
