@@ -1,2 +1,25 @@
-//! placeholder
+//! `game-server`: the course's final game server, rebuilt on `server-core`.
+//!
+//! Each connection is a [`ClientSession`] with a player id from the [`SessionManager`]. Its
+//! packets are decoded by the generated [`packets::PacketManager`] and turned by handlers into
+//! [`RoomJob`]s; the [`GameRoom`] runs them one at a time on the thread of its [`JobQueue`],
+//! owning all room state without a lock, and flushes the broadcasts it collected on every
+//! tick. [`GameServer`] wires it all to a `server_core::Listener`, configured by
+//! [`ServerConfig`].
+
+mod client_session;
+mod config;
+mod game_room;
+mod job_queue;
 pub mod packets;
+mod server;
+mod session_manager;
+mod stats;
+
+pub use client_session::ClientSession;
+pub use config::ServerConfig;
+pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST};
+pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
+pub use server::GameServer;
+pub use session_manager::SessionManager;
+pub use stats::{ServerStats, Snapshot};

@@ -1,0 +1,204 @@
+//! `ClientSession`: one connected player. Decodes packets and turns them into room jobs.
+//!
+//! Handlers never touch room state: they validate what the peer sent and push a job. What
+//! the peer sent that makes no sense is handled by a fixed policy:
+//! - a position that is NaN or infinite closes the session with a protocol error (no honest
+//!   client sends one);
+//! - a chat line over the length limit is dropped and logged, the session stays;
+//! - a move or chat arriving when the room's input queue is full is dropped and counted (the
+//!   room is behind; the player's next move supersedes it);
+//! - a player arriving while the room has `max_connections` entries still pending is closed
+//!   (`ApplicationError`);
+//! - `C_LeaveGame` takes the player out of the room and closes the session
+//!   (`ServerClosing`); the disconnect that follows does not broadcast a second leave.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use server_core::{CloseReason, Packet, PacketSession, ProtocolError, Session};
+
+use crate::game_room::RoomJob;
+use crate::job_queue::{JobQueue, QueueFull};
+use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SPong};
+use crate::session_manager::SessionManager;
+use crate::stats::ServerStats;
+
+/// What every client session shares.
+pub(crate) struct Shared {
+    pub sessions: SessionManager,
+    pub room: JobQueue<RoomJob<Arc<Session>>>,
+    pub stats: Arc<ServerStats>,
+    pub chat_max_chars: usize,
+    pub started: Instant,
+}
+
+/// One player's connection.
+pub struct ClientSession {
+    shared: Arc<Shared>,
+    /// Set by `on_connected`, before any packet can arrive.
+    session: Option<Arc<Session>>,
+    player_id: i32,
+    /// True once this player's leave job was pushed, so it is pushed once.
+    left: bool,
+}
+
+impl ClientSession {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        ClientSession {
+            shared,
+            session: None,
+            player_id: 0,
+            left: false,
+        }
+    }
+
+    fn close(&self, reason: CloseReason) {
+        if let Some(session) = &self.session {
+            session.disconnect(reason);
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.left {
+            return;
+        }
+        self.left = true;
+        let job = RoomJob::Leave {
+            player_id: self.player_id,
+        };
+        if self.shared.room.push_follow_up(job).is_err() {
+            tracing::debug!(
+                player_id = self.player_id,
+                "room already stopped; leave not needed"
+            );
+        }
+    }
+
+    fn push_input(&self, job: RoomJob<Arc<Session>>) {
+        if let Err(QueueFull(_)) = self.shared.room.try_push(job) {
+            let dropped = self
+                .shared
+                .stats
+                .inputs_dropped
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            if self.shared.stats.warn_once_a_second(self.shared.started) {
+                tracing::warn!(
+                    dropped_total = dropped,
+                    "room input queue full: dropping player input"
+                );
+            }
+        }
+    }
+}
+
+impl PacketSession for ClientSession {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        self.session = Some(Arc::clone(session));
+        self.player_id = self.shared.sessions.generate(Arc::clone(session));
+        tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), "connected");
+        let enter = RoomJob::Enter {
+            player_id: self.player_id,
+            outbox: Arc::clone(session),
+        };
+        if self.shared.room.try_push_control(enter).is_err() {
+            // The room is far behind on letting players in: refuse this one rather than
+            // queue without bound. It never entered, so it has nothing to leave.
+            self.left = true;
+            session.disconnect(CloseReason::ApplicationError(
+                "room is full of pending entries".into(),
+            ));
+        }
+    }
+
+    fn on_recv_packet(
+        &mut self,
+        _session: &Arc<Session>,
+        id: u16,
+        body: &[u8],
+    ) -> Result<(), CloseReason> {
+        self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
+    }
+
+    fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
+        self.leave();
+        self.shared.sessions.remove(self.player_id);
+        match reason {
+            CloseReason::ProtocolError(_)
+            | CloseReason::SlowConsumer { .. }
+            | CloseReason::ApplicationError(_) => {
+                tracing::warn!(player_id = self.player_id, peer = %session.peer_addr(), %reason, "disconnected");
+            }
+            _ => {
+                tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), %reason, "disconnected")
+            }
+        }
+    }
+}
+
+impl PacketHandler for ClientSession {
+    fn on_c_leave_game(&mut self, _packet: CLeaveGame) {
+        self.leave();
+        self.close(CloseReason::ServerClosing);
+    }
+
+    fn on_c_move(&mut self, packet: CMove) {
+        let pos = [packet.pos_x, packet.pos_y, packet.pos_z];
+        if !pos.iter().all(|c| c.is_finite()) {
+            self.close(CloseReason::ProtocolError(ProtocolError::Invalid(format!(
+                "C_Move with a non-finite position {pos:?}"
+            ))));
+            return;
+        }
+        if self.left {
+            return;
+        }
+        self.push_input(RoomJob::Move {
+            player_id: self.player_id,
+            pos,
+        });
+    }
+
+    fn on_c_chat(&mut self, packet: CChat) {
+        let chars = packet.message.chars().count();
+        if chars > self.shared.chat_max_chars {
+            self.shared
+                .stats
+                .inputs_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                player_id = self.player_id,
+                chars,
+                limit = self.shared.chat_max_chars,
+                "chat message over the limit dropped"
+            );
+            return;
+        }
+        if self.left {
+            return;
+        }
+        self.push_input(RoomJob::Chat {
+            player_id: self.player_id,
+            message: packet.message,
+        });
+    }
+
+    fn on_c_ping(&mut self, packet: CPing) {
+        // Answered here, on the I/O task, not on the room's tick: the round trip measures the
+        // network and the session, not the flush interval.
+        let pong = SPong {
+            client_time: packet.client_time,
+        };
+        match (pong.encode(), &self.session) {
+            (Ok(frame), Some(session)) => {
+                if session.send(frame).is_ok() {
+                    self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (Err(e), _) => tracing::error!(error = %e, "S_Pong did not encode"),
+            (Ok(_), None) => {}
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! `GameRoom`: the room's state and rules, run by its job queue. No sockets in here.
+//!
+//! Everything the room sends goes through [`Outbox`], so tests drive a room with recording
+//! fakes and the server drives it with real sessions. Broadcasts are not sent when they
+//! happen: each is encoded once into the pending list, and on every flush tick the whole list
+//! is joined into one shared buffer that every player's session receives (one reference-count
+//! increment per player, one vectored write per session per flush).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use server_core::{Packet, SendBuffer, Session};
+
+use crate::job_queue::JobRunner;
+use crate::packets::{
+    Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList,
+};
+
+/// Players per `S_PlayerList` packet. One player takes 17 bytes, and a frame at most 65,535,
+/// so a bigger room is sent as several lists; the course client handles each as it comes.
+pub const PLAYERS_PER_LIST: usize = 3000;
+
+/// Where the room sends a player's packets.
+pub trait Outbox: Send + 'static {
+    /// Queues `frame` for the player. False if the player can no longer receive (closed, or
+    /// just closed as a slow consumer); its leave job is on its way.
+    fn send(&self, frame: Bytes) -> bool;
+}
+
+impl Outbox for Arc<Session> {
+    fn send(&self, frame: Bytes) -> bool {
+        Session::send(self, frame).is_ok()
+    }
+}
+
+/// A job for the room. Handlers build these; only the room's thread runs them.
+#[derive(Debug)]
+pub enum RoomJob<O> {
+    /// A player enters: it gets the player list, everyone gets its enter broadcast.
+    Enter {
+        /// The new player's id.
+        player_id: i32,
+        /// Where its packets go.
+        outbox: O,
+    },
+    /// A player moved (already validated as finite).
+    Move {
+        /// Who moved.
+        player_id: i32,
+        /// New position.
+        pos: [f32; 3],
+    },
+    /// A player leaves (`C_LeaveGame` or disconnect); the second of the two is a no-op.
+    Leave {
+        /// Who leaves.
+        player_id: i32,
+    },
+    /// A chat line (already checked against the length limit).
+    Chat {
+        /// Who spoke.
+        player_id: i32,
+        /// What was said.
+        message: String,
+    },
+}
+
+/// Room counters, read by the server's periodic summary.
+#[derive(Debug, Default)]
+pub struct RoomStats {
+    /// Players in the room now.
+    pub players: AtomicUsize,
+    /// Packets delivered to sessions (each broadcast counted once per recipient).
+    pub packets_out: AtomicU64,
+    /// Bytes handed to sessions.
+    pub bytes_out: AtomicU64,
+    /// Flushes that sent something.
+    pub flushes: AtomicU64,
+}
+
+struct RoomPlayer<O> {
+    outbox: O,
+    pos: [f32; 3],
+}
+
+/// The one room of the course's game: players, positions and pending broadcasts.
+pub struct GameRoom<O> {
+    players: HashMap<i32, RoomPlayer<O>>,
+    /// Encoded broadcasts since the last flush, in the order they happened.
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
+    /// Bound on `pending`: past it the room flushes at once instead of waiting for the tick,
+    /// so a burst cannot grow the list without limit.
+    max_pending_bytes: usize,
+    stats: Arc<RoomStats>,
+}
+
+impl<O: Outbox> GameRoom<O> {
+    /// An empty room that flushes early once `max_pending_bytes` of broadcasts are pending.
+    pub fn new(max_pending_bytes: usize, stats: Arc<RoomStats>) -> Self {
+        GameRoom {
+            players: HashMap::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            max_pending_bytes,
+            stats,
+        }
+    }
+
+    /// Players in the room.
+    pub fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    /// A player's position, if it is in the room.
+    pub fn position(&self, player_id: i32) -> Option<[f32; 3]> {
+        self.players.get(&player_id).map(|p| p.pos)
+    }
+
+    fn enter(&mut self, player_id: i32, outbox: O) {
+        if self.players.contains_key(&player_id) {
+            tracing::warn!(player_id, "enter ignored: player already in the room");
+            return;
+        }
+        self.players.insert(
+            player_id,
+            RoomPlayer {
+                outbox,
+                pos: [0.0; 3],
+            },
+        );
+        self.stats
+            .players
+            .store(self.players.len(), Ordering::Relaxed);
+
+        // The newcomer learns who is here (itself included) at once, as in the course.
+        let everyone: Vec<Player> = self
+            .players
+            .iter()
+            .map(|(&id, p)| Player {
+                is_self: id == player_id,
+                player_id: id,
+                pos_x: p.pos[0],
+                pos_y: p.pos[1],
+                pos_z: p.pos[2],
+            })
+            .collect();
+        if let Some(newcomer) = self.players.get(&player_id) {
+            for chunk in everyone.chunks(PLAYERS_PER_LIST) {
+                let list = SPlayerList {
+                    players: chunk.to_vec(),
+                };
+                match list.encode() {
+                    Ok(frame) => {
+                        self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
+                        self.stats
+                            .bytes_out
+                            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+                        newcomer.outbox.send(frame);
+                    }
+                    Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
+                }
+            }
+        }
+        self.broadcast(&SBroadcastEnterGame {
+            player_id,
+            pos_x: 0.0,
+            pos_y: 0.0,
+            pos_z: 0.0,
+        });
+    }
+
+    fn move_player(&mut self, player_id: i32, pos: [f32; 3]) {
+        let Some(player) = self.players.get_mut(&player_id) else {
+            // Its leave overtook this move (leaves travel the control lane): nothing to do.
+            tracing::debug!(player_id, "move ignored: player not in the room");
+            return;
+        };
+        player.pos = pos;
+        self.broadcast(&SBroadcastMove {
+            player_id,
+            pos_x: pos[0],
+            pos_y: pos[1],
+            pos_z: pos[2],
+        });
+    }
+
+    fn leave(&mut self, player_id: i32) {
+        if self.players.remove(&player_id).is_none() {
+            // The second of C_LeaveGame and disconnect: the course broadcast twice; we don't.
+            return;
+        }
+        self.stats
+            .players
+            .store(self.players.len(), Ordering::Relaxed);
+        self.broadcast(&SBroadcastLeaveGame { player_id });
+    }
+
+    fn chat(&mut self, player_id: i32, message: String) {
+        if !self.players.contains_key(&player_id) {
+            return;
+        }
+        self.broadcast(&SChat { player_id, message });
+    }
+
+    /// Encodes `packet` once into the pending list.
+    fn broadcast<P: Packet>(&mut self, packet: &P) {
+        match packet.encode() {
+            Ok(frame) => {
+                self.pending_bytes += frame.len();
+                self.pending.push(frame);
+                if self.pending_bytes >= self.max_pending_bytes {
+                    self.flush();
+                }
+            }
+            Err(e) => tracing::error!(packet = P::NAME, error = %e, "broadcast did not encode"),
+        }
+    }
+
+    /// Sends every pending broadcast to every player, as one shared buffer.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let frames = self.pending.len() as u64;
+        let batch = if self.pending.len() == 1 {
+            self.pending.pop().unwrap_or_default()
+        } else {
+            let pending = &self.pending;
+            SendBuffer::write(self.pending_bytes, |dst| {
+                let mut at = 0;
+                for frame in pending {
+                    dst[at..at + frame.len()].copy_from_slice(frame);
+                    at += frame.len();
+                }
+                at
+            })
+        };
+        self.pending.clear();
+        self.pending_bytes = 0;
+        let recipients = self.players.len() as u64;
+        for player in self.players.values() {
+            player.outbox.send(batch.clone());
+        }
+        self.stats
+            .packets_out
+            .fetch_add(frames * recipients, Ordering::Relaxed);
+        self.stats
+            .bytes_out
+            .fetch_add(batch.len() as u64 * recipients, Ordering::Relaxed);
+        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<O: Outbox> JobRunner for GameRoom<O> {
+    type Job = RoomJob<O>;
+
+    fn run(&mut self, job: RoomJob<O>) {
+        match job {
+            RoomJob::Enter { player_id, outbox } => self.enter(player_id, outbox),
+            RoomJob::Move { player_id, pos } => self.move_player(player_id, pos),
+            RoomJob::Leave { player_id } => self.leave(player_id),
+            RoomJob::Chat { player_id, message } => self.chat(player_id, message),
+        }
+    }
+
+    fn tick(&mut self, _now: Instant) {
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use server_core::frame::parse_header;
+
+    use super::*;
+    use crate::packets::{PacketId, SBroadcastMove};
+
+    /// Records every frame a fake player receives.
+    #[derive(Clone, Default)]
+    struct Inbox(Arc<Mutex<Vec<Bytes>>>);
+
+    impl Outbox for Inbox {
+        fn send(&self, frame: Bytes) -> bool {
+            self.0.lock().expect("inbox").push(frame);
+            true
+        }
+    }
+
+    impl Inbox {
+        /// Every frame received, split out of the batches: (id, body).
+        fn frames(&self) -> Vec<(u16, Bytes)> {
+            let mut out = Vec::new();
+            for batch in self.0.lock().expect("inbox").iter() {
+                let mut rest = batch.clone();
+                while let Ok(Some(h)) = parse_header(&rest, 65535) {
+                    out.push((h.id, rest.slice(4..h.size)));
+                    rest = rest.slice(h.size..);
+                }
+                assert!(rest.is_empty(), "a batch must hold whole frames only");
+            }
+            out
+        }
+
+        fn ids(&self) -> Vec<u16> {
+            self.frames().into_iter().map(|(id, _)| id).collect()
+        }
+
+        fn batches(&self) -> usize {
+            self.0.lock().expect("inbox").len()
+        }
+    }
+
+    fn room() -> GameRoom<Inbox> {
+        GameRoom::new(1 << 20, Arc::default())
+    }
+
+    const LIST: u16 = PacketId::SPlayerList as u16;
+    const ENTER: u16 = PacketId::SBroadcastEnterGame as u16;
+    const MOVE: u16 = PacketId::SBroadcastMove as u16;
+    const LEAVE: u16 = PacketId::SBroadcastLeaveGame as u16;
+
+    #[test]
+    fn newcomer_gets_the_list_with_itself_flagged_then_the_enter_broadcast() {
+        let mut room = room();
+        let (a, b) = (Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [3.0, 0.0, 4.0],
+        });
+        room.flush();
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        let frames = b.frames();
+        assert_eq!(
+            frames.len(),
+            1,
+            "the list is sent at once, broadcasts wait for the tick"
+        );
+        let list = SPlayerList::decode(&frames[0].1).expect("valid S_PlayerList");
+        let mut players = list.players.clone();
+        players.sort_by_key(|p| p.player_id);
+        assert_eq!(players.len(), 2);
+        assert!(!players[0].is_self && players[0].pos_x == 3.0 && players[0].pos_z == 4.0);
+        assert!(players[1].is_self, "the newcomer is flagged isSelf");
+        room.flush();
+        assert_eq!(b.ids(), vec![LIST, ENTER]);
+        assert_eq!(
+            a.ids(),
+            vec![LIST, ENTER, MOVE, ENTER],
+            "the first player sees everything in order"
+        );
+    }
+
+    #[test]
+    fn broadcasts_wait_for_the_flush_and_go_out_as_one_shared_batch() {
+        let mut room = room();
+        let inboxes: Vec<Inbox> = (0..3).map(|_| Inbox::default()).collect();
+        for (i, inbox) in inboxes.iter().enumerate() {
+            room.run(RoomJob::Enter {
+                player_id: i as i32 + 1,
+                outbox: inbox.clone(),
+            });
+        }
+        room.flush();
+        let before: Vec<usize> = inboxes.iter().map(Inbox::batches).collect();
+        for step in 0..10 {
+            room.run(RoomJob::Move {
+                player_id: 1,
+                pos: [step as f32, 0.0, 0.0],
+            });
+        }
+        assert_eq!(
+            inboxes.iter().map(Inbox::batches).collect::<Vec<_>>(),
+            before,
+            "nothing sent before the tick"
+        );
+        room.flush();
+        let batches: Vec<Bytes> = inboxes
+            .iter()
+            .map(|i| i.0.lock().expect("inbox").last().cloned().expect("a batch"))
+            .collect();
+        assert_eq!(
+            batches[0].len(),
+            10 * 20,
+            "ten 20-byte S_BroadcastMove frames in one batch"
+        );
+        for b in &batches[1..] {
+            assert_eq!(
+                b.as_ptr(),
+                batches[0].as_ptr(),
+                "every player gets the same shared bytes"
+            );
+        }
+        let moves: Vec<f32> = inboxes[2]
+            .frames()
+            .into_iter()
+            .filter(|(id, _)| *id == MOVE)
+            .map(|(_, body)| SBroadcastMove::decode(&body).expect("valid move").pos_x)
+            .collect();
+        assert_eq!(
+            moves,
+            (0..10).map(|s| s as f32).collect::<Vec<_>>(),
+            "moves arrive in order"
+        );
+    }
+
+    #[test]
+    fn leave_is_broadcast_exactly_once() {
+        let mut room = room();
+        let (a, b) = (Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b,
+        });
+        room.run(RoomJob::Leave { player_id: 2 });
+        room.run(RoomJob::Leave { player_id: 2 });
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [1.0; 3],
+        });
+        room.flush();
+        let leaves = a.ids().iter().filter(|&&id| id == LEAVE).count();
+        assert_eq!(
+            leaves, 1,
+            "C_LeaveGame then disconnect must broadcast one leave"
+        );
+        assert_eq!(room.player_count(), 1);
+        assert_eq!(
+            room.position(2),
+            None,
+            "a move after leaving does not bring the player back"
+        );
+    }
+
+    #[test]
+    fn a_huge_room_splits_the_player_list() {
+        let mut room = room();
+        for id in 1..=(PLAYERS_PER_LIST as i32 + 10) {
+            room.run(RoomJob::Enter {
+                player_id: id,
+                outbox: Inbox::default(),
+            });
+        }
+        let last = Inbox::default();
+        room.run(RoomJob::Enter {
+            player_id: 0,
+            outbox: last.clone(),
+        });
+        let lists: Vec<SPlayerList> = last
+            .frames()
+            .into_iter()
+            .map(|(_, body)| SPlayerList::decode(&body).expect("each part is a valid list"))
+            .collect();
+        assert_eq!(lists.len(), 2);
+        let total: usize = lists.iter().map(|l| l.players.len()).sum();
+        assert_eq!(total, PLAYERS_PER_LIST + 11);
+        let selves = lists
+            .iter()
+            .flat_map(|l| &l.players)
+            .filter(|p| p.is_self)
+            .count();
+        assert_eq!(
+            selves, 1,
+            "the newcomer appears exactly once, flagged isSelf"
+        );
+    }
+
+    #[test]
+    fn pending_list_is_bounded_by_an_early_flush() {
+        let mut room: GameRoom<Inbox> = GameRoom::new(100, Arc::default());
+        let a = Inbox::default();
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        for _ in 0..20 {
+            room.run(RoomJob::Move {
+                player_id: 1,
+                pos: [0.0; 3],
+            });
+        }
+        assert!(
+            room.pending_bytes < 100,
+            "pending bytes stay under the bound"
+        );
+        assert!(a.batches() > 1, "the bound flushed early");
+    }
+}

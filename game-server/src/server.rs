@@ -1,0 +1,105 @@
+//! `GameServer`: wires the listener, the client sessions and the room together.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use server_core::{Listener, Session};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client_session::{ClientSession, Shared};
+use crate::config::ServerConfig;
+use crate::game_room::{GameRoom, RoomJob};
+use crate::job_queue::{JobQueue, JobQueueThread};
+use crate::stats::{Snapshot, StatSources};
+
+/// A running game server.
+pub struct GameServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    listener: JoinHandle<()>,
+    room: JobQueue<RoomJob<Arc<Session>>>,
+    room_thread: JobQueueThread,
+    summary: Option<JoinHandle<()>>,
+    stats: StatSources,
+}
+
+impl GameServer {
+    /// Binds `config.net.addr`, starts the room's thread and begins accepting players.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: ServerConfig) -> io::Result<GameServer> {
+        let room_stats = Arc::default();
+        let room = GameRoom::<Arc<Session>>::new(config.max_pending_bytes, Arc::clone(&room_stats));
+        let (queue, room_thread) = JobQueue::spawn(
+            "game-room",
+            config.room_queue_capacity,
+            config.net.max_connections,
+            Some(config.tick),
+            room,
+        )?;
+
+        let listener = Listener::bind(config.net.clone()).await?;
+        let addr = listener.local_addr()?;
+        let shutdown = listener.shutdown_token();
+        let stats = StatSources {
+            listener: listener.stats(),
+            room: room_stats,
+            server: Arc::default(),
+            jobs: queue.stats_handle(),
+        };
+        let shared = Arc::new(Shared {
+            sessions: Default::default(),
+            room: queue.clone(),
+            stats: Arc::clone(&stats.server),
+            chat_max_chars: config.chat_max_chars,
+            started: Instant::now(),
+        });
+        let listener = tokio::spawn(listener.run(move || ClientSession::new(Arc::clone(&shared))));
+        let summary = config
+            .stats_interval
+            .map(|every| tokio::spawn(stats.clone().log_every(every)));
+        tracing::info!(%addr, tick_ms = config.tick.as_millis() as u64, "game server listening");
+        Ok(GameServer {
+            addr,
+            shutdown,
+            listener,
+            room: queue,
+            room_thread,
+            summary,
+            stats,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.stats.snapshot()
+    }
+
+    /// Stops accepting, closes every session with `ServerShutdown`, lets the room run the
+    /// leaves that follows, and stops the room's thread.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        if let Err(e) = self.listener.await {
+            tracing::error!(error = %e, "listener task failed");
+        }
+        if let Some(summary) = self.summary {
+            summary.abort();
+        }
+        self.room.stop();
+        let room_thread = self.room_thread;
+        if tokio::task::spawn_blocking(move || room_thread.join())
+            .await
+            .is_err()
+        {
+            tracing::error!("room thread join failed");
+        }
+        tracing::info!("game server stopped");
+    }
+}

@@ -1,0 +1,116 @@
+//! Server-wide counters and the periodic one-line summary.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server_core::ListenerStats;
+
+use crate::game_room::RoomStats;
+use crate::job_queue::JobQueueStats;
+
+/// Counters kept by the client sessions.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Packets received and dispatched.
+    pub packets_in: AtomicU64,
+    /// `S_Pong` and other direct (not broadcast) replies sent.
+    pub direct_out: AtomicU64,
+    /// Inputs dropped because the room's input lane was full.
+    pub inputs_dropped: AtomicU64,
+    /// Packets refused by validation (over-long chat, ...), dropped without closing.
+    pub inputs_rejected: AtomicU64,
+    /// Unix-ish second of the last "room queue full" warning, to log it once a second.
+    pub(crate) last_drop_warning: AtomicU64,
+}
+
+impl ServerStats {
+    /// Logs a warning at most once per second; returns whether it logged.
+    pub(crate) fn warn_once_a_second(&self, since: Instant) -> bool {
+        let now = since.elapsed().as_secs() + 1;
+        let last = self.last_drop_warning.load(Ordering::Relaxed);
+        now > last
+            && self
+                .last_drop_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+/// A point-in-time view of the server's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Sessions open.
+    pub sessions: u64,
+    /// Players in the room.
+    pub players: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections refused at `max_connections`.
+    pub refused: u64,
+    /// Packets received.
+    pub packets_in: u64,
+    /// Packets delivered to sessions (broadcasts once per recipient, plus direct replies).
+    pub packets_out: u64,
+    /// Bytes handed to sessions by the room.
+    pub bytes_out: u64,
+    /// Inputs dropped because the room was behind.
+    pub inputs_dropped: u64,
+    /// Packets rejected by validation.
+    pub inputs_rejected: u64,
+    /// Room jobs that panicked.
+    pub job_panics: u64,
+}
+
+/// Everything a snapshot is read from.
+#[derive(Clone)]
+pub(crate) struct StatSources {
+    pub listener: Arc<ListenerStats>,
+    pub room: Arc<RoomStats>,
+    pub server: Arc<ServerStats>,
+    pub jobs: Arc<JobQueueStats>,
+}
+
+impl StatSources {
+    pub fn snapshot(&self) -> Snapshot {
+        let r = Ordering::Relaxed;
+        Snapshot {
+            sessions: self.listener.active(),
+            players: self.room.players.load(r) as u64,
+            accepted: self.listener.accepted(),
+            refused: self.listener.refused(),
+            packets_in: self.server.packets_in.load(r),
+            packets_out: self.room.packets_out.load(r) + self.server.direct_out.load(r),
+            bytes_out: self.room.bytes_out.load(r),
+            inputs_dropped: self.server.inputs_dropped.load(r),
+            inputs_rejected: self.server.inputs_rejected.load(r),
+            job_panics: self.jobs.panics.load(r),
+        }
+    }
+
+    /// Logs one summary line every `every` until the task is aborted.
+    pub async fn log_every(self, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        let mut last = self.snapshot();
+        let mut last_at = Instant::now();
+        loop {
+            ticker.tick().await;
+            let now = self.snapshot();
+            let secs = last_at.elapsed().as_secs_f64().max(1e-3);
+            last_at = Instant::now();
+            tracing::info!(
+                sessions = now.sessions,
+                players = now.players,
+                in_per_sec = ((now.packets_in - last.packets_in) as f64 / secs).round() as u64,
+                out_per_sec = ((now.packets_out - last.packets_out) as f64 / secs).round() as u64,
+                refused = now.refused,
+                dropped = now.inputs_dropped,
+                rejected = now.inputs_rejected,
+                job_panics = now.job_panics,
+                "summary"
+            );
+            last = now;
+        }
+    }
+}
