@@ -1,2 +1,35 @@
-//! placeholder
+//! `dummy-client`: a load generator that connects thousands of bots to a server speaking the
+//! course's protocol, drives the course's workload, checks what comes back and reports it.
+//!
+//! One driver task ([`run`]) connects the bots at a ramp rate through server-core's
+//! `Connector`, then ticks every bot's timers (`schedule`) to send `C_Move`, `C_Ping` and
+//! optionally `C_Chat`. Each bot's session task decodes what the server sends with the
+//! generated client-side `PacketManager` (`bot`) and bumps that bot's counters. The run moves
+//! through ramp-up, a measured window and a drain (`phase`); moves sent in the window are
+//! marked (`moves`), so the end can check exactly that every bot received every bot's moves
+//! (`accounting`). Round trips go to an hdrhistogram (`latency`). A status line per second
+//! (`status`) and the final [`Report`] (summary and JSON) show the result. Everything except
+//! the driver is sans-IO and tested without sockets.
+
+mod accounting;
+mod bot;
+mod cli;
+mod config;
+mod counter;
+mod driver;
+mod error;
+mod latency;
+mod moves;
 pub mod packets;
+mod phase;
+mod report;
+mod schedule;
+mod status;
+
+pub use accounting::MoveAccounting;
+pub use cli::Cli;
+pub use config::RunConfig;
+pub use driver::{run, run_until};
+pub use error::Error;
+pub use latency::RttSummary;
+pub use report::{ErrorCounts, Report, Timeline, Traffic};

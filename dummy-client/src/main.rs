@@ -1,1 +1,54 @@
-fn main() {}
+//! `dummy-client`: parse flags, run the bots, print the summary, write the JSON report, and
+//! exit non-zero if the run failed.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dummy_client::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("error: invalid --log filter {:?}: {e}", cli.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let report = match dummy_client::run_until(cli.config(), ctrl_c()).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{report}");
+    if let Some(path) = &cli.json {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(std::io::Error::from)
+            .and_then(|json| std::fs::write(path, json + "\n"));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Completes on Ctrl-C, which ends the window early; never, if Ctrl-C cannot be watched.
+async fn ctrl_c() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::warn!(error = %e, "cannot listen for Ctrl-C; the run ends on its own");
+        std::future::pending::<()>().await;
+    }
+}

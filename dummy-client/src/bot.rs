@@ -1,0 +1,372 @@
+//! One bot's receive side: the `PacketSession` that decodes, checks and counts what the
+//! server sends it.
+//!
+//! The handler runs on its session's task, one frame at a time, and shares nothing mutable
+//! with other bots: every count goes to the bot's own [`BotShared`], read by the driver a few
+//! times a second. Sending is the driver's job (see `driver.rs`), so a bot has no task or
+//! timer of its own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use server_core::{CloseReason, PacketSession, Session};
+
+use crate::counter::Counter;
+use crate::latency::Latency;
+use crate::moves;
+use crate::packets::{
+    PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
+    SBroadcastMove, SChat, SPlayerList, SPong,
+};
+
+/// Slots in the per-id receive counters: every id of the schema.
+pub(crate) const ID_SLOTS: usize = PacketId::MAX as usize + 1;
+
+/// State of the whole run that every bot's handler reads.
+#[derive(Debug)]
+pub(crate) struct RunShared {
+    /// Origin of `C_Ping`'s `client_time` (microseconds since this instant).
+    pub(crate) start: Instant,
+    /// Set once the driver starts closing the bots: disconnects after it are the run's end,
+    /// not errors.
+    pub(crate) closing: AtomicBool,
+    /// Round trips. A std mutex, held only to record one value, never across an `.await`.
+    latency: Mutex<Latency>,
+}
+
+impl RunShared {
+    pub(crate) fn new(start: Instant, ping_interval_us: u64) -> RunShared {
+        RunShared {
+            start,
+            closing: AtomicBool::new(false),
+            latency: Mutex::new(Latency::new(ping_interval_us)),
+        }
+    }
+
+    /// The round-trip record.
+    pub(crate) fn latency(&self) -> MutexGuard<'_, Latency> {
+        // Recording a value cannot leave a histogram half-updated in a way that matters for a
+        // report, so a poisoned lock is used as is.
+        self.latency
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Microseconds since the run started: the clock of `C_Ping`.
+    pub(crate) fn now_us(&self) -> i64 {
+        i64::try_from(self.start.elapsed().as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+/// How a bot's session ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Disconnect {
+    /// [`CloseReason::label`].
+    pub(crate) label: &'static str,
+    /// The full reason, for the report's examples.
+    pub(crate) detail: String,
+    /// It ended before the driver closed it: an error.
+    pub(crate) unexpected: bool,
+}
+
+/// One bot's counters. Written only by its session's task (see [`Counter`]), read by the
+/// driver.
+#[derive(Debug)]
+pub(crate) struct BotShared {
+    /// Set once `S_PlayerList` named this bot.
+    entered: AtomicBool,
+    /// Frames received, by packet id.
+    pub(crate) received: [Counter; ID_SLOTS],
+    /// Frames received with an id outside the schema.
+    pub(crate) received_unknown: Counter,
+    /// Bytes received, headers included.
+    pub(crate) bytes_received: Counter,
+    /// Window moves (see `moves.rs`) carrying this bot's own player id.
+    pub(crate) window_own: Counter,
+    /// Window moves from other players.
+    pub(crate) window_others: Counter,
+    /// Frames that did not decode; each closes the session.
+    pub(crate) decode_errors: Counter,
+    /// `S_PlayerList`s that did not name this bot exactly once, or came twice.
+    pub(crate) player_list_errors: Counter,
+    /// `S_Pong`s with a time this bot never sent.
+    pub(crate) pong_errors: Counter,
+    /// Set once, by `on_disconnected`.
+    pub(crate) disconnect: OnceLock<Disconnect>,
+}
+
+impl BotShared {
+    pub(crate) fn new() -> BotShared {
+        BotShared {
+            entered: AtomicBool::new(false),
+            received: std::array::from_fn(|_| Counter::default()),
+            received_unknown: Counter::default(),
+            bytes_received: Counter::default(),
+            window_own: Counter::default(),
+            window_others: Counter::default(),
+            decode_errors: Counter::default(),
+            player_list_errors: Counter::default(),
+            pong_errors: Counter::default(),
+            disconnect: OnceLock::new(),
+        }
+    }
+
+    /// True once the server sent this bot its `S_PlayerList`.
+    pub(crate) fn entered(&self) -> bool {
+        self.entered.load(Ordering::Acquire)
+    }
+
+    /// Errors this bot counted itself.
+    pub(crate) fn errors(&self) -> u64 {
+        self.decode_errors.get() + self.player_list_errors.get() + self.pong_errors.get()
+    }
+
+    /// Frames received, all ids.
+    pub(crate) fn frames_received(&self) -> u64 {
+        self.received.iter().map(Counter::get).sum::<u64>() + self.received_unknown.get()
+    }
+}
+
+/// The `PacketSession` of one bot.
+pub(crate) struct Bot {
+    shared: Arc<BotShared>,
+    run: Arc<RunShared>,
+    /// This bot's player id, once known: a plain copy for the per-move comparison.
+    player_id: Option<i32>,
+}
+
+impl Bot {
+    pub(crate) fn new(shared: Arc<BotShared>, run: Arc<RunShared>) -> Bot {
+        Bot {
+            shared,
+            run,
+            player_id: None,
+        }
+    }
+}
+
+impl Bot {
+    /// One frame: count it, decode it, check it. The session-free core of
+    /// `on_recv_packet`, so tests need no socket.
+    fn on_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+        match self.shared.received.get(usize::from(id)) {
+            Some(counter) => counter.incr(),
+            None => self.shared.received_unknown.incr(),
+        }
+        self.shared
+            .bytes_received
+            .add((server_core::frame::HEADER_SIZE + body.len()) as u64);
+        // `S_BroadcastMove` has no string or list, so decoding it allocates nothing.
+        match PacketManager::decode(id, body) {
+            Ok(packet) => {
+                packet.dispatch(self);
+                Ok(())
+            }
+            Err(error) => {
+                self.shared.decode_errors.incr();
+                Err(CloseReason::ProtocolError(error))
+            }
+        }
+    }
+}
+
+impl PacketSession for Bot {
+    fn on_recv_packet(
+        &mut self,
+        _session: &Arc<Session>,
+        id: u16,
+        body: &[u8],
+    ) -> Result<(), CloseReason> {
+        self.on_frame(id, body)
+    }
+
+    fn on_disconnected(&mut self, _session: &Arc<Session>, reason: &CloseReason) {
+        let unexpected = !self.run.closing.load(Ordering::Acquire);
+        if unexpected {
+            tracing::debug!(player_id = ?self.player_id, %reason, "bot disconnected");
+        }
+        let _ = self.shared.disconnect.set(Disconnect {
+            label: reason.label(),
+            detail: reason.to_string(),
+            unexpected,
+        });
+    }
+}
+
+impl PacketHandler for Bot {
+    fn on_s_broadcast_enter_game(&mut self, _packet: SBroadcastEnterGame) {}
+
+    fn on_s_broadcast_leave_game(&mut self, _packet: SBroadcastLeaveGame) {}
+
+    fn on_s_player_list(&mut self, packet: SPlayerList) {
+        let mut selves = packet.players.iter().filter(|p| p.is_self);
+        let me = selves.next().map(|p| p.player_id);
+        let exactly_once = me.is_some() && selves.next().is_none();
+        match (me, self.player_id) {
+            (Some(id), None) if exactly_once => {
+                self.player_id = Some(id);
+                self.shared.entered.store(true, Ordering::Release);
+            }
+            // Not named, named twice, or a second list: the room's rules are broken.
+            _ => {
+                tracing::debug!(players = packet.players.len(), "bad S_PlayerList");
+                self.shared.player_list_errors.incr();
+            }
+        }
+    }
+
+    fn on_s_broadcast_move(&mut self, packet: SBroadcastMove) {
+        if moves::in_window(packet.pos_y) {
+            if Some(packet.player_id) == self.player_id {
+                self.shared.window_own.incr();
+            } else {
+                self.shared.window_others.incr();
+            }
+        }
+    }
+
+    fn on_s_chat(&mut self, _packet: SChat) {}
+
+    fn on_s_pong(&mut self, packet: SPong) {
+        let now = self.run.now_us();
+        match u64::try_from(now - packet.client_time) {
+            Ok(rtt) if packet.client_time >= 0 => self.run.latency().record(rtt),
+            // A time before the run or after now was never sent by this bot.
+            _ => self.shared.pong_errors.incr(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use server_core::{Packet, ProtocolError};
+
+    use super::*;
+    use crate::packets::Player;
+
+    fn bot() -> (Bot, Arc<BotShared>) {
+        let shared = Arc::new(BotShared::new());
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000));
+        (Bot::new(Arc::clone(&shared), run), shared)
+    }
+
+    fn player(id: i32, is_self: bool) -> Player {
+        Player {
+            is_self,
+            player_id: id,
+            ..Player::default()
+        }
+    }
+
+    fn list(players: Vec<Player>) -> SPlayerList {
+        SPlayerList { players }
+    }
+
+    fn frame_of<P: Packet>(packet: &P) -> Vec<u8> {
+        packet.encode().map(|b| b.to_vec()).unwrap_or_default()
+    }
+
+    fn window_move(player_id: i32) -> SBroadcastMove {
+        SBroadcastMove {
+            player_id,
+            pos_x: 1.0,
+            pos_y: -0.0,
+            pos_z: 2.0,
+        }
+    }
+
+    #[test]
+    fn a_list_naming_the_bot_once_enters_it() {
+        let (mut b, shared) = bot();
+        assert!(!shared.entered());
+        b.on_s_player_list(list(vec![player(1, false), player(7, true)]));
+        assert!(shared.entered());
+        assert_eq!(b.player_id, Some(7));
+        assert_eq!(shared.errors(), 0);
+    }
+
+    #[test]
+    fn a_list_without_self_with_two_selves_or_a_second_list_is_an_error() {
+        for players in [
+            vec![player(1, false)],
+            vec![player(1, true), player(2, true)],
+        ] {
+            let (mut b, shared) = bot();
+            b.on_s_player_list(list(players.clone()));
+            assert_eq!(shared.player_list_errors.get(), 1, "{players:?}");
+            assert!(!shared.entered(), "a bad list does not enter the bot");
+        }
+        let (mut b, shared) = bot();
+        b.on_s_player_list(list(vec![player(3, true)]));
+        b.on_s_player_list(list(vec![player(3, true)]));
+        assert_eq!(shared.player_list_errors.get(), 1, "the second list");
+        assert_eq!(b.player_id, Some(3), "the first list stands");
+    }
+
+    #[test]
+    fn window_moves_are_counted_as_own_or_others_and_the_rest_ignored() {
+        let (mut b, shared) = bot();
+        b.on_s_player_list(list(vec![player(5, true)]));
+        b.on_s_broadcast_move(window_move(5));
+        b.on_s_broadcast_move(window_move(6));
+        b.on_s_broadcast_move(window_move(7));
+        b.on_s_broadcast_move(SBroadcastMove {
+            pos_y: 0.0,
+            ..window_move(6)
+        });
+        assert_eq!(shared.window_own.get(), 1);
+        assert_eq!(
+            shared.window_others.get(),
+            2,
+            "the unmarked move is not counted"
+        );
+    }
+
+    #[test]
+    fn frames_are_counted_by_id_and_decoded() {
+        let (mut b, shared) = bot();
+        let frame = frame_of(&window_move(9));
+        assert_eq!(b.on_frame(SBroadcastMove::ID, &frame[4..]), Ok(()));
+        assert_eq!(shared.received[usize::from(SBroadcastMove::ID)].get(), 1);
+        assert_eq!(shared.bytes_received.get(), frame.len() as u64);
+        assert_eq!(shared.window_others.get(), 1);
+    }
+
+    #[test]
+    fn an_undecodable_frame_is_an_error_that_closes_the_session() {
+        let (mut b, shared) = bot();
+        let frame = frame_of(&window_move(9));
+        let truncated = &frame[4..frame.len() - 1];
+        match b.on_frame(SBroadcastMove::ID, truncated) {
+            Err(CloseReason::ProtocolError(ProtocolError::Decode { .. })) => {}
+            other => panic!("a truncated S_BroadcastMove should close the session, got {other:?}"),
+        }
+        assert!(matches!(
+            b.on_frame(999, &[]),
+            Err(CloseReason::ProtocolError(ProtocolError::UnknownPacketId {
+                id: 999
+            }))
+        ));
+        assert_eq!(shared.decode_errors.get(), 2);
+        assert_eq!(shared.received_unknown.get(), 1);
+        assert_eq!(shared.frames_received(), 2);
+    }
+
+    #[test]
+    fn pongs_measure_round_trips_and_bogus_times_are_errors() {
+        let (mut b, shared) = bot();
+        let sent = b.run.now_us();
+        b.on_s_pong(SPong { client_time: sent });
+        b.on_s_pong(SPong { client_time: -1 });
+        b.on_s_pong(SPong {
+            client_time: sent + 3_600_000_000,
+        });
+        assert_eq!(b.run.latency().summary().pongs, 1);
+        assert_eq!(
+            shared.pong_errors.get(),
+            2,
+            "before the run, and in the future"
+        );
+    }
+}

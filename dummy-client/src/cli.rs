@@ -1,0 +1,129 @@
+//! `Cli`: the binary's flags, and the [`RunConfig`] they describe.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::RunConfig;
+
+/// Load generator: connects bots to a course-protocol game server, sends the course's
+/// C_Move workload plus C_Ping, checks every reply and reports what the bots saw.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "dummy-client", version, about, long_about = None)]
+pub struct Cli {
+    /// Bots to connect.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:7777")]
+    pub addr: SocketAddr,
+    /// New connections per second during ramp-up.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ramp_per_sec: u32,
+    /// Milliseconds between one bot's C_Move.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub move_interval_ms: u64,
+    /// Milliseconds between one bot's C_Ping (round-trip measurement).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval_ms: u64,
+    /// Milliseconds between one bot's C_Chat; no chat unless given.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chat_interval_ms: Option<u64>,
+    /// Seconds of the measured window after ramp-up.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// Fail (exit status 1) with more errors than this.
+    #[arg(long, default_value_t = 0)]
+    pub max_errors: u64,
+    /// Longest wait, in milliseconds, for moves still in flight after the window.
+    #[arg(long, default_value_t = 5000)]
+    pub drain_timeout_ms: u64,
+    /// Write the report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// No status line, only the summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Log filter for tracing output on stderr, e.g. `warn` or `dummy_client=debug`.
+    #[arg(long, default_value = "warn")]
+    pub log: String,
+}
+
+impl Cli {
+    /// The run these flags describe.
+    pub fn config(&self) -> RunConfig {
+        RunConfig {
+            addr: self.addr,
+            clients: self.clients as usize,
+            ramp_per_sec: self.ramp_per_sec,
+            move_interval: Duration::from_millis(self.move_interval_ms),
+            ping_interval: Duration::from_millis(self.ping_interval_ms),
+            chat_interval: self.chat_interval_ms.map(Duration::from_millis),
+            duration: Duration::from_secs(self.duration_secs),
+            max_errors: self.max_errors,
+            drain_timeout: Duration::from_millis(self.drain_timeout_ms),
+            status_line: !self.quiet,
+            ..RunConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_courses_load_test() {
+        let cli = Cli::try_parse_from(["dummy-client"]).unwrap_or_else(|e| panic!("{e}"));
+        let config = cli.config();
+        assert_eq!(config.clients, 500);
+        assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 7777)));
+        assert_eq!(config.move_interval, Duration::from_millis(250));
+        assert_eq!(config.chat_interval, None);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "dummy-client",
+            "--clients",
+            "3000",
+            "--addr",
+            "10.0.0.1:9000",
+            "--chat-interval-ms",
+            "2000",
+            "--duration-secs",
+            "30",
+            "--json",
+            "out.json",
+            "--max-errors",
+            "7",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config = cli.config();
+        assert_eq!(config.clients, 3000);
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.chat_interval, Some(Duration::from_secs(2)));
+        assert_eq!(config.duration, Duration::from_secs(30));
+        assert_eq!(config.max_errors, 7);
+        assert_eq!(cli.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for args in [
+            &["dummy-client", "--clients", "0"][..],
+            &["dummy-client", "--move-interval-ms", "0"],
+            &["dummy-client", "--addr", "nowhere"],
+            &["dummy-client", "--bogus"],
+        ] {
+            assert!(
+                Cli::try_parse_from(args).is_err(),
+                "{args:?} should be refused"
+            );
+        }
+    }
+}

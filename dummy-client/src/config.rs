@@ -1,0 +1,150 @@
+//! `RunConfig`: what one load-test run does, with the course's workload as the default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Everything one run needs. Build it with struct update syntax:
+/// `RunConfig { clients: 200, ..RunConfig::default() }`.
+///
+/// A run has three phases. **Ramp-up**: bots connect at `ramp_per_sec` and start moving at
+/// once, as the course's bots did. **Window**: once every connected bot has entered the room,
+/// the measured window of `duration` begins; the moves sent in it are the ones accounted for.
+/// **Drain**: bots stop sending and wait (at most `drain_timeout`) for moves still in flight,
+/// then disconnect.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The server. Default `127.0.0.1:7777`.
+    pub addr: SocketAddr,
+    /// Bots to connect. Default 500, the course's DummyClient.
+    pub clients: usize,
+    /// New connections started per second, so the server's accept backlog is not flooded.
+    /// Default 1000.
+    pub ramp_per_sec: u32,
+    /// Time between one bot's `C_Move`s. Default 250 ms, the course's.
+    pub move_interval: Duration,
+    /// Time between one bot's `C_Ping`s, which measure round trips. It is also the expected
+    /// interval for the latency histogram's coordinated-omission correction. Default 1 s.
+    pub ping_interval: Duration,
+    /// Time between one bot's `C_Chat`s; `None` (the default) sends none.
+    pub chat_interval: Option<Duration>,
+    /// Length of the measured window after ramp-up. Default 10 s.
+    pub duration: Duration,
+    /// The run fails if it counts more errors than this. Default 0.
+    pub max_errors: u64,
+    /// A connect attempt that takes longer fails. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long, after the last connect, to wait for every bot's `S_PlayerList` before the
+    /// window opens without the missing ones (each counted as an error). Default 5 s.
+    pub enter_timeout: Duration,
+    /// Longest wait after the window for moves still in flight. Default 5 s.
+    pub drain_timeout: Duration,
+    /// The drain also ends once no move has arrived for this long. Default 1 s.
+    pub drain_quiet: Duration,
+    /// Resolution of the driver that ticks every bot's timers: sends are due on multiples of
+    /// it. Default 5 ms.
+    pub resolution: Duration,
+    /// Connect attempts in flight at once; the ramp waits when this many are pending.
+    /// Default 256.
+    pub max_pending_connects: usize,
+    /// Print one status line per second to stderr. Default true; tests turn it off.
+    pub status_line: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 7777)),
+            clients: 500,
+            ramp_per_sec: 1000,
+            move_interval: Duration::from_millis(250),
+            ping_interval: Duration::from_secs(1),
+            chat_interval: None,
+            duration: Duration::from_secs(10),
+            max_errors: 0,
+            connect_timeout: Duration::from_secs(10),
+            enter_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
+            drain_quiet: Duration::from_secs(1),
+            resolution: Duration::from_millis(5),
+            max_pending_connects: 256,
+            status_line: true,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Refuses settings that would divide by zero or never make progress.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid =
+            |field: &'static str, reason: &'static str| Err(Error::InvalidConfig { field, reason });
+        if self.clients == 0 {
+            return invalid("clients", "must be at least 1");
+        }
+        if self.ramp_per_sec == 0 {
+            return invalid("ramp_per_sec", "must be at least 1");
+        }
+        if self.max_pending_connects == 0 {
+            return invalid("max_pending_connects", "must be at least 1");
+        }
+        for (field, interval) in [
+            ("move_interval", Some(self.move_interval)),
+            ("ping_interval", Some(self.ping_interval)),
+            ("chat_interval", self.chat_interval),
+            ("resolution", Some(self.resolution)),
+        ] {
+            if interval.is_some_and(|i| i.is_zero()) {
+                return invalid(field, "must be longer than zero");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid_and_is_the_courses_workload() {
+        let config = RunConfig::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.clients, 500, "the course's DummyClient opened 500");
+        assert_eq!(config.move_interval, Duration::from_millis(250));
+        assert_eq!(config.chat_interval, None, "chat is off by default");
+    }
+
+    #[test]
+    fn zero_intervals_and_counts_are_refused_by_name() {
+        let cases = [
+            (
+                RunConfig {
+                    clients: 0,
+                    ..RunConfig::default()
+                },
+                "clients",
+            ),
+            (
+                RunConfig {
+                    move_interval: Duration::ZERO,
+                    ..RunConfig::default()
+                },
+                "move_interval",
+            ),
+            (
+                RunConfig {
+                    chat_interval: Some(Duration::ZERO),
+                    ..RunConfig::default()
+                },
+                "chat_interval",
+            ),
+        ];
+        for (config, expected) in cases {
+            match config.validate() {
+                Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, expected),
+                other => panic!("{expected} should be refused, got {other:?}"),
+            }
+        }
+    }
+}

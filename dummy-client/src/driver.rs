@@ -1,0 +1,471 @@
+//! The driver: the one task that connects bots at the ramp rate, ticks every bot's timers,
+//! prints the status line and moves the run through its phases, then closes the bots and
+//! writes the [`Report`].
+//!
+//! Bots have no tasks of their own besides their session's I/O task: sending is done here, in
+//! one pass over all bots per tick, which costs one timer for the whole run instead of one per
+//! bot. The logic it calls ([`Schedule`], [`Phases`], [`MoveAccounting`]) is sans-IO.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use server_core::{Connector, Packet, SendError, Session};
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::MissedTickBehavior;
+
+use crate::accounting::{BotMoves, MoveAccounting};
+use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
+use crate::config::RunConfig;
+use crate::error::Error;
+use crate::moves;
+use crate::packets::{CChat, CPing, PacketId};
+use crate::phase::{Limits, Phase, Phases, Progress};
+use crate::report::{ErrorCounts, Report, Timeline, Traffic};
+use crate::schedule::{Schedule, Timers};
+use crate::status::{self, Snapshot};
+
+/// Runs the load test described by `config` to its end and reports what the bots saw.
+///
+/// Fails only if the configuration is unusable; a run that could not connect a single bot
+/// still returns a [`Report`], whose `passed` is false.
+pub async fn run(config: RunConfig) -> Result<Report, Error> {
+    run_until(config, std::future::pending()).await
+}
+
+/// Like [`run`], but `stop` completing ends the window early (Ctrl-C in the binary): the bots
+/// drain, close, and the report covers what was measured.
+pub async fn run_until<F>(config: RunConfig, stop: F) -> Result<Report, Error>
+where
+    F: Future<Output = ()>,
+{
+    config.validate()?;
+    let mut driver = Driver::new(config);
+    driver.drive(stop).await;
+    Ok(driver.finish().await)
+}
+
+/// One connected bot, as the driver sees it.
+struct Slot {
+    index: usize,
+    session: Arc<Session>,
+    shared: Arc<BotShared>,
+    timers: Timers,
+    /// Window moves queued for this bot.
+    window_sent: u64,
+    /// The bot had entered the room when the window opened: a receiver to check.
+    entered_at_open: bool,
+}
+
+impl Slot {
+    /// Disconnected, or closing.
+    fn gone(&self) -> bool {
+        self.session.is_closed() || self.shared.disconnect.get().is_some()
+    }
+
+    /// Window moves this bot received, its own echoes included.
+    fn window_received(&self) -> u64 {
+        self.shared.window_own.get() + self.shared.window_others.get()
+    }
+}
+
+/// What a connect attempt comes back with.
+struct Attempt {
+    index: usize,
+    shared: Arc<BotShared>,
+    /// The session, or the cause of the failure (an `io::ErrorKind` name or `timeout`).
+    result: Result<Arc<Session>, String>,
+}
+
+/// Frames the bots queued.
+struct SendTotals {
+    by_id: [u64; ID_SLOTS],
+    bytes: u64,
+    /// Packets that could not be encoded or queued on an open session.
+    errors: u64,
+}
+
+struct Driver {
+    config: RunConfig,
+    connector: Arc<Connector>,
+    run: Arc<RunShared>,
+    schedule: Schedule,
+    phases: Phases,
+    bots: Vec<Slot>,
+    /// Connect attempts in flight. Bounded by `max_pending_connects`: when it is full the
+    /// ramp waits, so a server that accepts slowly slows the ramp instead of piling up
+    /// half-open sockets.
+    connecting: JoinSet<Attempt>,
+    attempts: usize,
+    connect_failures: BTreeMap<String, u64>,
+    sent: SendTotals,
+    rng: StdRng,
+    last_status: Snapshot,
+    next_status: Duration,
+    max_lag: Duration,
+}
+
+impl Driver {
+    fn new(config: RunConfig) -> Driver {
+        let ping_us = u64::try_from(config.ping_interval.as_micros()).unwrap_or(u64::MAX);
+        let net = server_core::Config {
+            // The server decides when a bot is idle; a bot only stops when the run does.
+            idle_timeout: None,
+            ..server_core::Config::default()
+        };
+        Driver {
+            schedule: Schedule {
+                move_interval: config.move_interval,
+                ping_interval: config.ping_interval,
+                chat_interval: config.chat_interval,
+            },
+            phases: Phases::new(Limits {
+                window: config.duration,
+                enter_timeout: config.enter_timeout,
+                drain_timeout: config.drain_timeout,
+                drain_quiet: config.drain_quiet,
+            }),
+            connector: Arc::new(Connector::new(net)),
+            run: Arc::new(RunShared::new(Instant::now(), ping_us)),
+            bots: Vec::with_capacity(config.clients),
+            connecting: JoinSet::new(),
+            attempts: 0,
+            connect_failures: BTreeMap::new(),
+            sent: SendTotals {
+                by_id: [0; ID_SLOTS],
+                bytes: 0,
+                errors: 0,
+            },
+            rng: StdRng::from_entropy(),
+            last_status: Snapshot::default(),
+            next_status: Duration::from_secs(1),
+            max_lag: Duration::ZERO,
+            config,
+        }
+    }
+
+    /// Ticks until the phases say the run is done.
+    async fn drive<F: Future<Output = ()>>(&mut self, stop: F) {
+        let mut ticker = tokio::time::interval(self.config.resolution);
+        // A late tick is not made up with a burst: `Schedule` already skips missed sends.
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        tokio::pin!(stop);
+        let mut stop_requested = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop, if !stop_requested => stop_requested = true,
+                Some(joined) = self.connecting.join_next() => self.on_attempt(joined),
+                scheduled = ticker.tick() => {
+                    self.max_lag = self.max_lag.max(scheduled.elapsed());
+                    let now = self.run.start.elapsed();
+                    if self.tick(now, stop_requested) == Phase::Done {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Duration, stop: bool) -> Phase {
+        let before = self.phases.phase();
+        if before == Phase::Ramp && !stop {
+            self.ramp(now);
+        }
+        // The window only needs the clock; the other phases look at every bot.
+        let progress = if before == Phase::Window {
+            Progress {
+                stop,
+                ..Progress::default()
+            }
+        } else {
+            self.progress(stop)
+        };
+        let phase = self.phases.update(now, &progress);
+        if before == Phase::Ramp && phase == Phase::Window {
+            for slot in &mut self.bots {
+                slot.entered_at_open = slot.shared.entered() && !slot.gone();
+            }
+        }
+        if phase.sending() {
+            self.send_due(now, phase == Phase::Window);
+        }
+        if now >= self.next_status {
+            self.status(now, phase);
+        }
+        phase
+    }
+
+    /// Starts the connect attempts the ramp allows by `now`.
+    fn ramp(&mut self, now: Duration) {
+        let allowed = (now.as_secs_f64() * f64::from(self.config.ramp_per_sec)) as usize + 1;
+        let due = allowed.min(self.config.clients);
+        while self.attempts < due && self.connecting.len() < self.config.max_pending_connects {
+            let index = self.attempts;
+            self.attempts += 1;
+            let shared = Arc::new(BotShared::new());
+            let bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run));
+            let connector = Arc::clone(&self.connector);
+            let (addr, timeout) = (self.config.addr, self.config.connect_timeout);
+            self.connecting.spawn(async move {
+                let result = match tokio::time::timeout(timeout, connector.connect(addr, bot)).await
+                {
+                    Ok(Ok(session)) => Ok(session),
+                    Ok(Err(e)) => Err(format!("{:?}", e.kind())),
+                    Err(_) => Err("timeout".to_string()),
+                };
+                Attempt {
+                    index,
+                    shared,
+                    result,
+                }
+            });
+        }
+    }
+
+    fn on_attempt(&mut self, joined: Result<Attempt, JoinError>) {
+        let cause = match joined {
+            Ok(Attempt {
+                index,
+                shared,
+                result: Ok(session),
+            }) => {
+                let now = self.run.start.elapsed();
+                self.bots.push(Slot {
+                    index,
+                    session,
+                    shared,
+                    timers: self.schedule.timers(index, now),
+                    window_sent: 0,
+                    entered_at_open: false,
+                });
+                return;
+            }
+            Ok(Attempt {
+                result: Err(cause), ..
+            }) => cause,
+            // Our connect future has nothing that panics; a panic is still a failed attempt.
+            Err(_) => "task_failed".to_string(),
+        };
+        *self.connect_failures.entry(cause).or_default() += 1;
+    }
+
+    fn progress(&self, stop: bool) -> Progress {
+        let expected_max: u64 = self.bots.iter().map(|s| s.window_sent).sum();
+        let mut p = Progress {
+            connects_done: self.attempts == self.config.clients && self.connecting.is_empty(),
+            stop,
+            drain_complete: true,
+            ..Progress::default()
+        };
+        for slot in &self.bots {
+            let gone = slot.gone();
+            if !gone {
+                p.alive += 1;
+                p.entered += usize::from(slot.shared.entered());
+            }
+            let received = slot.window_received();
+            p.window_received += received;
+            if slot.entered_at_open && !gone && received < expected_max {
+                p.drain_complete = false;
+            }
+        }
+        p
+    }
+
+    /// Sends what each bot's timers say is due.
+    fn send_due(&mut self, now: Duration, in_window: bool) {
+        let Driver {
+            bots,
+            schedule,
+            rng,
+            sent,
+            run,
+            ..
+        } = self;
+        for slot in bots.iter_mut() {
+            if slot.session.is_closed() {
+                continue;
+            }
+            let due = schedule.due(&mut slot.timers, now);
+            if due.send_move && send(&slot.session, &moves::random_move(rng, in_window), sent) {
+                slot.window_sent += u64::from(in_window);
+            }
+            if due.ping {
+                let ping = CPing {
+                    client_time: run.now_us(),
+                };
+                send(&slot.session, &ping, sent);
+            }
+            if due.chat {
+                let chat = CChat {
+                    message: format!("hello from bot {}", slot.index),
+                };
+                send(&slot.session, &chat, sent);
+            }
+        }
+    }
+
+    fn snapshot(&self, now: Duration) -> Snapshot {
+        let mut s = Snapshot {
+            at: now,
+            sent: self.sent.by_id.iter().sum(),
+            errors: self.connect_failures.values().sum::<u64>() + self.sent.errors,
+            ..Snapshot::default()
+        };
+        for slot in &self.bots {
+            s.alive += usize::from(!slot.gone());
+            s.received += slot.shared.frames_received();
+            s.errors += slot.shared.errors();
+            if slot.shared.disconnect.get().is_some_and(|d| d.unexpected) {
+                s.errors += 1;
+            }
+        }
+        s
+    }
+
+    fn status(&mut self, now: Duration, phase: Phase) {
+        self.next_status = now + Duration::from_secs(1);
+        let rtt = self.run.latency().take_second();
+        let cur = self.snapshot(now);
+        if self.config.status_line {
+            let line = status::line(phase, self.config.clients, &self.last_status, &cur, rtt);
+            eprintln!("{line}");
+        }
+        self.last_status = cur;
+    }
+
+    /// Closes every bot and adds everything up.
+    async fn finish(mut self) -> Report {
+        // From here on a disconnect is the run ending, not an error.
+        self.run.closing.store(true, Ordering::Release);
+        // Attempts still pending (the run was stopped during ramp-up) are abandoned; a session
+        // one of them opened is still closed by the connector below.
+        self.connecting.abort_all();
+        while self.connecting.join_next().await.is_some() {}
+        self.connector.shutdown().await;
+        let end = self.run.start.elapsed();
+
+        let mut report = Report {
+            addr: self.config.addr.to_string(),
+            target_clients: self.config.clients as u64,
+            connected: self.bots.len() as u64,
+            connect_failures: std::mem::take(&mut self.connect_failures),
+            max_errors: self.config.max_errors,
+            driver_max_lag_ms: self.max_lag.as_secs_f64() * 1e3,
+            rtt: self.run.latency().summary(),
+            ..Report::default()
+        };
+        let (ramp, window, drain) = self.phases.lengths(end);
+        report.timeline = Timeline {
+            ramp_secs: ramp.as_secs_f64(),
+            window_secs: window.as_secs_f64(),
+            drain_secs: drain.as_secs_f64(),
+            total_secs: end.as_secs_f64(),
+        };
+
+        let mut errors = ErrorCounts {
+            failed_connects: report.connect_failures.values().sum(),
+            send: self.sent.errors,
+            ..ErrorCounts::default()
+        };
+        let mut received = [0u64; ID_SLOTS];
+        let mut received_unknown = 0;
+        let mut moves = Vec::with_capacity(self.bots.len());
+        for slot in &self.bots {
+            let shared = &slot.shared;
+            let unexpected = match shared.disconnect.get() {
+                Some(d) if d.unexpected => {
+                    *report.disconnects.entry(d.label.to_string()).or_default() += 1;
+                    report
+                        .disconnect_examples
+                        .entry(d.label.to_string())
+                        .or_insert_with(|| d.detail.clone());
+                    true
+                }
+                _ => false,
+            };
+            errors.unexpected_disconnects += u64::from(unexpected);
+            if shared.entered() {
+                report.entered += 1;
+            } else if !unexpected {
+                // A bot that was dropped is already counted once, as a disconnect.
+                errors.not_entered += 1;
+            }
+            errors.decode += shared.decode_errors.get();
+            errors.player_list += shared.player_list_errors.get();
+            errors.pong += shared.pong_errors.get();
+            for (total, counter) in received.iter_mut().zip(&shared.received) {
+                *total += counter.get();
+            }
+            received_unknown += shared.received_unknown.get();
+            report.received.bytes += shared.bytes_received.get();
+            moves.push(BotMoves {
+                sent: slot.window_sent,
+                own_received: shared.window_own.get(),
+                others_received: shared.window_others.get(),
+                whole_window: slot.entered_at_open && !unexpected,
+            });
+        }
+        report.moves = MoveAccounting::compute(&moves);
+        errors.lost_moves = report.moves.lost;
+        errors.extra_moves = report.moves.extra;
+        report.errors = errors;
+        report.sent = traffic(&self.sent.by_id, 0, self.sent.bytes);
+        report.received = traffic(&received, received_unknown, report.received.bytes);
+        report.judge();
+        report
+    }
+}
+
+/// Encodes `packet` and queues it on `session`. Returns true if it was queued.
+fn send<P: Packet>(session: &Session, packet: &P, totals: &mut SendTotals) -> bool {
+    let frame = match packet.encode() {
+        Ok(frame) => frame,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot encode {}", P::NAME);
+            totals.errors += 1;
+            return false;
+        }
+    };
+    let len = frame.len() as u64;
+    match session.send(frame) {
+        Ok(()) => {
+            if let Some(n) = totals.by_id.get_mut(usize::from(P::ID)) {
+                *n += 1;
+            }
+            totals.bytes += len;
+            true
+        }
+        // Closed: the bot's disconnect is counted where it happened. QueueFull: the session
+        // closed itself as a slow consumer, which its `on_disconnected` counts.
+        Err(SendError::Closed | SendError::QueueFull) => false,
+    }
+}
+
+/// Per-id counts as a [`Traffic`] keyed by schema name.
+fn traffic(by_id: &[u64; ID_SLOTS], unknown: u64, bytes: u64) -> Traffic {
+    let mut packets = BTreeMap::new();
+    for (id, &n) in by_id.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let name = u16::try_from(id)
+            .ok()
+            .and_then(PacketId::from_u16)
+            .map_or("unknown", PacketId::name);
+        *packets.entry(name.to_string()).or_default() += n;
+    }
+    if unknown > 0 {
+        *packets.entry("unknown".to_string()).or_default() += unknown;
+    }
+    Traffic {
+        total_packets: packets.values().sum(),
+        packets,
+        bytes,
+    }
+}

@@ -1,0 +1,347 @@
+//! `Report`: what a run saw, as a human summary (`Display`) and as JSON (serde).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounting::MoveAccounting;
+use crate::latency::RttSummary;
+
+/// Everything a run measured and checked. Serializes to the `--json` report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The server's address.
+    pub addr: String,
+    /// Bots asked for.
+    pub target_clients: u64,
+    /// Bots whose connection opened.
+    pub connected: u64,
+    /// Bots that received their `S_PlayerList`.
+    pub entered: u64,
+    /// Connect attempts that failed, by cause (an `io::ErrorKind` name, or `timeout`).
+    pub connect_failures: BTreeMap<String, u64>,
+    /// Sessions that ended before the run closed them, by `CloseReason` label.
+    pub disconnects: BTreeMap<String, u64>,
+    /// One full reason per label in `disconnects`, to start debugging from.
+    pub disconnect_examples: BTreeMap<String, String>,
+    /// How long each phase took.
+    pub timeline: Timeline,
+    /// What the bots sent.
+    pub sent: Traffic,
+    /// What the bots received.
+    pub received: Traffic,
+    /// `C_Ping` round trips, corrected for coordinated omission.
+    pub rtt: RttSummary,
+    /// Did every bot see every bot's moves in the measured window.
+    pub moves: MoveAccounting,
+    /// Everything counted as wrong.
+    pub errors: ErrorCounts,
+    /// The threshold the run was held to.
+    pub max_errors: u64,
+    /// Longest delay of the bots' driver behind its schedule, in milliseconds: large values
+    /// mean the load generator itself was starved of CPU.
+    pub driver_max_lag_ms: f64,
+    /// The verdict.
+    pub passed: bool,
+    /// Why the run failed; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+/// Lengths of the run's phases, in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// From the start to the opening of the measured window.
+    pub ramp_secs: f64,
+    /// The measured window.
+    pub window_secs: f64,
+    /// Waiting for moves in flight after the window.
+    pub drain_secs: f64,
+    /// The whole run, closing included.
+    pub total_secs: f64,
+}
+
+/// Packets by schema name, and bytes with headers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// Frames by packet name (`"C_Move"`); ids outside the schema as `"unknown"`.
+    pub packets: BTreeMap<String, u64>,
+    /// All frames.
+    pub total_packets: u64,
+    /// Bytes, 4-byte headers included.
+    pub bytes: u64,
+}
+
+/// Errors by kind. Each one counts toward `--max-errors`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// Connections that never opened.
+    pub failed_connects: u64,
+    /// Bots that connected but never received their `S_PlayerList`.
+    pub not_entered: u64,
+    /// Sessions that ended before the run closed them.
+    pub unexpected_disconnects: u64,
+    /// Frames that did not decode (each closed its session with a protocol error).
+    pub decode: u64,
+    /// `S_PlayerList`s that did not name the bot exactly once, or came twice.
+    pub player_list: u64,
+    /// `S_Pong`s carrying a time the bot never sent.
+    pub pong: u64,
+    /// Packets the bots could not encode or queue while their session was open.
+    pub send: u64,
+    /// Window moves a receiver should have seen and did not.
+    pub lost_moves: u64,
+    /// Window moves a receiver saw more often than they were sent.
+    pub extra_moves: u64,
+}
+
+impl ErrorCounts {
+    /// All errors together.
+    pub fn total(&self) -> u64 {
+        self.failed_connects
+            + self.not_entered
+            + self.unexpected_disconnects
+            + self.decode
+            + self.player_list
+            + self.pong
+            + self.send
+            + self.lost_moves
+            + self.extra_moves
+    }
+}
+
+impl Report {
+    /// Fills in `passed` and `failures` from the counts.
+    pub(crate) fn judge(&mut self) {
+        let mut failures = Vec::new();
+        if self.connected == 0 {
+            failures.push(format!(
+                "no bot could connect to {} ({} attempts)",
+                self.addr, self.target_clients
+            ));
+        }
+        let total = self.errors.total();
+        if total > self.max_errors {
+            failures.push(format!(
+                "{total} errors, more than the {} allowed",
+                self.max_errors
+            ));
+        }
+        self.passed = failures.is_empty();
+        self.failures = failures;
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.timeline;
+        writeln!(
+            f,
+            "dummy-client: {} bots against {}: {}",
+            self.target_clients,
+            self.addr,
+            if self.passed { "PASSED" } else { "FAILED" }
+        )?;
+        for failure in &self.failures {
+            writeln!(f, "  failure:      {failure}")?;
+        }
+        writeln!(
+            f,
+            "  time:         ramp-up {:.1} s, window {:.1} s, drain {:.1} s, total {:.1} s",
+            t.ramp_secs, t.window_secs, t.drain_secs, t.total_secs
+        )?;
+        writeln!(
+            f,
+            "  bots:         {} connected, {} entered, {} failed to connect{}",
+            self.connected,
+            self.entered,
+            self.errors.failed_connects,
+            by_key(&self.connect_failures)
+        )?;
+        let unexpected: u64 = self.disconnects.values().sum();
+        writeln!(
+            f,
+            "  disconnects:  {unexpected} before the end{}",
+            by_key(&self.disconnects)
+        )?;
+        for (label, example) in &self.disconnect_examples {
+            writeln!(f, "    e.g. {label}: {example}")?;
+        }
+        for (name, traffic) in [("sent:", &self.sent), ("received:", &self.received)] {
+            writeln!(
+                f,
+                "  {name:<13} {} packets, {}{}",
+                traffic.total_packets,
+                bytes(traffic.bytes),
+                by_key(&traffic.packets)
+            )?;
+        }
+        let r = &self.rtt;
+        writeln!(
+            f,
+            "  round trip:   p50 {} p90 {} p99 {} max {} ({} pongs)",
+            micros(r.p50_us),
+            micros(r.p90_us),
+            micros(r.p99_us),
+            micros(r.max_us),
+            r.pongs
+        )?;
+        let m = &self.moves;
+        let range = if m.exact {
+            format!("{}", m.expected_per_receiver_min)
+        } else {
+            format!(
+                "{}..={} ({} partial bots)",
+                m.expected_per_receiver_min, m.expected_per_receiver_max, m.partial_bots
+            )
+        };
+        writeln!(
+            f,
+            "  moves:        {} sent in the window; each of {} receivers expected {range}; \
+             received {} of {} ({:.4}%), lost {}, extra {}",
+            m.sent,
+            m.receivers,
+            m.received,
+            m.expected,
+            m.delivered_ratio * 100.0,
+            m.lost,
+            m.extra
+        )?;
+        let e = &self.errors;
+        writeln!(
+            f,
+            "  errors:       {} (max {}): failed connects {}, not entered {}, disconnects {}, \
+             decode {}, player list {}, pong {}, send {}, lost moves {}, extra moves {}",
+            e.total(),
+            self.max_errors,
+            e.failed_connects,
+            e.not_entered,
+            e.unexpected_disconnects,
+            e.decode,
+            e.player_list,
+            e.pong,
+            e.send,
+            e.lost_moves,
+            e.extra_moves
+        )?;
+        write!(f, "  driver lag:   max {:.1} ms", self.driver_max_lag_ms)
+    }
+}
+
+/// ` (a 1, b 2)`, or nothing for an empty map.
+fn by_key(map: &BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(" ({})", parts.join(", "))
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 10 << 20 => format!("{:.1} MiB", n as f64 / (1 << 20) as f64),
+        n if n >= 10 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// A duration in microseconds, in the unit that reads best.
+pub(crate) fn micros(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.2} s", us as f64 / 1e6)
+    } else if us >= 1_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else {
+        format!("{us} us")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut r = Report {
+            addr: "127.0.0.1:7777".into(),
+            target_clients: 3,
+            connected: 3,
+            entered: 3,
+            max_errors: 0,
+            ..Report::default()
+        };
+        r.sent.packets.insert("C_Move".into(), 120);
+        r.sent.total_packets = 120;
+        r.moves.expected = 360;
+        r.moves.received = 360;
+        r.rtt.p99_us = 2_500;
+        r
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let mut r = sample();
+        r.judge();
+        assert!(r.passed, "no errors and bots connected: {:?}", r.failures);
+        assert!(r.failures.is_empty());
+    }
+
+    #[test]
+    fn errors_over_the_threshold_and_no_connection_fail() {
+        let mut r = sample();
+        r.errors.lost_moves = 2;
+        r.errors.decode = 1;
+        r.max_errors = 2;
+        r.judge();
+        assert!(!r.passed, "3 errors with 2 allowed should fail");
+        assert_eq!(r.errors.total(), 3);
+
+        let mut r = sample();
+        r.connected = 0;
+        r.judge();
+        assert!(!r.passed, "nothing connected should fail");
+        assert!(r.failures[0].contains("no bot could connect"));
+    }
+
+    #[test]
+    fn the_json_report_round_trips_with_stable_keys() {
+        let mut r = sample();
+        r.disconnects.insert("slow_consumer".into(), 1);
+        r.judge();
+        let json = serde_json::to_string(&r).unwrap_or_default();
+        let back: Report = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, r, "the JSON report should read back identical");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        for key in [
+            "connected",
+            "connect_failures",
+            "disconnects",
+            "sent",
+            "received",
+            "rtt",
+            "moves",
+            "errors",
+            "passed",
+        ] {
+            assert!(
+                value.get(key).is_some(),
+                "the JSON report should have {key}"
+            );
+        }
+        assert_eq!(value["sent"]["packets"]["C_Move"], 120);
+        assert_eq!(value["rtt"]["p99_us"], 2_500);
+    }
+
+    #[test]
+    fn the_summary_names_what_matters() {
+        let mut r = sample();
+        r.errors.lost_moves = 4;
+        r.judge();
+        let text = r.to_string();
+        for needle in ["FAILED", "C_Move 120", "p99 2.5 ms", "lost moves 4"] {
+            assert!(
+                text.contains(needle),
+                "summary should contain {needle:?}:\n{text}"
+            );
+        }
+    }
+}

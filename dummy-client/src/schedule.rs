@@ -1,0 +1,147 @@
+//! When each bot sends: periodic timers, staggered across the interval, driven by one task.
+//!
+//! Thousands of bots each with its own timer task would cost thousands of timer entries and
+//! wake-ups. Instead one driver task ticks every few milliseconds and asks each bot's
+//! [`Timers`] what is due, with time passed in (sans-IO), so the schedule is tested without a
+//! clock.
+
+use std::time::Duration;
+
+/// How often each periodic action repeats.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    pub(crate) move_interval: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) chat_interval: Option<Duration>,
+}
+
+/// One bot's next due times, as offsets from the start of the run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timers {
+    next_move: Duration,
+    next_ping: Duration,
+    next_chat: Option<Duration>,
+}
+
+/// What a bot must send on this tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Due {
+    pub(crate) send_move: bool,
+    pub(crate) ping: bool,
+    pub(crate) chat: bool,
+}
+
+impl Schedule {
+    /// Timers for the bot with this index, joining at `now`.
+    ///
+    /// Bots are spread over each interval by the golden-ratio sequence (index x 0.618...,
+    /// fractional part), which spreads any number of bots evenly without knowing how many
+    /// there will be: the server then sees a steady stream, not a burst every 250 ms.
+    pub(crate) fn timers(&self, index: usize, now: Duration) -> Timers {
+        const GOLDEN: f64 = 0.618_033_988_749_894_9;
+        let phase = (index as f64 * GOLDEN).fract();
+        Timers {
+            next_move: now + self.move_interval.mul_f64(phase),
+            next_ping: now + self.ping_interval.mul_f64(phase),
+            next_chat: self.chat_interval.map(|i| now + i.mul_f64(phase)),
+        }
+    }
+
+    /// What is due at `now`, advancing the timers past it.
+    pub(crate) fn due(&self, timers: &mut Timers, now: Duration) -> Due {
+        Due {
+            send_move: fire(&mut timers.next_move, self.move_interval, now),
+            ping: fire(&mut timers.next_ping, self.ping_interval, now),
+            chat: match (&mut timers.next_chat, self.chat_interval) {
+                (Some(next), Some(interval)) => fire(next, interval, now),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// True if `next` has come; moves `next` to the first due time after `now`.
+///
+/// A driver that fell more than an interval behind skips the missed sends instead of
+/// bursting them: a burst would measure the bots' hiccup, not the server. The phase is kept so
+/// bots stay spread out.
+fn fire(next: &mut Duration, interval: Duration, now: Duration) -> bool {
+    if now < *next {
+        return false;
+    }
+    let behind = now - *next;
+    let skipped = behind.as_nanos() / interval.as_nanos().max(1);
+    // `skipped` is at most `behind / interval`, so this stays within a few intervals of now.
+    let steps = u32::try_from(skipped + 1).unwrap_or(u32::MAX);
+    *next += interval.saturating_mul(steps);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            move_interval: Duration::from_millis(250),
+            ping_interval: Duration::from_secs(1),
+            chat_interval: None,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_bot_moves_once_per_interval_at_any_tick_resolution() {
+        let s = schedule();
+        for tick in [1, 5, 10, 7] {
+            let mut timers = s.timers(3, ms(0));
+            let moves = (0..10_000 / tick)
+                .filter(|i| s.due(&mut timers, ms(i * tick)).send_move)
+                .count();
+            assert!(
+                (39..=41).contains(&moves),
+                "10 s at 250 ms is 40 moves, got {moves} with a {tick} ms tick"
+            );
+        }
+    }
+
+    #[test]
+    fn bots_are_spread_over_the_interval() {
+        let s = schedule();
+        let mut buckets = [0usize; 10];
+        for i in 0..1000 {
+            let t = s.timers(i, ms(0));
+            buckets[(t.next_move.as_millis() / 25) as usize] += 1;
+        }
+        for (i, n) in buckets.iter().enumerate() {
+            assert!(
+                (80..=120).contains(n),
+                "each 25 ms slice should hold about 100 of 1000 bots, slice {i} holds {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_late_driver_skips_missed_sends_instead_of_bursting() {
+        let s = schedule();
+        let mut timers = s.timers(0, ms(0));
+        assert!(s.due(&mut timers, ms(0)).send_move);
+        // A 2 s stall: one send now, not eight.
+        assert!(s.due(&mut timers, ms(2_000)).send_move);
+        assert!(!s.due(&mut timers, ms(2_001)).send_move);
+        assert!(s.due(&mut timers, ms(2_250)).send_move, "the phase is kept");
+    }
+
+    #[test]
+    fn chat_only_when_configured() {
+        let mut s = schedule();
+        let mut timers = s.timers(0, ms(0));
+        assert!(!s.due(&mut timers, ms(5_000)).chat);
+        s.chat_interval = Some(ms(100));
+        let mut timers = s.timers(0, ms(0));
+        assert!(s.due(&mut timers, ms(0)).chat);
+    }
+}
