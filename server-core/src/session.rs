@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -25,6 +25,10 @@ use crate::recv_buffer::RecvBuffer;
 
 /// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
 const MAX_IOVECS: usize = 64;
+
+/// Frames up to this size are copied together into one buffer before writing; larger ones
+/// are written from their own (shared) memory.
+const COALESCE_MAX: usize = 512;
 
 /// The callbacks of one session, the course's overridable `OnConnected` / `OnRecv` /
 /// `OnSend` / `OnDisconnected`. They run on the session's own task, one at a time.
@@ -248,6 +252,7 @@ pub(crate) fn start<H: SessionHandler>(
         idle_timeout: config.idle_timeout,
         in_flight: Vec::new(),
         in_flight_offset: 0,
+        staging: BytesMut::new(),
     };
     Ok((session, driver.run(shutdown)))
 }
@@ -264,6 +269,8 @@ struct Driver<H> {
     /// `in_flight[0]` are already out.
     in_flight: Vec<Bytes>,
     in_flight_offset: usize,
+    /// Where runs of small frames are copied together before writing (see `stage`).
+    staging: BytesMut,
 }
 
 impl<H: SessionHandler> Driver<H> {
@@ -278,6 +285,9 @@ impl<H: SessionHandler> Driver<H> {
         let idle_deadline = move |now: Instant| idle_timeout.map_or(far_future, |t| now + t);
         let idle = sleep_until(idle_deadline(Instant::now()));
         tokio::pin!(idle);
+        // Resetting a tokio timer on every read costs a trip through the timer wheel, so
+        // reads only note the time; when the timer fires it checks that note and re-arms.
+        let mut last_read = Instant::now();
         let mut spare = Vec::new();
 
         let reason = loop {
@@ -297,14 +307,13 @@ impl<H: SessionHandler> Driver<H> {
                     self.session.disconnect(CloseReason::ServerShutdown);
                 }
                 _ = self.session.send_ready.notified(), if !writing => {
-                    std::mem::swap(&mut self.in_flight, &mut spare);
-                    self.session.take_queue(&mut self.in_flight);
-                    spare.clear();
+                    self.session.take_queue(&mut spare);
+                    self.stage(&mut spare);
                 }
                 ready = self.stream.ready(interest) => match ready {
                     Ok(ready) => {
                         if ready.is_readable() && self.read_once() {
-                            idle.as_mut().reset(idle_deadline(Instant::now()));
+                            last_read = Instant::now();
                         }
                         if ready.is_writable() && !self.session.is_closed() {
                             self.write_once();
@@ -315,7 +324,12 @@ impl<H: SessionHandler> Driver<H> {
                     }
                 },
                 _ = &mut idle => {
-                    self.session.disconnect(CloseReason::IdleTimeout);
+                    let deadline = idle_deadline(last_read);
+                    if deadline <= Instant::now() {
+                        self.session.disconnect(CloseReason::IdleTimeout);
+                    } else {
+                        idle.as_mut().reset(deadline);
+                    }
                 }
             }
         };
@@ -379,6 +393,28 @@ impl<H: SessionHandler> Driver<H> {
         if self.recv.data_size() == 0 && self.recv.capacity() > self.recv_initial {
             // A burst grew the buffer; hand the memory back now that it is drained.
             self.recv.release_if_empty();
+        }
+    }
+
+    /// Moves the frames just taken from the queue into `in_flight`, copying runs of small
+    /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
+    /// frames cost far more as a hundred iovecs than as one copied run; large frames (the
+    /// room's shared broadcast batch) are passed by reference, never copied.
+    fn stage(&mut self, taken: &mut Vec<Bytes>) {
+        for frame in taken.drain(..) {
+            if frame.len() <= COALESCE_MAX {
+                // Grows to the largest run seen; once the previous run's `Bytes` is written
+                // and dropped, `reserve` reuses the same allocation.
+                self.staging.extend_from_slice(&frame);
+            } else {
+                if !self.staging.is_empty() {
+                    self.in_flight.push(self.staging.split().freeze());
+                }
+                self.in_flight.push(frame);
+            }
+        }
+        if !self.staging.is_empty() {
+            self.in_flight.push(self.staging.split().freeze());
         }
     }
 

@@ -1,0 +1,215 @@
+//! Echo throughput: `server-core`'s `PacketSession` against a bare tokio server.
+//!
+//! Both servers cut the same `[size u16][id u16][body]` frames and echo each one back; the
+//! bare one is the straightforward hand-written tokio version (read into a buffer, write every
+//! complete frame of that read back with one `write_all`). The same client load hits both, in
+//! alternating rounds within one run, and the ratio of their frame rates is the result.
+//! Server and client each get a one-thread runtime, so on a 2-core machine they do not fight
+//! over the same core.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use server_core::{CloseReason, Config, Listener, PacketSession, SendBuffer, Session};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+/// Flags of `bench echo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Client connections.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Bytes per frame, header included (at least 4).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(4..))]
+    packet_size: u16,
+    /// Frames each connection keeps in flight.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Seconds per round.
+    #[arg(long, default_value_t = 5)]
+    secs: u64,
+    /// Rounds per server (alternating).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// Echoes every frame through a SendBuffer copy: what a real PacketSession reply costs.
+struct Echo;
+
+impl PacketSession for Echo {
+    fn on_recv_packet(&mut self, session: &Arc<Session>, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+        let size = 4 + body.len();
+        let frame = SendBuffer::write(size, |dst| {
+            dst[0..2].copy_from_slice(&(size as u16).to_le_bytes());
+            dst[2..4].copy_from_slice(&id.to_le_bytes());
+            dst[4..].copy_from_slice(body);
+            size
+        });
+        let _ = session.send(frame);
+        Ok(())
+    }
+}
+
+async fn start_core_server() -> io::Result<(SocketAddr, CancellationToken)> {
+    let listener = Listener::bind(Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        idle_timeout: None,
+        ..Config::default()
+    })
+    .await?;
+    let addr = listener.local_addr()?;
+    let token = listener.shutdown_token();
+    tokio::spawn(listener.run(|| Echo));
+    Ok((addr, token))
+}
+
+async fn start_bare_server() -> io::Result<(SocketAddr, CancellationToken)> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(bare_echo(stream));
+                    }
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    Ok((addr, token))
+}
+
+/// The bare tokio echo: same framing rules, no library.
+async fn bare_echo(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut complete = 0;
+        while buf.len() - complete >= 4 {
+            let size = u16::from_le_bytes([buf[complete], buf[complete + 1]]) as usize;
+            if size < 4 {
+                return;
+            }
+            if buf.len() - complete < size {
+                break;
+            }
+            complete += size;
+        }
+        if complete > 0 {
+            if stream.write_all(&buf[..complete]).await.is_err() {
+                return;
+            }
+            buf.advance(complete);
+        }
+    }
+}
+
+/// Drives `connections` clients for `secs`, returns frames echoed per second.
+async fn load(addr: SocketAddr, args: &Args) -> io::Result<f64> {
+    let echoed = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let mut tasks = Vec::new();
+    for i in 0..args.connections {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let echoed = Arc::clone(&echoed);
+        let running = Arc::clone(&running);
+        let size = usize::from(args.packet_size);
+        let window = args.window;
+        tasks.push(tokio::spawn(async move {
+            let (mut rd, mut wr) = stream.into_split();
+            let mut frame = vec![0u8; size];
+            frame[0..2].copy_from_slice(&(size as u16).to_le_bytes());
+            frame[2..4].copy_from_slice(&(i as u16).to_le_bytes());
+            let batch: Vec<u8> = frame.repeat(window);
+            let mut inbox = vec![0u8; batch.len()];
+            // A window of frames out, the same window back, repeat: pipelined, bounded.
+            while running.load(Ordering::Relaxed) {
+                if wr.write_all(&batch).await.is_err() || rd.read_exact(&mut inbox).await.is_err() {
+                    return;
+                }
+                echoed.fetch_add(window as u64, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Warm up, then measure.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start_count = echoed.load(Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    let count = echoed.load(Ordering::Relaxed) - start_count;
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    running.store(false, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(rate)
+}
+
+fn runtime(name: &str) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+}
+
+/// Runs the benchmark and prints the table.
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let server_rt = runtime("echo-server")?;
+    let client_rt = runtime("echo-client")?;
+    println!(
+        "echo: {} connections, {}-byte frames, window {}, {} s x {} rounds per server",
+        args.connections, args.packet_size, args.window, args.secs, args.rounds
+    );
+    println!("| round | server | frames/s |");
+    println!("|---|---|---|");
+    let mut core_rates = Vec::new();
+    let mut bare_rates = Vec::new();
+    for round in 1..=args.rounds {
+        for core in [true, false] {
+            let (addr, token) = server_rt.block_on(async {
+                if core {
+                    start_core_server().await
+                } else {
+                    start_bare_server().await
+                }
+            })?;
+            let rate = client_rt.block_on(load(addr, &args))?;
+            token.cancel();
+            let name = if core { "server-core PacketSession" } else { "bare tokio" };
+            println!("| {round} | {name} | {rate:.0} |");
+            if core {
+                core_rates.push(rate);
+            } else {
+                bare_rates.push(rate);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (core, bare) = (median(&mut core_rates), median(&mut bare_rates));
+    println!();
+    println!(
+        "median: server-core {core:.0} frames/s, bare tokio {bare:.0} frames/s, ratio {:.2}x",
+        core / bare
+    );
+    Ok(())
+}

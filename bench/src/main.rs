@@ -1,0 +1,33 @@
+//! `bench`: the benchmark harnesses. Each subcommand prints a table for BENCHMARKS.md.
+
+use clap::{Parser, Subcommand};
+
+mod echo;
+
+/// Benchmarks of the workspace (run with --release).
+#[derive(Debug, Parser)]
+#[command(about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// PacketSession echo throughput against a bare tokio echo server with the same framing.
+    Echo(echo::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Echo(args) => echo::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
