@@ -83,7 +83,8 @@ pub struct ErrorCounts {
     pub unexpected_disconnects: u64,
     /// Frames that did not decode (each closed its session with a protocol error).
     pub decode: u64,
-    /// `S_PlayerList`s that did not name the bot exactly once, or came twice.
+    /// Extra namings of a bot as `isSelf` in its `S_PlayerList`s (never being named shows
+    /// up as `not_entered`).
     pub player_list: u64,
     /// `S_Pong`s carrying a time the bot never sent.
     pub pong: u64,
