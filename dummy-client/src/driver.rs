@@ -45,8 +45,8 @@ where
 {
     config.validate()?;
     let mut driver = Driver::new(config);
-    driver.drive(stop).await;
-    Ok(driver.finish().await)
+    let interrupted = driver.drive(stop).await;
+    Ok(driver.finish(interrupted).await)
 }
 
 /// One connected bot, as the driver sees it.
@@ -148,8 +148,8 @@ impl Driver {
         }
     }
 
-    /// Ticks until the phases say the run is done.
-    async fn drive<F: Future<Output = ()>>(&mut self, stop: F) {
+    /// Ticks until the phases say the run is done. Returns true if `stop` cut it short.
+    async fn drive<F: Future<Output = ()>>(&mut self, stop: F) -> bool {
         let mut ticker = tokio::time::interval(self.config.resolution);
         // A late tick is not made up with a burst: `Schedule` already skips missed sends.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -164,7 +164,7 @@ impl Driver {
                     self.max_lag = self.max_lag.max(scheduled.elapsed());
                     let now = self.run.start.elapsed();
                     if self.tick(now, stop_requested) == Phase::Done {
-                        break;
+                        return stop_requested;
                     }
                 }
             }
@@ -340,7 +340,7 @@ impl Driver {
     }
 
     /// Closes every bot and adds everything up.
-    async fn finish(mut self) -> Report {
+    async fn finish(mut self, interrupted: bool) -> Report {
         // From here on a disconnect is the run ending, not an error.
         self.run.closing.store(true, Ordering::Release);
         // Attempts still pending (the run was stopped during ramp-up) are abandoned; a session
@@ -356,6 +356,7 @@ impl Driver {
             connected: self.bots.len() as u64,
             connect_failures: std::mem::take(&mut self.connect_failures),
             max_errors: self.config.max_errors,
+            interrupted,
             driver_max_lag_ms: self.max_lag.as_secs_f64() * 1e3,
             rtt: self.run.latency().summary(),
             ..Report::default()

@@ -39,6 +39,8 @@ pub struct Report {
     pub errors: ErrorCounts,
     /// The threshold the run was held to.
     pub max_errors: u64,
+    /// The run was stopped (Ctrl-C) before its window was over.
+    pub interrupted: bool,
     /// Longest delay of the bots' driver behind its schedule, in milliseconds: large values
     /// mean the load generator itself was starved of CPU.
     pub driver_max_lag_ms: f64,
@@ -138,10 +140,15 @@ impl fmt::Display for Report {
         let t = &self.timeline;
         writeln!(
             f,
-            "dummy-client: {} bots against {}: {}",
+            "dummy-client: {} bots against {}: {}{}",
             self.target_clients,
             self.addr,
-            if self.passed { "PASSED" } else { "FAILED" }
+            if self.passed { "PASSED" } else { "FAILED" },
+            if self.interrupted {
+                " (stopped early)"
+            } else {
+                ""
+            }
         )?;
         for failure in &self.failures {
             writeln!(f, "  failure:      {failure}")?;
