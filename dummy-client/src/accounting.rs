@@ -177,4 +177,29 @@ mod tests {
         assert_eq!(acc.expected, 0);
         assert_eq!(acc.delivered_ratio, 1.0);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn perfect_delivery_adds_up_and_any_loss_is_found(
+            sends in proptest::collection::vec(0u64..500, 1..50),
+            victim in 0usize..50,
+            missing in 1u64..100,
+        ) {
+            let total: u64 = sends.iter().sum();
+            let mut bots: Vec<BotMoves> = sends
+                .iter()
+                .map(|&s| full(s, s, total - s))
+                .collect();
+            let acc = MoveAccounting::compute(&bots);
+            proptest::prop_assert_eq!(acc.received, acc.expected);
+            proptest::prop_assert_eq!((acc.lost, acc.extra), (0, 0));
+
+            let victim = victim % bots.len();
+            let missing = missing.min(bots[victim].others_received);
+            bots[victim].others_received -= missing;
+            let acc = MoveAccounting::compute(&bots);
+            proptest::prop_assert_eq!(acc.lost, missing);
+            proptest::prop_assert_eq!(acc.received + missing, acc.expected);
+        }
+    }
 }

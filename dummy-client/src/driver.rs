@@ -445,6 +445,13 @@ fn send<P: Packet>(session: &Session, packet: &P, totals: &mut SendTotals) -> bo
         // Closed: the bot's disconnect is counted where it happened. QueueFull: the session
         // closed itself as a slow consumer, which its `on_disconnected` counts.
         Err(SendError::Closed | SendError::QueueFull) => false,
+        // Whatever else `SendError` grows (server-core is adding an encode error) is ours.
+        #[allow(unreachable_patterns)]
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot queue {}", P::NAME);
+            totals.errors += 1;
+            false
+        }
     }
 }
 
