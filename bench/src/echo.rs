@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use server_core::{CloseReason, Config, Listener, PacketSession, SendBuffer, Session};
+use server_core::{CloseReason, Config, Listener, PacketSession, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -37,21 +37,35 @@ pub struct Args {
     /// Rounds per server (alternating).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Which servers to run (both for the comparison; one alone for profiling).
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    server: Which,
 }
 
-/// Echoes every frame through a SendBuffer copy: what a real PacketSession reply costs.
+/// Servers `bench echo` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// Alternate both, and print the ratio.
+    Both,
+    /// server-core only.
+    Core,
+    /// Bare tokio only.
+    Bare,
+}
+
+/// Echoes every frame as a reply written in place: what a handler answering its own peer
+/// does (`Session::send_with`, the path `send_packet` takes).
 struct Echo;
 
 impl PacketSession for Echo {
     fn on_recv_packet(&mut self, session: &Arc<Session>, id: u16, body: &[u8]) -> Result<(), CloseReason> {
         let size = 4 + body.len();
-        let frame = SendBuffer::write(size, |dst| {
+        let _ = session.send_with(size, |dst| {
             dst[0..2].copy_from_slice(&(size as u16).to_le_bytes());
             dst[2..4].copy_from_slice(&id.to_le_bytes());
             dst[4..].copy_from_slice(body);
             size
         });
-        let _ = session.send(frame);
         Ok(())
     }
 }
@@ -90,31 +104,37 @@ async fn start_bare_server() -> io::Result<(SocketAddr, CancellationToken)> {
     Ok((addr, token))
 }
 
-/// The bare tokio echo: same framing rules, no library.
+/// The bare tokio echo: same framing rules, no library. Like the PacketSession handler it
+/// writes a reply frame per received frame (header and body copied into an output buffer),
+/// then sends everything one read produced with one `write_all`.
 async fn bare_echo(mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut out = BytesMut::with_capacity(64 * 1024);
     loop {
         match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let mut complete = 0;
-        while buf.len() - complete >= 4 {
-            let size = u16::from_le_bytes([buf[complete], buf[complete + 1]]) as usize;
+        while buf.len() >= 4 {
+            let size = u16::from_le_bytes([buf[0], buf[1]]) as usize;
             if size < 4 {
                 return;
             }
-            if buf.len() - complete < size {
+            if buf.len() < size {
                 break;
             }
-            complete += size;
+            let id = u16::from_le_bytes([buf[2], buf[3]]);
+            out.extend_from_slice(&(size as u16).to_le_bytes());
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&buf[4..size]);
+            buf.advance(size);
         }
-        if complete > 0 {
-            if stream.write_all(&buf[..complete]).await.is_err() {
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
                 return;
             }
-            buf.advance(complete);
+            out.clear();
         }
     }
 }
@@ -183,6 +203,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut bare_rates = Vec::new();
     for round in 1..=args.rounds {
         for core in [true, false] {
+            if (core && args.server == Which::Bare) || (!core && args.server == Which::Core) {
+                continue;
+            }
             let (addr, token) = server_rt.block_on(async {
                 if core {
                     start_core_server().await
@@ -205,6 +228,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
+    if core_rates.is_empty() || bare_rates.is_empty() {
+        return Ok(());
+    }
     let (core, bare) = (median(&mut core_rates), median(&mut bare_rates));
     println!();
     println!(

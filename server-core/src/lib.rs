@@ -16,6 +16,7 @@ mod config;
 mod connector;
 pub mod frame;
 mod listener;
+mod local_batch;
 mod packet;
 mod packet_session;
 mod recv_buffer;

@@ -27,27 +27,41 @@ pub trait Packet: Sized {
     /// Reads the body's fields from `reader`, which is bounded by the frame.
     fn decode_body(reader: &mut Reader<'_>) -> Result<Self, DecodeError>;
 
-    /// Encodes the whole frame into this thread's [`SendBuffer`] chunk.
+    /// Length of the whole frame, header included; an error if it passes 65,535 bytes.
+    fn frame_len(&self) -> Result<usize, EncodeError> {
+        let size = HEADER_SIZE + self.body_len()?;
+        if size > usize::from(u16::MAX) {
+            return Err(EncodeError::FrameTooLarge {
+                packet: Self::NAME,
+                size,
+            });
+        }
+        Ok(size)
+    }
+
+    /// Writes the whole frame into `dst`, which is exactly [`Packet::frame_len`] bytes.
+    /// Returns the bytes written.
+    fn write_frame(&self, dst: &mut [u8]) -> usize {
+        let size = dst.len();
+        // `frame_len` checked the size fits the u16 header.
+        dst[0..2].copy_from_slice(&(size as u16).to_le_bytes());
+        dst[2..4].copy_from_slice(&Self::ID.to_le_bytes());
+        let mut writer = Writer::new(&mut dst[HEADER_SIZE..]);
+        self.encode_body(&mut writer);
+        debug_assert_eq!(
+            writer.remaining(),
+            0,
+            "{}: body_len disagrees with encode_body",
+            Self::NAME
+        );
+        size
+    }
+
+    /// Encodes the whole frame into this thread's [`SendBuffer`] chunk, ready to be sent to
+    /// any number of sessions.
     fn encode(&self) -> Result<Bytes, EncodeError> {
-        let body = self.body_len()?;
-        let size = HEADER_SIZE + body;
-        let size16 = u16::try_from(size).map_err(|_| EncodeError::FrameTooLarge {
-            packet: Self::NAME,
-            size,
-        })?;
-        Ok(SendBuffer::write(size, |dst| {
-            dst[0..2].copy_from_slice(&size16.to_le_bytes());
-            dst[2..4].copy_from_slice(&Self::ID.to_le_bytes());
-            let mut writer = Writer::new(&mut dst[HEADER_SIZE..]);
-            self.encode_body(&mut writer);
-            debug_assert_eq!(
-                writer.remaining(),
-                0,
-                "{}: body_len disagrees with encode_body",
-                Self::NAME
-            );
-            size
-        }))
+        let size = self.frame_len()?;
+        Ok(SendBuffer::write(size, |dst| self.write_frame(dst)))
     }
 
     /// Decodes a packet from its body (the frame without its header). Every byte must be used.

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
@@ -21,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::local_batch;
+use crate::packet::{EncodeError, Packet};
+use crate::send_buffer::SendBuffer;
 use crate::recv_buffer::RecvBuffer;
 
 /// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
@@ -63,6 +65,9 @@ pub enum SendError {
     /// slow consumer.
     #[error("send queue limit exceeded: session closed as a slow consumer")]
     QueueFull,
+    /// The packet could not be encoded (see [`EncodeError`]); nothing was queued.
+    #[error(transparent)]
+    Encode(EncodeError),
 }
 
 /// The application's handle on one connection.
@@ -76,13 +81,12 @@ pub struct Session {
     /// not a tokio one: it is held only to push or swap a `Vec`, never across an `.await`,
     /// and `send` must work from threads that have no runtime.
     queue: Mutex<SendQueue>,
-    /// Wakes the I/O task when the queue goes from empty to non-empty.
-    send_ready: Notify,
+    /// Wakes the I/O task: the queue went from empty to non-empty, or a close was requested.
+    /// One `Notify` for both, since the task checks both whenever it wakes.
+    wake: Notify,
     /// Set once by the first `disconnect`; the reason that won the race.
     closed: AtomicBool,
     reason: OnceLock<CloseReason>,
-    /// Wakes the I/O task to close the socket.
-    close_requested: Notify,
 }
 
 #[derive(Default)]
@@ -102,10 +106,9 @@ impl Session {
             send_queue_limit: config.send_queue_limit,
             max_packet_size: config.max_packet_size,
             queue: Mutex::new(SendQueue::default()),
-            send_ready: Notify::new(),
+            wake: Notify::new(),
             closed: AtomicBool::new(false),
             reason: OnceLock::new(),
-            close_requested: Notify::new(),
         }
     }
 
@@ -139,6 +142,17 @@ impl Session {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
+        let frame = match local_batch::push(self.id, frame, self.send_queue_limit) {
+            local_batch::Pushed::Batched => return Ok(()),
+            local_batch::Pushed::OverLimit(queued) => {
+                self.disconnect(CloseReason::SlowConsumer {
+                    queued,
+                    limit: self.send_queue_limit,
+                });
+                return Err(SendError::QueueFull);
+            }
+            local_batch::Pushed::NotOpen(frame) => frame,
+        };
         let mut queue = self.lock_queue();
         let queued = queue.bytes + frame.len();
         if queued > self.send_queue_limit {
@@ -156,9 +170,41 @@ impl Session {
         // Only the empty -> non-empty edge needs a wake-up: the task takes the whole queue
         // each time it wakes, and `Notify` keeps the permit if it is busy writing.
         if first {
-            self.send_ready.notify_one();
+            self.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Writes a frame of at most `reserve` bytes with `fill` (which returns the bytes it
+    /// used) and queues it, like [`Session::send`].
+    ///
+    /// From inside this session's own `on_recv` (a reply to the peer), the frame is written
+    /// straight into the batch the I/O task writes next, with no allocation and no reference
+    /// count per frame. Anywhere else it goes through [`SendBuffer`].
+    pub fn send_with<F>(&self, reserve: usize, fill: F) -> Result<(), SendError>
+    where
+        F: FnOnce(&mut [u8]) -> usize,
+    {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        match local_batch::write(self.id, reserve, self.send_queue_limit, fill) {
+            local_batch::Written::Batched => Ok(()),
+            local_batch::Written::OverLimit(queued) => {
+                self.disconnect(CloseReason::SlowConsumer {
+                    queued,
+                    limit: self.send_queue_limit,
+                });
+                Err(SendError::QueueFull)
+            }
+            local_batch::Written::NotOpen(fill) => self.send(SendBuffer::write(reserve, fill)),
+        }
+    }
+
+    /// Encodes `packet` and queues it, by the cheapest route (see [`Session::send_with`]).
+    pub fn send_packet<P: Packet>(&self, packet: &P) -> Result<(), SendError> {
+        let size = packet.frame_len().map_err(SendError::Encode)?;
+        self.send_with(size, |dst| packet.write_frame(dst))
     }
 
     /// Closes the session with `reason`. Only the first call, from whichever thread, has an
@@ -173,7 +219,7 @@ impl Session {
         }
         // Only the winner of the exchange gets here, so this `set` cannot lose.
         let _ = self.reason.set(reason);
-        self.close_requested.notify_one();
+        self.wake.notify_one();
         true
     }
 
@@ -198,6 +244,30 @@ impl Session {
         self.queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends the frames the session sent itself during `on_recv`, under one lock.
+    fn enqueue_batch(&self, frames: &mut Vec<Bytes>, bytes: usize) {
+        if self.is_closed() {
+            return;
+        }
+        let mut queue = self.lock_queue();
+        let queued = queue.bytes + bytes;
+        if queued > self.send_queue_limit {
+            drop(queue);
+            self.disconnect(CloseReason::SlowConsumer {
+                queued,
+                limit: self.send_queue_limit,
+            });
+            return;
+        }
+        queue.bytes = queued;
+        let first = queue.frames.is_empty();
+        queue.frames.append(frames);
+        drop(queue);
+        if first {
+            self.wake.notify_one();
+        }
     }
 
     fn take_queue(&self, into: &mut Vec<Bytes>) {
@@ -273,6 +343,31 @@ struct Driver<H> {
     staging: BytesMut,
 }
 
+/// Waits until the socket is readable, or writable when `writing`; says which.
+fn poll_ready(
+    stream: &TcpStream,
+    writing: bool,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<io::Result<(bool, bool)>> {
+    use std::task::Poll;
+    let readable = match stream.poll_read_ready(cx) {
+        Poll::Ready(Ok(())) => true,
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => false,
+    };
+    let writable = writing
+        && match stream.poll_write_ready(cx) {
+            Poll::Ready(Ok(())) => true,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => false,
+        };
+    if readable || writable {
+        Poll::Ready(Ok((readable, writable)))
+    } else {
+        Poll::Pending
+    }
+}
+
 impl<H: SessionHandler> Driver<H> {
     async fn run(mut self, shutdown: CancellationToken) -> CloseReason {
         if !self.guard(|h, s| h.on_connected(s)) {
@@ -290,43 +385,58 @@ impl<H: SessionHandler> Driver<H> {
         let mut last_read = Instant::now();
         let mut spare = Vec::new();
 
+        // The wake-up and cancellation futures live across iterations: re-creating them each
+        // time round would register and unregister a waiter (a lock each) per event.
+        let session = Arc::clone(&self.session);
+        let wake = session.wake.notified();
+        tokio::pin!(wake);
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        // Set by a wake-up: the queue may hold frames; taken as soon as nothing is in flight.
+        let mut queue_dirty = false;
+
         let reason = loop {
-            if let Some(reason) = self.session.close_reason() {
+            if let Some(reason) = session.close_reason() {
                 break reason.clone();
             }
+            if queue_dirty && self.in_flight.is_empty() {
+                queue_dirty = false;
+                session.take_queue(&mut spare);
+                self.stage(&mut spare);
+            }
             let writing = !self.in_flight.is_empty();
-            let interest = if writing {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
             tokio::select! {
                 biased;
-                _ = self.session.close_requested.notified() => {}
-                _ = shutdown.cancelled() => {
-                    self.session.disconnect(CloseReason::ServerShutdown);
+                _ = &mut wake => {
+                    wake.set(session.wake.notified());
+                    queue_dirty = true;
                 }
-                _ = self.session.send_ready.notified(), if !writing => {
-                    self.session.take_queue(&mut spare);
-                    self.stage(&mut spare);
+                _ = &mut cancelled => {
+                    session.disconnect(CloseReason::ServerShutdown);
                 }
-                ready = self.stream.ready(interest) => match ready {
-                    Ok(ready) => {
-                        if ready.is_readable() && self.read_once() {
+                // `poll_*_ready` use the socket's one waker slot per direction, cheaper than
+                // a `ready()` future per iteration; this task is the only one polling them.
+                ready = std::future::poll_fn(|cx| poll_ready(&self.stream, writing, cx)) => match ready {
+                    Ok((readable, writable)) => {
+                        if readable && self.read_once() {
                             last_read = Instant::now();
                         }
-                        if ready.is_writable() && !self.session.is_closed() {
+                        if writable && !session.is_closed() {
                             self.write_once();
+                            if self.in_flight.is_empty() {
+                                // More may have been queued while this write was in flight.
+                                queue_dirty = true;
+                            }
                         }
                     }
                     Err(e) => {
-                        self.session.disconnect(CloseReason::from_io(&e));
+                        session.disconnect(CloseReason::from_io(&e));
                     }
                 },
                 _ = &mut idle => {
                     let deadline = idle_deadline(last_read);
                     if deadline <= Instant::now() {
-                        self.session.disconnect(CloseReason::IdleTimeout);
+                        session.disconnect(CloseReason::IdleTimeout);
                     } else {
                         idle.as_mut().reset(deadline);
                     }
@@ -377,7 +487,9 @@ impl<H: SessionHandler> Driver<H> {
         let recv = &self.recv;
         let handler = &mut self.handler;
         let data = recv.read_segment();
+        local_batch::open(session.id);
         let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(&session, data)));
+        local_batch::close(|frames, bytes| session.enqueue_batch(frames, bytes));
         let consumed = match result {
             Ok(consumed) => consumed,
             Err(_) => {
