@@ -144,3 +144,30 @@ async fn no_server_is_a_failed_run_not_a_hang() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_mid_run_fails_it_promptly() {
+    let server = start_server(Duration::from_millis(50)).await;
+    let config = RunConfig {
+        duration: Duration::from_secs(30),
+        ..bots(server.local_addr(), 20)
+    };
+    let run = tokio::spawn(dummy_client::run(config));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.shutdown().await;
+    let report = run
+        .await
+        .unwrap_or_else(|e| panic!("the run should not panic: {e}"))
+        .unwrap_or_else(|e| panic!("the config is valid: {e}"));
+
+    assert!(!report.passed, "losing the server must fail the run");
+    assert_eq!(
+        report.errors.unexpected_disconnects, 20,
+        "every bot's drop is an error:\n{report}"
+    );
+    assert_eq!(report.disconnects.values().sum::<u64>(), 20);
+    assert!(
+        report.timeline.total_secs < 10.0,
+        "the window should close once every bot is gone, not run its 30 s:\n{report}"
+    );
+}

@@ -6,7 +6,7 @@
 //! times a second. Sending is the driver's job (see `driver.rs`), so a bot has no task or
 //! timer of its own.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -31,6 +31,8 @@ pub(crate) struct RunShared {
     /// Set once the driver starts closing the bots: disconnects after it are the run's end,
     /// not errors.
     pub(crate) closing: AtomicBool,
+    /// Bot sessions that have ended, so the driver knows in O(1) when none is left.
+    pub(crate) disconnected: AtomicUsize,
     /// Round trips. A std mutex, held only to record one value, never across an `.await`.
     latency: Mutex<Latency>,
 }
@@ -40,6 +42,7 @@ impl RunShared {
         RunShared {
             start,
             closing: AtomicBool::new(false),
+            disconnected: AtomicUsize::new(0),
             latency: Mutex::new(Latency::new(ping_interval_us)),
         }
     }
@@ -182,6 +185,7 @@ impl PacketSession for Bot {
     }
 
     fn on_disconnected(&mut self, _session: &Arc<Session>, reason: &CloseReason) {
+        self.run.disconnected.fetch_add(1, Ordering::Relaxed);
         let unexpected = !self.run.closing.load(Ordering::Acquire);
         if unexpected {
             tracing::debug!(player_id = ?self.player_id, %reason, "bot disconnected");

@@ -176,10 +176,12 @@ impl Driver {
         if before == Phase::Ramp && !stop {
             self.ramp(now);
         }
-        // The window only needs the clock; the other phases look at every bot.
+        // The window only needs the clock and a count; the other phases look at every bot.
         let progress = if before == Phase::Window {
+            let gone = self.run.disconnected.load(Ordering::Relaxed);
             Progress {
                 stop,
+                alive: self.bots.len().saturating_sub(gone),
                 ..Progress::default()
             }
         } else {

@@ -125,7 +125,8 @@ impl Phases {
             }
             Phase::Window => {
                 let start = self.window_start.unwrap_or(now);
-                if p.stop || now.saturating_sub(start) >= self.limits.window {
+                // With every bot gone there is nothing left to measure.
+                if p.stop || p.alive == 0 || now.saturating_sub(start) >= self.limits.window {
                     self.enter_drain(now, p);
                 }
             }
@@ -223,6 +224,14 @@ mod tests {
         let mut p = phases();
         assert_eq!(p.update(ms(10), &ramping(0, 0)), Phase::Drain);
         assert_eq!(p.lengths(ms(10)).1, Duration::ZERO, "no window");
+    }
+
+    #[test]
+    fn the_window_closes_early_when_every_bot_is_gone() {
+        let mut p = phases();
+        assert_eq!(p.update(ms(0), &ramping(3, 3)), Phase::Window);
+        assert_eq!(p.update(ms(500), &ramping(1, 1)), Phase::Window);
+        assert_eq!(p.update(ms(600), &ramping(0, 0)), Phase::Drain);
     }
 
     #[test]
