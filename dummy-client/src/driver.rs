@@ -217,7 +217,7 @@ impl Driver {
                 let result = match tokio::time::timeout(timeout, connector.connect(addr, bot)).await
                 {
                     Ok(Ok(session)) => Ok(session),
-                    Ok(Err(e)) => Err(format!("{:?}", e.kind())),
+                    Ok(Err(e)) => Err(failure_cause(&e)),
                     Err(_) => Err("timeout".to_string()),
                 };
                 Attempt {
@@ -454,6 +454,17 @@ fn send<P: Packet>(session: &Session, packet: &P, totals: &mut SendTotals) -> bo
             totals.errors += 1;
             false
         }
+    }
+}
+
+/// A connect failure's key in the report: the `io::ErrorKind` name (`ConnectionRefused`), or
+/// the OS's message when the kind says nothing (`Too many open files (os error 24)` is an
+/// uncategorized kind, and the likeliest failure of a big run on a default fd limit).
+fn failure_cause(e: &std::io::Error) -> String {
+    let kind = format!("{:?}", e.kind());
+    match kind.as_str() {
+        "Other" | "Uncategorized" => e.to_string(),
+        _ => kind,
     }
 }
 
