@@ -58,7 +58,12 @@ pub enum Which {
 struct Echo;
 
 impl PacketSession for Echo {
-    fn on_recv_packet(&mut self, session: &Arc<Session>, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+    fn on_recv_packet(
+        &mut self,
+        session: &Arc<Session>,
+        id: u16,
+        body: &[u8],
+    ) -> Result<(), CloseReason> {
         let size = 4 + body.len();
         let _ = session.send_with(size, |dst| {
             dst[0..2].copy_from_slice(&(size as u16).to_le_bytes());
@@ -197,12 +202,21 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "echo: {} connections, {}-byte frames, window {}, {} s x {} rounds per server",
         args.connections, args.packet_size, args.window, args.secs, args.rounds
     );
-    println!("| round | server | frames/s |");
-    println!("|---|---|---|");
+    println!("| round | server-core frames/s | bare tokio frames/s | ratio |");
+    println!("|---|---|---|---|");
+    let mut ratios = Vec::new();
     let mut core_rates = Vec::new();
     let mut bare_rates = Vec::new();
     for round in 1..=args.rounds {
-        for core in [true, false] {
+        // Alternate which server goes first, so a drift in the machine's speed (this is a
+        // shared 2-core VM) does not always favour the same one.
+        let order = if round % 2 == 1 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        let mut rates = [None, None];
+        for core in order {
             if (core && args.server == Which::Bare) || (!core && args.server == Which::Core) {
                 continue;
             }
@@ -215,27 +229,37 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })?;
             let rate = client_rt.block_on(load(addr, &args))?;
             token.cancel();
-            let name = if core { "server-core PacketSession" } else { "bare tokio" };
-            println!("| {round} | {name} | {rate:.0} |");
-            if core {
-                core_rates.push(rate);
-            } else {
-                bare_rates.push(rate);
-            }
+            rates[usize::from(!core)] = Some(rate);
         }
+        let show = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.0}"));
+        let ratio = match rates {
+            [Some(c), Some(b)] => {
+                ratios.push(c / b);
+                format!("{:.2}", c / b)
+            }
+            _ => "-".to_owned(),
+        };
+        println!(
+            "| {round} | {} | {} | {ratio} |",
+            show(rates[0]),
+            show(rates[1])
+        );
+        core_rates.extend(rates[0]);
+        bare_rates.extend(rates[1]);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v.get(v.len() / 2).copied()
     };
-    if core_rates.is_empty() || bare_rates.is_empty() {
-        return Ok(());
-    }
-    let (core, bare) = (median(&mut core_rates), median(&mut bare_rates));
     println!();
-    println!(
-        "median: server-core {core:.0} frames/s, bare tokio {bare:.0} frames/s, ratio {:.2}x",
-        core / bare
-    );
+    if let (Some(core), Some(bare), Some(ratio)) = (
+        median(&mut core_rates),
+        median(&mut bare_rates),
+        median(&mut ratios),
+    ) {
+        println!(
+            "median: server-core {core:.0} frames/s, bare tokio {bare:.0} frames/s; median of per-round ratios {ratio:.2}x"
+        );
+    }
     Ok(())
 }

@@ -24,7 +24,8 @@ pub struct Config {
     /// Default 4 MiB.
     pub send_queue_limit: usize,
     /// A session that receives nothing for this long is closed with `IdleTimeout`; `None`
-    /// turns the check off. Default 60 s.
+    /// turns the check off. The check runs once per timeout, so a silent peer is closed after
+    /// between one and two timeouts of silence. Default 60 s.
     pub idle_timeout: Option<Duration>,
     /// Accept backlog handed to `listen(2)`. Default 1024.
     pub backlog: u32,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::session::{self, Session, SessionHandler};
+use crate::session_set::SessionSet;
 
 /// A connection that could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -28,16 +29,25 @@ pub struct ConnectError {
 /// Opens client sessions and tracks them for a clean shutdown.
 pub struct Connector {
     config: Arc<Config>,
-    shutdown: CancellationToken,
+    sessions: Arc<SessionSet>,
     tracker: TaskTracker,
 }
 
 impl Connector {
     /// A connector whose sessions use `config` (its `addr` is not used: each call names one).
+    ///
+    /// With an `idle_timeout` set, this must be called inside a tokio runtime (the idle
+    /// check runs as a task).
     pub fn new(config: Config) -> Self {
+        let sessions = Arc::new(SessionSet::default());
+        if let (Some(every), Ok(runtime)) =
+            (config.idle_timeout, tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(Arc::clone(&sessions).reap_idle_every(every));
+        }
         Connector {
             config: Arc::new(config),
-            shutdown: CancellationToken::new(),
+            sessions,
             tracker: TaskTracker::new(),
         }
     }
@@ -49,10 +59,7 @@ impl Connector {
         handler: H,
     ) -> io::Result<Arc<Session>> {
         let stream = TcpStream::connect(addr).await?;
-        let (session, driver) =
-            session::start(stream, handler, &self.config, self.shutdown.child_token())?;
-        self.tracker.spawn(driver);
-        Ok(session)
+        spawn(stream, handler, &self.config, &self.sessions, &self.tracker)
     }
 
     /// Opens `count` sessions to `addr` concurrently, each with a handler from `factory`
@@ -72,14 +79,12 @@ impl Connector {
         for index in 0..count {
             let handler = factory(index);
             let config = Arc::clone(&self.config);
-            let shutdown = self.shutdown.child_token();
+            let sessions = Arc::clone(&self.sessions);
             let tracker = self.tracker.clone();
             attempts.spawn(async move {
                 let opened = async {
                     let stream = TcpStream::connect(addr).await?;
-                    let (session, driver) = session::start(stream, handler, &config, shutdown)?;
-                    tracker.spawn(driver);
-                    Ok(session)
+                    spawn(stream, handler, &config, &sessions, &tracker)
                 };
                 (
                     index,
@@ -119,20 +124,39 @@ impl Connector {
     /// Closes every session with [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown) and waits until all of them
     /// have run `on_disconnected`.
     pub async fn shutdown(&self) {
-        self.shutdown.cancel();
+        self.sessions.close_all(CloseReason::ServerShutdown);
         self.tracker.close();
         self.tracker.wait().await;
     }
 
     /// Sessions still running.
     pub fn active(&self) -> usize {
-        self.tracker.len()
+        self.sessions.len()
     }
+}
+
+/// Starts the session for a connected `stream` on `tracker`, registered in `sessions`.
+fn spawn<H: SessionHandler>(
+    stream: TcpStream,
+    handler: H,
+    config: &Config,
+    sessions: &Arc<SessionSet>,
+    tracker: &TaskTracker,
+) -> io::Result<Arc<Session>> {
+    let (session, driver) = session::start(stream, handler, config)?;
+    sessions.insert(&session);
+    let registered = Arc::clone(&session);
+    let sessions = Arc::clone(sessions);
+    tracker.spawn(async move {
+        driver.await;
+        sessions.remove(&registered);
+    });
+    Ok(session)
 }
 
 impl Drop for Connector {
     fn drop(&mut self) {
         // Sessions must not outlive the connector that opened them unnoticed.
-        self.shutdown.cancel();
+        self.sessions.close_all(CloseReason::ServerShutdown);
     }
 }

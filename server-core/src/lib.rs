@@ -22,6 +22,7 @@ mod packet_session;
 mod recv_buffer;
 mod send_buffer;
 mod session;
+mod session_set;
 pub mod wire;
 
 pub use close_reason::{CloseReason, ProtocolError};

@@ -11,8 +11,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::session::{self, SessionHandler};
+use crate::session_set::SessionSet;
 
 /// Counters of one listener, readable while it runs.
 #[derive(Debug, Default)]
@@ -107,6 +109,10 @@ impl Listener {
         // session ends.
         let slots = Arc::new(Semaphore::new(config.max_connections));
         let tracker = TaskTracker::new();
+        let sessions = Arc::new(SessionSet::default());
+        let reaper = config
+            .idle_timeout
+            .map(|every| tokio::spawn(Arc::clone(&sessions).reap_idle_every(every)));
         let mut backoff = Backoff::default();
         let mut last_refusal_log: Option<tokio::time::Instant> = None;
 
@@ -149,14 +155,17 @@ impl Listener {
                 continue;
             };
             let handler = factory();
-            match session::start(stream, handler, &config, shutdown.child_token()) {
+            match session::start(stream, handler, &config) {
                 Ok((session, driver)) => {
                     stats.accepted.fetch_add(1, Ordering::Relaxed);
                     stats.active.fetch_add(1, Ordering::Relaxed);
+                    sessions.insert(&session);
                     let stats = Arc::clone(&stats);
+                    let sessions = Arc::clone(&sessions);
                     tracker.spawn(async move {
                         let reason = driver.await;
                         tracing::debug!(session = session.id(), peer = %session.peer_addr(), %reason, "session closed");
+                        sessions.remove(&session);
                         stats.active.fetch_sub(1, Ordering::Relaxed);
                         drop(permit);
                     });
@@ -168,9 +177,14 @@ impl Listener {
             }
         }
 
+        // Stop accepting first, so no session can start after the close below.
         drop(tcp);
+        sessions.close_all(CloseReason::ServerShutdown);
         tracker.close();
         tracker.wait().await;
+        if let Some(reaper) = reaper {
+            reaper.abort();
+        }
     }
 }
 

@@ -12,30 +12,40 @@ use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
+/// Room the staging buffer grows by, so a run of small replies does not reallocate per frame.
+const STAGE_CHUNK: usize = 16 * 1024;
+
 thread_local! {
-    static BATCH: RefCell<LocalBatch> = RefCell::new(LocalBatch {
-        session: 0,
-        frames: Vec::new(),
-        staged: BytesMut::new(),
-        bytes: 0,
-    });
+    // `const` so each access is a plain thread-local load, with no lazy-init check: this is
+    // touched once per reply frame.
+    static BATCH: RefCell<LocalBatch> = const {
+        RefCell::new(LocalBatch {
+            session: 0,
+            frames: Vec::new(),
+            staged: None,
+            bytes: 0,
+        })
+    };
 }
 
 struct LocalBatch {
     /// The session whose `on_recv` is running on this thread; 0 for none (ids start at 1).
     session: u64,
     frames: Vec<Bytes>,
-    /// Frames written in place by [`write`], not yet cut into a `Bytes`: one shared handle
-    /// per run of them instead of one per frame.
-    staged: BytesMut,
+    /// Frames written in place by [`write`], not yet cut into a `Bytes`: one handle per run
+    /// of them instead of one per frame. Cutting splits the run off and keeps the rest of the
+    /// allocation, which `reserve` takes back whole once the runs written out are dropped, so
+    /// a steady stream of replies allocates nothing. (`Option` only so the thread-local can
+    /// be `const`.)
+    staged: Option<BytesMut>,
     /// Bytes in `frames` and `staged`.
     bytes: usize,
 }
 
 impl LocalBatch {
     fn cut_staged(&mut self) {
-        if !self.staged.is_empty() {
-            let run = self.staged.split().freeze();
+        if let Some(staged) = self.staged.as_mut().filter(|s| !s.is_empty()) {
+            let run = staged.split().freeze();
             self.frames.push(run);
         }
     }
@@ -53,6 +63,7 @@ pub(crate) enum Pushed {
 }
 
 /// Opens the batch for `session` on this thread.
+#[inline]
 pub(crate) fn open(session: u64) {
     BATCH.with(|b| {
         if let Ok(mut b) = b.try_borrow_mut() {
@@ -62,6 +73,7 @@ pub(crate) fn open(session: u64) {
 }
 
 /// Adds `frame` to the batch if it is open for `session`.
+#[inline]
 pub(crate) fn push(session: u64, frame: Bytes, limit: usize) -> Pushed {
     BATCH.with(|b| {
         // `try_borrow_mut` rather than a panic if someone were to send from inside `close`'s
@@ -95,6 +107,7 @@ pub(crate) enum Written<F> {
 
 /// Writes a frame of at most `reserve` bytes straight into the batch if it is open for
 /// `session`: no `Bytes` handle and no reference count per frame.
+#[inline]
 pub(crate) fn write<F>(session: u64, reserve: usize, limit: usize, fill: F) -> Written<F>
 where
     F: FnOnce(&mut [u8]) -> usize,
@@ -109,11 +122,18 @@ where
         if b.bytes + reserve > limit {
             return Written::OverLimit(b.bytes + reserve);
         }
-        let start = b.staged.len();
-        b.staged.resize(start + reserve, 0);
-        let used = fill(&mut b.staged[start..]);
-        assert!(used <= reserve, "send_with: {used} bytes used but only {reserve} reserved");
-        b.staged.truncate(start + used);
+        let staged = b.staged.get_or_insert_with(BytesMut::new);
+        let start = staged.len();
+        if staged.capacity() - start < reserve {
+            staged.reserve(reserve.max(STAGE_CHUNK));
+        }
+        staged.resize(start + reserve, 0);
+        let used = fill(&mut staged[start..]);
+        assert!(
+            used <= reserve,
+            "send_with: {used} bytes used but only {reserve} reserved"
+        );
+        staged.truncate(start + used);
         b.bytes += used;
         Written::Batched
     })

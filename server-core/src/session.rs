@@ -15,15 +15,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio::time::{sleep_until, Instant};
-use tokio_util::sync::CancellationToken;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::local_batch;
 use crate::packet::{EncodeError, Packet};
-use crate::send_buffer::SendBuffer;
 use crate::recv_buffer::RecvBuffer;
+use crate::send_buffer::SendBuffer;
 
 /// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
 const MAX_IOVECS: usize = 64;
@@ -84,6 +82,8 @@ pub struct Session {
     /// Wakes the I/O task: the queue went from empty to non-empty, or a close was requested.
     /// One `Notify` for both, since the task checks both whenever it wakes.
     wake: Notify,
+    /// Set by the I/O task on every read, cleared by the idle check (see `SessionSet`).
+    pub(crate) received_since_check: AtomicBool,
     /// Set once by the first `disconnect`; the reason that won the race.
     closed: AtomicBool,
     reason: OnceLock<CloseReason>,
@@ -107,6 +107,7 @@ impl Session {
             max_packet_size: config.max_packet_size,
             queue: Mutex::new(SendQueue::default()),
             wake: Notify::new(),
+            received_since_check: AtomicBool::new(true),
             closed: AtomicBool::new(false),
             reason: OnceLock::new(),
         }
@@ -224,6 +225,7 @@ impl Session {
     }
 
     /// True once `disconnect` was called, even if the socket is still being closed.
+    #[inline]
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -246,7 +248,8 @@ impl Session {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends the frames the session sent itself during `on_recv`, under one lock.
+    /// Appends the frames the session sent itself during `on_recv`, under one lock. Only
+    /// the I/O task calls this, and it writes the queue right after, so nobody is woken.
     fn enqueue_batch(&self, frames: &mut Vec<Bytes>, bytes: usize) {
         if self.is_closed() {
             return;
@@ -262,12 +265,7 @@ impl Session {
             return;
         }
         queue.bytes = queued;
-        let first = queue.frames.is_empty();
         queue.frames.append(frames);
-        drop(queue);
-        if first {
-            self.wake.notify_one();
-        }
     }
 
     fn take_queue(&self, into: &mut Vec<Bytes>) {
@@ -303,7 +301,6 @@ pub(crate) fn start<H: SessionHandler>(
     stream: TcpStream,
     handler: H,
     config: &Config,
-    shutdown: CancellationToken,
 ) -> io::Result<(Arc<Session>, impl std::future::Future<Output = CloseReason>)> {
     if config.nodelay {
         stream.set_nodelay(true)?;
@@ -319,12 +316,11 @@ pub(crate) fn start<H: SessionHandler>(
         handler,
         recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
         recv_initial: config.recv_buffer_size,
-        idle_timeout: config.idle_timeout,
         in_flight: Vec::new(),
         in_flight_offset: 0,
         staging: BytesMut::new(),
     };
-    Ok((session, driver.run(shutdown)))
+    Ok((session, driver.run()))
 }
 
 /// The I/O half of a session, owned by its task.
@@ -334,7 +330,6 @@ struct Driver<H> {
     handler: H,
     recv: RecvBuffer,
     recv_initial: usize,
-    idle_timeout: Option<std::time::Duration>,
     /// Frames taken from the queue and being written; the first `in_flight_offset` bytes of
     /// `in_flight[0]` are already out.
     in_flight: Vec<Bytes>,
@@ -369,29 +364,18 @@ fn poll_ready(
 }
 
 impl<H: SessionHandler> Driver<H> {
-    async fn run(mut self, shutdown: CancellationToken) -> CloseReason {
+    async fn run(mut self) -> CloseReason {
         if !self.guard(|h, s| h.on_connected(s)) {
             tracing::debug!(session = self.session.id, "on_connected panicked");
         }
-        // With no idle timeout the timer is parked a year away rather than made optional, to
-        // keep one `select!` shape.
-        let far_future = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
-        let idle_timeout = self.idle_timeout;
-        let idle_deadline = move |now: Instant| idle_timeout.map_or(far_future, |t| now + t);
-        let idle = sleep_until(idle_deadline(Instant::now()));
-        tokio::pin!(idle);
-        // Resetting a tokio timer on every read costs a trip through the timer wheel, so
-        // reads only note the time; when the timer fires it checks that note and re-arms.
-        let mut last_read = Instant::now();
         let mut spare = Vec::new();
-
-        // The wake-up and cancellation futures live across iterations: re-creating them each
-        // time round would register and unregister a waiter (a lock each) per event.
+        // Shutdown and the idle timeout reach this task through `disconnect` (see
+        // `SessionSet`), so it waits on just two things: its wake-up and its socket. The
+        // wake-up future lives across iterations: re-creating it each time round would
+        // register and unregister a waiter (a lock each) per event.
         let session = Arc::clone(&self.session);
         let wake = session.wake.notified();
         tokio::pin!(wake);
-        let cancelled = shutdown.cancelled();
-        tokio::pin!(cancelled);
         // Set by a wake-up: the queue may hold frames; taken as soon as nothing is in flight.
         let mut queue_dirty = false;
 
@@ -401,8 +385,7 @@ impl<H: SessionHandler> Driver<H> {
             }
             if queue_dirty && self.in_flight.is_empty() {
                 queue_dirty = false;
-                session.take_queue(&mut spare);
-                self.stage(&mut spare);
+                self.write_queued(&mut spare);
             }
             let writing = !self.in_flight.is_empty();
             tokio::select! {
@@ -411,15 +394,16 @@ impl<H: SessionHandler> Driver<H> {
                     wake.set(session.wake.notified());
                     queue_dirty = true;
                 }
-                _ = &mut cancelled => {
-                    session.disconnect(CloseReason::ServerShutdown);
-                }
                 // `poll_*_ready` use the socket's one waker slot per direction, cheaper than
                 // a `ready()` future per iteration; this task is the only one polling them.
                 ready = std::future::poll_fn(|cx| poll_ready(&self.stream, writing, cx)) => match ready {
                     Ok((readable, writable)) => {
                         if readable && self.read_once() {
-                            last_read = Instant::now();
+                            // Replies made in `on_recv` go out now, like a hand-written
+                            // read-then-write loop, instead of after another trip round.
+                            if self.in_flight.is_empty() && !session.is_closed() {
+                                self.write_queued(&mut spare);
+                            }
                         }
                         if writable && !session.is_closed() {
                             self.write_once();
@@ -433,14 +417,6 @@ impl<H: SessionHandler> Driver<H> {
                         session.disconnect(CloseReason::from_io(&e));
                     }
                 },
-                _ = &mut idle => {
-                    let deadline = idle_deadline(last_read);
-                    if deadline <= Instant::now() {
-                        session.disconnect(CloseReason::IdleTimeout);
-                    } else {
-                        idle.as_mut().reset(deadline);
-                    }
-                }
             }
         };
 
@@ -468,6 +444,9 @@ impl<H: SessionHandler> Driver<H> {
                 false
             }
             Ok(n) => {
+                self.session
+                    .received_since_check
+                    .store(true, Ordering::Relaxed);
                 // `try_read` wrote at most the segment's length, so this cannot fail.
                 let _ = self.recv.on_write(n);
                 self.deliver();
@@ -508,6 +487,16 @@ impl<H: SessionHandler> Driver<H> {
         }
     }
 
+    /// Takes everything queued and tries to write it at once: a socket is writable far more
+    /// often than not, and if it is not, the write readiness wait picks it up.
+    fn write_queued(&mut self, spare: &mut Vec<Bytes>) {
+        self.session.take_queue(spare);
+        self.stage(spare);
+        if !self.in_flight.is_empty() {
+            self.write_once();
+        }
+    }
+
     /// Moves the frames just taken from the queue into `in_flight`, copying runs of small
     /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
     /// frames cost far more as a hundred iovecs than as one copied run; large frames (the
@@ -532,14 +521,20 @@ impl<H: SessionHandler> Driver<H> {
 
     /// One non-blocking vectored write of as much of the in-flight frames as the socket takes.
     fn write_once(&mut self) {
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut count = 0;
-        for (i, frame) in self.in_flight.iter().take(MAX_IOVECS).enumerate() {
-            let skip = if i == 0 { self.in_flight_offset } else { 0 };
-            slices[count] = IoSlice::new(&frame[skip..]);
-            count += 1;
-        }
-        match self.stream.try_write_vectored(&slices[..count]) {
+        let written = if let [only] = &self.in_flight[..] {
+            // The common case once small frames are staged together: a plain write.
+            self.stream.try_write(&only[self.in_flight_offset..])
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut count = 0;
+            for (i, frame) in self.in_flight.iter().take(MAX_IOVECS).enumerate() {
+                let skip = if i == 0 { self.in_flight_offset } else { 0 };
+                slices[count] = IoSlice::new(&frame[skip..]);
+                count += 1;
+            }
+            self.stream.try_write_vectored(&slices[..count])
+        };
+        match written {
             Ok(0) => {
                 self.session
                     .disconnect(CloseReason::from_io(&io::Error::from(
