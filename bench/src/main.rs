@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod broadcast;
 mod echo;
+mod plot;
+pub mod server_proc;
 
 /// Benchmarks of the workspace (run with --release).
 #[derive(Debug, Parser)]
@@ -16,12 +19,15 @@ struct Cli {
 enum Command {
     /// PacketSession echo throughput against a bare tokio echo server with the same framing.
     Echo(echo::Args),
+    /// The course's broadcast load test against the release game-server, for one N or a sweep.
+    Broadcast(broadcast::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::Broadcast(args) => broadcast::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

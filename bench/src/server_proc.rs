@@ -1,0 +1,222 @@
+//! Runs the release `game-server` binary as a child process and reads its CPU time and
+//! memory from /proc, so the server's cost is measured apart from the bots'.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `game-server` child process, killed (SIGINT, then SIGKILL) on drop.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `game-server` (found next to this binary, i.e. `target/release/`) on a free
+    /// loopback port with `extra_args`, and waits until it accepts connections.
+    pub fn start(extra_args: &[&str]) -> io::Result<ServerProcess> {
+        let binary = sibling_binary("game-server")?;
+        let addr = free_port()?;
+        let child = Command::new(&binary)
+            .arg("--addr")
+            .arg(addr.to_string())
+            .args(["--log", "warn", "--stats-secs", "0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot run {}: {e}", binary.display()))
+            })?;
+        let server = ServerProcess { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Probe until the listener is up; the probe connection is a session that leaves at
+        // once.
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "game-server did not start listening",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time (user + system) and memory of the child now.
+    pub fn sample(&self) -> io::Result<ProcSample> {
+        ProcSample::of(self.child.id())
+    }
+
+    /// Asks the server to shut down (SIGINT) and waits up to `grace` for it to exit.
+    /// Returns whether it exited cleanly (status 0) in time.
+    pub fn stop(mut self, grace: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One reading of a process's /proc files.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcSample {
+    /// When it was read.
+    pub at: Instant,
+    /// User + system CPU time so far, in seconds.
+    pub cpu_secs: f64,
+    /// Resident set size now, in bytes.
+    pub rss: u64,
+    /// Peak resident set size so far, in bytes.
+    pub peak_rss: u64,
+}
+
+impl ProcSample {
+    /// Reads /proc/<pid>/stat and /proc/<pid>/status.
+    pub fn of(pid: u32) -> io::Result<ProcSample> {
+        Self::read(&format!("/proc/{pid}"))
+    }
+
+    /// The same for this process.
+    pub fn this() -> io::Result<ProcSample> {
+        Self::read("/proc/self")
+    }
+
+    fn read(dir: &str) -> io::Result<ProcSample> {
+        let stat = std::fs::read_to_string(format!("{dir}/stat"))?;
+        let status = std::fs::read_to_string(format!("{dir}/status"))?;
+        Ok(ProcSample {
+            at: Instant::now(),
+            cpu_secs: parse_cpu_secs(&stat)?,
+            rss: parse_status_kib(&status, "VmRSS:")? * 1024,
+            peak_rss: parse_status_kib(&status, "VmHWM:")? * 1024,
+        })
+    }
+
+    /// CPU use between two samples, as a percentage of one core.
+    pub fn cpu_percent_since(&self, earlier: &ProcSample) -> f64 {
+        let wall = self.at.duration_since(earlier.at).as_secs_f64().max(1e-9);
+        100.0 * (self.cpu_secs - earlier.cpu_secs) / wall
+    }
+}
+
+/// utime + stime (fields 14 and 15 of /proc/<pid>/stat) in seconds. The command name (field
+/// 2) may contain spaces, so fields are counted after its closing parenthesis.
+fn parse_cpu_secs(stat: &str) -> io::Result<f64> {
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unexpected /proc/<pid>/stat format",
+        )
+    };
+    let after_name = stat.rsplit_once(')').ok_or_else(bad)?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name, field 3 (state) is index 0, so utime (14) is index 11, stime (15) 12.
+    let utime: f64 = fields
+        .get(11)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(bad)?;
+    let stime: f64 = fields
+        .get(12)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(bad)?;
+    Ok((utime + stime) / clock_ticks_per_sec())
+}
+
+fn parse_status_kib(status: &str, key: &str) -> io::Result<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("no {key} in /proc/<pid>/status"),
+            )
+        })
+}
+
+/// USER_HZ: 100 on every Linux this runs on; `getconf CLK_TCK` confirms it where available.
+fn clock_ticks_per_sec() -> f64 {
+    100.0
+}
+
+/// A loopback address with a port nobody listens on right now.
+fn free_port() -> io::Result<SocketAddr> {
+    let probe = TcpListener::bind("127.0.0.1:0")?;
+    probe.local_addr()
+}
+
+/// A binary of this workspace built next to the running one (`target/release/NAME`).
+fn sibling_binary(name: &str) -> io::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let dir = me.parent().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "no directory for the bench binary")
+    })?;
+    let path = dir.join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} not found: build it first with `cargo build --release -p {name}`",
+                path.display()
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cpu_time_even_with_spaces_in_the_name() {
+        let stat = "42 (game server) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 3 0 1 2 3";
+        assert_eq!(
+            parse_cpu_secs(stat).expect("valid stat"),
+            3.0,
+            "(250 + 50) ticks at 100 Hz"
+        );
+    }
+
+    #[test]
+    fn parses_memory_lines() {
+        let status = "Name:\tgame-server\nVmHWM:\t   26896 kB\nVmRSS:\t   20000 kB\n";
+        assert_eq!(parse_status_kib(status, "VmRSS:").expect("present"), 20000);
+        assert_eq!(parse_status_kib(status, "VmHWM:").expect("present"), 26896);
+        assert!(parse_status_kib(status, "VmSwap:").is_err());
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let s = ProcSample::this().expect("/proc/self is readable");
+        assert!(s.rss > 0 && s.peak_rss >= s.rss);
+    }
+}
