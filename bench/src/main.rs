@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod broadcast;
 mod echo;
+mod idle;
 mod plot;
 pub mod server_proc;
 
@@ -21,6 +22,8 @@ enum Command {
     Echo(echo::Args),
     /// The course's broadcast load test against the release game-server, for one N or a sweep.
     Broadcast(broadcast::Args),
+    /// Server memory per connected idle session (10,000 by default).
+    Idle(idle::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
         Command::Broadcast(args) => broadcast::run(args),
+        Command::Idle(args) => idle::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -68,6 +68,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    raise_fd_limit(args.max_connections);
 
     let server = match GameServer::start(args.config()).await {
         Ok(server) => server,
@@ -80,6 +81,20 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Every session is a file descriptor: lift the soft limit to the hard one, and say so if
+/// that still cannot hold `max_connections`.
+fn raise_fd_limit(max_connections: u64) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections + 64 => tracing::warn!(
+            limit,
+            max_connections,
+            "open-file limit is below --max-connections; raise the hard limit (ulimit -Hn)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not read or raise the open-file limit"),
+    }
 }
 
 /// Ctrl-C anywhere; SIGTERM too on Unix (what `kill` and service managers send).
