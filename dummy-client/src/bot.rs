@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use server_core::{CloseReason, PacketSession, Session};
 
+use crate::churn::RoomOrder;
 use crate::counter::Counter;
 use crate::latency::Latency;
 use crate::moves;
@@ -97,6 +98,18 @@ pub(crate) struct BotShared {
     pub(crate) pong_errors: Counter,
     /// Set once, by `on_disconnected`.
     pub(crate) disconnect: OnceLock<Disconnect>,
+    /// This bot's player id, once its `S_PlayerList` named it.
+    pub(crate) player_id: OnceLock<i32>,
+    /// Set by the driver when this bot starts leaving (churn): its close is then expected.
+    pub(crate) leaving: AtomicBool,
+    /// Window moves received (own and others) when this bot's own `S_BroadcastEnterGame`
+    /// arrived: where its receive interval starts (see `churn.rs`).
+    pub(crate) enter_mark: OnceLock<u64>,
+    /// Window moves received, this one included, when the latest own window echo arrived.
+    pub(crate) last_echo_mark: Counter,
+    /// The reference receiver's record of the room's order, handed over when its session
+    /// ends. Only bot 0 of a churning run records one.
+    pub(crate) room_order: OnceLock<RoomOrder>,
 }
 
 impl BotShared {
@@ -112,6 +125,11 @@ impl BotShared {
             player_list_errors: Counter::default(),
             pong_errors: Counter::default(),
             disconnect: OnceLock::new(),
+            player_id: OnceLock::new(),
+            leaving: AtomicBool::new(false),
+            enter_mark: OnceLock::new(),
+            last_echo_mark: Counter::default(),
+            room_order: OnceLock::new(),
         }
     }
 
@@ -123,6 +141,11 @@ impl BotShared {
     /// Errors this bot counted itself.
     pub(crate) fn errors(&self) -> u64 {
         self.decode_errors.get() + self.player_list_errors.get() + self.pong_errors.get()
+    }
+
+    /// Window moves received, own echoes included.
+    pub(crate) fn window_received(&self) -> u64 {
+        self.window_own.get() + self.window_others.get()
     }
 
     /// Frames received, all ids.
@@ -137,6 +160,10 @@ pub(crate) struct Bot {
     run: Arc<RunShared>,
     /// This bot's player id, once known: a plain copy for the per-move comparison.
     player_id: Option<i32>,
+    /// The room's order as this bot sees it, if it is the reference receiver of a churning
+    /// run. Owned by the handler while the session runs (no lock per move), handed to
+    /// `shared.room_order` when it ends.
+    order: Option<RoomOrder>,
 }
 
 impl Bot {
@@ -145,7 +172,14 @@ impl Bot {
             shared,
             run,
             player_id: None,
+            order: None,
         }
+    }
+
+    /// Makes this bot the reference receiver: it records the room's order (see `churn.rs`).
+    pub(crate) fn recording_room_order(mut self) -> Bot {
+        self.order = Some(RoomOrder::default());
+        self
     }
 }
 
@@ -186,7 +220,13 @@ impl PacketSession for Bot {
 
     fn on_disconnected(&mut self, _session: &Arc<Session>, reason: &CloseReason) {
         self.run.disconnected.fetch_add(1, Ordering::Relaxed);
-        let unexpected = !self.run.closing.load(Ordering::Acquire);
+        if let Some(order) = self.order.take() {
+            let _ = self.shared.room_order.set(order);
+        }
+        // A bot that is leaving on purpose (churn) is closed by the server after its
+        // C_LeaveGame: that close is the plan, not an error.
+        let unexpected = !self.run.closing.load(Ordering::Acquire)
+            && !self.shared.leaving.load(Ordering::Acquire);
         if unexpected {
             tracing::debug!(player_id = ?self.player_id, %reason, "bot disconnected");
         }
@@ -199,7 +239,14 @@ impl PacketSession for Bot {
 }
 
 impl PacketHandler for Bot {
-    fn on_s_broadcast_enter_game(&mut self, _packet: SBroadcastEnterGame) {}
+    fn on_s_broadcast_enter_game(&mut self, packet: SBroadcastEnterGame) {
+        if Some(packet.player_id) == self.player_id {
+            let _ = self.shared.enter_mark.set(self.shared.window_received());
+        }
+        if let Some(order) = &mut self.order {
+            order.on_enter(packet.player_id);
+        }
+    }
 
     fn on_s_broadcast_leave_game(&mut self, _packet: SBroadcastLeaveGame) {}
 
@@ -210,6 +257,7 @@ impl PacketHandler for Bot {
         for me in packet.players.iter().filter(|p| p.is_self) {
             if self.player_id.is_none() {
                 self.player_id = Some(me.player_id);
+                let _ = self.shared.player_id.set(me.player_id);
                 self.shared.entered.store(true, Ordering::Release);
             } else {
                 tracing::debug!(player_id = me.player_id, "named as self twice");
@@ -222,8 +270,14 @@ impl PacketHandler for Bot {
         if moves::in_window(packet.pos_y) {
             if Some(packet.player_id) == self.player_id {
                 self.shared.window_own.incr();
+                self.shared
+                    .last_echo_mark
+                    .set(self.shared.window_received());
             } else {
                 self.shared.window_others.incr();
+            }
+            if let Some(order) = &mut self.order {
+                order.on_window_move(packet.player_id);
             }
         }
     }
@@ -325,6 +379,37 @@ mod tests {
             2,
             "the unmarked move is not counted"
         );
+    }
+
+    #[test]
+    fn marks_bound_the_receive_interval_and_the_reference_records_the_order() {
+        let shared = Arc::new(BotShared::new());
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000));
+        let mut b = Bot::new(Arc::clone(&shared), run).recording_room_order();
+        b.on_s_player_list(list(vec![player(1, false), player(5, true)]));
+        b.on_s_broadcast_move(window_move(1));
+        b.on_s_broadcast_enter_game(SBroadcastEnterGame {
+            player_id: 5,
+            ..SBroadcastEnterGame::default()
+        });
+        b.on_s_broadcast_move(window_move(1));
+        b.on_s_broadcast_move(window_move(5));
+        b.on_s_broadcast_move(window_move(1));
+        assert_eq!(
+            shared.enter_mark.get(),
+            Some(&1),
+            "one window move came before its own enter broadcast"
+        );
+        assert_eq!(
+            shared.last_echo_mark.get(),
+            3,
+            "its own echo was the third window move it received"
+        );
+        assert!(
+            shared.room_order.get().is_none(),
+            "handed over only at the end"
+        );
+        assert_eq!(shared.player_id.get(), Some(&5));
     }
 
     #[test]

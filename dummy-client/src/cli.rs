@@ -40,6 +40,10 @@ pub struct Cli {
     /// Longest wait, in milliseconds, for moves still in flight after the window.
     #[arg(long, default_value_t = 5000)]
     pub drain_timeout_ms: u64,
+    /// Bots per second, on average, that leave during the window and rejoin as new players
+    /// (0 = no churn). Bot 0 never churns: it is the reference the others are checked against.
+    #[arg(long, default_value_t = 0.0)]
+    pub churn_per_sec: f64,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -65,6 +69,7 @@ impl Cli {
             max_errors: self.max_errors,
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             status_line: !self.quiet,
+            churn_per_sec: self.churn_per_sec,
             ..RunConfig::default()
         }
     }
@@ -101,6 +106,8 @@ mod tests {
             "out.json",
             "--max-errors",
             "7",
+            "--churn-per-sec",
+            "2.5",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let config = cli.config();
@@ -109,6 +116,7 @@ mod tests {
         assert_eq!(config.chat_interval, Some(Duration::from_secs(2)));
         assert_eq!(config.duration, Duration::from_secs(30));
         assert_eq!(config.max_errors, 7);
+        assert_eq!(config.churn_per_sec, 2.5);
         assert_eq!(cli.json, Some(PathBuf::from("out.json")));
     }
 

@@ -50,6 +50,15 @@ pub struct RunConfig {
     pub max_pending_connects: usize,
     /// Print one status line per second to stderr. Default true; tests turn it off.
     pub status_line: bool,
+    /// Bots per second, on average, that leave the room during the window and rejoin as new
+    /// players (see `churn.rs`). Bot 0, the reference receiver, never churns. Default 0: no
+    /// churn, the course's workload.
+    pub churn_per_sec: f64,
+    /// A leaver waits this long for the echo of its last move, then for the server to close
+    /// it after `C_LeaveGame`; either wait running out is an error. Default 5 s.
+    pub leave_timeout: Duration,
+    /// Pause between a leaver's session closing and its new connection. Default 100 ms.
+    pub rejoin_delay: Duration,
 }
 
 impl Default for RunConfig {
@@ -70,6 +79,9 @@ impl Default for RunConfig {
             resolution: Duration::from_millis(5),
             max_pending_connects: 256,
             status_line: true,
+            churn_per_sec: 0.0,
+            leave_timeout: Duration::from_secs(5),
+            rejoin_delay: Duration::from_millis(100),
         }
     }
 }
@@ -88,11 +100,21 @@ impl RunConfig {
         if self.max_pending_connects == 0 {
             return invalid("max_pending_connects", "must be at least 1");
         }
+        if !(self.churn_per_sec.is_finite() && self.churn_per_sec >= 0.0) {
+            return invalid("churn_per_sec", "must be a finite number, zero or more");
+        }
+        if self.churn_per_sec > 0.0 && self.clients < 2 {
+            return invalid(
+                "clients",
+                "must be at least 2 with churn (bot 0 never churns)",
+            );
+        }
         for (field, interval) in [
             ("move_interval", Some(self.move_interval)),
             ("ping_interval", Some(self.ping_interval)),
             ("chat_interval", self.chat_interval),
             ("resolution", Some(self.resolution)),
+            ("leave_timeout", Some(self.leave_timeout)),
         ] {
             if interval.is_some_and(|i| i.is_zero()) {
                 return invalid(field, "must be longer than zero");
@@ -113,6 +135,7 @@ mod tests {
         assert_eq!(config.clients, 500, "the course's DummyClient opened 500");
         assert_eq!(config.move_interval, Duration::from_millis(250));
         assert_eq!(config.chat_interval, None, "chat is off by default");
+        assert_eq!(config.churn_per_sec, 0.0, "churn is off by default");
     }
 
     #[test]
@@ -138,6 +161,20 @@ mod tests {
                     ..RunConfig::default()
                 },
                 "chat_interval",
+            ),
+            (
+                RunConfig {
+                    churn_per_sec: f64::NAN,
+                    ..RunConfig::default()
+                },
+                "churn_per_sec",
+            ),
+            (
+                RunConfig {
+                    churn_per_sec: -1.0,
+                    ..RunConfig::default()
+                },
+                "churn_per_sec",
             ),
         ];
         for (config, expected) in cases {

@@ -27,6 +27,12 @@ impl Counter {
         self.add(1);
     }
 
+    /// Replaces the value. Only the counter's one writer may call this.
+    #[inline]
+    pub(crate) fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
     /// The current value.
     #[inline]
     pub(crate) fn get(&self) -> u64 {

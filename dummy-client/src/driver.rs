@@ -6,24 +6,26 @@
 //! one pass over all bots per tick, which costs one timer for the whole run instead of one per
 //! bot. The logic it calls ([`Schedule`], [`Phases`], [`MoveAccounting`]) is sans-IO.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
+use rand::Rng;
 use rand::SeedableRng;
-use server_core::{Connector, Packet, SendError, Session};
+use server_core::{CloseReason, Connector, Packet, SendError, Session};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::MissedTickBehavior;
 
 use crate::accounting::{BotMoves, MoveAccounting};
 use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
+use crate::churn::{ChurnAccounting, Membership, Start};
 use crate::config::RunConfig;
 use crate::error::Error;
 use crate::moves;
-use crate::packets::{CChat, CPing, PacketId};
+use crate::packets::{CChat, CLeaveGame, CPing, PacketId};
 use crate::phase::{Limits, Phase, Phases, Progress};
 use crate::report::{ErrorCounts, Report, Timeline, Traffic};
 use crate::schedule::{Schedule, Timers};
@@ -59,6 +61,22 @@ struct Slot {
     window_sent: u64,
     /// The bot had entered the room when the window opened: a receiver to check.
     entered_at_open: bool,
+    /// This connection replaced a bot that left during the window (churn).
+    churned_in: bool,
+    /// Set once this bot starts leaving the room (churn).
+    leave: Option<Leave>,
+}
+
+/// A churning bot on its way out: first it waits for the echo of its last move, then for the
+/// server to close it after its `C_LeaveGame` (see `churn.rs` for why in that order).
+#[derive(Debug, Clone, Copy)]
+struct Leave {
+    /// When the current wait began.
+    since: Duration,
+    /// `C_LeaveGame` is sent; waiting for the close.
+    sent: bool,
+    /// The wait for the close ran out and the bot closed itself.
+    forced: bool,
 }
 
 impl Slot {
@@ -79,6 +97,23 @@ struct Attempt {
     shared: Arc<BotShared>,
     /// The session, or the cause of the failure (an `io::ErrorKind` name or `timeout`).
     result: Result<Arc<Session>, String>,
+    /// A rejoin after a churn leave, not a first connection.
+    rejoin: bool,
+}
+
+/// The driver's churn bookkeeping.
+#[derive(Debug, Default)]
+struct Churn {
+    /// When the window opened: churn is paced from there.
+    window_open: Option<Duration>,
+    /// Churn events the pace has allowed so far (a leave, or a skip when no bot could go).
+    begun: u64,
+    /// Positions in `Driver::bots` of the bots leaving now.
+    leaving: Vec<usize>,
+    /// (when, bot index) of the rejoins waiting for their delay.
+    rejoins: VecDeque<(Duration, usize)>,
+    /// Counts for the report.
+    counts: ChurnAccounting,
 }
 
 /// Frames the bots queued.
@@ -107,6 +142,7 @@ struct Driver {
     last_status: Snapshot,
     next_status: Duration,
     max_lag: Duration,
+    churn: Churn,
 }
 
 impl Driver {
@@ -144,6 +180,7 @@ impl Driver {
             last_status: Snapshot::default(),
             next_status: Duration::from_secs(1),
             max_lag: Duration::ZERO,
+            churn: Churn::default(),
             config,
         }
     }
@@ -192,6 +229,13 @@ impl Driver {
             for slot in &mut self.bots {
                 slot.entered_at_open = slot.shared.entered() && !slot.gone();
             }
+            self.churn.window_open = Some(now);
+        }
+        if self.config.churn_per_sec > 0.0 {
+            if phase == Phase::Window && !stop {
+                self.churn_tick(now);
+            }
+            self.leaves_tick(now, phase == Phase::Window && !stop);
         }
         if phase.sending() {
             self.send_due(now, phase == Phase::Window);
@@ -209,23 +253,129 @@ impl Driver {
         while self.attempts < due && self.connecting.len() < self.config.max_pending_connects {
             let index = self.attempts;
             self.attempts += 1;
-            let shared = Arc::new(BotShared::new());
-            let bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run));
-            let connector = Arc::clone(&self.connector);
-            let (addr, timeout) = (self.config.addr, self.config.connect_timeout);
-            self.connecting.spawn(async move {
-                let result = match tokio::time::timeout(timeout, connector.connect(addr, bot)).await
-                {
-                    Ok(Ok(session)) => Ok(session),
-                    Ok(Err(e)) => Err(failure_cause(&e)),
-                    Err(_) => Err("timeout".to_string()),
-                };
-                Attempt {
-                    index,
-                    shared,
-                    result,
+            self.connect(index, false);
+        }
+    }
+
+    /// Starts one connect attempt for the bot with this index.
+    fn connect(&mut self, index: usize, rejoin: bool) {
+        let shared = Arc::new(BotShared::new());
+        let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run));
+        if index == 0 && self.config.churn_per_sec > 0.0 {
+            bot = bot.recording_room_order();
+        }
+        let connector = Arc::clone(&self.connector);
+        let (addr, timeout) = (self.config.addr, self.config.connect_timeout);
+        self.connecting.spawn(async move {
+            let result = match tokio::time::timeout(timeout, connector.connect(addr, bot)).await {
+                Ok(Ok(session)) => Ok(session),
+                Ok(Err(e)) => Err(failure_cause(&e)),
+                Err(_) => Err("timeout".to_string()),
+            };
+            Attempt {
+                index,
+                shared,
+                result,
+                rejoin,
+            }
+        });
+    }
+
+    /// Starts the leaves the churn rate allows by `now`, and the rejoins that are due.
+    fn churn_tick(&mut self, now: Duration) {
+        let Some(open) = self.churn.window_open else {
+            return;
+        };
+        let allowed = (now.saturating_sub(open).as_secs_f64() * self.config.churn_per_sec) as u64;
+        while self.churn.begun < allowed {
+            self.churn.begun += 1;
+            if let Some(pos) = self.pick_leaver() {
+                let slot = &mut self.bots[pos];
+                slot.shared.leaving.store(true, Ordering::Release);
+                slot.leave = Some(Leave {
+                    since: now,
+                    sent: false,
+                    forced: false,
+                });
+                self.churn.leaving.push(pos);
+            }
+        }
+        while let Some(&(at, index)) = self.churn.rejoins.front() {
+            if at > now {
+                break;
+            }
+            self.churn.rejoins.pop_front();
+            self.churn.counts.rejoins += 1;
+            self.connect(index, true);
+        }
+    }
+
+    /// A random bot that may leave now: in the room for a checkable stretch (since before the
+    /// window, or since its rejoin), not leaving already, and not bot 0, the reference.
+    /// A few random tries instead of a scan: nearly every bot qualifies.
+    fn pick_leaver(&mut self) -> Option<usize> {
+        for _ in 0..16 {
+            let pos = self.rng.gen_range(0..self.bots.len().max(1));
+            let slot = self.bots.get(pos)?;
+            if slot.index != 0
+                && slot.leave.is_none()
+                && (slot.entered_at_open || slot.churned_in)
+                && slot.shared.entered()
+                && !slot.gone()
+            {
+                return Some(pos);
+            }
+        }
+        None
+    }
+
+    /// Moves every leaving bot along: `C_LeaveGame` once its moves are all echoed, then its
+    /// membership ends when the server closes it, and a rejoin is queued if `rejoin`.
+    fn leaves_tick(&mut self, now: Duration, rejoin: bool) {
+        let timeout = self.config.leave_timeout;
+        let mut i = 0;
+        while i < self.churn.leaving.len() {
+            let pos = self.churn.leaving[i];
+            let Some(slot) = self.bots.get_mut(pos) else {
+                self.churn.leaving.swap_remove(i);
+                continue;
+            };
+            let Some(leave) = slot.leave.as_mut() else {
+                self.churn.leaving.swap_remove(i);
+                continue;
+            };
+            let waited = now.saturating_sub(leave.since);
+            if let Some(closed) = slot.shared.disconnect.get() {
+                // The membership is over. Closed before its C_LeaveGame, or by anything
+                // but the server's orderly close after it, is a failed leave.
+                if !leave.sent || (!leave.forced && closed.label != "client_closing") {
+                    self.churn.counts.leave_failures += 1;
+                } else if !leave.forced {
+                    self.churn.counts.leaves += 1;
                 }
-            });
+                self.churn.leaving.swap_remove(i);
+                if rejoin {
+                    let at = now + self.config.rejoin_delay;
+                    self.churn.rejoins.push_back((at, slot.index));
+                }
+                continue;
+            }
+            if !leave.sent {
+                let drained = slot.shared.window_own.get() >= slot.window_sent;
+                if drained || waited >= timeout {
+                    if !drained {
+                        self.churn.counts.leave_failures += 1;
+                    }
+                    send(&slot.session, &CLeaveGame {}, &mut self.sent);
+                    leave.sent = true;
+                    leave.since = now;
+                }
+            } else if !leave.forced && waited >= timeout {
+                self.churn.counts.leave_failures += 1;
+                leave.forced = true;
+                slot.session.disconnect(CloseReason::ServerClosing);
+            }
+            i += 1;
         }
     }
 
@@ -235,6 +385,7 @@ impl Driver {
                 index,
                 shared,
                 result: Ok(session),
+                rejoin,
             }) => {
                 let now = self.run.start.elapsed();
                 self.bots.push(Slot {
@@ -244,6 +395,8 @@ impl Driver {
                     timers: self.schedule.timers(index, now),
                     window_sent: 0,
                     entered_at_open: false,
+                    churned_in: rejoin,
+                    leave: None,
                 });
                 return;
             }
@@ -272,7 +425,13 @@ impl Driver {
             }
             let received = slot.window_received();
             p.window_received += received;
-            if slot.entered_at_open && !gone && received < expected_max {
+            let churned = slot.churned_in || slot.leave.is_some();
+            if slot.entered_at_open && !churned && !gone && received < expected_max {
+                p.drain_complete = false;
+            }
+            // A churned bot's receipts end at its last own echo (see `churn.rs`): wait for
+            // that, so the run does not close it with its interval still open.
+            if churned && !gone && slot.shared.window_own.get() < slot.window_sent {
                 p.drain_complete = false;
             }
         }
@@ -290,7 +449,12 @@ impl Driver {
             ..
         } = self;
         for slot in bots.iter_mut() {
-            if slot.session.is_closed() {
+            // A leaver sends nothing more; a rejoined bot waits until it is in the room, so
+            // that no move of its reaches the room before its enter.
+            if slot.session.is_closed()
+                || slot.leave.is_some()
+                || (slot.churned_in && !slot.shared.entered())
+            {
                 continue;
             }
             let due = schedule.due(&mut slot.timers, now);
@@ -379,6 +543,7 @@ impl Driver {
         let mut received = [0u64; ID_SLOTS];
         let mut received_unknown = 0;
         let mut moves = Vec::with_capacity(self.bots.len());
+        let mut memberships = Vec::new();
         for slot in &self.bots {
             let shared = &slot.shared;
             let unexpected = match shared.disconnect.get() {
@@ -407,16 +572,48 @@ impl Driver {
             }
             received_unknown += shared.received_unknown.get();
             report.received.bytes += shared.bytes_received.get();
+            let churned = slot.churned_in || slot.leave.is_some();
             moves.push(BotMoves {
                 sent: slot.window_sent,
                 own_received: shared.window_own.get(),
                 others_received: shared.window_others.get(),
-                whole_window: slot.entered_at_open && !unexpected,
+                whole_window: slot.entered_at_open && !churned && !unexpected,
             });
+            if churned && !unexpected {
+                memberships.push(Membership {
+                    player_id: shared.player_id.get().copied(),
+                    start: if slot.churned_in {
+                        Start::Entered
+                    } else {
+                        Start::BeforeWindow
+                    },
+                    sent: slot.window_sent,
+                    echoed: shared.window_own.get(),
+                    enter_mark: shared.enter_mark.get().copied(),
+                    last_echo_mark: shared.last_echo_mark.get(),
+                });
+            }
         }
         report.moves = MoveAccounting::compute(&moves);
         errors.lost_moves = report.moves.lost;
         errors.extra_moves = report.moves.extra;
+        if self.config.churn_per_sec > 0.0 {
+            // The reference receiver must have been in the room for the whole window, or
+            // its record of the room's order is not the whole story.
+            let order = self
+                .bots
+                .iter()
+                .find(|s| s.index == 0 && !s.churned_in)
+                .filter(|s| {
+                    s.entered_at_open && s.shared.disconnect.get().is_some_and(|d| !d.unexpected)
+                })
+                .and_then(|s| s.shared.room_order.get());
+            let mut churn = std::mem::take(&mut self.churn.counts);
+            churn.enabled = true;
+            churn.check(&memberships, order);
+            errors.churn = churn.errors();
+            report.churn = churn;
+        }
         report.errors = errors;
         report.sent = traffic(&self.sent.by_id, 0, self.sent.bytes);
         report.received = traffic(&received, received_unknown, report.received.bytes);

@@ -7,12 +7,15 @@
 //! generated client-side `PacketManager` (`bot`) and bumps that bot's counters. The run moves
 //! through ramp-up, a measured window and a drain (`phase`); moves sent in the window are
 //! marked (`moves`), so the end can check exactly that every bot received every bot's moves
-//! (`accounting`). Round trips go to an hdrhistogram (`latency`). A status line per second
-//! (`status`) and the final [`Report`] (summary and JSON) show the result. Everything except
-//! the driver is sans-IO and tested without sockets.
+//! (`accounting`). With churn on, bots also leave and rejoin as new players during the window,
+//! and each stay in the room is checked on its own (`churn`). Round trips go to an
+//! hdrhistogram (`latency`). A status line per second (`status`) and the final [`Report`]
+//! (summary and JSON) show the result. Everything except the driver is sans-IO and tested
+//! without sockets.
 
 mod accounting;
 mod bot;
+mod churn;
 mod cli;
 mod config;
 mod counter;
@@ -27,6 +30,7 @@ mod schedule;
 mod status;
 
 pub use accounting::MoveAccounting;
+pub use churn::ChurnAccounting;
 pub use cli::Cli;
 pub use config::RunConfig;
 pub use driver::{run, run_until};

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::MoveAccounting;
+use crate::churn::ChurnAccounting;
 use crate::latency::RttSummary;
 
 /// Everything a run measured and checked. Serializes to the `--json` report.
@@ -35,6 +36,10 @@ pub struct Report {
     pub rtt: RttSummary,
     /// Did every bot see every bot's moves in the measured window.
     pub moves: MoveAccounting,
+    /// Bots that left and rejoined during the window, and whether each stay in the room
+    /// received every move it was owed. Absent from reports written before churn existed.
+    #[serde(default)]
+    pub churn: ChurnAccounting,
     /// Everything counted as wrong.
     pub errors: ErrorCounts,
     /// The threshold the run was held to.
@@ -96,6 +101,10 @@ pub struct ErrorCounts {
     pub lost_moves: u64,
     /// Window moves a receiver saw more often than they were sent.
     pub extra_moves: u64,
+    /// Everything the churn accounting found wrong: failed leaves, memberships that could
+    /// not be checked, moves lost or duplicated within a membership, moves never echoed.
+    #[serde(default)]
+    pub churn: u64,
 }
 
 impl ErrorCounts {
@@ -110,6 +119,7 @@ impl ErrorCounts {
             + self.send
             + self.lost_moves
             + self.extra_moves
+            + self.churn
     }
 }
 
@@ -215,11 +225,30 @@ impl fmt::Display for Report {
             m.lost,
             m.extra
         )?;
+        let c = &self.churn;
+        if c.enabled {
+            writeln!(
+                f,
+                "  churn:        {} left, {} rejoined, {} failed leaves; {} stays checked \
+                 ({} unchecked): received {} of {} owed, lost {}, extra {}, never echoed {}",
+                c.leaves,
+                c.rejoins,
+                c.leave_failures,
+                c.checked,
+                c.unchecked,
+                c.received,
+                c.expected,
+                c.lost,
+                c.extra,
+                c.echoes_missing
+            )?;
+        }
         let e = &self.errors;
         writeln!(
             f,
             "  errors:       {} (max {}): failed connects {}, not entered {}, disconnects {}, \
-             decode {}, player list {}, pong {}, send {}, lost moves {}, extra moves {}",
+             decode {}, player list {}, pong {}, send {}, lost moves {}, extra moves {}, \
+             churn {}",
             e.total(),
             self.max_errors,
             e.failed_connects,
@@ -230,7 +259,8 @@ impl fmt::Display for Report {
             e.pong,
             e.send,
             e.lost_moves,
-            e.extra_moves
+            e.extra_moves,
+            e.churn
         )?;
         write!(f, "  driver lag:   max {:.1} ms", self.driver_max_lag_ms)
     }

@@ -1,0 +1,83 @@
+//! dummy-client's churn against an in-process game-server: bots leave the room during the
+//! window and rejoin as new players, and every stay in the room must still receive every move
+//! it was owed.
+
+mod support;
+
+use std::time::Duration;
+
+use dummy_client::RunConfig;
+use support::start_server;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_that_leave_and_rejoin_lose_nothing_and_the_report_adds_up() {
+    let server = start_server(|c| c.tick = Duration::from_millis(50)).await;
+    let config = RunConfig {
+        addr: server.local_addr(),
+        clients: 40,
+        ramp_per_sec: 2_000,
+        duration: Duration::from_secs(3),
+        churn_per_sec: 15.0,
+        rejoin_delay: Duration::from_millis(20),
+        status_line: false,
+        ..RunConfig::default()
+    };
+    let report = dummy_client::run(config)
+        .await
+        .unwrap_or_else(|e| panic!("the config is valid: {e}"));
+    let snapshot = server.snapshot();
+    server.shutdown().await;
+
+    let c = &report.churn;
+    assert!(report.passed, "the churning run should pass:\n{report}");
+    assert!(c.enabled);
+    // 15 a second over 3 s; a loaded machine may skip a few picks or finish a few late.
+    assert!(
+        c.leaves >= 20,
+        "about 45 bots should have left and come back:\n{report}"
+    );
+    assert_eq!(
+        c.leave_failures, 0,
+        "every leave should be clean:\n{report}"
+    );
+    assert!(
+        c.rejoins + 5 >= c.leaves,
+        "leavers rejoin while the window lasts:\n{report}"
+    );
+    assert!(
+        c.checked >= c.leaves,
+        "every leaver that moved should have its stay checked:\n{report}"
+    );
+    assert_eq!(
+        c.unchecked, 0,
+        "no stay should be left unchecked:\n{report}"
+    );
+    assert!(c.expected > 0, "churned stays are owed moves");
+    assert_eq!(
+        (c.received, c.lost, c.extra, c.echoes_missing),
+        (c.expected, 0, 0, 0),
+        "every churned stay should receive exactly what it was owed"
+    );
+    assert!(
+        !report.moves.exact,
+        "churned bots make the whole-window check a range"
+    );
+    assert_eq!(
+        (report.moves.lost, report.moves.extra),
+        (0, 0),
+        "the bots that stayed should see every move, the leavers' included"
+    );
+    assert!(
+        report.disconnects.is_empty(),
+        "leaving on purpose is not an unexpected disconnect:\n{report}"
+    );
+    assert_eq!(
+        report.connected,
+        40 + c.rejoins,
+        "each rejoin is a new connection"
+    );
+    assert_eq!(
+        snapshot.accepted, report.connected,
+        "the server accepted every connection the bots made"
+    );
+}
