@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error>> {
     let tick = args.tick_ms.to_string();
-    let server = ServerProcess::start(&["--tick-ms", &tick, "--max-connections", "20000"])?;
+    let server = ServerProcess::start(&["--tick-ms", &tick, "--max-connections", "10000"])?;
     let idle_rss = server.sample()?.rss;
 
     // Sample the server once a second while the bots run.

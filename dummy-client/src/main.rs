@@ -8,7 +8,19 @@ use dummy_client::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        // A bad flag prints what is wrong and the usage line, then exits 2; --help and
+        // --version print to stdout and exit 0.
+        if e.use_stderr() {
+            eprintln!("{e}");
+            eprintln!(
+                "{}",
+                <Cli as clap::CommandFactory>::command().render_usage()
+            );
+            std::process::exit(2);
+        }
+        e.exit()
+    });
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
         Ok(filter) => filter,
         Err(e) => {

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{CloseReason, Packet, PacketSession, ProtocolError, Session};
+use server_core::{CloseReason, PacketSession, ProtocolError, SendError, Session};
 
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
@@ -191,14 +191,16 @@ impl PacketHandler for ClientSession {
         let pong = SPong {
             client_time: packet.client_time,
         };
-        match (pong.encode(), &self.session) {
-            (Ok(frame), Some(session)) => {
-                if session.send(frame).is_ok() {
+        if let Some(session) = &self.session {
+            // `send_packet` from inside `on_recv` writes straight into this session's next
+            // write: no SendBuffer frame, no queue lock per pong.
+            match session.send_packet(&pong) {
+                Ok(()) => {
                     self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
                 }
+                Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_Pong did not encode"),
+                Err(_) => {}
             }
-            (Err(e), _) => tracing::error!(error = %e, "S_Pong did not encode"),
-            (Ok(_), None) => {}
         }
     }
 }

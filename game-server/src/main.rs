@@ -59,7 +59,7 @@ impl Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = parse_or_usage();
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
         Ok(filter) => filter,
         Err(e) => {
@@ -81,6 +81,20 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Parses the flags; a bad one prints what is wrong and the usage line, then exits 2.
+fn parse_or_usage() -> Args {
+    use clap::CommandFactory;
+    Args::try_parse().unwrap_or_else(|e| {
+        if e.use_stderr() {
+            eprintln!("{e}");
+            eprintln!("{}", Args::command().render_usage());
+            std::process::exit(2);
+        }
+        // --help and --version print to stdout and exit 0.
+        e.exit()
+    })
 }
 
 /// Every session is a file descriptor: lift the soft limit to the hard one, and say so if

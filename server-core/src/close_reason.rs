@@ -8,7 +8,8 @@ use crate::packet::DecodeError;
 /// The one reason a session was closed, reported to `on_disconnected` and in logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
-    /// The peer closed its side (read returned end of stream).
+    /// The peer closed its side (read returned end of stream). Named from the server's side,
+    /// as in the course; on a client session it means the server closed.
     ClientClosing,
     /// This side chose to close the session (a kick, a `C_LeaveGame`, ...).
     ServerClosing,
@@ -63,7 +64,7 @@ impl CloseReason {
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CloseReason::ClientClosing => f.write_str("client closed the connection"),
+            CloseReason::ClientClosing => f.write_str("peer closed the connection"),
             CloseReason::ServerClosing => f.write_str("server closed the session"),
             CloseReason::ServerShutdown => f.write_str("server shutdown"),
             CloseReason::ProtocolError(e) => write!(f, "protocol error: {e}"),

@@ -1,0 +1,113 @@
+//! The `game-server` binary itself: flags, and a clean exit on SIGTERM with sessions open.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_game-server");
+
+#[test]
+fn help_lists_the_flags() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run game-server --help");
+    assert!(out.status.success(), "--help exits 0");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--addr", "--max-connections", "--tick-ms", "--log"] {
+        assert!(help.contains(flag), "--help should mention {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn bad_flags_print_usage_and_fail() {
+    for args in [
+        &["--tick-ms", "0"][..],
+        &["--addr", "not-an-address"],
+        &["--bogus"],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .output()
+            .expect("run game-server");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} should be a usage error"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Usage"),
+            "{args:?} should print usage, got:\n{err}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_closes_sessions_and_exits_zero_quickly() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut child = Command::new(BIN)
+        .args([
+            "--addr",
+            &addr.to_string(),
+            "--log",
+            "warn",
+            "--stats-secs",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start game-server");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut client = loop {
+        match TcpStream::connect(addr) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("game-server never listened on {addr}: {e}"),
+        }
+    };
+    // The player list arrives: the session is in the room.
+    let mut header = [0u8; 4];
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    client.read_exact(&mut header).expect("S_PlayerList header");
+    assert_eq!(
+        u16::from_le_bytes([header[2], header[3]]),
+        4,
+        "first packet is S_PlayerList"
+    );
+
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("poll child") {
+            break exit;
+        }
+        if signalled.elapsed() > Duration::from_secs(3) {
+            let _ = child.kill();
+            panic!("game-server did not exit within 3 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        exit.success(),
+        "SIGTERM is a clean shutdown: exit 0, got {exit:?}"
+    );
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    assert!(
+        client.read(&mut [0u8; 1]).map(|n| n == 0).unwrap_or(true),
+        "the session was closed by the shutdown"
+    );
+}
