@@ -74,7 +74,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         std::fs::write(path, plot::delivered_and_p99(&points))?;
-        println!("\nchart written to {}", path.display());
+        let csv = path.with_extension("csv");
+        std::fs::write(&csv, plot::write_csv(&points))?;
+        println!(
+            "\nchart written to {} (data: {})",
+            path.display(),
+            csv.display()
+        );
     }
     Ok(())
 }

@@ -24,6 +24,13 @@ enum Command {
     Broadcast(broadcast::Args),
     /// Server memory per connected idle session (10,000 by default).
     Idle(idle::Args),
+    /// Redraws the broadcast chart from the CSV a sweep wrote beside it.
+    Plot {
+        /// The CSV (`n,delivered_pct,p99_ms`).
+        csv: std::path::PathBuf,
+        /// The SVG to write.
+        svg: std::path::PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +39,14 @@ fn main() -> std::process::ExitCode {
         Command::Echo(args) => echo::run(args),
         Command::Broadcast(args) => broadcast::run(args),
         Command::Idle(args) => idle::run(args),
+        Command::Plot { csv, svg } => std::fs::read_to_string(&csv)
+            .map_err(|e| format!("{}: {e}", csv.display()).into())
+            .and_then(|text| {
+                plot::read_csv(&text).map_err(|e| format!("{}: {e}", csv.display()).into())
+            })
+            .and_then(|points| {
+                std::fs::write(&svg, plot::delivered_and_p99(&points)).map_err(Into::into)
+            }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

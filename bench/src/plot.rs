@@ -9,7 +9,7 @@ use std::fmt::Write;
 const W: f64 = 720.0;
 const H: f64 = 400.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 70.0;
+const RIGHT: f64 = 90.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 
@@ -24,14 +24,19 @@ pub struct Point {
     pub p99_ms: f64,
 }
 
-/// Left axis: delivered % (0-100); right axis: p99 in ms (0 to the largest p99, at least
-/// 500 ms so the 2-tick target line fits).
+/// Left axis: delivered % (0-100); right axis: p99 in ms on a log scale, from 0.1 ms to the
+/// power of ten above the largest p99 (at least 1 s, so the 2-tick target line fits): round
+/// trips span four orders of magnitude between a quiet and an overloaded room.
 pub fn delivered_and_p99(points: &[Point]) -> String {
     let max_n = points.iter().map(|p| p.n).fold(1.0, f64::max);
-    let max_p99 = points.iter().map(|p| p.p99_ms).fold(500.0, f64::max) * 1.1;
+    let max_p99 = points.iter().map(|p| p.p99_ms).fold(1000.0, f64::max);
+    let (lo, hi) = (-1.0, max_p99.log10().ceil());
     let x = |n: f64| LEFT + (W - LEFT - RIGHT) * n / max_n;
     let y_pct = |pct: f64| TOP + (H - TOP - BOTTOM) * (1.0 - pct / 100.0);
-    let y_ms = |ms: f64| TOP + (H - TOP - BOTTOM) * (1.0 - ms / max_p99);
+    let y_ms = |ms: f64| {
+        let v = ms.max(0.1).log10();
+        TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo))
+    };
 
     let mut svg = String::new();
     let _ = writeln!(
@@ -63,20 +68,27 @@ pub fn delivered_and_p99(points: &[Point]) -> String {
             y + 4.0
         );
     }
-    for i in 0..=4 {
-        let ms = max_p99 * i as f64 / 4.0;
+    let mut decade = lo;
+    while decade <= hi {
+        let ms = 10f64.powf(decade);
+        let label = if ms < 1.0 {
+            format!("{ms} ms")
+        } else {
+            format!("{ms:.0} ms")
+        };
         let _ = writeln!(
             svg,
-            r##"<text x="{}" y="{}" fill="#d62728">{ms:.0} ms</text>"##,
+            r##"<text x="{}" y="{}" fill="#d62728">{label}</text>"##,
             x1 + 6.0,
             y_ms(ms) + 4.0
         );
+        decade += 1.0;
     }
     let target = y_ms(500.0);
     let _ = writeln!(
         svg,
-        r##"<line x1="{x0}" y1="{target}" x2="{x1}" y2="{target}" stroke="#d62728" stroke-dasharray="4 4"/><text x="{}" y="{}" fill="#d62728">p99 target: 2 ticks</text>"##,
-        x0 + 6.0,
+        r##"<line x1="{x0}" y1="{target}" x2="{x1}" y2="{target}" stroke="#d62728" stroke-dasharray="4 4"/><text x="{}" y="{}" text-anchor="end" fill="#d62728">p99 target: 500 ms (2 ticks)</text>"##,
+        x1 - 6.0,
         target - 4.0
     );
     for p in points {
@@ -121,14 +133,48 @@ pub fn delivered_and_p99(points: &[Point]) -> String {
     }
     let _ = writeln!(
         svg,
-        r##"<text x="{}" y="{}" fill="#1f77b4">— delivered / nominal (left)</text><text x="{}" y="{}" fill="#d62728">— round trip p99 (right)</text>"##,
+        r##"<text x="{}" y="{}" fill="#1f77b4">— delivered / nominal (left)</text><text x="{}" y="{}" fill="#d62728">— round trip p99, log scale (right)</text>"##,
         x0 + 10.0,
-        y1 - 30.0,
+        y_pct(50.0),
         x0 + 10.0,
-        y1 - 14.0
+        y_pct(50.0) + 16.0
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// Reads points from the CSV that `bench broadcast --plot` writes beside the chart
+/// (`n,delivered_pct,p99_ms` with a header line).
+pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let cols: Vec<f64> = line
+                .split(',')
+                .map(|c| c.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("line {}: {e}", i + 2))?;
+            match cols[..] {
+                [n, delivered_pct, p99_ms] => Ok(Point {
+                    n,
+                    delivered_pct,
+                    p99_ms,
+                }),
+                _ => Err(format!("line {}: expected 3 columns", i + 2)),
+            }
+        })
+        .collect()
+}
+
+/// The CSV form of `points`, read back by [`read_csv`].
+pub fn write_csv(points: &[Point]) -> String {
+    let mut out = String::from("n,delivered_pct,p99_ms\n");
+    for p in points {
+        let _ = writeln!(out, "{},{},{}", p.n, p.delivered_pct, p.p99_ms);
+    }
+    out
 }
 
 fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
@@ -157,5 +203,21 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<circle").count(), 6, "three runs, two series");
         assert_eq!(svg.matches("<polyline").count(), 2);
+    }
+
+    #[test]
+    fn csv_round_trips_and_rejects_bad_lines() {
+        let points = [Point {
+            n: 100.0,
+            delivered_pct: 99.5,
+            p99_ms: 0.3,
+        }];
+        let back = read_csv(&write_csv(&points)).expect("valid csv");
+        assert_eq!(
+            (back[0].n, back[0].delivered_pct, back[0].p99_ms),
+            (100.0, 99.5, 0.3)
+        );
+        assert!(read_csv("n,d,p\n1,2\n").is_err(), "two columns");
+        assert!(read_csv("n,d,p\n1,x,3\n").is_err(), "not a number");
     }
 }
