@@ -10,7 +10,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::session::{self, Session, SessionHandler};
+use crate::driver;
+use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;
 
 /// A connection that could not be opened.
@@ -143,7 +144,7 @@ fn spawn<H: SessionHandler>(
     sessions: &Arc<SessionSet>,
     tracker: &TaskTracker,
 ) -> io::Result<Arc<Session>> {
-    let (session, driver) = session::start(stream, handler, config)?;
+    let (session, driver) = driver::start(stream, handler, config)?;
     sessions.insert(&session);
     let registered = Arc::clone(&session);
     let sessions = Arc::clone(sessions);

@@ -14,6 +14,7 @@
 mod close_reason;
 mod config;
 mod connector;
+mod driver;
 pub mod frame;
 mod listener;
 mod local_batch;

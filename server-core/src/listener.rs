@@ -13,7 +13,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::session::{self, SessionHandler};
+use crate::driver;
+use crate::session::SessionHandler;
 use crate::session_set::SessionSet;
 
 /// Counters of one listener, readable while it runs.
@@ -155,7 +156,7 @@ impl Listener {
                 continue;
             };
             let handler = factory();
-            match session::start(stream, handler, &config) {
+            match driver::start(stream, handler, &config) {
                 Ok((session, driver)) => {
                     stats.accepted.fetch_add(1, Ordering::Relaxed);
                     stats.active.fetch_add(1, Ordering::Relaxed);

@@ -1,34 +1,23 @@
-//! `Session`: one connection, its send queue, and the task that drives its socket.
+//! `Session`: one connection's shared half, its send queue, and the handler callbacks.
 //!
-//! The shared half, [`Session`], is what the application holds (in an `Arc`): `send` and
-//! `disconnect` work from any thread, tokio or not, and never block. The other half is one
-//! tokio task per connection that owns the socket and the application's [`SessionHandler`]; it
-//! waits for readiness and does the reads and the batched, vectored writes itself, so the
-//! handler needs no lock and the socket is never shared.
+//! [`Session`] is what the application holds (in an `Arc`): `send` and `disconnect` work from
+//! any thread, tokio or not, and never block. The other half is one tokio task per connection
+//! (`driver.rs`) that owns the socket and the application's [`SessionHandler`]; it waits for
+//! readiness and does the reads and the batched writes itself, so the handler needs no lock
+//! and the socket is never shared.
 
-use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::net::TcpStream;
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::local_batch;
 use crate::packet::{EncodeError, Packet};
-use crate::recv_buffer::RecvBuffer;
 use crate::send_buffer::SendBuffer;
-
-/// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
-const MAX_IOVECS: usize = 64;
-
-/// Frames up to this size are copied together into one buffer before writing; larger ones
-/// are written from their own (shared) memory.
-const COALESCE_MAX: usize = 512;
 
 /// The callbacks of one session, the course's overridable `OnConnected` / `OnRecv` /
 /// `OnSend` / `OnDisconnected`. They run on the session's own task, one at a time.
@@ -81,7 +70,7 @@ pub struct Session {
     queue: Mutex<SendQueue>,
     /// Wakes the I/O task: the queue went from empty to non-empty, or a close was requested.
     /// One `Notify` for both, since the task checks both whenever it wakes.
-    wake: Notify,
+    pub(crate) wake: Notify,
     /// Set by the I/O task on every read, cleared by the idle check (see `SessionSet`).
     pub(crate) received_since_check: AtomicBool,
     /// Set once by the first `disconnect`; the reason that won the race.
@@ -250,7 +239,7 @@ impl Session {
 
     /// Appends the frames the session sent itself during `on_recv`, under one lock. Only
     /// the I/O task calls this, and it writes the queue right after, so nobody is woken.
-    fn enqueue_batch(&self, frames: &mut Vec<Bytes>, bytes: usize) {
+    pub(crate) fn enqueue_batch(&self, frames: &mut Vec<Bytes>, bytes: usize) {
         if self.is_closed() {
             return;
         }
@@ -268,17 +257,17 @@ impl Session {
         queue.frames.append(frames);
     }
 
-    fn take_queue(&self, into: &mut Vec<Bytes>) {
+    pub(crate) fn take_queue(&self, into: &mut Vec<Bytes>) {
         let mut queue = self.lock_queue();
         std::mem::swap(&mut queue.frames, into);
     }
 
-    fn written(&self, bytes: usize) {
+    pub(crate) fn written(&self, bytes: usize) {
         let mut queue = self.lock_queue();
         queue.bytes = queue.bytes.saturating_sub(bytes);
     }
 
-    fn clear_queue(&self) {
+    pub(crate) fn clear_queue(&self) {
         let mut queue = self.lock_queue();
         queue.frames = Vec::new();
         queue.bytes = 0;
@@ -292,310 +281,5 @@ impl std::fmt::Debug for Session {
             .field("peer_addr", &self.peer_addr)
             .field("closed", &self.is_closed())
             .finish()
-    }
-}
-
-/// Creates the session for `stream` and spawns nothing: the caller runs the returned future
-/// on a task it tracks.
-pub(crate) fn start<H: SessionHandler>(
-    stream: TcpStream,
-    handler: H,
-    config: &Config,
-) -> io::Result<(Arc<Session>, impl std::future::Future<Output = CloseReason>)> {
-    if config.nodelay {
-        stream.set_nodelay(true)?;
-    }
-    let session = Arc::new(Session::new(
-        stream.peer_addr()?,
-        stream.local_addr()?,
-        config,
-    ));
-    let driver = Driver {
-        session: Arc::clone(&session),
-        stream,
-        handler,
-        recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
-        recv_initial: config.recv_buffer_size,
-        in_flight: Vec::new(),
-        in_flight_offset: 0,
-        staging: BytesMut::new(),
-    };
-    Ok((session, driver.run()))
-}
-
-/// The I/O half of a session, owned by its task.
-struct Driver<H> {
-    session: Arc<Session>,
-    stream: TcpStream,
-    handler: H,
-    recv: RecvBuffer,
-    recv_initial: usize,
-    /// Frames taken from the queue and being written; the first `in_flight_offset` bytes of
-    /// `in_flight[0]` are already out.
-    in_flight: Vec<Bytes>,
-    in_flight_offset: usize,
-    /// Where runs of small frames are copied together before writing (see `stage`).
-    staging: BytesMut,
-}
-
-/// Waits until the socket is readable, or writable when `writing`; says which.
-fn poll_ready(
-    stream: &TcpStream,
-    writing: bool,
-    cx: &mut std::task::Context<'_>,
-) -> std::task::Poll<io::Result<(bool, bool)>> {
-    use std::task::Poll;
-    let readable = match stream.poll_read_ready(cx) {
-        Poll::Ready(Ok(())) => true,
-        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-        Poll::Pending => false,
-    };
-    let writable = writing
-        && match stream.poll_write_ready(cx) {
-            Poll::Ready(Ok(())) => true,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => false,
-        };
-    if readable || writable {
-        Poll::Ready(Ok((readable, writable)))
-    } else {
-        Poll::Pending
-    }
-}
-
-impl<H: SessionHandler> Driver<H> {
-    async fn run(mut self) -> CloseReason {
-        if !self.guard(|h, s| h.on_connected(s)) {
-            tracing::debug!(session = self.session.id, "on_connected panicked");
-        }
-        let mut spare = Vec::new();
-        // Shutdown and the idle timeout reach this task through `disconnect` (see
-        // `SessionSet`), so it waits on just two things: its wake-up and its socket. The
-        // wake-up future lives across iterations: re-creating it each time round would
-        // register and unregister a waiter (a lock each) per event.
-        let session = Arc::clone(&self.session);
-        let wake = session.wake.notified();
-        tokio::pin!(wake);
-        // Set by a wake-up: the queue may hold frames; taken as soon as nothing is in flight.
-        let mut queue_dirty = false;
-
-        let reason = loop {
-            if let Some(reason) = session.close_reason() {
-                break reason.clone();
-            }
-            if queue_dirty && self.in_flight.is_empty() {
-                queue_dirty = false;
-                self.write_queued(&mut spare);
-            }
-            let writing = !self.in_flight.is_empty();
-            tokio::select! {
-                biased;
-                _ = &mut wake => {
-                    wake.set(session.wake.notified());
-                    queue_dirty = true;
-                }
-                // `poll_*_ready` use the socket's one waker slot per direction, cheaper than
-                // a `ready()` future per iteration; this task is the only one polling them.
-                ready = std::future::poll_fn(|cx| poll_ready(&self.stream, writing, cx)) => match ready {
-                    Ok((readable, writable)) => {
-                        if readable && self.read_once() {
-                            // Replies made in `on_recv` go out now, like a hand-written
-                            // read-then-write loop, instead of after another trip round.
-                            if self.in_flight.is_empty() && !session.is_closed() {
-                                self.write_queued(&mut spare);
-                            }
-                        }
-                        if writable && !session.is_closed() {
-                            self.write_once();
-                            if self.in_flight.is_empty() {
-                                // More may have been queued while this write was in flight.
-                                queue_dirty = true;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        session.disconnect(CloseReason::from_io(&e));
-                    }
-                },
-            }
-        };
-
-        self.in_flight = Vec::new();
-        self.session.clear_queue();
-        let _ = self.guard(|h, s| h.on_disconnected(s, &reason));
-        reason
-    }
-
-    /// One non-blocking read and the handler call that follows. Returns true if bytes
-    /// arrived.
-    fn read_once(&mut self) -> bool {
-        if let Err(e) = self.recv.reserve(1, self.recv_initial) {
-            // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
-            // `max_packet_size`; `PacketSession` refuses oversized frames first.
-            self.session
-                .disconnect(CloseReason::ApplicationError(format!(
-                    "receive buffer full: {e}"
-                )));
-            return false;
-        }
-        match self.stream.try_read(self.recv.write_segment()) {
-            Ok(0) => {
-                self.session.disconnect(CloseReason::ClientClosing);
-                false
-            }
-            Ok(n) => {
-                self.session
-                    .received_since_check
-                    .store(true, Ordering::Relaxed);
-                // `try_read` wrote at most the segment's length, so this cannot fail.
-                let _ = self.recv.on_write(n);
-                self.deliver();
-                true
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
-            Err(e) => {
-                self.session.disconnect(CloseReason::from_io(&e));
-                false
-            }
-        }
-    }
-
-    fn deliver(&mut self) {
-        let session = Arc::clone(&self.session);
-        let recv = &self.recv;
-        let handler = &mut self.handler;
-        let data = recv.read_segment();
-        local_batch::open(session.id);
-        let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(&session, data)));
-        local_batch::close(|frames, bytes| session.enqueue_batch(frames, bytes));
-        let consumed = match result {
-            Ok(consumed) => consumed,
-            Err(_) => {
-                session.disconnect(CloseReason::ApplicationError("on_recv panicked".into()));
-                return;
-            }
-        };
-        if let Err(e) = self.recv.on_read(consumed) {
-            session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
-            return;
-        }
-        self.recv.clean();
-        if self.recv.data_size() == 0 && self.recv.capacity() > self.recv_initial {
-            // A burst grew the buffer; hand the memory back now that it is drained.
-            self.recv.release_if_empty();
-        }
-    }
-
-    /// Takes everything queued and tries to write it at once: a socket is writable far more
-    /// often than not, and if it is not, the write readiness wait picks it up.
-    fn write_queued(&mut self, spare: &mut Vec<Bytes>) {
-        self.session.take_queue(spare);
-        self.stage(spare);
-        if !self.in_flight.is_empty() {
-            self.write_once();
-        }
-    }
-
-    /// Moves the frames just taken from the queue into `in_flight`, copying runs of small
-    /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
-    /// frames cost far more as a hundred iovecs than as one copied run; large frames (the
-    /// room's shared broadcast batch) are passed by reference, never copied.
-    fn stage(&mut self, taken: &mut Vec<Bytes>) {
-        for frame in taken.drain(..) {
-            if frame.len() <= COALESCE_MAX {
-                // Grows to the largest run seen; once the previous run's `Bytes` is written
-                // and dropped, `reserve` reuses the same allocation.
-                self.staging.extend_from_slice(&frame);
-            } else {
-                if !self.staging.is_empty() {
-                    self.in_flight.push(self.staging.split().freeze());
-                }
-                self.in_flight.push(frame);
-            }
-        }
-        if !self.staging.is_empty() {
-            self.in_flight.push(self.staging.split().freeze());
-        }
-    }
-
-    /// One non-blocking vectored write of as much of the in-flight frames as the socket takes.
-    fn write_once(&mut self) {
-        let written = if let [only] = &self.in_flight[..] {
-            // The common case once small frames are staged together: a plain write.
-            self.stream.try_write(&only[self.in_flight_offset..])
-        } else {
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut count = 0;
-            for (i, frame) in self.in_flight.iter().take(MAX_IOVECS).enumerate() {
-                let skip = if i == 0 { self.in_flight_offset } else { 0 };
-                slices[count] = IoSlice::new(&frame[skip..]);
-                count += 1;
-            }
-            self.stream.try_write_vectored(&slices[..count])
-        };
-        match written {
-            Ok(0) => {
-                self.session
-                    .disconnect(CloseReason::from_io(&io::Error::from(
-                        io::ErrorKind::WriteZero,
-                    )));
-            }
-            Ok(n) => {
-                self.advance(n);
-                self.session.written(n);
-                let session = Arc::clone(&self.session);
-                if !self.guard_with(&session, |h, s| h.on_send(s, n)) {
-                    session.disconnect(CloseReason::ApplicationError("on_send panicked".into()));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                self.session.disconnect(CloseReason::from_io(&e));
-            }
-        }
-    }
-
-    fn advance(&mut self, mut n: usize) {
-        let mut done = 0;
-        for frame in &self.in_flight {
-            let left = frame.len() - self.in_flight_offset;
-            if n < left {
-                self.in_flight_offset += n;
-                break;
-            }
-            n -= left;
-            self.in_flight_offset = 0;
-            done += 1;
-        }
-        self.in_flight.drain(..done);
-        if let Some(first) = self.in_flight.first_mut() {
-            // Keep the offset small relative to the frame: once it is worth it, re-slice.
-            if self.in_flight_offset > 0 && self.in_flight_offset * 2 > first.len() {
-                first.advance(self.in_flight_offset);
-                self.in_flight_offset = 0;
-            }
-        }
-    }
-
-    /// Runs a handler callback, turning a panic into an `ApplicationError` close instead of
-    /// a dead task that never reports `on_disconnected`. Returns false if it panicked.
-    fn guard(&mut self, f: impl FnOnce(&mut H, &Arc<Session>)) -> bool {
-        let session = Arc::clone(&self.session);
-        let ok = self.guard_with(&session, f);
-        if !ok {
-            session.disconnect(CloseReason::ApplicationError("handler panicked".into()));
-        }
-        ok
-    }
-
-    fn guard_with(
-        &mut self,
-        session: &Arc<Session>,
-        f: impl FnOnce(&mut H, &Arc<Session>),
-    ) -> bool {
-        let handler = &mut self.handler;
-        catch_unwind(AssertUnwindSafe(|| f(handler, session))).is_ok()
     }
 }
