@@ -53,7 +53,17 @@ impl Client {
 
     /// Connects and reads the `S_PlayerList`, learning its own id.
     pub async fn join(addr: SocketAddr) -> (Client, SPlayerList) {
-        let mut client = Client::connect_raw(addr).await;
+        Client::join_stream(Client::connect_raw(addr).await.stream).await
+    }
+
+    /// Like [`Client::join`] over a socket the caller connected (with its own buffer sizes or
+    /// other options).
+    pub async fn join_stream(stream: TcpStream) -> (Client, SPlayerList) {
+        let mut client = Client {
+            stream,
+            buf: Vec::new(),
+            player_id: 0,
+        };
         let list: SPlayerList = client.expect().await;
         let me: Vec<_> = list.players.iter().filter(|p| p.is_self).collect();
         assert_eq!(
@@ -115,6 +125,12 @@ impl Client {
             PacketId::from_u16(id).map(|p| p.name())
         );
         P::decode(&body).expect("server frame decodes")
+    }
+
+    /// The socket, and the bytes already read from it that no frame has consumed yet: for a
+    /// test that splits the socket and reads it its own way.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
     }
 
     /// Waits until the server closes this connection; panics if it stays open.
