@@ -7,6 +7,7 @@ mod echo;
 mod idle;
 mod plot;
 pub mod server_proc;
+mod soak;
 
 /// Benchmarks of the workspace (run with --release).
 #[derive(Debug, Parser)]
@@ -31,6 +32,9 @@ enum Command {
         /// The SVG to write.
         svg: std::path::PathBuf,
     },
+    /// N bots with churn against the release game-server for M minutes: RSS over time,
+    /// errors and lost moves; fails on any loss or error.
+    Soak(soak::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
             .and_then(|points| {
                 std::fs::write(&svg, plot::delivered_and_p99(&points)).map_err(Into::into)
             }),
+        Command::Soak(args) => soak::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
