@@ -259,6 +259,93 @@ async fn each_malformed_frame_closes_only_its_sender_with_a_protocol_error() {
     room.server.shutdown().await;
 }
 
+/// A `C_Chat` frame of exactly `size` bytes (header, u16 length, text of 'a's in UTF-16LE).
+/// An odd size makes an odd byte length: a frame the framing must take whole, and the string
+/// decoder must then refuse.
+fn chat_frame(size: usize) -> Vec<u8> {
+    let text = size - HEADER_SIZE - 2;
+    let mut body = (text as u16).to_le_bytes().to_vec();
+    body.extend((0..text).map(|i| if i % 2 == 0 { b'a' } else { 0 }));
+    raw_frame(CChat::ID, &body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_of_exactly_max_packet_size_are_taken_whole_even_when_trickled() {
+    let _shared = MEMORY.read().await;
+    capture_logs();
+    // (max_packet_size, frame size, chat characters broadcast back or None if refused)
+    let cases = [
+        (4096, 4096, Some(2045)),
+        // The largest chat whose S_Chat (6 bytes more) still fits a frame.
+        (65535, 65530, Some(32762)),
+        // 65535 is odd, so a frame that large holds an odd-length string: accepted by the
+        // framing (it is not too large), refused by the decoder.
+        (65535, 65535, None),
+    ];
+    for (max, size, echoed) in cases {
+        let server = start_server(|c| {
+            c.net.max_packet_size = max;
+            c.chat_max_chars = 40_000;
+        })
+        .await;
+        let (mut client, _) = Client::join(server.local_addr()).await;
+        let peer = local_addr(&client);
+        let mut bytes = CPing { client_time: 1 }
+            .encode()
+            .expect("C_Ping encodes")
+            .to_vec();
+        bytes.extend(chat_frame(size));
+        bytes.extend_from_slice(&CPing { client_time: 2 }.encode().expect("C_Ping encodes"));
+        // 1000-byte pieces, each its own read, so the big frame crosses many reads and starts
+        // 12 bytes into the receive buffer.
+        for piece in bytes.chunks(1000) {
+            if client.stream.write_all(piece).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let what = format!("a {size}-byte frame with max_packet_size {max}");
+        match echoed {
+            Some(chars) => {
+                let (mut pongs, mut chat) = (Vec::new(), None);
+                while pongs.len() < 2 || chat.is_none() {
+                    let (id, body) = client.next_frame().await;
+                    if id == server_packets::SPong::ID {
+                        pongs.push(decode::<server_packets::SPong>(&body).client_time);
+                    } else if id == server_packets::SChat::ID {
+                        chat = Some(decode::<server_packets::SChat>(&body).message);
+                    }
+                }
+                assert_eq!(
+                    pongs,
+                    [1, 2],
+                    "{what}: the frames around it are answered in order"
+                );
+                assert_eq!(
+                    chat.map(|m| m.chars().count()),
+                    Some(chars),
+                    "{what}: taken whole and broadcast back whole"
+                );
+            }
+            None => {
+                client.expect_closed().await;
+                let reason = format!(
+                    "reason=protocol error: {}",
+                    ProtocolError::Decode {
+                        id: CChat::ID,
+                        name: "C_Chat",
+                        error: DecodeError::InvalidString {
+                            encoding: "utf-16le"
+                        },
+                    }
+                );
+                logged(peer, &["disconnected", &reason]).await;
+            }
+        }
+        server.shutdown().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Slowloris
 // ---------------------------------------------------------------------------------------
