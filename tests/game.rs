@@ -71,6 +71,9 @@ async fn two_players_enter_move_and_leave() {
     drop(b);
     let leave: SBroadcastLeaveGame = a.expect().await;
     assert_eq!(leave.player_id, enter_b.player_id);
+    // A second leave would come on a later tick (20 ms): wait several, then ping; the pong,
+    // sent at once, must be the next frame.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     a.send(&CPing { client_time: 7 }).await;
     let pong: SPong = a.expect().await;
     assert_eq!(
@@ -114,72 +117,75 @@ async fn fifty_players_see_every_enter_move_and_leave_once_in_order() {
             .await;
         }
     }
+
+    // Every player sees the enters of those who came after it (its own included, none it
+    // already had in its list), and all 150 moves, each once and in order.
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut enters = Vec::new();
+        let mut moves: HashMap<i32, Vec<f32>> = HashMap::new();
+        let mut seen = 0;
+        while seen < 3 * N {
+            let (id, body) = client.next_frame().await;
+            match PacketId::from_u16(id) {
+                Some(PacketId::SBroadcastEnterGame) => {
+                    enters.push(SBroadcastEnterGame::decode(&body).expect("enter").player_id)
+                }
+                Some(PacketId::SBroadcastMove) => {
+                    let m = SBroadcastMove::decode(&body).expect("move");
+                    assert_eq!(
+                        m.pos_x, m.player_id as f32,
+                        "move attributed to the wrong player"
+                    );
+                    moves.entry(m.player_id).or_default().push(m.pos_z);
+                    seen += 1;
+                }
+                other => panic!("player #{i}: unexpected packet {other:?}"),
+            }
+        }
+        assert_eq!(
+            enters,
+            ids[i..],
+            "player #{i}: enters after its own list, once each, in order"
+        );
+        for id in &ids {
+            assert_eq!(
+                moves.get(id).map(Vec::as_slice),
+                Some(&[0.0, 1.0, 2.0][..]),
+                "player #{i} saw player {id}'s moves out of order, twice or not at all"
+            );
+        }
+    }
+
     // Then everyone but the first leaves, half politely, half by hanging up.
-    let stay = clients.remove(0);
+    let mut stay = clients.remove(0);
     let mut leavers = clients;
     for (i, c) in leavers.iter_mut().enumerate() {
         if i % 2 == 0 {
             c.send(&CLeaveGame {}).await;
         }
     }
-    let leaver_ids: Vec<i32> = leavers.iter().map(|c| c.player_id).collect();
+    let mut leaver_ids: Vec<i32> = leavers.iter().map(|c| c.player_id).collect();
     drop(leavers);
 
-    // What the player who stayed saw, after its own list: enters of later players, all
-    // moves, all leaves.
-    let mut stay = stay;
-    let mut enters = Vec::new();
-    let mut moves: HashMap<i32, Vec<f32>> = HashMap::new();
+    // The player who stayed sees each of them leave, once.
     let mut leaves = Vec::new();
     while leaves.len() < leaver_ids.len() {
         let (id, body) = stay.next_frame().await;
         match PacketId::from_u16(id) {
-            Some(PacketId::SBroadcastEnterGame) => {
-                enters.push(SBroadcastEnterGame::decode(&body).expect("enter").player_id)
-            }
-            Some(PacketId::SBroadcastMove) => {
-                let m = SBroadcastMove::decode(&body).expect("move");
-                assert_eq!(
-                    m.pos_x, m.player_id as f32,
-                    "move attributed to the wrong player"
-                );
-                assert!(
-                    !leaves.contains(&m.player_id),
-                    "move of player {} after its leave",
-                    m.player_id
-                );
-                moves.entry(m.player_id).or_default().push(m.pos_z);
-            }
             Some(PacketId::SBroadcastLeaveGame) => {
                 leaves.push(SBroadcastLeaveGame::decode(&body).expect("leave").player_id)
             }
-            other => panic!("unexpected packet {other:?}"),
+            other => panic!("unexpected packet {other:?} while players were leaving"),
         }
     }
+    leaves.sort();
+    leaver_ids.sort();
     assert_eq!(
-        enters, ids,
-        "every enter broadcast seen once, in order of arrival"
+        leaves, leaver_ids,
+        "each leaver's leave is broadcast exactly once"
     );
-    for id in &ids {
-        assert_eq!(
-            moves.get(id).map(Vec::as_slice),
-            Some(&[0.0, 1.0, 2.0][..]),
-            "player {id}'s moves, once each, in order"
-        );
-    }
-    let mut sorted = leaves.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(
-        sorted.len(),
-        leaves.len(),
-        "each leave is broadcast exactly once"
-    );
-    let mut expected = leaver_ids.clone();
-    expected.sort();
-    assert_eq!(sorted, expected);
 
-    // And nothing else follows: a ping's pong is the next thing.
+    // And nothing else follows: after more than a tick, a ping's pong is the next thing.
     tokio::time::sleep(Duration::from_millis(100)).await;
     stay.send(&CPing { client_time: 1 }).await;
     let _: SPong = stay.expect().await;

@@ -5,6 +5,9 @@
 //! - a position that is NaN or infinite closes the session with a protocol error (no honest
 //!   client sends one);
 //! - a chat line over the length limit is dropped and logged, the session stays;
+//! - moves and chat lines beyond the player's rate limits (`ServerConfig::move_rate`,
+//!   `chat_rate`) are dropped and counted, so one flooding client cannot fill every other
+//!   player's send queue with its broadcasts;
 //! - a move or chat arriving when the room's input queue is full is dropped and counted (the
 //!   room is behind; the player's next move supersedes it);
 //! - a player arriving while the room has `max_connections` entries still pending is closed
@@ -21,6 +24,7 @@ use server_core::{CloseReason, PacketSession, ProtocolError, SendError, Session}
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SPong};
+use crate::rate_limit::{Rate, TokenBucket};
 use crate::session_manager::SessionManager;
 use crate::stats::ServerStats;
 
@@ -30,6 +34,8 @@ pub(crate) struct Shared {
     pub room: JobQueue<RoomJob<Arc<Session>>>,
     pub stats: Arc<ServerStats>,
     pub chat_max_chars: usize,
+    pub move_rate: Rate,
+    pub chat_rate: Rate,
     pub started: Instant,
 }
 
@@ -41,15 +47,39 @@ pub struct ClientSession {
     player_id: i32,
     /// True once this player's leave job was pushed, so it is pushed once.
     left: bool,
+    moves: TokenBucket,
+    chats: TokenBucket,
 }
 
 impl ClientSession {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let now = Instant::now();
         ClientSession {
+            moves: TokenBucket::new(shared.move_rate, now),
+            chats: TokenBucket::new(shared.chat_rate, now),
             shared,
             session: None,
             player_id: 0,
             left: false,
+        }
+    }
+
+    /// Counts and logs (at most once a second) an input dropped by a rate limit.
+    fn rate_limited(&self, what: &'static str, wait: std::time::Duration) {
+        let rejected = self
+            .shared
+            .stats
+            .inputs_rejected
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if self.shared.stats.warn_once_a_second(self.shared.started) {
+            tracing::warn!(
+                player_id = self.player_id,
+                input = what,
+                retry_in_ms = wait.as_millis() as u64,
+                rejected_total = rejected,
+                "input over the rate limit dropped"
+            );
         }
     }
 
@@ -96,7 +126,13 @@ impl ClientSession {
 impl PacketSession for ClientSession {
     fn on_connected(&mut self, session: &Arc<Session>) {
         self.session = Some(Arc::clone(session));
-        self.player_id = self.shared.sessions.generate(Arc::clone(session));
+        let Some(player_id) = self.shared.sessions.generate(Arc::clone(session)) else {
+            // 2^31 players since start: refuse rather than reuse an id.
+            self.left = true;
+            session.disconnect(CloseReason::ApplicationError("player ids exhausted".into()));
+            return;
+        };
+        self.player_id = player_id;
         tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), "connected");
         let enter = RoomJob::Enter {
             player_id: self.player_id,
@@ -155,6 +191,10 @@ impl PacketHandler for ClientSession {
         if self.left {
             return;
         }
+        if !self.moves.try_take(Instant::now()) {
+            self.rate_limited("C_Move", self.moves.wait());
+            return;
+        }
         self.push_input(RoomJob::Move {
             player_id: self.player_id,
             pos,
@@ -177,6 +217,10 @@ impl PacketHandler for ClientSession {
             return;
         }
         if self.left {
+            return;
+        }
+        if !self.chats.try_take(Instant::now()) {
+            self.rate_limited("C_Chat", self.chats.wait());
             return;
         }
         self.push_input(RoomJob::Chat {

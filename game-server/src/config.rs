@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::rate_limit::Rate;
+
 /// Everything [`GameServer::start`](crate::GameServer::start) needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -21,6 +23,12 @@ pub struct ServerConfig {
     /// How often the one-line summary is logged at info level; `None` for never.
     /// Default 5 s.
     pub stats_interval: Option<Duration>,
+    /// Moves one player may send. The course's client moves 4 times a second; the default,
+    /// 30 a second with bursts of 60, leaves room for clients that move every frame. Moves over
+    /// the limit are dropped and counted.
+    pub move_rate: Rate,
+    /// Chat lines one player may send. Default 2 a second, bursts of 10; over it, dropped.
+    pub chat_rate: Rate,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +43,14 @@ impl Default for ServerConfig {
             max_pending_bytes: 1024 * 1024,
             chat_max_chars: 200,
             stats_interval: Some(Duration::from_secs(5)),
+            move_rate: Rate {
+                per_sec: 30.0,
+                burst: 60.0,
+            },
+            chat_rate: Rate {
+                per_sec: 2.0,
+                burst: 10.0,
+            },
         }
     }
 }

@@ -83,6 +83,11 @@ pub struct RoomStats {
 struct RoomPlayer<O> {
     outbox: O,
     pos: [f32; 3],
+    /// Where the pending list stood when this player entered (bytes, frames), until the next
+    /// flush: it gets only what was broadcast after it arrived, never an enter, move or leave
+    /// of a player its `S_PlayerList` already described (the course's client adds players to
+    /// a dictionary and throws on a duplicate). A slice of the shared batch, so no copy.
+    joined_at: Option<(usize, usize)>,
 }
 
 /// The one room of the course's game: players, positions and pending broadcasts.
@@ -124,11 +129,13 @@ impl<O: Outbox> GameRoom<O> {
             tracing::warn!(player_id, "enter ignored: player already in the room");
             return;
         }
+        let joined_at = Some((self.pending_bytes, self.pending.len()));
         self.players.insert(
             player_id,
             RoomPlayer {
                 outbox,
                 pos: [0.0; 3],
+                joined_at,
             },
         );
         self.stats
@@ -174,7 +181,7 @@ impl<O: Outbox> GameRoom<O> {
 
     fn move_player(&mut self, player_id: i32, pos: [f32; 3]) {
         let Some(player) = self.players.get_mut(&player_id) else {
-            // Its leave overtook this move (leaves travel the control lane): nothing to do.
+            // It left (C_LeaveGame) before this move arrived, or was never let in.
             tracing::debug!(player_id, "move ignored: player not in the room");
             return;
         };
@@ -240,16 +247,24 @@ impl<O: Outbox> GameRoom<O> {
         };
         self.pending.clear();
         self.pending_bytes = 0;
-        let recipients = self.players.len() as u64;
-        for player in self.players.values() {
-            player.outbox.send(batch.clone());
+        let mut delivered = 0u64;
+        let mut bytes = 0u64;
+        for player in self.players.values_mut() {
+            let (frame, skipped) = match player.joined_at.take() {
+                None => (batch.clone(), 0),
+                Some((offset, skipped)) => (batch.slice(offset..), skipped as u64),
+            };
+            if frame.is_empty() {
+                continue;
+            }
+            delivered += frames - skipped;
+            bytes += frame.len() as u64;
+            player.outbox.send(frame);
         }
         self.stats
             .packets_out
-            .fetch_add(frames * recipients, Ordering::Relaxed);
-        self.stats
-            .bytes_out
-            .fetch_add(batch.len() as u64 * recipients, Ordering::Relaxed);
+            .fetch_add(delivered, Ordering::Relaxed);
+        self.stats.bytes_out.fetch_add(bytes, Ordering::Relaxed);
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -413,6 +428,62 @@ mod tests {
             (0..10).map(|s| s as f32).collect::<Vec<_>>(),
             "moves arrive in order"
         );
+    }
+
+    #[test]
+    fn a_newcomer_gets_nothing_from_before_it_entered() {
+        let mut room = room();
+        let (a, b, c) = (Inbox::default(), Inbox::default(), Inbox::default());
+        // All within one tick: A enters and moves, B enters, A moves again, C enters.
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 0.0],
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [2.0, 0.0, 0.0],
+        });
+        room.run(RoomJob::Enter {
+            player_id: 3,
+            outbox: c.clone(),
+        });
+        room.flush();
+        assert_eq!(
+            a.ids(),
+            vec![LIST, ENTER, MOVE, ENTER, MOVE, ENTER],
+            "A was there for all of it"
+        );
+        assert_eq!(
+            b.ids(),
+            vec![LIST, ENTER, MOVE, ENTER],
+            "B's list already had A at x=1: B gets its own enter, A's second move and C's enter"
+        );
+        assert_eq!(
+            c.ids(),
+            vec![LIST, ENTER],
+            "C's list had everyone: only its own enter follows"
+        );
+        // The next tick is the same for everyone.
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [5.0, 0.0, 0.0],
+        });
+        room.flush();
+        for (name, inbox) in [("A", &a), ("B", &b), ("C", &c)] {
+            assert_eq!(
+                inbox.ids().last(),
+                Some(&MOVE),
+                "{name} sees the next tick's move"
+            );
+        }
     }
 
     #[test]

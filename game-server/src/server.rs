@@ -54,6 +54,8 @@ impl GameServer {
             room: queue.clone(),
             stats: Arc::clone(&stats.server),
             chat_max_chars: config.chat_max_chars,
+            move_rate: config.move_rate,
+            chat_rate: config.chat_rate,
             started: Instant::now(),
         });
         let listener = tokio::spawn(listener.run(move || ClientSession::new(Arc::clone(&shared))));

@@ -24,11 +24,16 @@ impl Default for SessionManager {
 }
 
 impl SessionManager {
-    /// Registers `session` under a new player id and returns the id.
-    pub fn generate(&self, session: Arc<Session>) -> i32 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    /// Registers `session` under a new player id and returns the id; `None` once all
+    /// 2^31 - 1 positive ids were handed out (ids are never reused, so a stale id in a
+    /// client's hands can never name someone else).
+    pub fn generate(&self, session: Arc<Session>) -> Option<i32> {
+        let id = self
+            .next_id
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
+            .ok()?;
         self.lock().insert(id, session);
-        id
+        Some(id)
     }
 
     /// The session of a player.
