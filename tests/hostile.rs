@@ -309,7 +309,14 @@ async fn frames_of_exactly_max_packet_size_are_taken_whole_even_when_trickled() 
             Some(chars) => {
                 let (mut pongs, mut chat) = (Vec::new(), None);
                 while pongs.len() < 2 || chat.is_none() {
-                    let (id, body) = client.next_frame().await;
+                    let frame = tokio::time::timeout(WAIT, client.try_next_frame()).await;
+                    let Ok(Some((id, body))) = frame else {
+                        panic!(
+                            "{what}: the session should stay open and answer; the server \
+                             logged: {:#?}",
+                            lines_about(peer)
+                        );
+                    };
                     if id == server_packets::SPong::ID {
                         pongs.push(decode::<server_packets::SPong>(&body).client_time);
                     } else if id == server_packets::SChat::ID {
@@ -463,6 +470,11 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
         c.max_pending_bytes = 8 * 1024;
         c.tick = Duration::from_millis(5);
         c.chat_max_chars = 2000;
+        // The talker floods on purpose; this test is about the staller, not the rate limit.
+        c.chat_rate = game_server::Rate {
+            per_sec: 1e9,
+            burst: 1e9,
+        };
     })
     .await;
     let addr = server.local_addr();
@@ -520,7 +532,11 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
             let woke = tokio::time::timeout(WAIT, progress.notify.notified()).await;
             assert!(
                 woke.is_ok(),
-                "the talker should keep receiving its own lines"
+                "the talker should keep receiving its own lines: sent {sent}, received {}, \
+                 leaves {:?}, server {:?}",
+                progress.chats.load(Ordering::Acquire),
+                progress.leaves(),
+                server.snapshot()
             );
         }
         tx.write_all(&line).await.expect("the talker keeps sending");
@@ -541,9 +557,10 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
         growth >> 10,
         broadcast >> 10
     );
+    let limit = format!("limit {LIMIT}");
     logged(
         staller_peer,
-        &["WARN", "disconnected", "reason=slow consumer"],
+        &["WARN", "disconnected", "reason=slow consumer", &limit],
     )
     .await;
     let leaves = progress.leaves();
@@ -651,7 +668,13 @@ async fn a_flood_beyond_max_connections_is_refused_at_once_and_the_players_keep_
         (MAX as u64, MAX as u64, MAX as u64),
         "the flood must not take a slot or a player's place"
     );
-    logged_anywhere(&["WARN", "connection refused: max_connections reached"]).await;
+    logged_anywhere(&[
+        "WARN",
+        "refused_total=",
+        "max_connections=20",
+        "connection refused: max_connections reached",
+    ])
+    .await;
 
     // Everyone inside is unaffected: the good player's move reaches the others.
     assert!(room.good_moves().await.is_empty(), "nobody left");
@@ -1107,6 +1130,16 @@ fn capture_logs() {
             .with_writer(|| LogWriter)
             .try_init();
     });
+}
+
+/// The captured log lines that name `peer`.
+fn lines_about(peer: SocketAddr) -> Vec<String> {
+    let peer = format!("peer={peer}");
+    lock(&LOG)
+        .iter()
+        .filter(|l| l.contains(&peer))
+        .cloned()
+        .collect()
 }
 
 /// Waits until a log line names `peer` and contains all of `needles`.
