@@ -147,8 +147,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     drop(runtime);
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
-    // Let the server log the players' leaves before it is asked to stop.
-    std::thread::sleep(Duration::from_secs(args.sample_secs.min(5) + 1));
+    // Wait for one more summary line of the server's, written after every bot has gone.
+    std::thread::sleep(Duration::from_secs(args.sample_secs + 1));
     let final_rss = pid.and_then(|p| ProcSample::of(p).ok()).map(|s| s.rss);
     let clean_exit = child.map(|c| c.stop(Duration::from_secs(10)));
 
@@ -175,6 +175,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "the server logged {} warnings or errors",
             log.warnings
         ));
+    }
+    if let Some(c) = log.latest.filter(|c| c.sessions != 0 || c.players != 0) {
+        failures.push(format!(
+            "after every bot left the server still had {} sessions and {} players",
+            c.sessions, c.players
+        ));
+    }
+    if let Some(c) = log.latest.filter(|c| c.job_panics != 0) {
+        failures.push(format!("{} room jobs panicked", c.job_panics));
     }
     if clean_exit == Some(false) {
         failures.push("the server did not shut down cleanly on SIGINT".into());
@@ -292,10 +301,12 @@ fn print_summary(
     }
     let counts = log.latest;
     println!(
-        "sessions: {} connections made ({} of them rejoins), {} open at the server's last summary",
+        "sessions: {} connections made ({} of them rejoins); after the bots left the server had \
+         {} sessions and {} players",
         report.connected,
         report.churn.rejoins,
-        counts.map_or_else(|| "-".to_string(), |c| c.sessions.to_string())
+        counts.map_or_else(|| "-".to_string(), |c| c.sessions.to_string()),
+        counts.map_or_else(|| "-".to_string(), |c| c.players.to_string())
     );
     let by_reason: Vec<String> = report
         .disconnects
