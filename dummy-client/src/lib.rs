@@ -13,6 +13,8 @@
 //! (summary and JSON) show the result. Everything except the driver is sans-IO and tested
 //! without sockets.
 
+#![warn(missing_docs)]
+
 mod accounting;
 mod bot;
 mod churn;

@@ -50,6 +50,21 @@ pub struct QueueFull<J>(pub J);
 /// The queue's thread has stopped; the job is handed back.
 pub struct QueueStopped<J>(pub J);
 
+impl<J> std::fmt::Display for QueueFull<J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("job queue full")
+    }
+}
+
+impl<J> std::fmt::Display for QueueStopped<J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("job queue stopped")
+    }
+}
+
+impl<J> std::error::Error for QueueFull<J> {}
+impl<J> std::error::Error for QueueStopped<J> {}
+
 // By hand, so that jobs (often closures) need not be `Debug` themselves.
 impl<J> std::fmt::Debug for QueueFull<J> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,7 +213,8 @@ impl<J: Send + 'static> JobQueue<J> {
             })
     }
 
-    /// Asks the thread to stop once every job pushed before this call has run.
+    /// Asks the thread to stop once every job pushed before this call has run. Timer jobs
+    /// not yet due by then are dropped without running.
     pub fn stop(&self) {
         let _ = self.tx.send(Msg::Stop);
     }
@@ -296,9 +312,13 @@ impl<R: JobRunner> Worker<R> {
                 .into_iter()
                 .flatten()
                 .min();
+            // Measured after the tick and timers ran, so their own time does not make the
+            // next tick late.
+            let now = Instant::now();
             let timeout = deadline.map_or(Duration::from_secs(3600), |d| {
                 d.saturating_duration_since(now)
             });
+
             match self.rx.recv_timeout(timeout) {
                 Ok(Msg::Input(job)) => {
                     self.stats.input_waiting.fetch_sub(1, Ordering::AcqRel);

@@ -7,6 +7,8 @@
 //! tick. [`GameServer`] wires it all to a `server_core::Listener`, configured by
 //! [`ServerConfig`].
 
+#![warn(missing_docs)]
+
 mod client_session;
 mod config;
 mod game_room;

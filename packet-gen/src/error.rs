@@ -159,6 +159,13 @@ pub enum SchemaErrorKind {
         /// The explicit direction.
         direction: &'static str,
     },
+    /// A list's element type can encode to zero bytes, so a count cannot be bounded by the
+    /// frame.
+    #[error("list of {element}, which takes no bytes on the wire: give it a field, or use a count field instead")]
+    EmptyListElement {
+        /// The element type's name.
+        element: String,
+    },
     /// A struct contains itself, directly or through other structs or lists.
     #[error("recursive struct: {cycle} (recursion would let a peer nest values without bound)")]
     RecursiveStruct {

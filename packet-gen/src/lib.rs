@@ -14,6 +14,8 @@
 //!     .compile_in_build_script("../packets.json");
 //! ```
 
+#![warn(missing_docs)]
+
 mod config;
 mod error;
 pub mod model;

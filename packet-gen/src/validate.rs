@@ -117,6 +117,7 @@ pub(crate) fn validate(raw: &RawSchema) -> Result<Schema> {
         packets: model_packets,
     };
     check_recursion(&schema, &structs)?;
+    check_list_elements(&schema, &structs, &packets)?;
     Ok(schema)
 }
 
@@ -445,6 +446,44 @@ fn check_recursion(schema: &Schema, found: &[FoundStruct<'_>]) -> Result<()> {
                     cycle: names.join(" -> "),
                 },
             );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses lists whose elements can encode to zero bytes (a struct with no fields, or only
+/// such structs). The decoder bounds a list's count by the bytes left divided by the
+/// element's minimum size; with a minimum of zero, a 4-byte count prefix inside a nested list
+/// could make a tiny frame decode into billions of elements.
+fn check_list_elements(
+    schema: &Schema,
+    structs: &[FoundStruct<'_>],
+    packets: &[(String, &RawPacket)],
+) -> Result<()> {
+    let owners = structs
+        .iter()
+        .map(|s| s.path.as_str())
+        .zip(schema.structs.iter().map(|s| &s.fields))
+        .chain(
+            packets
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .zip(schema.packets.iter().map(|p| &p.fields)),
+        );
+    for (path, fields) in owners {
+        for (i, field) in fields.iter().enumerate() {
+            if let Type::List(element) = &field.ty {
+                if schema.min_size(element) == 0 {
+                    let element = match element.as_ref() {
+                        Type::Struct(index) => schema.structs[*index].name.clone(),
+                        _ => "an empty element".to_owned(),
+                    };
+                    return fail(
+                        &format!("{path}.fields[{i}] \"{}\"", field.name),
+                        SchemaErrorKind::EmptyListElement { element },
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -269,3 +269,14 @@ fn the_shipped_schema_is_valid_for_both_roles() {
         }
     }
 }
+
+#[test]
+fn lists_of_elements_that_take_no_bytes_are_refused() {
+    let json = r#"{ "string_encoding": "utf-16le",
+  "structs": [ { "name": "Nothing", "fields": [] } ],
+  "packets": [ { "name": "S_Boom", "fields": [ { "name": "items", "type": "list", "of": "Nothing" } ] } ] }"#;
+    assert_eq!(
+        error(json),
+        "packets.json: packets[0] \"S_Boom\".fields[0] \"items\": list of Nothing, which takes no bytes on the wire: give it a field, or use a count field instead"
+    );
+}

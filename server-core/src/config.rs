@@ -32,6 +32,55 @@ pub struct Config {
     /// Set TCP_NODELAY on every socket: game packets are small and latency-sensitive, and
     /// sessions already batch their writes. Default true.
     pub nodelay: bool,
+    /// How long a [`Connector`](crate::Connector) waits for one connection to open before
+    /// reporting it as timed out. Default 10 s.
+    pub connect_timeout: std::time::Duration,
+}
+
+/// A [`Config`] value that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `max_connections` is 0 or beyond what the connection semaphore can count.
+    #[error("max_connections must be between 1 and {max}, got {value}")]
+    MaxConnections {
+        /// The value given.
+        value: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// `max_packet_size` cannot hold a header, or passes the u16 size field.
+    #[error("max_packet_size must be between 4 and 65535, got {0}")]
+    MaxPacketSize(usize),
+    /// `send_queue_limit` is 0: every send would close the session.
+    #[error("send_queue_limit must be at least 1 byte")]
+    SendQueueLimit,
+    /// `recv_buffer_size` is 0.
+    #[error("recv_buffer_size must be at least 1 byte")]
+    RecvBufferSize,
+}
+
+impl Config {
+    /// Checks every field; [`Listener::bind`](crate::Listener::bind) and
+    /// [`Connector::new`](crate::Connector::new) refuse a config that fails this.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let max_conn = tokio::sync::Semaphore::MAX_PERMITS;
+        if self.max_connections == 0 || self.max_connections > max_conn {
+            return Err(ConfigError::MaxConnections {
+                value: self.max_connections,
+                max: max_conn,
+            });
+        }
+        if !(crate::frame::HEADER_SIZE..=usize::from(u16::MAX)).contains(&self.max_packet_size) {
+            return Err(ConfigError::MaxPacketSize(self.max_packet_size));
+        }
+        if self.send_queue_limit == 0 {
+            return Err(ConfigError::SendQueueLimit);
+        }
+        if self.recv_buffer_size == 0 {
+            return Err(ConfigError::RecvBufferSize);
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -45,6 +94,42 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(60)),
             backlog: 1024,
             nodelay: true,
+            connect_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_nonsense_is_refused() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let bad = |f: fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate()
+        };
+        assert!(matches!(
+            bad(|c| c.max_connections = 0),
+            Err(ConfigError::MaxConnections { .. })
+        ));
+        assert_eq!(
+            bad(|c| c.max_packet_size = 3),
+            Err(ConfigError::MaxPacketSize(3))
+        );
+        assert_eq!(
+            bad(|c| c.max_packet_size = 70_000),
+            Err(ConfigError::MaxPacketSize(70_000))
+        );
+        assert_eq!(
+            bad(|c| c.send_queue_limit = 0),
+            Err(ConfigError::SendQueueLimit)
+        );
+        assert_eq!(
+            bad(|c| c.recv_buffer_size = 0),
+            Err(ConfigError::RecvBufferSize)
+        );
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
+use crate::listener::OnDrop;
 use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;
 
@@ -39,7 +40,15 @@ impl Connector {
     ///
     /// With an `idle_timeout` set, this must be called inside a tokio runtime (the idle
     /// check runs as a task).
+    ///
+    /// # Panics
+    ///
+    /// If `config` fails [`Config::validate`]: a connector has no I/O to report it through,
+    /// and a config is the caller's own data, not a peer's.
     pub fn new(config: Config) -> Self {
+        if let Err(e) = config.validate() {
+            panic!("invalid server_core::Config for a Connector: {e}");
+        }
         let sessions = Arc::new(SessionSet::default());
         if let (Some(every), Ok(runtime)) =
             (config.idle_timeout, tokio::runtime::Handle::try_current())
@@ -59,7 +68,7 @@ impl Connector {
         addr: SocketAddr,
         handler: H,
     ) -> io::Result<Arc<Session>> {
-        let stream = TcpStream::connect(addr).await?;
+        let stream = connect_within(addr, self.config.connect_timeout).await?;
         spawn(stream, handler, &self.config, &self.sessions, &self.tracker)
     }
 
@@ -84,7 +93,7 @@ impl Connector {
             let tracker = self.tracker.clone();
             attempts.spawn(async move {
                 let opened = async {
-                    let stream = TcpStream::connect(addr).await?;
+                    let stream = connect_within(addr, config.connect_timeout).await?;
                     spawn(stream, handler, &config, &sessions, &tracker)
                 };
                 (
@@ -149,10 +158,23 @@ fn spawn<H: SessionHandler>(
     let registered = Arc::clone(&session);
     let sessions = Arc::clone(sessions);
     tracker.spawn(async move {
+        // Removed even if the task unwinds.
+        let _cleanup = OnDrop::new(move || sessions.remove(&registered));
         driver.await;
-        sessions.remove(&registered);
     });
     Ok(session)
+}
+
+/// `TcpStream::connect` with a deadline: an unanswered SYN otherwise waits for the OS's
+/// retries, about two minutes on Linux.
+async fn connect_within(addr: SocketAddr, limit: std::time::Duration) -> io::Result<TcpStream> {
+    match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {limit:?}"),
+        )),
+    }
 }
 
 impl Drop for Connector {

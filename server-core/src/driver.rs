@@ -23,6 +23,9 @@ const MAX_IOVECS: usize = 64;
 /// are written from their own (shared) memory.
 const COALESCE_MAX: usize = 512;
 
+/// Staging capacity a session keeps between writes; more is given back.
+const STAGING_KEEP: usize = 64 * 1024;
+
 /// Creates the session for `stream` and spawns nothing: the caller runs the returned future
 /// on a task it tracks.
 pub(crate) fn start<H: SessionHandler>(
@@ -157,7 +160,13 @@ impl<H: SessionHandler> Driver<H> {
     /// One non-blocking read and the handler call that follows. Returns true if bytes
     /// arrived.
     fn read_once(&mut self) -> bool {
-        if let Err(e) = self.recv.reserve(1, self.recv_initial) {
+        // Room for a good read, not just a byte: a partial frame left near the end of the
+        // buffer would otherwise be read a few bytes per syscall.
+        // Never more than the cap leaves room for, or a partial frame of exactly
+        // `max_packet_size` could not be completed.
+        let room = self.recv.max_capacity() - self.recv.data_size();
+        let want = (self.recv_initial / 4).min(room).max(1);
+        if let Err(e) = self.recv.reserve(want, self.recv_initial) {
             // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
             // `max_packet_size`; `PacketSession` refuses oversized frames first.
             self.session
@@ -244,6 +253,11 @@ impl<H: SessionHandler> Driver<H> {
         }
         if !self.staging.is_empty() {
             self.in_flight.push(self.staging.split().freeze());
+        }
+        if self.staging.capacity() > STAGING_KEEP {
+            // A burst grew it; the runs already cut keep their own memory, and an idle
+            // session should not hold a large buffer for the next burst.
+            self.staging = BytesMut::new();
         }
     }
 

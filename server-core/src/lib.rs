@@ -11,6 +11,8 @@
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
 //! tokio task behind each session only moves bytes.
 
+#![warn(missing_docs)]
+
 mod close_reason;
 mod config;
 mod connector;
@@ -27,7 +29,7 @@ mod session_set;
 pub mod wire;
 
 pub use close_reason::{CloseReason, ProtocolError};
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use connector::{ConnectError, Connector};
 pub use listener::{Listener, ListenerStats};
 pub use packet::{DecodeError, EncodeError, Packet};

@@ -58,8 +58,12 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds `config.addr` with `config.backlog`.
+    /// Binds `config.addr` with `config.backlog`. A config that fails
+    /// [`Config::validate`] is refused with `InvalidInput`.
     pub async fn bind(config: Config) -> io::Result<Listener> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let socket = match config.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4()?,
             SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -164,11 +168,15 @@ impl Listener {
                     let stats = Arc::clone(&stats);
                     let sessions = Arc::clone(&sessions);
                     tracker.spawn(async move {
+                        // Cleanup runs even if the task unwinds, so a bug in the I/O task
+                        // cannot leave a session registered or a slot taken forever.
+                        let _cleanup = OnDrop::new(move || {
+                            sessions.remove(&session);
+                            stats.active.fetch_sub(1, Ordering::Relaxed);
+                            drop(permit);
+                        });
                         let reason = driver.await;
-                        tracing::debug!(session = session.id(), peer = %session.peer_addr(), %reason, "session closed");
-                        sessions.remove(&session);
-                        stats.active.fetch_sub(1, Ordering::Relaxed);
-                        drop(permit);
+                        tracing::debug!(%reason, "session closed");
                     });
                 }
                 Err(e) => {
@@ -185,6 +193,23 @@ impl Listener {
         tracker.wait().await;
         if let Some(reaper) = reaper {
             reaper.abort();
+        }
+    }
+}
+
+/// Runs a closure when dropped, also during unwinding.
+pub(crate) struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnDrop<F> {
+    pub(crate) fn new(f: F) -> Self {
+        OnDrop(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
         }
     }
 }

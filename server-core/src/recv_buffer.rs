@@ -65,6 +65,11 @@ impl RecvBuffer {
         self.buf.len() - self.write
     }
 
+    /// The cap the buffer never grows past.
+    pub fn max_capacity(&self) -> usize {
+        self.max_capacity
+    }
+
     /// Current allocation, in bytes.
     pub fn capacity(&self) -> usize {
         self.buf.len()

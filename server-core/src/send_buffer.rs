@@ -43,9 +43,11 @@ impl SendBuffer {
     where
         F: FnOnce(&mut [u8]) -> usize,
     {
-        CHUNK.with(|cell| {
-            let mut chunk = cell.borrow_mut();
-            Self::write_into(&mut chunk, DEFAULT_CHUNK_SIZE, reserve, fill)
+        CHUNK.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut chunk) => Self::write_into(&mut chunk, DEFAULT_CHUNK_SIZE, reserve, fill),
+            // `fill` itself called `write` (a nested encode): the inner call gets a buffer of
+            // its own instead of a double-borrow panic.
+            Err(_) => Self::write_into(&mut BytesMut::new(), reserve, reserve, fill),
         })
     }
 
@@ -65,7 +67,9 @@ impl SendBuffer {
         // `chunk` only ever holds the free tail of the current allocation: everything before
         // it has been split off and handed out. Too small a tail means a fresh chunk; the old
         // allocation lives on inside the frames that point into it.
-        debug_assert!(chunk.is_empty());
+        // Normally empty already; after a `fill` that panicked it holds that reservation,
+        // which is dropped here rather than handed out.
+        chunk.clear();
         if chunk.capacity() < reserve {
             *chunk = BytesMut::with_capacity(chunk_size.max(reserve));
         }
@@ -162,6 +166,35 @@ mod tests {
     #[should_panic(expected = "bytes used but only")]
     fn overclaiming_the_reservation_panics() {
         SendBuffer::write(4, |_| 5);
+    }
+
+    #[test]
+    fn a_nested_write_gets_its_own_buffer() {
+        let outer = SendBuffer::write(4, |dst| {
+            let inner = SendBuffer::write(2, |d| {
+                d.copy_from_slice(b"in");
+                2
+            });
+            dst[..2].copy_from_slice(&inner);
+            dst[2..].copy_from_slice(b"ok");
+            4
+        });
+        assert_eq!(&outer[..], b"inok");
+    }
+
+    #[test]
+    fn a_panicking_fill_leaves_the_chunk_usable() {
+        let caught = std::panic::catch_unwind(|| SendBuffer::write(8, |_| panic!("encoder bug")));
+        assert!(caught.is_err());
+        let after = SendBuffer::write(3, |dst| {
+            dst.copy_from_slice(b"abc");
+            3
+        });
+        assert_eq!(
+            &after[..],
+            b"abc",
+            "the half-written reservation is not handed out"
+        );
     }
 
     #[test]

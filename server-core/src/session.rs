@@ -144,6 +144,12 @@ impl Session {
             local_batch::Pushed::NotOpen(frame) => frame,
         };
         let mut queue = self.lock_queue();
+        // Checked again under the lock: the I/O task clears the queue under it when the
+        // session closes, and a frame pushed after that would sit there until the last
+        // handle is dropped.
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
         let queued = queue.bytes + frame.len();
         if queued > self.send_queue_limit {
             drop(queue);

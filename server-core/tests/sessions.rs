@@ -464,3 +464,59 @@ async fn peer_close_is_reported_as_client_closing() {
     drop(client);
     assert_eq!(next_close(&mut server).await, CloseReason::ClientClosing);
 }
+
+/// Queues many frames before its task's first write, and records every `on_send`.
+struct Burst {
+    frames: usize,
+    sends: Arc<Mutex<Vec<usize>>>,
+}
+
+impl SessionHandler for Burst {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        // All queued before the I/O task's loop starts: they must leave together.
+        for i in 0..self.frames {
+            let f = SendBuffer::copy_from_slice(&frame(i as u16, b"burst!"));
+            session.send(f).expect("queue frame");
+        }
+    }
+    fn on_recv(&mut self, _: &Arc<Session>, data: &[u8]) -> usize {
+        data.len()
+    }
+    fn on_send(&mut self, _: &Arc<Session>, bytes: usize) {
+        self.sends.lock().expect("log").push(bytes);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_queued_together_leave_in_one_write_and_on_send_reports_it() {
+    let listener = Listener::bind(Config {
+        addr: "127.0.0.1:0".parse().expect("literal"),
+        ..Config::default()
+    })
+    .await
+    .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sends = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&sends);
+    tokio::spawn(listener.run(move || Burst {
+        frames: 1000,
+        sends: Arc::clone(&log),
+    }));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    let total = 1000 * frame(0, b"burst!").len();
+    let got = read_exact(&mut client, total).await;
+    assert_eq!(
+        &got[..10],
+        &frame(0, b"burst!")[..],
+        "frames arrive in order"
+    );
+    eventually("on_send reports every byte", || {
+        sends.lock().expect("log").iter().sum::<usize>() == total
+    })
+    .await;
+    assert_eq!(
+        sends.lock().expect("log").len(),
+        1,
+        "1000 frames queued while nothing was in flight should go out in a single write"
+    );
+}
