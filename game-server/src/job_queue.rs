@@ -405,13 +405,37 @@ mod tests {
         const JOBS: usize = 5_000;
         let (queue, thread) = JobQueue::spawn("test-room", 1024, 16, None, Runner(Log::default()))
             .expect("spawn queue thread");
+        // Checked by the jobs themselves, not by the runner: a job that finds another one
+        // inside counts an overlap, and every job notes the thread it ran on.
+        let inside = Arc::new(AtomicBool::new(false));
+        let overlaps = Arc::new(AtomicU64::new(0));
+        let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let senders: Vec<_> = (0..SENDERS)
             .map(|s| {
                 let queue = queue.clone();
+                let (inside, overlaps, threads) = (
+                    Arc::clone(&inside),
+                    Arc::clone(&overlaps),
+                    Arc::clone(&threads),
+                );
                 std::thread::spawn(move || {
                     for i in 0..JOBS {
-                        let mut job: Boxed =
-                            Box::new(move |log: &mut Log| log.entries.push((s, i)));
+                        let (inside, overlaps, threads) = (
+                            Arc::clone(&inside),
+                            Arc::clone(&overlaps),
+                            Arc::clone(&threads),
+                        );
+                        let mut job: Boxed = Box::new(move |log: &mut Log| {
+                            if inside.swap(true, Ordering::SeqCst) {
+                                overlaps.fetch_add(1, Ordering::SeqCst);
+                            }
+                            log.entries.push((s, i));
+                            threads
+                                .lock()
+                                .expect("lock")
+                                .insert(std::thread::current().id());
+                            inside.store(false, Ordering::SeqCst);
+                        });
                         // Back-pressure for the test only: retry until the bounded lane has room.
                         loop {
                             match queue.try_push(job) {
@@ -450,6 +474,16 @@ mod tests {
             "every job ran exactly once"
         );
         assert_eq!(log.overlaps, 0, "no two jobs ran at the same time");
+        assert_eq!(
+            overlaps.load(Ordering::SeqCst),
+            0,
+            "no job found another one running"
+        );
+        assert_eq!(
+            threads.lock().expect("lock").len(),
+            1,
+            "every job ran on the queue's one thread"
+        );
         let mut next = [0usize; SENDERS];
         for &(s, i) in &log.entries {
             assert_eq!(i, next[s], "sender {s}'s jobs ran out of order");
