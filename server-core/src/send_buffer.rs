@@ -8,6 +8,11 @@
 //! thread takes a new one; frames already handed out keep the old chunk alive until the last
 //! of them is dropped.
 //!
+//! A frame keeps its whole chunk alive, so memory held by queued frames can exceed their
+//! byte count when they come from many chunks. Session queues count bytes, which bounds the
+//! frames; a session's I/O task copies small frames into its own buffer as it takes them,
+//! and the broadcasts the game room sends are large batches that fill most of a chunk.
+//!
 //! The thread-local chunk is only borrowed inside [`SendBuffer::write`], a plain synchronous
 //! call, so no borrow can ever span an `.await` (a task may resume on another worker thread).
 

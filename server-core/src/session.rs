@@ -66,7 +66,9 @@ pub struct Session {
     max_packet_size: usize,
     /// Frames waiting for the I/O task, and the byte count it must stay under. A std mutex,
     /// not a tokio one: it is held only to push or swap a `Vec`, never across an `.await`,
-    /// and `send` must work from threads that have no runtime.
+    /// and `send` must work from threads that have no runtime. Other threads' sends wake the
+    /// task on the empty -> non-empty edge; the task's own `enqueue_batch` (replies made in
+    /// `on_recv`) wakes nobody, because the task writes the queue right after it returns.
     queue: Mutex<SendQueue>,
     /// Wakes the I/O task: the queue went from empty to non-empty, or a close was requested.
     /// One `Notify` for both, since the task checks both whenever it wakes.
