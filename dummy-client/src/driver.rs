@@ -437,6 +437,11 @@ impl Driver {
             if churned && !gone && slot.shared.window_own.get() < slot.window_sent {
                 p.drain_complete = false;
             }
+            // A bot that rejoined just before the window closed gets the time to enter, or
+            // the end of the run would count it as never let in.
+            if slot.churned_in && !gone && !slot.shared.entered() {
+                p.drain_complete = false;
+            }
         }
         p
     }
