@@ -23,9 +23,11 @@ pub struct Config {
     /// it closes the session as a slow consumer: memory stays bounded whatever the peer does.
     /// Default 4 MiB.
     pub send_queue_limit: usize,
-    /// A session that receives nothing for this long is closed with `IdleTimeout`; `None`
-    /// turns the check off. The check runs once per timeout, so a silent peer is closed after
-    /// between one and two timeouts of silence. Default 60 s.
+    /// A session whose handler consumes nothing for this long (for a `PacketSession`: that
+    /// completes no frame) is closed with `IdleTimeout`; `None` turns the check off. Bytes of
+    /// a frame that never completes do not count, so trickling one byte at a time does not
+    /// hold a session. The check runs once per timeout, so an idle peer is closed after
+    /// between one and two timeouts. Default 60 s.
     pub idle_timeout: Option<Duration>,
     /// Accept backlog handed to `listen(2)`. Default 1024.
     pub backlog: u32,

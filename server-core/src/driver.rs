@@ -161,9 +161,8 @@ impl<H: SessionHandler> Driver<H> {
     /// arrived.
     fn read_once(&mut self) -> bool {
         // Room for a good read, not just a byte: a partial frame left near the end of the
-        // buffer would otherwise be read a few bytes per syscall.
-        // Never more than the cap leaves room for, or a partial frame of exactly
-        // `max_packet_size` could not be completed.
+        // buffer would otherwise be read a few bytes per syscall. Never more than the cap
+        // leaves room for, or a partial frame of exactly `max_packet_size` could not complete.
         let room = self.recv.max_capacity() - self.recv.data_size();
         let want = (self.recv_initial / 4).min(room).max(1);
         if let Err(e) = self.recv.reserve(want, self.recv_initial) {
@@ -181,9 +180,6 @@ impl<H: SessionHandler> Driver<H> {
                 false
             }
             Ok(n) => {
-                self.session
-                    .received_since_check
-                    .store(true, Ordering::Relaxed);
                 // `try_read` wrote at most the segment's length, so this cannot fail.
                 let _ = self.recv.on_write(n);
                 self.deliver();
@@ -213,6 +209,12 @@ impl<H: SessionHandler> Driver<H> {
                 return;
             }
         };
+        if consumed > 0 {
+            // Progress for the idle check is input the handler could use (for a
+            // PacketSession, a complete frame), not bytes: a peer trickling a frame that never
+            // completes is as idle as a silent one.
+            session.received_since_check.store(true, Ordering::Relaxed);
+        }
         if let Err(e) = self.recv.on_read(consumed) {
             session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
             return;

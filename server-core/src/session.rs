@@ -73,7 +73,8 @@ pub struct Session {
     /// Wakes the I/O task: the queue went from empty to non-empty, or a close was requested.
     /// One `Notify` for both, since the task checks both whenever it wakes.
     pub(crate) wake: Notify,
-    /// Set by the I/O task on every read, cleared by the idle check (see `SessionSet`).
+    /// Set by the I/O task whenever the handler consumed input, cleared by the idle check
+    /// (see `SessionSet`).
     pub(crate) received_since_check: AtomicBool,
     /// Set once by the first `disconnect`; the reason that won the race.
     closed: AtomicBool,
