@@ -333,3 +333,33 @@ async fn shutdown_closes_everyone() {
         "nothing listens after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_whose_broadcast_would_not_fit_a_frame_is_dropped_not_failed() {
+    let server = start_server(|c| {
+        c.net.max_packet_size = 65535;
+        c.chat_max_chars = 40_000;
+    })
+    .await;
+    let (mut a, _) = Client::join(server.local_addr()).await;
+    let _: SBroadcastEnterGame = a.expect().await;
+    // A 65,534-byte C_Chat: its S_Chat would be 65,538 bytes, past the u16 size field.
+    a.send(&CChat {
+        message: "x".repeat(32_764),
+    })
+    .await;
+    a.send(&CChat {
+        message: "fits".into(),
+    })
+    .await;
+    let chat: SChat = a.expect().await;
+    assert_eq!(
+        chat.message, "fits",
+        "the line that could not be broadcast was dropped"
+    );
+    eventually("the drop is counted", || {
+        server.snapshot().inputs_rejected == 1
+    })
+    .await;
+    server.shutdown().await;
+}

@@ -3,11 +3,24 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `game-server` child process, killed (SIGINT, then SIGKILL) on drop.
+/// How to start the server child.
+pub struct Launch<'a> {
+    /// Flags after `--addr`, `--log` and `--stats-secs`.
+    pub args: &'a [&'a str],
+    /// The `--log` filter.
+    pub log: &'a str,
+    /// Seconds between the server's summary lines; 0 for none.
+    pub stats_secs: u64,
+    /// Pipe the server's stdout and stderr to this process instead of sharing them.
+    pub capture_output: bool,
+}
+
+/// A `game-server` child process, killed on drop if it is still running.
 pub struct ServerProcess {
     child: Child,
     /// Where it listens.
@@ -16,16 +29,41 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `game-server` (found next to this binary, i.e. `target/release/`) on a free
-    /// loopback port with `extra_args`, and waits until it accepts connections.
+    /// loopback port with `extra_args`, logging warnings only, and waits until it accepts
+    /// connections.
     pub fn start(extra_args: &[&str]) -> io::Result<ServerProcess> {
+        Self::launch(&Launch {
+            args: extra_args,
+            log: "warn",
+            stats_secs: 0,
+            capture_output: false,
+        })
+    }
+
+    /// Starts `game-server` as `launch` says and waits until it accepts connections.
+    pub fn launch(launch: &Launch<'_>) -> io::Result<ServerProcess> {
         let binary = sibling_binary("game-server")?;
         let addr = free_port()?;
+        let output = || {
+            if launch.capture_output {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            }
+        };
         let child = Command::new(&binary)
             .arg("--addr")
             .arg(addr.to_string())
-            .args(["--log", "warn", "--stats-secs", "0"])
-            .args(extra_args)
+            .args(["--log", launch.log])
+            .args(["--stats-secs", &launch.stats_secs.to_string()])
+            .args(launch.args)
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
+            .stdout(output())
+            .stderr(output())
+            // Its own process group: Ctrl-C in the terminal reaches the harness, which then
+            // stops the server itself, after the bots have left.
+            .process_group(0)
             .spawn()
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot run {}: {e}", binary.display()))
@@ -44,6 +82,16 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(server)
+    }
+
+    /// The server's standard output, once, if `capture_output` was set.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// The server's standard error, once, if `capture_output` was set.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
     }
 
     /// The child's process id.

@@ -7,17 +7,15 @@
 //! on, so the long run also exercises players leaving and entering while the room is busy.
 
 use std::io::{self, BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use dummy_client::{Report, RunConfig};
 
-use crate::server_proc::ProcSample;
+use crate::server_proc::{Launch, ProcSample, ServerProcess};
 
 /// Flags of `bench soak`.
 #[derive(Debug, clap::Args)]
@@ -78,12 +76,6 @@ struct Sample {
     counts: Option<ServerCounts>,
 }
 
-/// A `game-server` child, stopped with SIGINT (then killed) when dropped.
-struct ServerChild {
-    child: Child,
-    addr: SocketAddr,
-}
-
 /// Runs the soak and prints its tables; an error if the soak failed.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !(args.minutes.is_finite() && args.minutes > 0.0) {
@@ -97,8 +89,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (child, addr, pid) = match args.addr {
         Some(addr) => (None, addr, args.pid),
         None => {
-            let child = ServerChild::start(args.clients, args.sample_secs, Arc::clone(&log))?;
-            let (addr, pid) = (child.addr, Some(child.child.id()));
+            let child = start_server(args.clients, args.sample_secs, Arc::clone(&log))?;
+            let (addr, pid) = (child.addr, Some(child.pid()));
             (Some(child), addr, pid)
         }
     };
@@ -438,85 +430,29 @@ async fn ctrl_c() {
     }
 }
 
-impl ServerChild {
-    /// Starts the release `game-server` next to this binary on a free port, logging warnings
-    /// and a summary every `stats_secs`, and waits until it accepts connections.
-    fn start(clients: u32, stats_secs: u64, log: Arc<Mutex<ServerLog>>) -> io::Result<ServerChild> {
-        let exe = std::env::current_exe()?;
-        let binary = exe
-            .parent()
-            .map(|dir| dir.join("game-server"))
-            .filter(|p| p.exists())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "game-server not found next to bench: build it first with \
-                     `cargo build --release -p game-server`",
-                )
-            })?;
-        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let max_connections = (u64::from(clients) * 2 + 64).to_string();
-        let mut child = Command::new(&binary)
-            .args(["--addr", &addr.to_string()])
-            .args(["--log", "warn,game_server::stats=info"])
-            .args(["--stats-secs", &stats_secs.to_string()])
-            .args(["--max-connections", &max_connections])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            // The server logs to stdout; stderr would carry a panic message.
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: Ctrl-C in the terminal ends the bots' window, and the
-            // server is then stopped by us, after the bots have left.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot run {}: {e}", binary.display()))
-            })?;
-        if let Some(stdout) = child.stdout.take() {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || read_log(stdout, &log, false));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            std::thread::spawn(move || read_log(stderr, &log, true));
-        }
-        let server = ServerChild { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "game-server did not start listening",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(server)
+/// Starts the release `game-server` on a free port, logging warnings and a summary every
+/// `stats_secs` into `log` (the soak fails on any warning it sees there).
+fn start_server(
+    clients: u32,
+    stats_secs: u64,
+    log: Arc<Mutex<ServerLog>>,
+) -> io::Result<ServerProcess> {
+    let max_connections = (u64::from(clients) * 2 + 64).to_string();
+    let mut server = ServerProcess::launch(&Launch {
+        args: &["--max-connections", &max_connections],
+        log: "warn,game_server::stats=info",
+        stats_secs,
+        capture_output: true,
+    })?;
+    // The server logs to stdout; stderr would carry a panic message.
+    if let Some(stdout) = server.take_stdout() {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || read_log(stdout, &log, false));
     }
-
-    /// SIGINT, then waits up to `grace` for a clean exit; true if it exited with status 0.
-    fn stop(mut self, grace: Duration) -> bool {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+    if let Some(stderr) = server.take_stderr() {
+        std::thread::spawn(move || read_log(stderr, &log, true));
     }
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    Ok(server)
 }
 
 #[cfg(test)]

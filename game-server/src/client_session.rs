@@ -19,11 +19,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{CloseReason, PacketSession, ProtocolError, SendError, Session};
+use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
-use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SPong};
+use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
 use crate::session_manager::SessionManager;
 use crate::stats::ServerStats;
@@ -203,7 +203,14 @@ impl PacketHandler for ClientSession {
 
     fn on_c_chat(&mut self, packet: CChat) {
         let chars = packet.message.chars().count();
-        if chars > self.shared.chat_max_chars {
+        // The broadcast carries 4 bytes more than the C_Chat did (the player id), so a line
+        // that filled a whole frame could not be broadcast: refused here like an over-long
+        // one, not left to fail in the room.
+        let broadcast = SChat {
+            player_id: self.player_id,
+            message: packet.message,
+        };
+        if chars > self.shared.chat_max_chars || broadcast.frame_len().is_err() {
             self.shared
                 .stats
                 .inputs_rejected
@@ -225,7 +232,7 @@ impl PacketHandler for ClientSession {
         }
         self.push_input(RoomJob::Chat {
             player_id: self.player_id,
-            message: packet.message,
+            message: broadcast.message,
         });
     }
 
