@@ -27,7 +27,7 @@ pub struct Config {
     /// completes no frame) is closed with `IdleTimeout`; `None` turns the check off. Bytes of
     /// a frame that never completes do not count, so trickling one byte at a time does not
     /// hold a session. The check runs once per timeout, so an idle peer is closed after
-    /// between one and two timeouts. Default 60 s.
+    /// between one and two timeouts. Must not be zero. Default 60 s.
     pub idle_timeout: Option<Duration>,
     /// Accept backlog handed to `listen(2)`. Default 1024.
     pub backlog: u32,
@@ -59,6 +59,9 @@ pub enum ConfigError {
     /// `recv_buffer_size` is 0.
     #[error("recv_buffer_size must be at least 1 byte")]
     RecvBufferSize,
+    /// `idle_timeout` is `Some(0)`: use `None` to turn the idle check off.
+    #[error("idle_timeout must be longer than zero (None turns the idle check off)")]
+    IdleTimeout,
 }
 
 impl Config {
@@ -80,6 +83,9 @@ impl Config {
         }
         if self.recv_buffer_size == 0 {
             return Err(ConfigError::RecvBufferSize);
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::IdleTimeout);
         }
         Ok(())
     }
@@ -133,5 +139,21 @@ mod tests {
             bad(|c| c.recv_buffer_size = 0),
             Err(ConfigError::RecvBufferSize)
         );
+    }
+
+    #[test]
+    fn a_zero_idle_timeout_is_refused_not_left_to_panic_the_reaper() {
+        // `None` is how the check is turned off; zero would make the reaper's interval panic
+        // (unobserved, in its own task) and leave idle sessions open forever.
+        let zero = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        assert_eq!(zero.validate(), Err(ConfigError::IdleTimeout));
+        let off = Config {
+            idle_timeout: None,
+            ..Config::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
     }
 }
