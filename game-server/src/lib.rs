@@ -20,7 +20,7 @@ mod session_manager;
 mod stats;
 
 pub use client_session::ClientSession;
-pub use config::ServerConfig;
+pub use config::{ServerConfig, ServerConfigError};
 pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST};
 pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
 pub use rate_limit::{Rate, TokenBucket};

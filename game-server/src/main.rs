@@ -23,9 +23,15 @@ struct Args {
     /// Close sessions that send nothing for this many seconds (0 = never).
     #[arg(long, default_value_t = 60)]
     idle_timeout_secs: u64,
-    /// Bytes a session may have queued before it is closed as a slow consumer.
+    /// Bytes a session may have queued (and in flight) before it is closed as a slow
+    /// consumer. Must hold a full room's player list plus two flush batches (see
+    /// --max-pending-bytes); the server refuses to start with less.
     #[arg(long, default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
     send_queue_limit: u64,
+    /// Pending broadcast bytes that make the room flush before its tick (the largest flush
+    /// batch is this plus one broadcast).
+    #[arg(long, default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(64..=1 << 30))]
+    max_pending_bytes: u64,
     /// Largest frame a client may send, header included (4..=65535).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(4..=65535))]
     max_packet_size: u64,
@@ -51,6 +57,7 @@ impl Args {
                 ..defaults.net.clone()
             },
             tick: Duration::from_millis(self.tick_ms),
+            max_pending_bytes: self.max_pending_bytes as usize,
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
             ..defaults
         }
@@ -67,10 +74,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let config = args.config();
+    if let Err(e) = config.validate() {
+        // Flags that parse but cannot work together: as much a usage error as a bad flag.
+        eprintln!("error: {e}");
+        eprintln!("(flags: --send-queue-limit, --max-pending-bytes, --max-connections)");
+        eprintln!(
+            "{}",
+            <Args as clap::CommandFactory>::command().render_usage()
+        );
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt().with_env_filter(filter).init();
     raise_fd_limit(args.max_connections);
 
-    let server = match GameServer::start(args.config()).await {
+    let server = match GameServer::start(config).await {
         Ok(server) => server,
         Err(e) => {
             tracing::error!(addr = %args.addr, error = %e, "could not start");

@@ -29,7 +29,11 @@ pub struct GameServer {
 impl GameServer {
     /// Binds `config.net.addr`, starts the room's thread and begins accepting players.
     /// Must be called inside a tokio runtime.
+    /// A config that fails [`ServerConfig::validate`] is refused with `InvalidInput`.
     pub async fn start(config: ServerConfig) -> io::Result<GameServer> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let room_stats = Arc::default();
         let room = GameRoom::<Arc<Session>>::new(config.max_pending_bytes, Arc::clone(&room_stats));
         let (queue, room_thread) = JobQueue::spawn(

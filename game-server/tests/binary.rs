@@ -44,6 +44,76 @@ fn bad_flags_print_usage_and_fail() {
     }
 }
 
+#[test]
+fn a_send_queue_limit_that_would_close_readers_is_refused_at_start() {
+    // Before the rule, this started and then closed every player of a busy room as a slow
+    // consumer: one flush batch (up to --max-pending-bytes, 1 MiB) passed the 64 KiB limit.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut child = Command::new(BIN)
+        .args(["--addr", &addr.to_string(), "--send-queue-limit", "65536"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start game-server");
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("poll child") {
+            break exit;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("game-server started with --send-queue-limit 65536 instead of refusing it");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    assert_eq!(exit.code(), Some(2), "a usage error; stderr:\n{err}");
+    assert!(
+        err.contains("send queue limit of 65536 bytes is too small") && err.contains("Usage"),
+        "the error should say which limit and why, then the usage:\n{err}"
+    );
+
+    // The same limit works once the batches and the room are small enough for it.
+    let mut child = Command::new(BIN)
+        .args([
+            "--addr",
+            &addr.to_string(),
+            "--send-queue-limit",
+            "65536",
+            "--max-pending-bytes",
+            "8192",
+            "--max-connections",
+            "1000",
+            "--log",
+            "warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start game-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listened = loop {
+        if TcpStream::connect(addr).is_ok() {
+            break true;
+        }
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        listened,
+        "64 KiB with 8 KiB batches and 1000 players should start"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_closes_sessions_and_exits_zero_quickly() {

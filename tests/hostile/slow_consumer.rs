@@ -22,6 +22,8 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
     const LIMIT: usize = 64 * 1024;
     let server = start_server(|c| {
         c.net.send_queue_limit = LIMIT;
+        // A full room's player list must fit the limit too (ServerConfig::validate).
+        c.net.max_connections = 100;
         // Flushes far below the limit, so a reader that keeps up is never near it.
         c.max_pending_bytes = 8 * 1024;
         c.tick = Duration::from_millis(5);
