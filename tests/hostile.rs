@@ -12,6 +12,8 @@
 //! - `slow_consumer`: a client that never reads, closed at its send queue limit, with the
 //!   process's memory bounded;
 //! - `flood`: connections beyond `max_connections`, refused at once;
+//! - `refused`: refused input (over-long chat, over a rate limit), bounded in the log and
+//!   closed when it keeps coming;
 //! - `resets`: clients that reset with data in flight both ways;
 //! - `decoders`: property tests of the framing and every generated decoder;
 //! - `common`: the room with one well-behaved player, and the captured server log.
@@ -28,6 +30,8 @@ mod flood;
 mod idle;
 #[path = "hostile/malformed.rs"]
 mod malformed;
+#[path = "hostile/refused.rs"]
+mod refused;
 #[path = "hostile/resets.rs"]
 mod resets;
 #[path = "hostile/slow_consumer.rs"]

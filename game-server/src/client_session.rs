@@ -4,10 +4,14 @@
 //! the peer sent that makes no sense is handled by a fixed policy:
 //! - a position that is NaN or infinite closes the session with a protocol error (no honest
 //!   client sends one);
-//! - a chat line over the length limit is dropped and logged, the session stays;
+//! - a chat line over the length limit is dropped and counted, the session stays;
 //! - moves and chat lines beyond the player's rate limits (`ServerConfig::move_rate`,
 //!   `chat_rate`) are dropped and counted, so one flooding client cannot fill every other
 //!   player's send queue with its broadcasts;
+//! - a player that keeps sending refused input (the two cases above) past
+//!   `ServerConfig::refused_input_limit` is closed (`ApplicationError`);
+//! - every log line a peer can trigger is bounded: summaries of drops at most once a second,
+//!   per-session lines from the server-wide `LogBudget`;
 //! - a move or chat arriving when the room's input queue is full is dropped and counted (the
 //!   room is behind; the player's next move supersedes it);
 //! - a player arriving while the room has `max_connections` entries still pending is closed
@@ -23,6 +27,7 @@ use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, 
 
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
+use crate::log_budget::LogBudget;
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
 use crate::session_manager::SessionManager;
@@ -36,6 +41,9 @@ pub(crate) struct Shared {
     pub chat_max_chars: usize,
     pub move_rate: Rate,
     pub chat_rate: Rate,
+    pub refused_input_limit: Rate,
+    /// Per-session log lines (connected, disconnected) draw from this.
+    pub peer_log: LogBudget,
     pub started: Instant,
 }
 
@@ -49,6 +57,8 @@ pub struct ClientSession {
     left: bool,
     moves: TokenBucket,
     chats: TokenBucket,
+    /// One token per refused input; empty means the peer keeps sending what is refused.
+    refusals: TokenBucket,
 }
 
 impl ClientSession {
@@ -57,6 +67,7 @@ impl ClientSession {
         ClientSession {
             moves: TokenBucket::new(shared.move_rate, now),
             chats: TokenBucket::new(shared.chat_rate, now),
+            refusals: TokenBucket::new(shared.refused_input_limit, now),
             shared,
             session: None,
             player_id: 0,
@@ -64,8 +75,9 @@ impl ClientSession {
         }
     }
 
-    /// Counts and logs (at most once a second) an input dropped by a rate limit.
-    fn rate_limited(&self, what: &'static str, wait: std::time::Duration) {
+    /// Counts a refused input and logs it (at most once a second, server-wide); closes the
+    /// session once the peer has used up its refusals.
+    fn refused(&mut self, what: &'static str, why: &'static str) {
         let rejected = self
             .shared
             .stats
@@ -76,10 +88,17 @@ impl ClientSession {
             tracing::warn!(
                 player_id = self.player_id,
                 input = what,
-                retry_in_ms = wait.as_millis() as u64,
+                why,
                 rejected_total = rejected,
-                "input over the rate limit dropped"
+                "input refused (logged at most once a second)"
             );
+        }
+        if !self.refusals.try_take(Instant::now()) {
+            let limit = self.shared.refused_input_limit;
+            self.close(CloseReason::ApplicationError(format!(
+                "kept sending refused input ({what}: {why}) past {} refusals at {}/s",
+                limit.burst, limit.per_sec
+            )));
         }
     }
 
@@ -133,7 +152,9 @@ impl PacketSession for ClientSession {
             return;
         };
         self.player_id = player_id;
-        tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), "connected");
+        if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
+            tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
+        }
         let enter = RoomJob::Enter {
             player_id: self.player_id,
             outbox: Arc::clone(session),
@@ -161,14 +182,17 @@ impl PacketSession for ClientSession {
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
         self.shared.sessions.remove(self.player_id);
+        let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
+            return;
+        };
         match reason {
             CloseReason::ProtocolError(_)
             | CloseReason::SlowConsumer { .. }
             | CloseReason::ApplicationError(_) => {
-                tracing::warn!(player_id = self.player_id, peer = %session.peer_addr(), %reason, "disconnected");
+                tracing::warn!(player_id = self.player_id, peer = %session.peer_addr(), %reason, suppressed, "disconnected");
             }
             _ => {
-                tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), %reason, "disconnected")
+                tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), %reason, suppressed, "disconnected")
             }
         }
     }
@@ -192,7 +216,7 @@ impl PacketHandler for ClientSession {
             return;
         }
         if !self.moves.try_take(Instant::now()) {
-            self.rate_limited("C_Move", self.moves.wait());
+            self.refused("C_Move", "over the move rate limit");
             return;
         }
         self.push_input(RoomJob::Move {
@@ -211,23 +235,16 @@ impl PacketHandler for ClientSession {
             message: packet.message,
         };
         if chars > self.shared.chat_max_chars || broadcast.frame_len().is_err() {
-            self.shared
-                .stats
-                .inputs_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                player_id = self.player_id,
-                chars,
-                limit = self.shared.chat_max_chars,
-                "chat message over the limit dropped"
-            );
+            // Before this went through `refused`, each over-long line wrote a warning of its
+            // own: a client looping 201-character lines flooded the log from the I/O threads.
+            self.refused("C_Chat", "over the chat length limit");
             return;
         }
         if self.left {
             return;
         }
         if !self.chats.try_take(Instant::now()) {
-            self.rate_limited("C_Chat", self.chats.wait());
+            self.refused("C_Chat", "over the chat rate limit");
             return;
         }
         self.push_input(RoomJob::Chat {

@@ -40,6 +40,12 @@ pub struct ServerConfig {
     pub move_rate: Rate,
     /// Chat lines one player may send. Default 2 a second, bursts of 10; over it, dropped.
     pub chat_rate: Rate,
+    /// Refused inputs (over a rate limit, or a chat line over the length limit) a player may
+    /// send before it is closed: each refusal takes a token, and a refusal that finds none
+    /// closes the session (`ApplicationError`). Default 10 a second, bursts of 100: a client
+    /// that now and then goes over a limit is never closed; one that keeps sending what is
+    /// refused (a flood, or moves at twice the move rate for about five seconds) is.
+    pub refused_input_limit: Rate,
 }
 
 /// A [`ServerConfig`] the server refuses to start with.
@@ -136,6 +142,10 @@ impl Default for ServerConfig {
             chat_rate: Rate {
                 per_sec: 2.0,
                 burst: 10.0,
+            },
+            refused_input_limit: Rate {
+                per_sec: 10.0,
+                burst: 100.0,
             },
         }
     }

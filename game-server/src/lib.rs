@@ -13,6 +13,7 @@ mod client_session;
 mod config;
 mod game_room;
 mod job_queue;
+mod log_budget;
 pub mod packets;
 mod rate_limit;
 mod server;

@@ -13,6 +13,7 @@ use crate::client_session::{ClientSession, Shared};
 use crate::config::ServerConfig;
 use crate::game_room::{GameRoom, RoomJob};
 use crate::job_queue::{JobQueue, JobQueueThread};
+use crate::log_budget::{LogBudget, PEER_LOG_RATE};
 use crate::stats::{Snapshot, StatSources};
 
 /// A running game server.
@@ -60,6 +61,8 @@ impl GameServer {
             chat_max_chars: config.chat_max_chars,
             move_rate: config.move_rate,
             chat_rate: config.chat_rate,
+            refused_input_limit: config.refused_input_limit,
+            peer_log: LogBudget::new(PEER_LOG_RATE, Instant::now()),
             started: Instant::now(),
         });
         let listener = tokio::spawn(listener.run(move || ClientSession::new(Arc::clone(&shared))));
