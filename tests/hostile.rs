@@ -12,6 +12,8 @@
 //! - `slow_consumer`: a client that never reads, closed at its send queue limit, with the
 //!   process's memory bounded;
 //! - `flood`: connections beyond `max_connections`, refused at once;
+//! - `reconnect`: a reconnect loop and an address holding many connections, checked by the
+//!   per-address limits;
 //! - `refused`: refused input (over-long chat, over a rate limit), bounded in the log and
 //!   closed when it keeps coming;
 //! - `resets`: clients that reset with data in flight both ways;
@@ -30,6 +32,8 @@ mod flood;
 mod idle;
 #[path = "hostile/malformed.rs"]
 mod malformed;
+#[path = "hostile/reconnect.rs"]
+mod reconnect;
 #[path = "hostile/refused.rs"]
 mod refused;
 #[path = "hostile/resets.rs"]

@@ -32,6 +32,20 @@ struct Args {
     /// batch is this plus one broadcast).
     #[arg(long, default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(64..=1 << 30))]
     max_pending_bytes: u64,
+    /// Sessions one source address may have open (0 = no per-address limits; IPv6 counts
+    /// by /64; loopback is exempt unless --limit-loopback).
+    #[arg(long, default_value_t = 128)]
+    max_connections_per_address: u64,
+    /// New connections one source address may open per second, on average.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_f64)]
+    connects_per_address_per_sec: f64,
+    /// New connections one source address may open back to back.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    connect_burst_per_address: u32,
+    /// Apply the per-address limits to loopback clients too (exempt by default, for local
+    /// load tests and a proxy on the same host).
+    #[arg(long)]
+    limit_loopback: bool,
     /// Largest frame a client may send, header included (4..=65535).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(4..=65535))]
     max_packet_size: u64,
@@ -54,6 +68,15 @@ impl Args {
                     .then(|| Duration::from_secs(self.idle_timeout_secs)),
                 send_queue_limit: self.send_queue_limit as usize,
                 max_packet_size: self.max_packet_size as usize,
+                address_limits: (self.max_connections_per_address > 0).then(|| {
+                    server_core::AddressLimits {
+                        max_open: self.max_connections_per_address as usize,
+                        connects_per_sec: self.connects_per_address_per_sec,
+                        connect_burst: self.connect_burst_per_address,
+                        exempt_loopback: !self.limit_loopback,
+                        ..server_core::AddressLimits::default()
+                    }
+                }),
                 ..defaults.net.clone()
             },
             tick: Duration::from_millis(self.tick_ms),
@@ -99,6 +122,14 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// A number above zero, for rates.
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a number above 0, got {s:?}")),
+    }
 }
 
 /// Parses the flags; a bad one prints what is wrong and the usage line, then exits 2.

@@ -18,7 +18,7 @@ pub struct ServerStats {
     pub direct_out: AtomicU64,
     /// Inputs dropped because the room's input lane was full.
     pub inputs_dropped: AtomicU64,
-    /// Packets refused by validation (over-long chat, ...), dropped without closing.
+    /// Inputs refused (over-long chat, over a rate limit) and dropped.
     pub inputs_rejected: AtomicU64,
     /// Unix-ish second of the last "room queue full" warning, to log it once a second.
     pub(crate) last_drop_warning: AtomicU64,
@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub accepted: u64,
     /// Connections refused at `max_connections`.
     pub refused: u64,
+    /// Connections refused by the per-address limits.
+    pub refused_by_address: u64,
     /// Packets received.
     pub packets_in: u64,
     /// Packets delivered to sessions (broadcasts once per recipient, plus direct replies).
@@ -79,6 +81,7 @@ impl StatSources {
             players: self.room.players.load(r) as u64,
             accepted: self.listener.accepted(),
             refused: self.listener.refused(),
+            refused_by_address: self.listener.refused_by_address(),
             packets_in: self.server.packets_in.load(r),
             packets_out: self.room.packets_out.load(r) + self.server.direct_out.load(r),
             bytes_out: self.room.bytes_out.load(r),

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::address_limits::AddressLimits;
+
 /// Configuration shared by [`Listener`](crate::Listener) and [`Connector`](crate::Connector).
 ///
 /// Build it with struct update syntax: `Config { max_connections: 100, ..Config::default() }`.
@@ -37,6 +39,10 @@ pub struct Config {
     /// How long a [`Connector`](crate::Connector) waits for one connection to open before
     /// reporting it as timed out. Default 10 s.
     pub connect_timeout: std::time::Duration,
+    /// Limits on the connections from one source address (open at once, and opened per
+    /// second), checked by the [`Listener`](crate::Listener) as it accepts; `None` for no
+    /// per-address limit. Default: [`AddressLimits::default`] (loopback exempt).
+    pub address_limits: Option<AddressLimits>,
 }
 
 /// A [`Config`] value that cannot work.
@@ -59,6 +65,9 @@ pub enum ConfigError {
     /// `recv_buffer_size` is 0.
     #[error("recv_buffer_size must be at least 1 byte")]
     RecvBufferSize,
+    /// A field of `address_limits` is zero, negative or not a number.
+    #[error("address_limits: {0}")]
+    AddressLimits(&'static str),
     /// `idle_timeout` is `Some(0)`: use `None` to turn the idle check off.
     #[error("idle_timeout must be longer than zero (None turns the idle check off)")]
     IdleTimeout,
@@ -87,6 +96,24 @@ impl Config {
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::IdleTimeout);
         }
+        if let Some(limits) = &self.address_limits {
+            if limits.max_open == 0 {
+                return Err(ConfigError::AddressLimits("max_open must be at least 1"));
+            }
+            if !(limits.connects_per_sec.is_finite() && limits.connects_per_sec > 0.0) {
+                return Err(ConfigError::AddressLimits(
+                    "connects_per_sec must be a number above 0",
+                ));
+            }
+            if limits.connect_burst == 0 {
+                return Err(ConfigError::AddressLimits(
+                    "connect_burst must be at least 1",
+                ));
+            }
+            if limits.max_tracked == 0 {
+                return Err(ConfigError::AddressLimits("max_tracked must be at least 1"));
+            }
+        }
         Ok(())
     }
 }
@@ -103,6 +130,7 @@ impl Default for Config {
             backlog: 1024,
             nodelay: true,
             connect_timeout: Duration::from_secs(10),
+            address_limits: Some(AddressLimits::default()),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod address_limits;
 mod close_reason;
 mod config;
 mod connector;
@@ -28,6 +29,7 @@ mod session;
 mod session_set;
 pub mod wire;
 
+pub use address_limits::AddressLimits;
 pub use close_reason::{CloseReason, ProtocolError};
 pub use config::{Config, ConfigError};
 pub use connector::{ConnectError, Connector};

@@ -3,14 +3,15 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::address_limits::AddressTable;
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
@@ -22,6 +23,7 @@ use crate::session_set::SessionSet;
 pub struct ListenerStats {
     accepted: AtomicU64,
     refused: AtomicU64,
+    refused_by_address: AtomicU64,
     accept_errors: AtomicU64,
     active: AtomicU64,
 }
@@ -35,6 +37,12 @@ impl ListenerStats {
     /// Connections closed at once because `max_connections` sessions were open.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once because their source address had too many open or opened
+    /// them too fast (see [`Config::address_limits`]).
+    pub fn refused_by_address(&self) -> u64 {
+        self.refused_by_address.load(Ordering::Relaxed)
     }
 
     /// Failed `accept` calls.
@@ -120,6 +128,13 @@ impl Listener {
             .map(|every| tokio::spawn(Arc::clone(&sessions).reap_idle_every(every)));
         let mut backoff = Backoff::default();
         let mut last_refusal_log: Option<tokio::time::Instant> = None;
+        let mut last_address_log: Option<tokio::time::Instant> = None;
+        // A std mutex: the accept loop admits and each session's cleanup releases, a few
+        // map operations per connection, never held across an `.await`.
+        let addresses = config
+            .address_limits
+            .clone()
+            .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
 
         loop {
             let accepted = tokio::select! {
@@ -127,10 +142,10 @@ impl Listener {
                 _ = shutdown.cancelled() => break,
                 accepted = tcp.accept() => accepted,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => {
+            let (stream, peer) = match accepted {
+                Ok(accepted) => {
                     backoff.reset();
-                    stream
+                    accepted
                 }
                 Err(e) => {
                     // Usually EMFILE or ENFILE: spinning on accept would burn a core while
@@ -159,6 +174,33 @@ impl Listener {
                 }
                 continue;
             };
+            // Per-address limits: checked before the session exists, so a refused connection
+            // costs the game nothing. Refusals are logged at most once a second.
+            let admitted = match &addresses {
+                None => None,
+                Some(table) => {
+                    let verdict = lock(table).admit(peer.ip(), Instant::now());
+                    match verdict {
+                        Ok(admitted) => Some((Arc::clone(table), admitted)),
+                        Err(why) => {
+                            drop(permit);
+                            let refused =
+                                stats.refused_by_address.fetch_add(1, Ordering::Relaxed) + 1;
+                            let now = tokio::time::Instant::now();
+                            if last_address_log.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+                                last_address_log = Some(now);
+                                tracing::warn!(
+                                    %peer,
+                                    why = why.as_str(),
+                                    refused_total = refused,
+                                    "connection refused by the per-address limits (logged at most once a second)"
+                                );
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
             let handler = factory();
             match driver::start(stream, handler, &config) {
                 Ok((session, driver)) => {
@@ -171,6 +213,9 @@ impl Listener {
                         // Cleanup runs even if the task unwinds, so a bug in the I/O task
                         // cannot leave a session registered or a slot taken forever.
                         let _cleanup = OnDrop::new(move || {
+                            if let Some((table, admitted)) = admitted {
+                                lock(&table).release(admitted);
+                            }
                             sessions.remove(&session);
                             stats.active.fetch_sub(1, Ordering::Relaxed);
                             drop(permit);
@@ -180,7 +225,10 @@ impl Listener {
                     });
                 }
                 Err(e) => {
-                    // The peer vanished between accept and setup; nothing to clean up.
+                    // The peer vanished between accept and setup; only its admission to undo.
+                    if let Some((table, admitted)) = admitted {
+                        lock(&table).release(admitted);
+                    }
                     tracing::debug!(error = %e, "accepted socket unusable");
                 }
             }
@@ -195,6 +243,14 @@ impl Listener {
             reaper.abort();
         }
     }
+}
+
+/// Locks the address table. A panic while holding it can only come from a map operation,
+/// which leaves the counts usable, so poisoning is ignored rather than spread.
+fn lock(table: &Mutex<AddressTable>) -> std::sync::MutexGuard<'_, AddressTable> {
+    table
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a closure when dropped, also during unwinding.
