@@ -151,6 +151,10 @@ impl Driver {
         let net = server_core::Config {
             // The server decides when a bot is idle; a bot only stops when the run does.
             idle_timeout: None,
+            // A bot receives whole flush batches (80 KB a tick at N = 4000): leave its socket
+            // buffers to the kernel's autotuning rather than the server-side defaults.
+            socket_send_buffer: None,
+            socket_recv_buffer: None,
             ..server_core::Config::default()
         };
         Driver {

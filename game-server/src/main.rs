@@ -32,6 +32,13 @@ struct Args {
     /// batch is this plus one broadcast).
     #[arg(long, default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(64..=1 << 30))]
     max_pending_bytes: u64,
+    /// SO_SNDBUF of each session's socket in bytes (0 = the kernel's autotuning, which lets
+    /// a client that does not read pin up to tcp_wmem's maximum, 4 MiB, in the kernel).
+    #[arg(long, default_value_t = 256 * 1024)]
+    socket_send_buffer: u64,
+    /// SO_RCVBUF of each session's socket in bytes (0 = the kernel's autotuning).
+    #[arg(long, default_value_t = 64 * 1024)]
+    socket_recv_buffer: u64,
     /// Sessions one source address may have open (0 = no per-address limits; IPv6 counts
     /// by /64; loopback is exempt unless --limit-loopback).
     #[arg(long, default_value_t = 128)]
@@ -68,6 +75,10 @@ impl Args {
                     .then(|| Duration::from_secs(self.idle_timeout_secs)),
                 send_queue_limit: self.send_queue_limit as usize,
                 max_packet_size: self.max_packet_size as usize,
+                socket_send_buffer: (self.socket_send_buffer > 0)
+                    .then_some(self.socket_send_buffer as usize),
+                socket_recv_buffer: (self.socket_recv_buffer > 0)
+                    .then_some(self.socket_recv_buffer as usize),
                 address_limits: (self.max_connections_per_address > 0).then(|| {
                     server_core::AddressLimits {
                         max_open: self.max_connections_per_address as usize,
@@ -101,7 +112,7 @@ async fn main() -> ExitCode {
     if let Err(e) = config.validate() {
         // Flags that parse but cannot work together: as much a usage error as a bad flag.
         eprintln!("error: {e}");
-        eprintln!("(flags: --send-queue-limit, --max-pending-bytes, --max-connections)");
+        eprintln!("(flags: --send-queue-limit, --max-pending-bytes, --max-connections, --socket-*-buffer)");
         eprintln!(
             "{}",
             <Args as clap::CommandFactory>::command().render_usage()

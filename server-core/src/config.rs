@@ -39,6 +39,17 @@ pub struct Config {
     /// How long a [`Connector`](crate::Connector) waits for one connection to open before
     /// reporting it as timed out. Default 10 s.
     pub connect_timeout: std::time::Duration,
+    /// `SO_SNDBUF` of every session's socket, in bytes; `None` leaves it to the kernel. On
+    /// Linux the kernel then grows it for a peer that does not read up to `tcp_wmem`'s
+    /// maximum (4 MiB by default), so a stalled peer pins that much kernel memory on top of
+    /// `send_queue_limit`; set, it holds at most twice this value (Linux doubles it for its
+    /// bookkeeping, and caps it at `net.core.wmem_max`). Default 256 KiB: the figure
+    /// `bench broadcast` showed costs no throughput at 2000 and 3000 players (BENCHMARKS.md).
+    pub socket_send_buffer: Option<usize>,
+    /// `SO_RCVBUF` of every session's socket, in bytes; `None` leaves it to the kernel (which
+    /// grows it up to `tcp_rmem`'s maximum). Game clients send little, so a small buffer
+    /// costs nothing and bounds what a peer can park in the kernel. Default 64 KiB.
+    pub socket_recv_buffer: Option<usize>,
     /// Limits on the connections from one source address (open at once, and opened per
     /// second), checked by the [`Listener`](crate::Listener) as it accepts; `None` for no
     /// per-address limit. Default: [`AddressLimits::default`] (loopback exempt).
@@ -68,6 +79,16 @@ pub enum ConfigError {
     /// A field of `address_limits` is zero, negative or not a number.
     #[error("address_limits: {0}")]
     AddressLimits(&'static str),
+    /// A socket buffer size is 0 or beyond what `setsockopt` takes.
+    #[error("{name} must be between 1 and {max} bytes, got {value}")]
+    SocketBuffer {
+        /// Which of the two.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+        /// The largest allowed.
+        max: usize,
+    },
     /// `idle_timeout` is `Some(0)`: use `None` to turn the idle check off.
     #[error("idle_timeout must be longer than zero (None turns the idle check off)")]
     IdleTimeout,
@@ -95,6 +116,16 @@ impl Config {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::IdleTimeout);
+        }
+        for (name, size) in [
+            ("socket_send_buffer", self.socket_send_buffer),
+            ("socket_recv_buffer", self.socket_recv_buffer),
+        ] {
+            // The kernel doubles the value into an int: half of i32::MAX is the most it takes.
+            let max = (i32::MAX / 2) as usize;
+            if let Some(value) = size.filter(|v| *v == 0 || *v > max) {
+                return Err(ConfigError::SocketBuffer { name, value, max });
+            }
         }
         if let Some(limits) = &self.address_limits {
             if limits.max_open == 0 {
@@ -130,6 +161,8 @@ impl Default for Config {
             backlog: 1024,
             nodelay: true,
             connect_timeout: Duration::from_secs(10),
+            socket_send_buffer: Some(256 * 1024),
+            socket_recv_buffer: Some(64 * 1024),
             address_limits: Some(AddressLimits::default()),
         }
     }
@@ -167,6 +200,20 @@ mod tests {
             bad(|c| c.recv_buffer_size = 0),
             Err(ConfigError::RecvBufferSize)
         );
+        assert!(matches!(
+            bad(|c| c.socket_send_buffer = Some(0)),
+            Err(ConfigError::SocketBuffer {
+                name: "socket_send_buffer",
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.socket_recv_buffer = Some(usize::MAX)),
+            Err(ConfigError::SocketBuffer {
+                name: "socket_recv_buffer",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
@@ -68,7 +68,7 @@ impl Connector {
         addr: SocketAddr,
         handler: H,
     ) -> io::Result<Arc<Session>> {
-        let stream = connect_within(addr, self.config.connect_timeout).await?;
+        let stream = connect_within(addr, &self.config).await?;
         spawn(stream, handler, &self.config, &self.sessions, &self.tracker)
     }
 
@@ -93,7 +93,7 @@ impl Connector {
             let tracker = self.tracker.clone();
             attempts.spawn(async move {
                 let opened = async {
-                    let stream = connect_within(addr, config.connect_timeout).await?;
+                    let stream = connect_within(addr, &config).await?;
                     spawn(stream, handler, &config, &sessions, &tracker)
                 };
                 (
@@ -165,10 +165,16 @@ fn spawn<H: SessionHandler>(
     Ok(session)
 }
 
-/// `TcpStream::connect` with a deadline: an unanswered SYN otherwise waits for the OS's
-/// retries, about two minutes on Linux.
-async fn connect_within(addr: SocketAddr, limit: std::time::Duration) -> io::Result<TcpStream> {
-    match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+/// A connect with the config's socket buffer sizes and a deadline: an unanswered SYN
+/// otherwise waits for the OS's retries, about two minutes on Linux.
+async fn connect_within(addr: SocketAddr, config: &Config) -> io::Result<TcpStream> {
+    let limit = config.connect_timeout;
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    crate::listener::set_buffer_sizes(&socket, config)?;
+    match tokio::time::timeout(limit, socket.connect(addr)).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,

@@ -78,6 +78,9 @@ impl Listener {
         };
         // Lets a restarted server bind while old connections sit in TIME_WAIT.
         socket.set_reuseaddr(true)?;
+        // Set on the listening socket, accepted sockets inherit them (and the lock that
+        // stops the kernel's autotuning) with no system call per connection.
+        set_buffer_sizes(&socket, &config)?;
         socket.bind(config.addr)?;
         let tcp = socket.listen(config.backlog)?;
         Ok(Listener {
@@ -243,6 +246,19 @@ impl Listener {
             reaper.abort();
         }
     }
+}
+
+/// Applies `Config::socket_send_buffer` and `socket_recv_buffer` to a socket not yet
+/// listening or connected.
+pub(crate) fn set_buffer_sizes(socket: &TcpSocket, config: &Config) -> io::Result<()> {
+    // `validate` keeps both within u32 (and half of i32::MAX).
+    if let Some(size) = config.socket_send_buffer {
+        socket.set_send_buffer_size(u32::try_from(size).unwrap_or(u32::MAX))?;
+    }
+    if let Some(size) = config.socket_recv_buffer {
+        socket.set_recv_buffer_size(u32::try_from(size).unwrap_or(u32::MAX))?;
+    }
+    Ok(())
 }
 
 /// Locks the address table. A panic while holding it can only come from a map operation,

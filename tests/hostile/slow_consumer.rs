@@ -1,5 +1,6 @@
 //! A client that never reads: closed at its send queue limit, with memory bounded.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +47,20 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
     let stream = socket.connect(addr).await.expect("connect");
     let (staller, _) = Client::join_stream(stream).await;
     let staller_peer = local_addr(&staller);
+    // What the kernel holds for the staller on the server's side, sampled all along: the
+    // part of a stalled session's cost that the send queue limit does not count.
+    let kernel_peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak = Arc::clone(&kernel_peak);
+        tokio::spawn(async move {
+            loop {
+                if let Some(queued) = server_side_tx_queue(addr, staller_peer) {
+                    peak.fetch_max(queued, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
 
     // The talker chats and reads everything: the room broadcasts each line to both.
     let (talker, _) = Client::join(addr).await;
@@ -105,6 +120,7 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
     })
     .await;
     let rss_after = rss();
+    sampler.abort();
 
     let broadcast = LINES * per_line;
     let growth = rss_after.saturating_sub(rss_before);
@@ -114,6 +130,22 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer_and_memory_stays
          (a stalled player holding its share would have grown it by that much)",
         growth >> 10,
         broadcast >> 10
+    );
+    // The whole bound of a stalled session: the send queue limit in the server's memory, plus
+    // at most twice SO_SNDBUF in the kernel (Linux doubles the value set). Before the socket
+    // buffer was set, the kernel's autotuning let this reach megabytes on loopback.
+    let sndbuf = game_server::ServerConfig::default()
+        .net
+        .socket_send_buffer
+        .expect("the default sets SO_SNDBUF") as u64;
+    let kernel_peak = kernel_peak.load(Ordering::Relaxed);
+    assert!(
+        kernel_peak > 0,
+        "the sampler should have seen the staller's socket with bytes queued"
+    );
+    assert!(
+        kernel_peak <= 2 * sndbuf,
+        "the kernel held {kernel_peak} bytes for the staller, more than 2 x SO_SNDBUF ({sndbuf})"
     );
     let limit = format!("limit {LIMIT}");
     logged(
@@ -159,6 +191,29 @@ impl Progress {
     fn leaves(&self) -> Vec<i32> {
         lock(&self.leaves).clone()
     }
+}
+
+/// Bytes in the send queue of the server's socket from `server` to `peer` (written and not
+/// yet acknowledged by the peer), from /proc/net/tcp; `None` once the socket is gone.
+fn server_side_tx_queue(server: SocketAddr, peer: SocketAddr) -> Option<u64> {
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (local, remote) = (hex(server), hex(peer));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.get(1) != Some(&local.as_str()) || cols.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let tx = cols.get(4)?.split(':').next()?;
+        u64::from_str_radix(tx, 16).ok()
+    })
 }
 
 /// This process's resident set size, from /proc/self/status.
