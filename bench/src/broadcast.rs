@@ -25,14 +25,47 @@ pub struct Args {
     /// Room flush interval of the server, in milliseconds (the course: 250).
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
-    /// Write the sweep's delivered ratio and p99 against N as an SVG chart here.
+    /// Write the sweep's delivered ratio and p99 against N as an SVG chart here (medians
+    /// of the first variant).
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
+    /// Runs of each N (and variant); the summary gives the median and the spread, since one
+    /// run on a shared 2-core machine can be an outlier.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
+    runs: u64,
+    /// One arm of a side-by-side comparison, `NAME=SERVER FLAGS` (e.g.
+    /// `--variant "auto=--socket-send-buffer 0" --variant "256k=--socket-send-buffer 262144"`).
+    /// Repeatable; every run of every N runs each variant in turn, so they see the same
+    /// machine. None: one variant, `default`, with the server's defaults.
+    #[arg(long = "variant", value_parser = parse_variant)]
+    variants: Vec<Variant>,
+}
+
+/// Extra `game-server` flags under a name.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    name: String,
+    server_args: Vec<String>,
+}
+
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    let (name, flags) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=SERVER FLAGS, got {s:?}"))?;
+    if name.is_empty() {
+        return Err(format!("the variant needs a name before '=': {s:?}"));
+    }
+    Ok(Variant {
+        name: name.to_owned(),
+        server_args: flags.split_whitespace().map(str::to_owned).collect(),
+    })
 }
 
 /// One run's results.
 #[derive(Debug, Clone)]
 pub struct Row {
+    variant: String,
+    run: u64,
     clients: usize,
     /// Deliveries received over N x N x moves-per-second x window.
     delivered_nominal: f64,
@@ -49,21 +82,54 @@ pub struct Row {
     rss_window_end: u64,
     disconnects: u64,
     errors: u64,
+    /// Seconds of bot CPU per million moves received: what the load generator pays.
+    bot_cpu_s_per_m: f64,
 }
 
 /// Runs the benchmark for each N and prints the table.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let variants = if args.variants.is_empty() {
+        vec![Variant {
+            name: "default".into(),
+            server_args: Vec::new(),
+        }]
+    } else {
+        args.variants.clone()
+    };
     let mut rows = Vec::new();
     println!(
-        "broadcast: window {} s, move every {} ms, tick {} ms; server = release game-server child, bots = dummy-client in this process",
-        args.secs, args.move_interval_ms, args.tick_ms
+        "broadcast: window {} s, move every {} ms, tick {} ms, {} run(s) of each; server = release game-server child, bots = dummy-client in this process",
+        args.secs, args.move_interval_ms, args.tick_ms, args.runs
     );
+    for v in &variants {
+        println!(
+            "variant {}: game-server {}",
+            v.name,
+            v.server_args.join(" ")
+        );
+    }
     for &clients in &args.clients {
-        let row = run_one(&args, clients)?;
-        eprintln!("N = {clients}: done");
-        rows.push(row);
+        for run in 1..=args.runs {
+            for variant in &variants {
+                let row = run_one(&args, clients, variant, run)?;
+                eprintln!(
+                    "N = {clients}, {} run {run}: {:.2}% delivered, p99 {:.0} ms",
+                    variant.name,
+                    row.delivered_nominal * 100.0,
+                    row.p99_ms
+                );
+                rows.push(row);
+            }
+        }
     }
     print_table(&rows);
+    let summary = summarize(&rows);
+    print_summary(&summary);
+    let rows: Vec<Row> = summary
+        .iter()
+        .filter(|s| s.variant == variants[0].name)
+        .map(|s| s.median.clone())
+        .collect();
     if let Some(path) = &args.plot {
         let points: Vec<plot::Point> = rows
             .iter()
@@ -85,9 +151,16 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error>> {
+fn run_one(
+    args: &Args,
+    clients: usize,
+    variant: &Variant,
+    run: u64,
+) -> Result<Row, Box<dyn std::error::Error>> {
     let tick = args.tick_ms.to_string();
-    let server = ServerProcess::start(&["--tick-ms", &tick, "--max-connections", "10000"])?;
+    let mut server_args = vec!["--tick-ms", &tick, "--max-connections", "10000"];
+    server_args.extend(variant.server_args.iter().map(String::as_str));
+    let server = ServerProcess::start(&server_args)?;
     let idle_rss = server.sample()?.rss;
 
     // Sample the server once a second while the bots run.
@@ -142,7 +215,11 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
     };
     let moves_per_sec = 1000.0 / args.move_interval_ms as f64;
     let nominal = clients as f64 * clients as f64 * moves_per_sec * report.timeline.window_secs;
+    let bot_cpu_secs = bots_after.cpu_secs - bots_before.cpu_secs;
     Ok(Row {
+        variant: variant.name.clone(),
+        run,
+        bot_cpu_s_per_m: bot_cpu_secs / (report.moves.received.max(1) as f64 / 1e6),
         clients,
         delivered_nominal: report.moves.received as f64 / nominal.max(1.0),
         delivered_sent: report.moves.delivered_ratio,
@@ -163,14 +240,16 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors |"
+        "| N | variant | run | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         println!(
-            "| {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} |",
+            "| {} | {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} |",
             r.clients,
+            r.variant,
+            r.run,
             r.delivered_nominal * 100.0,
             r.delivered_sent * 100.0,
             r.lost,
@@ -178,6 +257,7 @@ fn print_table(rows: &[Row]) {
             r.p99_ms,
             r.server_cpu,
             r.bot_cpu,
+            r.bot_cpu_s_per_m,
             mib(r.peak_rss),
             r.rss_per_session / 1024.0,
             mib(r.rss_window_start),
@@ -185,5 +265,145 @@ fn print_table(rows: &[Row]) {
             r.disconnects,
             r.errors,
         );
+    }
+}
+
+/// The runs of one (N, variant): the median run of each column, and the spread.
+#[derive(Debug, Clone)]
+struct Summary {
+    clients: usize,
+    variant: String,
+    runs: usize,
+    /// Each field the median over the runs (counts of losses and errors: the sum).
+    median: Row,
+    delivered_min: f64,
+    delivered_max: f64,
+    p99_min: f64,
+    p99_max: f64,
+    /// Runs that delivered every move they owed, with no error.
+    clean_runs: usize,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn summarize(rows: &[Row]) -> Vec<Summary> {
+    let mut keys: Vec<(usize, String)> = Vec::new();
+    for r in rows {
+        if !keys.iter().any(|(n, v)| *n == r.clients && *v == r.variant) {
+            keys.push((r.clients, r.variant.clone()));
+        }
+    }
+    keys.into_iter()
+        .filter_map(|(clients, variant)| {
+            let runs: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.clients == clients && r.variant == variant)
+                .collect();
+            let first = (*runs.first()?).clone();
+            let col = |f: fn(&Row) -> f64| median(runs.iter().map(|r| f(r)).collect());
+            let spread = |f: fn(&Row) -> f64| {
+                runs.iter()
+                    .map(|r| f(r))
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(v), hi.max(v))
+                    })
+            };
+            let (delivered_min, delivered_max) = spread(|r| r.delivered_nominal);
+            let (p99_min, p99_max) = spread(|r| r.p99_ms);
+            let median = Row {
+                run: 0,
+                delivered_nominal: col(|r| r.delivered_nominal),
+                delivered_sent: col(|r| r.delivered_sent),
+                lost: runs.iter().map(|r| r.lost).sum(),
+                p50_ms: col(|r| r.p50_ms),
+                p99_ms: col(|r| r.p99_ms),
+                server_cpu: col(|r| r.server_cpu),
+                bot_cpu: col(|r| r.bot_cpu),
+                peak_rss: col(|r| r.peak_rss as f64) as u64,
+                rss_per_session: col(|r| r.rss_per_session),
+                rss_window_start: col(|r| r.rss_window_start as f64) as u64,
+                rss_window_end: col(|r| r.rss_window_end as f64) as u64,
+                disconnects: runs.iter().map(|r| r.disconnects).sum(),
+                errors: runs.iter().map(|r| r.errors).sum(),
+                bot_cpu_s_per_m: col(|r| r.bot_cpu_s_per_m),
+                ..first
+            };
+            Some(Summary {
+                clients,
+                variant,
+                runs: runs.len(),
+                clean_runs: runs
+                    .iter()
+                    .filter(|r| r.lost == 0 && r.errors == 0 && r.disconnects == 0)
+                    .count(),
+                median,
+                delivered_min,
+                delivered_max,
+                p99_min,
+                p99_max,
+            })
+        })
+        .collect()
+}
+
+fn print_summary(summary: &[Summary]) {
+    println!();
+    println!("Median of the runs, with the spread (min .. max):");
+    println!();
+    println!(
+        "| N | variant | runs | clean runs | delivered / nominal | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | lost (all runs) | errors (all runs) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in summary {
+        let m = &s.median;
+        println!(
+            "| {} | {} | {} | {} | {:.2}% ({:.2} .. {:.2}) | {:.0} ms ({:.0} .. {:.0}) | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {} | {} |",
+            s.clients,
+            s.variant,
+            s.runs,
+            s.clean_runs,
+            m.delivered_nominal * 100.0,
+            s.delivered_min * 100.0,
+            s.delivered_max * 100.0,
+            m.p99_ms,
+            s.p99_min,
+            s.p99_max,
+            m.server_cpu,
+            m.bot_cpu,
+            m.bot_cpu_s_per_m,
+            m.peak_rss as f64 / (1024.0 * 1024.0),
+            m.lost,
+            m.errors,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_parse_and_bad_ones_say_why() {
+        let v = parse_variant("auto=--socket-send-buffer 0").expect("a variant");
+        assert_eq!(v.name, "auto");
+        assert_eq!(v.server_args, ["--socket-send-buffer", "0"]);
+        let none = parse_variant("off=").expect("a variant with no flags");
+        assert!(none.server_args.is_empty());
+        assert!(parse_variant("no-equals").is_err());
+        assert!(parse_variant("=--admin x").is_err());
+    }
+
+    #[test]
+    fn the_median_is_the_middle_run() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(vec![]), 0.0);
     }
 }
