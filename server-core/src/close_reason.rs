@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::packet::DecodeError;
+use crate::error::ProtocolError;
 
 /// The one reason a session was closed, reported to `on_disconnected` and in logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,51 +82,4 @@ impl From<ProtocolError> for CloseReason {
     fn from(e: ProtocolError) -> Self {
         CloseReason::ProtocolError(e)
     }
-}
-
-/// A peer broke the wire protocol. Always fatal for that one session, never for the server.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolError {
-    /// The frame header's size is smaller than the 4-byte header itself.
-    #[error("frame size {size} is smaller than the 4-byte header")]
-    FrameTooSmall {
-        /// The size the header claimed.
-        size: u16,
-    },
-    /// The frame header's size is larger than the configured maximum.
-    #[error("frame size {size} exceeds the maximum packet size {max}")]
-    FrameTooLarge {
-        /// The size the header claimed.
-        size: u16,
-        /// The configured `max_packet_size`.
-        max: usize,
-    },
-    /// No packet has this id.
-    #[error("unknown packet id {id}")]
-    UnknownPacketId {
-        /// The id from the frame header.
-        id: u16,
-    },
-    /// The packet exists but travels the other way (a client sent an `S_` packet, ...).
-    #[error("packet {name} (id {id}) is not accepted in this direction")]
-    UnexpectedPacket {
-        /// The id from the frame header.
-        id: u16,
-        /// The packet's schema name.
-        name: &'static str,
-    },
-    /// The packet's body did not decode.
-    #[error("packet {name} (id {id}) did not decode: {error}")]
-    Decode {
-        /// The id from the frame header.
-        id: u16,
-        /// The packet's schema name.
-        name: &'static str,
-        /// What was wrong with the body.
-        error: DecodeError,
-    },
-    /// The packet decoded but makes no sense to the application (a move before entering, a
-    /// NaN position, ...).
-    #[error("invalid packet: {0}")]
-    Invalid(String),
 }

@@ -1,6 +1,6 @@
 //! The frame header, `[size u16][id u16]`, parsed without any I/O.
 
-use crate::close_reason::ProtocolError;
+use crate::error::ProtocolError;
 
 /// Bytes in a frame header: `size` then `id`, both u16 little-endian.
 pub const HEADER_SIZE: usize = 4;

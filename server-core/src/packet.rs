@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 
+use crate::error::{DecodeError, EncodeError};
 use crate::frame::HEADER_SIZE;
 use crate::send_buffer::SendBuffer;
 use crate::wire::{Reader, Writer};
@@ -73,52 +74,4 @@ pub trait Packet: Sized {
             extra => Err(DecodeError::TrailingBytes { extra }),
         }
     }
-}
-
-/// A body that cannot be decoded. Peers cause these; they never panic.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// A field needs more bytes than the frame has left.
-    #[error("truncated: needed {needed} bytes, {remaining} left")]
-    Truncated {
-        /// Bytes the field needed.
-        needed: usize,
-        /// Bytes left in the frame.
-        remaining: usize,
-    },
-    /// A string's bytes are not valid in the schema's encoding.
-    #[error("invalid {encoding} string")]
-    InvalidString {
-        /// `"utf-8"` or `"utf-16le"`.
-        encoding: &'static str,
-    },
-    /// Bytes were left over after the last field.
-    #[error("{extra} trailing bytes after the last field")]
-    TrailingBytes {
-        /// How many bytes were left.
-        extra: usize,
-    },
-}
-
-/// A packet that cannot be encoded. Only local data causes these.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EncodeError {
-    /// A string, byte field or list is longer than its u16 length prefix can say.
-    #[error("{packet}.{field}: length {len} does not fit the u16 length prefix")]
-    TooLong {
-        /// The packet's schema name.
-        packet: &'static str,
-        /// The field's schema name.
-        field: &'static str,
-        /// Its length (bytes for strings and bytes, elements for lists).
-        len: usize,
-    },
-    /// The whole frame is larger than the 65535 bytes the size header can say.
-    #[error("{packet}: frame of {size} bytes does not fit the u16 size header")]
-    FrameTooLarge {
-        /// The packet's schema name.
-        packet: &'static str,
-        /// The frame's size.
-        size: usize,
-    },
 }

@@ -83,7 +83,7 @@ impl<T: PacketSession> SessionHandler for T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::close_reason::ProtocolError;
+    use crate::error::ProtocolError;
     use crate::Config;
 
     /// Records every frame; no socket involved.

@@ -15,8 +15,9 @@ use tokio::sync::Notify;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::error::EncodeError;
 use crate::local_batch;
-use crate::packet::{EncodeError, Packet};
+use crate::packet::Packet;
 use crate::send_buffer::SendBuffer;
 
 /// The callbacks of one session, the course's overridable `OnConnected` / `OnRecv` /

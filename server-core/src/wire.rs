@@ -5,7 +5,7 @@
 //! body and checks every length against what is left, so a hostile length can neither panic
 //! nor read past the frame.
 
-use crate::packet::DecodeError;
+use crate::error::DecodeError;
 
 /// Writes fields into a slice sized exactly for them.
 ///
