@@ -95,6 +95,10 @@ pub enum ProtocolError {
         /// What was wrong with the body.
         error: DecodeError,
     },
+    /// A [`ReceiveFilter`](crate::filter::ReceiveFilter) could not cut the stream into
+    /// frames (a line over its maximum, a missing begin mark, a bad length field).
+    #[error("malformed frame: {0}")]
+    Filter(#[from] crate::filter::FilterError),
     /// The packet decoded but makes no sense to the application (a move before entering, a
     /// NaN position, ...).
     #[error("invalid packet: {0}")]

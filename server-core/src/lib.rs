@@ -19,6 +19,7 @@ mod config;
 mod connector;
 mod driver;
 mod error;
+pub mod filter;
 pub mod frame;
 mod listener;
 mod local_batch;

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::close_reason::CloseReason;
-use crate::frame::{parse_header, HEADER_SIZE};
+use crate::filter::{deliver, PacketFilter};
+use crate::frame::HEADER_SIZE;
 use crate::session::{Session, SessionHandler};
 
 /// The callbacks of a framed session, the course's `PacketSession` with `OnRecvPacket`.
@@ -47,28 +48,12 @@ impl<T: PacketSession> SessionHandler for T {
     }
 
     fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize {
-        let max = session.max_packet_size();
-        let mut consumed = 0;
-        // `session.is_closed()` stops delivery after a handler closed the session itself.
-        while !session.is_closed() {
-            let rest = &data[consumed..];
-            match parse_header(rest, max) {
-                Ok(Some(header)) => {
-                    let body = &rest[HEADER_SIZE..header.size];
-                    consumed += header.size;
-                    if let Err(reason) = self.on_recv_packet(session, header.id, body) {
-                        session.disconnect(reason);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(session = session.id(), peer = %session.peer_addr(), error = %e, "malformed frame");
-                    session.disconnect(CloseReason::ProtocolError(e));
-                    break;
-                }
-            }
-        }
-        consumed
+        let mut filter = PacketFilter::new(session.max_packet_size());
+        deliver(&mut filter, session, data, |frame, _| {
+            // The filter checked the size, so the 4-byte header is there.
+            let id = u16::from_le_bytes([frame[2], frame[3]]);
+            self.on_recv_packet(session, id, &frame[HEADER_SIZE..])
+        })
     }
 
     fn on_send(&mut self, session: &Arc<Session>, bytes: usize) {
