@@ -27,6 +27,19 @@ pub struct Struct {
     pub name: String,
     /// The fields in wire order.
     pub fields: Vec<Field>,
+    /// Where an inline list element struct was defined (`None` for the schema's top-level
+    /// `structs`). Rust ignores it; C# nests the class there, as the course nests
+    /// `S_PlayerList.Player`.
+    pub nested_in: Option<Owner>,
+}
+
+/// The packet or struct whose field defines an inline struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// By index into [`Schema::packets`].
+    Packet(usize),
+    /// By index into [`Schema::structs`].
+    Struct(usize),
 }
 
 /// A packet: a struct with an id and a direction.
