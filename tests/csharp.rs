@@ -1,5 +1,6 @@
 //! The C# side, with Mono: the C# bot (clients/csharp) against an in-process game-server,
-//! hostile input to the generated C# decoders and the C# runtime, and the golden C# files
+//! hostile input to the generated C# decoders and the C# runtime (and the Unity PacketQueue),
+//! and the golden C# files
 //! compiling. Each test compiles its own program once with `mcs` and runs it with `mono`;
 //! without Mono they print a loud SKIPPED line (and fail when CI is set).
 
@@ -87,6 +88,7 @@ fn csharp_decoders_refuse_bad_input_with_typed_exceptions() {
         &dir,
     );
     sources.extend(runtime_sources());
+    sources.push(root().join("clients/csharp/Unity/PacketQueue.cs"));
     sources.push(root().join("tests/csharp/BadInput.cs"));
     let exe = dir.join("BadInput.exe");
     mono.compile(&exe, &sources);

@@ -108,6 +108,7 @@ static class BadInput
         SessionFraming();
         Writes();
         RandomBytes();
+        MainThreadQueue();
         foreach (string failure in Failures)
             Console.WriteLine("FAIL: " + failure);
         Console.WriteLine((_checks - Failures.Count) + "/" + _checks + " checks passed");
@@ -291,6 +292,22 @@ static class BadInput
         ExpectEncode(PacketError.InvalidString, "a lone surrogate", () => new C_Variable { text = "a\uD800b" }.Write());
         ArraySegment<byte> exact = new C_Scalars().Write();
         Check(exact.Count == 4 + 1 + 1 + 1 + 2 + 2 + 4 + 4 + 8 + 8 + 4 + 8, "Write returns exactly the frame's size");
+    }
+
+    static void MainThreadQueue()
+    {
+        PacketQueue queue = new PacketQueue();
+        bool all = true;
+        for (int i = 0; i < PacketQueue.Capacity; i++)
+            all &= queue.Push(new S_Skills { ownerId = (ulong)i });
+        Check(all, "PacketQueue takes Capacity packets");
+        Check(!queue.Push(new Empty()), "PacketQueue refuses a packet past Capacity");
+        IPacket first = queue.Pop();
+        Check(first is S_Skills && ((S_Skills)first).ownerId == 0, "Pop gives the oldest packet");
+        List<IPacket> rest = queue.PopAll();
+        Check(rest.Count == PacketQueue.Capacity - 1 && ((S_Skills)rest[rest.Count - 1]).ownerId == PacketQueue.Capacity - 1,
+            "PopAll gives the rest in order");
+        Check(queue.Pop() == null && queue.Push(new Empty()), "an emptied queue takes packets again");
     }
 
     static void RandomBytes()

@@ -81,6 +81,10 @@ namespace ServerCore
             RegisterRecv();
         }
 
+        /// <summary>
+        /// Queues one frame (any thread; never blocks). Ignored after the session ended;
+        /// disconnects with SendQueueFull when MaxSendQueue frames are already waiting.
+        /// </summary>
         public void Send(ArraySegment<byte> sendBuff)
         {
             bool full;
@@ -88,6 +92,7 @@ namespace ServerCore
             {
                 if (IsDisconnected)
                     return;
+                CheckStarted();
                 full = _sendQueue.Count + 1 > MaxSendQueue;
                 if (!full)
                 {
@@ -100,6 +105,7 @@ namespace ServerCore
                 Disconnect(DisconnectReason.SendQueueFull, MaxSendQueue + " frames already waiting");
         }
 
+        /// <summary>Queues several frames at once, sent together; same rules as Send(ArraySegment).</summary>
         public void Send(List<ArraySegment<byte>> sendBuffList)
         {
             if (sendBuffList == null || sendBuffList.Count == 0)
@@ -109,6 +115,7 @@ namespace ServerCore
             {
                 if (IsDisconnected)
                     return;
+                CheckStarted();
                 full = _sendQueue.Count + sendBuffList.Count > MaxSendQueue;
                 if (!full)
                 {
@@ -159,6 +166,12 @@ namespace ServerCore
             OnDisconnected(_remote);
         }
 
+        void CheckStarted()
+        {
+            if (_socket == null)
+                throw new InvalidOperationException("Send before Start: the session has no socket yet");
+        }
+
         // Called with _lock held.
         void RegisterSend()
         {
@@ -173,6 +186,12 @@ namespace ServerCore
             catch (ObjectDisposedException)
             {
                 return; // closed by Disconnect on another thread
+            }
+            catch (SocketException e)
+            {
+                // Not under this lock: Disconnect runs OnDisconnected, which is user code.
+                ThreadPool.QueueUserWorkItem(_ => Disconnect(DisconnectReason.SocketError, "send failed: " + e.SocketErrorCode, e));
+                return;
             }
             if (!pending)
                 ThreadPool.QueueUserWorkItem(_ => OnSendCompleted(null, _sendArgs));
