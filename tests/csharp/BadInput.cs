@@ -7,6 +7,8 @@
 using System;
 using System.Collections.Generic;
 using System.Net;
+using System.Net.Sockets;
+using System.Threading;
 using ServerCore;
 
 static class PacketHandler
@@ -16,14 +18,22 @@ static class PacketHandler
     public static void EmptyHandler(PacketSession session, IPacket packet) { Handled++; }
 }
 
-/// <summary>A PacketSession without a socket: OnRecv is called directly.</summary>
+/// <summary>A PacketSession that records frames (called directly, or over a socket).</summary>
 class FrameCounter : PacketSession
 {
     public readonly List<int> Frames = new List<int>();
-    public override void OnConnected(EndPoint endPoint) { }
+    public readonly ManualResetEvent Connected = new ManualResetEvent(false);
+    public readonly ManualResetEvent Ended = new ManualResetEvent(false);
+    public override void OnConnected(EndPoint endPoint) { Connected.Set(); }
     public override void OnSend(int numOfBytes) { }
-    public override void OnDisconnected(EndPoint endPoint) { }
+    public override void OnDisconnected(EndPoint endPoint) { Ended.Set(); }
     public override void OnRecvPacket(ArraySegment<byte> buffer) { Frames.Add(buffer.Count); }
+}
+
+/// <summary>A session that hands frames to the generated client PacketManager.</summary>
+class ManagedSession : FrameCounter
+{
+    public override void OnRecvPacket(ArraySegment<byte> buffer) { PacketManager.Instance.OnRecvPacket(this, buffer); }
 }
 
 static class BadInput
@@ -109,6 +119,7 @@ static class BadInput
         Writes();
         RandomBytes();
         MainThreadQueue();
+        Sockets();
         foreach (string failure in Failures)
             Console.WriteLine("FAIL: " + failure);
         Console.WriteLine((_checks - Failures.Count) + "/" + _checks + " checks passed");
@@ -308,6 +319,91 @@ static class BadInput
         Check(rest.Count == PacketQueue.Capacity - 1 && ((S_Skills)rest[rest.Count - 1]).ownerId == PacketQueue.Capacity - 1,
             "PopAll gives the rest in order");
         Check(queue.Pop() == null && queue.Push(new Empty()), "an emptied queue takes packets again");
+    }
+
+    /// <summary>
+    /// The runtime over real loopback sockets: each way a session can end gives its reason.
+    /// A local listener plays the server; every wait has a generous timeout.
+    /// </summary>
+    static void Sockets()
+    {
+        TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        IPEndPoint endPoint = (IPEndPoint)listener.LocalEndpoint;
+        TimeSpan wait = TimeSpan.FromSeconds(20);
+
+        // The peer sends a frame, a whole valid packet, then closes: RemoteClosed.
+        FrameCounter closed = Connect(listener, endPoint, new ManagedSession(), wait, peer =>
+        {
+            ArraySegment<byte> empty = new Empty().Write();
+            peer.Send(empty.Array, empty.Offset, empty.Count, SocketFlags.None);
+            peer.Shutdown(SocketShutdown.Both);
+        });
+        Check(closed != null && closed.Ended.WaitOne(wait) && closed.DisconnectReason == DisconnectReason.RemoteClosed,
+            "a peer that closes ends the session with RemoteClosed, got " + (closed == null ? "no session" : closed.DisconnectReason.ToString()));
+
+        // The peer sends a frame whose size is 0: ProtocolError, not an endless loop.
+        FrameCounter zero = Connect(listener, endPoint, new FrameCounter(), wait, peer =>
+            peer.Send(new byte[] { 0, 0, 1, 0 }));
+        Check(zero != null && zero.Ended.WaitOne(wait) && zero.DisconnectReason == DisconnectReason.ProtocolError
+            && zero.DisconnectException is FrameException,
+            "a size-0 frame ends the session with ProtocolError, got " + (zero == null ? "no session" : zero.DisconnectReason + " " + zero.DisconnectDetail));
+
+        // The peer sends an id the client does not receive: ReceiveError with the typed exception.
+        FrameCounter unknown = Connect(listener, endPoint, new ManagedSession(), wait, peer =>
+            peer.Send(new byte[] { 4, 0, 0xE7, 0x03 }));
+        bool ended = unknown != null && unknown.Ended.WaitOne(wait);
+        PacketDecodeException decode = ended ? unknown.DisconnectException as PacketDecodeException : null;
+        Check(ended && unknown.DisconnectReason == DisconnectReason.ReceiveError
+            && decode != null && decode.Kind == PacketError.UnknownId,
+            "an unknown id ends the session with ReceiveError and a PacketDecodeException, got "
+            + (unknown == null ? "no session" : unknown.DisconnectReason + " " + unknown.DisconnectDetail));
+
+        // The peer never reads: the bounded send queue fills and the session ends with
+        // SendQueueFull instead of growing without bound.
+        Socket silent = null;
+        FrameCounter flooded = Connect(listener, endPoint, new FrameCounter(), wait, peer => silent = peer);
+        if (flooded != null)
+        {
+            flooded.MaxSendQueue = 8;
+            byte[] frame = new byte[60000];
+            frame[0] = 0x60;
+            frame[1] = 0xEA; // 60000
+            for (int i = 0; i < 100000 && !flooded.IsDisconnected; i++)
+                flooded.Send(new ArraySegment<byte>(frame));
+            Check(flooded.Ended.WaitOne(wait) && flooded.DisconnectReason == DisconnectReason.SendQueueFull,
+                "a peer that never reads ends the session with SendQueueFull, got " + flooded.DisconnectReason);
+        }
+        else
+        {
+            Check(false, "the flooding session did not connect");
+        }
+        if (silent != null)
+            silent.Close();
+
+        // Disconnect() is Local, and a second call changes nothing.
+        FrameCounter local = Connect(listener, endPoint, new FrameCounter(), wait, peer => { });
+        if (local != null)
+        {
+            local.Disconnect();
+            local.Disconnect();
+            local.Send(new ArraySegment<byte>(new byte[] { 4, 0, 1, 0 })); // ignored after the end
+        }
+        Check(local != null && local.Ended.WaitOne(wait) && local.DisconnectReason == DisconnectReason.Local,
+            "Disconnect() ends the session with Local");
+        listener.Stop();
+    }
+
+    /// <summary>Connects <paramref name="session"/> to the listener, then lets <paramref name="peer"/> act as the server.</summary>
+    static T Connect<T>(TcpListener listener, IPEndPoint endPoint, T session, TimeSpan wait, Action<Socket> peer) where T : FrameCounter
+    {
+        Connector connector = new Connector();
+        connector.Connect(endPoint, () => session);
+        Socket accepted = listener.AcceptSocket();
+        if (!session.Connected.WaitOne(wait))
+            return null;
+        peer(accepted);
+        return session;
     }
 
     static void RandomBytes()
