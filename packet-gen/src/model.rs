@@ -1,9 +1,9 @@
 //! The validated, language-neutral model of a packet schema.
 //!
 //! Emitters consume only this model: every name here is a valid identifier, every id is
-//! unique and non-zero, every struct reference resolves and no struct contains itself. A
-//! Rust emitter (`crate::rust`) sits beside it today; a C# emitter for Unity clients can sit
-//! beside it tomorrow without touching the parser or the validator.
+//! unique and non-zero, every struct reference resolves and no struct contains itself. The
+//! Rust emitter (`crate::rust`) and the C# emitter for Unity clients (`crate::csharp`) both
+//! read it and nothing else, so neither has a parser or validator of its own.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,8 @@
 //! Turns the raw JSON schema into the validated [`Schema`] model, or the first error found.
 //!
 //! Checks, in this order: every struct name (named and inline), every packet name,
-//! direction and id, every field name and type, then that no struct contains itself. Errors
+//! direction and id, every field name and type, that no struct contains itself, that no list
+//! element can be empty, and that C# can declare every field beside its class. Errors
 //! carry the JSON path of the bad item so the message can point at it without line numbers.
 
 use std::collections::HashMap;

@@ -172,11 +172,19 @@ namespace ServerCore
                 throw new InvalidOperationException("Send before Start: the session has no socket yet");
         }
 
-        // Called with _lock held.
+        // Called with _lock held: everything queued joins the list in flight.
         void RegisterSend()
         {
             while (_sendQueue.Count > 0)
                 _pendingList.Add(_sendQueue.Dequeue());
+            StartSend();
+        }
+
+        // Called with _lock held. BufferList is assigned again after every change to
+        // _pendingList because the socket copies the list when it is assigned.
+        void StartSend()
+        {
+            _sendArgs.BufferList = null;
             _sendArgs.BufferList = _pendingList;
             bool pending;
             try
@@ -211,16 +219,36 @@ namespace ServerCore
                 }
                 else
                 {
-                    _sendArgs.BufferList = null;
-                    _pendingList.Clear();
-                    if (_sendQueue.Count > 0)
+                    DropSent(sent);
+                    if (_pendingList.Count > 0)
+                        StartSend(); // a partial send: the rest goes first, in order
+                    else if (_sendQueue.Count > 0)
                         RegisterSend();
+                    else
+                        _sendArgs.BufferList = null;
                 }
             }
             if (failure != null)
                 Disconnect(DisconnectReason.SocketError, failure);
             else
                 OnSend(sent);
+        }
+
+        // Removes the first `sent` bytes from the list in flight (with _lock held).
+        void DropSent(int sent)
+        {
+            int whole = 0;
+            while (whole < _pendingList.Count && _pendingList[whole].Count <= sent)
+            {
+                sent -= _pendingList[whole].Count;
+                whole++;
+            }
+            _pendingList.RemoveRange(0, whole);
+            if (sent > 0 && _pendingList.Count > 0)
+            {
+                ArraySegment<byte> first = _pendingList[0];
+                _pendingList[0] = new ArraySegment<byte>(first.Array, first.Offset + sent, first.Count - sent);
+            }
         }
 
         void RegisterRecv()
