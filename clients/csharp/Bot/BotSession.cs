@@ -5,23 +5,25 @@ using ServerCore;
 
 /// <summary>
 /// One bot: what it has received so far. Every field is read and written under
-/// <see cref="Run.Lock"/>, which the main thread waits on; each change pulses it.
+/// <see cref="Run.Lock"/>; each handler updates the run's counters there and pulses it,
+/// so the main thread's checks cost O(1) per packet however many bots play.
 /// </summary>
 class BotSession : PacketSession
 {
     public readonly int Index;
     readonly Run _run;
 
-    public bool Connected;
     public bool Disconnected;
+    /// <summary>Set for the bots that watch the others leave.</summary>
+    public bool Staying;
     /// <summary>This bot's player id, from the entry of its S_PlayerList flagged isSelf (0 until then).</summary>
     public int PlayerId;
     /// <summary>Every player id this bot was told about: its S_PlayerList, then enter broadcasts.</summary>
     public readonly HashSet<int> Known = new HashSet<int>();
-    /// <summary>The last position broadcast for each player id.</summary>
-    public readonly Dictionary<int, float[]> Moves = new Dictionary<int, float[]>();
-    /// <summary>Chat lines received, by sender.</summary>
-    public readonly Dictionary<int, List<string>> Chats = new Dictionary<int, List<string>>();
+    /// <summary>Players whose move this bot saw with exactly the position that player sent.</summary>
+    public readonly HashSet<int> ExactMoves = new HashSet<int>();
+    /// <summary>Players whose chat line this bot saw, with exactly the text that player sent.</summary>
+    public readonly HashSet<int> ExactChats = new HashSet<int>();
     public readonly HashSet<int> Left = new HashSet<int>();
     public long Pong = long.MinValue;
 
@@ -33,11 +35,6 @@ class BotSession : PacketSession
 
     public override void OnConnected(EndPoint endPoint)
     {
-        lock (_run.Lock)
-        {
-            Connected = true;
-            _run.Changed();
-        }
     }
 
     public override void OnRecvPacket(ArraySegment<byte> buffer)
@@ -54,6 +51,9 @@ class BotSession : PacketSession
         lock (_run.Lock)
         {
             Disconnected = true;
+            _run.Disconnects++;
+            if (_run.FirstDisconnected == null)
+                _run.FirstDisconnected = this;
             _run.Changed();
         }
     }
@@ -68,7 +68,9 @@ class BotSession : PacketSession
             int selfCount = 0;
             foreach (S_PlayerList.Player player in packet.players)
             {
-                if (!Known.Add(player.playerId))
+                if (Known.Add(player.playerId))
+                    _run.Learned(player.playerId);
+                else
                     _run.Fail("bot " + Index + ": S_PlayerList names player " + player.playerId + " twice");
                 if (player.isSelf)
                 {
@@ -79,6 +81,7 @@ class BotSession : PacketSession
             if (selfCount != 1)
                 _run.Fail("bot " + Index + ": S_PlayerList flags " + selfCount + " players as self, expected exactly 1");
             PlayerId = self;
+            _run.Joined++;
             _run.Changed();
         }
     }
@@ -87,7 +90,8 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
-            Known.Add(packet.playerId);
+            if (Known.Add(packet.playerId))
+                _run.Learned(packet.playerId);
             _run.Changed();
         }
     }
@@ -96,7 +100,14 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
-            Moves[packet.playerId] = new float[] { packet.posX, packet.posY, packet.posZ };
+            float[] sent = _run.MoveOf(packet.playerId);
+            if (sent == null)
+                _run.Fail("bot " + Index + ": S_BroadcastMove for player " + packet.playerId + ", who has not moved");
+            else if (packet.posX != sent[0] || packet.posY != sent[1] || packet.posZ != sent[2])
+                _run.Fail("bot " + Index + ": player " + packet.playerId + " moved to (" + sent[0] + ", " + sent[1] + ", " + sent[2]
+                    + ") but S_BroadcastMove says (" + packet.posX + ", " + packet.posY + ", " + packet.posZ + ")");
+            else if (ExactMoves.Add(packet.playerId))
+                _run.ExactMoves++;
             _run.Changed();
         }
     }
@@ -105,13 +116,15 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
-            List<string> lines;
-            if (!Chats.TryGetValue(packet.playerId, out lines))
-            {
-                lines = new List<string>();
-                Chats[packet.playerId] = lines;
-            }
-            lines.Add(packet.message);
+            string sent = _run.ChatOf(packet.playerId);
+            if (sent == null)
+                _run.Fail("bot " + Index + ": S_Chat from player " + packet.playerId + ", who has not chatted");
+            else if (packet.message != sent)
+                _run.Fail("bot " + Index + ": player " + packet.playerId + " said \"" + sent + "\" but S_Chat says \"" + packet.message + "\"");
+            else if (!ExactChats.Add(packet.playerId))
+                _run.Fail("bot " + Index + ": the chat line of player " + packet.playerId + " came twice");
+            else
+                _run.ExactChats++;
             _run.Changed();
         }
     }
@@ -120,7 +133,10 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
+            if (Pong != long.MinValue)
+                _run.Fail("bot " + Index + ": a second S_Pong");
             Pong = packet.clientTime;
+            _run.Pongs++;
             _run.Changed();
         }
     }
@@ -129,7 +145,9 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
-            if (!Left.Add(packet.playerId))
+            if (Left.Add(packet.playerId))
+                _run.SawLeave(this, packet.playerId);
+            else
                 _run.Fail("bot " + Index + ": S_BroadcastLeaveGame for player " + packet.playerId + " came twice");
             _run.Changed();
         }

@@ -3,15 +3,14 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Net;
-using System.Net.Sockets;
 using System.Threading;
 using ServerCore;
 
 /// <summary>
 /// The bot run, phase by phase: join, enter, move, chat, ping, leave. Each phase sends,
 /// then waits on <see cref="Lock"/> (Monitor.Wait, pulsed by every packet: no polling)
-/// until every bot has what it should, or the timeout passes and the phase fails with what
-/// is missing.
+/// until the counters the packet handlers keep reach their targets, or the timeout passes
+/// and the phase fails with what is missing. The bots expect to be alone on the server.
 /// </summary>
 class Run
 {
@@ -19,6 +18,21 @@ class Run
     public const string ChatText = "안녕하세요, 여러분! 🎮";
 
     public readonly object Lock = new object();
+
+    // Counters and expectations, all under Lock.
+    public int Joined;
+    public int KnownOurs;
+    public int ExactMoves;
+    public int ExactChats;
+    public int Pongs;
+    public int LeavesSeen;
+    public int Disconnects;
+    public BotSession FirstDisconnected;
+    HashSet<int> _ids;
+    HashSet<int> _leavers = new HashSet<int>();
+    readonly Dictionary<int, float[]> _moves = new Dictionary<int, float[]>();
+    readonly Dictionary<int, string> _chats = new Dictionary<int, string>();
+
     readonly List<string> _failures = new List<string>();
     readonly List<BotSession> _bots = new List<BotSession>();
     readonly IPEndPoint _endPoint;
@@ -32,17 +46,46 @@ class Run
         _timeout = timeout;
     }
 
-    /// <summary>Records a failure (under Lock).</summary>
+    /// <summary>Records a failure (under Lock); the waiting phase stops at once.</summary>
     public void Fail(string what)
     {
         if (_failures.Count < 50)
             _failures.Add(what);
+        Changed();
     }
 
     /// <summary>Wakes the main thread (under Lock).</summary>
     public void Changed()
     {
         Monitor.PulseAll(Lock);
+    }
+
+    /// <summary>A bot learned of a player (under Lock).</summary>
+    public void Learned(int playerId)
+    {
+        if (_ids != null && _ids.Contains(playerId))
+            KnownOurs++;
+    }
+
+    /// <summary>A bot saw a leave broadcast (under Lock).</summary>
+    public void SawLeave(BotSession bot, int playerId)
+    {
+        if (bot.Staying && _leavers.Contains(playerId))
+            LeavesSeen++;
+    }
+
+    /// <summary>The position a player sent in the move phase, or null (under Lock).</summary>
+    public float[] MoveOf(int playerId)
+    {
+        float[] sent;
+        return _moves.TryGetValue(playerId, out sent) ? sent : null;
+    }
+
+    /// <summary>The chat line a player sent, or null (under Lock).</summary>
+    public string ChatOf(int playerId)
+    {
+        string sent;
+        return _chats.TryGetValue(playerId, out sent) ? sent : null;
     }
 
     /// <summary>Runs every phase; returns the process exit code.</summary>
@@ -56,7 +99,7 @@ class Run
                 Console.WriteLine("FAIL: " + failure);
             ok = ok && _failures.Count == 0;
         }
-        foreach (BotSession bot in _bots)
+        foreach (BotSession bot in Snapshot())
             bot.Disconnect();
         Console.WriteLine(ok ? "PASS" : "FAILED");
         return ok ? 0 : 1;
@@ -69,10 +112,7 @@ class Run
         connector.ConnectFailed += (endPoint, error) =>
         {
             lock (Lock)
-            {
                 Fail("connect to " + endPoint + " failed: " + error);
-                Changed();
-            }
         };
         connector.Connect(_endPoint, () =>
         {
@@ -83,19 +123,19 @@ class Run
                 return bot;
             }
         }, _count);
-        if (!WaitFor("join", () => _bots.Count == _count && _bots.All(b => b.PlayerId != 0),
-                () => (_count - _bots.Count(b => b.PlayerId != 0)) + " bots have no S_PlayerList"))
+        if (!WaitFor("join", () => Joined == _count, () => (_count - Joined) + " bots have no S_PlayerList"))
             return false;
         lock (Lock)
         {
-            int distinct = _bots.Select(b => b.PlayerId).Distinct().Count();
-            if (distinct != _count)
+            _ids = new HashSet<int>(_bots.Select(b => b.PlayerId));
+            if (_ids.Count != _count)
             {
-                Fail("join: " + _count + " bots got only " + distinct + " distinct player ids");
+                Fail("join: " + _count + " bots got only " + _ids.Count + " distinct player ids");
                 return false;
             }
+            KnownOurs = _bots.Sum(b => b.Known.Count(_ids.Contains));
             Console.WriteLine("join: " + _count + "/" + _count + " bots got S_PlayerList with exactly one self entry, ids unique ("
-                + _bots.Min(b => b.PlayerId) + ".." + _bots.Max(b => b.PlayerId) + ") in " + Seconds(clock));
+                + _ids.Min() + ".." + _ids.Max() + ") in " + Seconds(clock));
         }
         return true;
     }
@@ -103,39 +143,30 @@ class Run
     bool Enter()
     {
         Stopwatch clock = Stopwatch.StartNew();
-        HashSet<int> ids;
-        lock (Lock)
-            ids = new HashSet<int>(_bots.Select(b => b.PlayerId));
-        if (!WaitFor("enter", () => _bots.All(b => b.Known.IsSupersetOf(ids)),
-                () => _bots.Count(b => !b.Known.IsSupersetOf(ids)) + " bots do not know every player"))
+        int expected = _count * _count;
+        if (!WaitFor("enter", () => KnownOurs == expected, () => KnownOurs + "/" + expected + " (bot, player) pairs known"))
             return false;
         Console.WriteLine("enter: every bot knows all " + _count + " players (S_PlayerList + S_BroadcastEnterGame) in " + Seconds(clock));
         return true;
     }
 
-    static float[] PositionOf(BotSession bot)
-    {
-        // Exactly representable and distinct per bot, so equality is the right check.
-        return new float[] { bot.Index + 0.5f, -bot.Index * 0.25f, 1000f - bot.Index };
-    }
-
     bool Move()
     {
         Stopwatch clock = Stopwatch.StartNew();
-        foreach (BotSession bot in Snapshot())
+        List<BotSession> bots = Snapshot();
+        lock (Lock)
         {
-            float[] p = PositionOf(bot);
+            // Exactly representable and distinct per bot, so equality is the right check.
+            foreach (BotSession bot in bots)
+                _moves[bot.PlayerId] = new float[] { bot.Index + 0.5f, -bot.Index * 0.25f, 1000f - bot.Index };
+        }
+        foreach (BotSession bot in bots)
+        {
+            float[] p = _moves[bot.PlayerId];
             bot.Send(new C_Move { posX = p[0], posY = p[1], posZ = p[2] }.Write());
         }
-        Func<int> exact = () => _bots.Sum(receiver => _bots.Count(mover =>
-        {
-            float[] seen;
-            float[] sent = PositionOf(mover);
-            return receiver.Moves.TryGetValue(mover.PlayerId, out seen)
-                && seen[0] == sent[0] && seen[1] == sent[1] && seen[2] == sent[2];
-        }));
         int expected = _count * _count;
-        if (!WaitFor("move", () => exact() == expected, () => exact() + "/" + expected + " moves seen with the exact position"))
+        if (!WaitFor("move", () => ExactMoves == expected, () => ExactMoves + "/" + expected + " moves seen with the exact position"))
             return false;
         Console.WriteLine("move: " + expected + "/" + expected + " S_BroadcastMove received with exact positions (every bot saw every bot, itself included) in " + Seconds(clock));
         return true;
@@ -144,16 +175,16 @@ class Run
     bool Chat()
     {
         Stopwatch clock = Stopwatch.StartNew();
-        foreach (BotSession bot in Snapshot())
-            bot.Send(new C_Chat { message = ChatText + " #" + bot.Index }.Write());
-        Func<int> exact = () => _bots.Sum(receiver => _bots.Count(sender =>
+        List<BotSession> bots = Snapshot();
+        lock (Lock)
         {
-            List<string> lines;
-            return receiver.Chats.TryGetValue(sender.PlayerId, out lines)
-                && lines.Count == 1 && lines[0] == ChatText + " #" + sender.Index;
-        }));
+            foreach (BotSession bot in bots)
+                _chats[bot.PlayerId] = ChatText + " #" + bot.Index;
+        }
+        foreach (BotSession bot in bots)
+            bot.Send(new C_Chat { message = _chats[bot.PlayerId] }.Write());
         int expected = _count * _count;
-        if (!WaitFor("chat", () => exact() == expected, () => exact() + "/" + expected + " chat lines came back exactly once with the exact text"))
+        if (!WaitFor("chat", () => ExactChats == expected, () => ExactChats + "/" + expected + " chat lines came back with the exact text"))
             return false;
         Console.WriteLine("chat: " + expected + "/" + expected + " S_Chat received with the exact text \"" + ChatText + " #<bot>\" in " + Seconds(clock));
         return true;
@@ -163,11 +194,19 @@ class Run
     {
         Stopwatch clock = Stopwatch.StartNew();
         long start = DateTime.UtcNow.Ticks;
-        foreach (BotSession bot in Snapshot())
+        List<BotSession> bots = Snapshot();
+        foreach (BotSession bot in bots)
             bot.Send(new C_Ping { clientTime = start + bot.Index }.Write());
-        if (!WaitFor("ping", () => _bots.All(b => b.Pong == start + b.Index),
-                () => _bots.Count(b => b.Pong != start + b.Index) + " bots have no S_Pong echoing their clientTime"))
+        if (!WaitFor("ping", () => Pongs == _count, () => (_count - Pongs) + " bots have no S_Pong"))
             return false;
+        lock (Lock)
+        {
+            foreach (BotSession bot in bots)
+                if (bot.Pong != start + bot.Index)
+                    Fail("ping: bot " + bot.Index + " sent clientTime " + (start + bot.Index) + ", S_Pong echoed " + bot.Pong);
+            if (_failures.Count > 0)
+                return false;
+        }
         Console.WriteLine("ping: " + _count + "/" + _count + " S_Pong echoed clientTime in " + Seconds(clock));
         return true;
     }
@@ -181,20 +220,15 @@ class Run
         List<BotSession> stayers = bots.Skip(leavers.Count).ToList();
         lock (Lock)
         {
-            BotSession early = bots.FirstOrDefault(b => b.Disconnected);
-            if (early != null)
-            {
-                Fail("bot " + early.Index + " was disconnected before leaving: " + early.DisconnectReason + " (" + early.DisconnectDetail + ")");
-                return false;
-            }
+            _leavers = new HashSet<int>(leavers.Select(b => b.PlayerId));
+            foreach (BotSession bot in stayers)
+                bot.Staying = true;
         }
         foreach (BotSession bot in leavers)
             bot.Send(new C_LeaveGame().Write());
-        HashSet<int> leftIds = new HashSet<int>(leavers.Select(b => b.PlayerId));
         int expected = stayers.Count * leavers.Count;
-        Func<int> seen = () => stayers.Sum(b => b.Left.Count(leftIds.Contains));
-        if (!WaitFor("leave", () => seen() == expected && leavers.All(b => b.Disconnected),
-                () => seen() + "/" + expected + " leave broadcasts seen, " + leavers.Count(b => !b.Disconnected) + " leavers still connected"))
+        if (!WaitFor("leave", () => LeavesSeen == expected && Disconnects >= leavers.Count,
+                () => LeavesSeen + "/" + expected + " leave broadcasts seen, " + (leavers.Count - Disconnects) + " leavers still connected"))
             return false;
         lock (Lock)
         {
@@ -204,11 +238,12 @@ class Run
             foreach (BotSession bot in stayers)
                 if (bot.Disconnected)
                     Fail("leave: bot " + bot.Index + " was disconnected while staying: " + bot.DisconnectReason + " (" + bot.DisconnectDetail + ")");
+            if (_failures.Count > 0)
+                return false;
         }
         foreach (BotSession bot in stayers)
             bot.Send(new C_LeaveGame().Write());
-        if (!WaitFor("leave", () => stayers.All(b => b.Disconnected),
-                () => stayers.Count(b => !b.Disconnected) + " bots still connected after C_LeaveGame"))
+        if (!WaitFor("leave", () => Disconnects == _count, () => (_count - Disconnects) + " bots still connected after C_LeaveGame"))
             return false;
         Console.WriteLine("leave: " + leavers.Count + " bots left, " + expected + "/" + expected
             + " S_BroadcastLeaveGame received by the " + stayers.Count + " others; the server closed all " + _count + " sessions in " + Seconds(clock));
@@ -233,9 +268,9 @@ class Run
                     return false;
                 if (done())
                     return true;
-                BotSession dropped = _bots.FirstOrDefault(b => b.Disconnected && phase != "leave");
-                if (dropped != null)
+                if (phase != "leave" && FirstDisconnected != null)
                 {
+                    BotSession dropped = FirstDisconnected;
                     Fail(phase + ": bot " + dropped.Index + " was disconnected: " + dropped.DisconnectReason + " (" + dropped.DisconnectDetail + ")");
                     return false;
                 }
