@@ -138,3 +138,72 @@ fn golden_csharp_files_compile() {
         mono.compile(&dir.join("golden.exe"), &sources);
     }
 }
+
+/// Field names that look like the generated code's locals, parameters, types or keywords
+/// still compile: fields are always written `this.<name>`, keywords `@name`.
+#[test]
+fn awkward_field_names_compile() {
+    let Some(mono) = Mono::find("awkward_field_names_compile") else {
+        return;
+    };
+    let dir = work_dir("awkward_names");
+    let fields = [
+        "r",
+        "w",
+        "size",
+        "count",
+        "list",
+        "item",
+        "i",
+        "segment",
+        "packet",
+        "known",
+        "make",
+        "handler",
+        "ArraySegment",
+        "Enum",
+        "IPacket",
+        "System",
+        "value",
+        "var",
+        "dynamic",
+        "this",
+        "base",
+        "class",
+        "string",
+        "object",
+        "Player",
+    ]
+    .map(|name| format!(r#"{{ "name": "{name}", "type": "string" }}"#))
+    .join(", ");
+    let schema = format!(
+        r#"{{ "string_encoding": "utf-16le", "structs": [ {{ "name": "Player", "fields": [ {{ "name": "r", "type": "u8" }} ] }} ],
+            "packets": [
+              {{ "name": "S_Awkward", "fields": [ {fields},
+                  {{ "name": "items", "type": "list", "of": {{ "name": "Item", "fields": [ {fields} ] }} }},
+                  {{ "name": "players", "type": "list", "of": "Player" }} ] }},
+              {{ "name": "C_Awkward", "fields": [ {{ "name": "items", "type": "list", "of": "Item" }} ] }} ] }}"#
+    );
+    let schema_path = write_source(&dir, "awkward.json", &schema);
+    let mut sources = generate(&schema_path, Role::Client, None, &dir);
+    sources.extend(runtime_sources());
+    sources.push(write_source(
+        &dir,
+        "Main.cs",
+        "static class PacketHandler {\n\
+         public static void S_AwkwardHandler(ServerCore.PacketSession s, IPacket p) { }\n}\n\
+         static class Program { static int Main() {\n\
+         S_Awkward a = new S_Awkward { r = \"x\", @this = \"y\", @class = \"z\" };\n\
+         a.items.Add(new S_Awkward.Item { count = \"c\" });\n\
+         S_Awkward b = new S_Awkward();\n\
+         b.Read(a.Write());\n\
+         return b.r == \"x\" && b.@this == \"y\" && b.@class == \"z\" && b.items[0].count == \"c\" ? 0 : 1;\n} }\n",
+    ));
+    let exe = dir.join("awkward.exe");
+    mono.compile(&exe, &sources);
+    let output = mono.run(&exe, &[], DEADLINE);
+    assert!(
+        output.status.success(),
+        "a packet with awkward field names should round-trip: {output:?}"
+    );
+}

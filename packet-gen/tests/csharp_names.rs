@@ -73,7 +73,14 @@ fn a_field_named_like_a_nested_class_is_refused() {
 
 #[test]
 fn type_names_the_csharp_files_use_are_refused() {
-    for name in ["PacketReader", "Session", "Encoding", "var"] {
+    for name in [
+        "PacketReader",
+        "Session",
+        "Encoding",
+        "Buffer",
+        "System",
+        "var",
+    ] {
         let json = format!(
             r#"{{ "string_encoding": "utf-16le",
                 "structs": [ {{ "name": "{name}", "fields": [ {{ "name": "a", "type": "u8" }} ] }} ],

@@ -135,9 +135,17 @@ pub(crate) const RESERVED_TYPE_NAMES: &[&str] = &[
     "connector",
     "listener",
     "servercore",
+    "system",
     "encoding",
+    "unicodeencoding",
+    "utf8encoding",
     "bitconverter",
+    "buffer",
+    "enum",
     "exception",
+    "argumentexception",
+    "argumentnullexception",
+    "invalidoperationexception",
     "action",
     "func",
     "dictionary",
@@ -160,7 +168,7 @@ pub(crate) fn ident(name: &str) -> String {
     }
 }
 
-/// What a field name collides with in C#, if anything: `(field index, what)`.
+/// What a field name collides with in C#.
 pub(crate) enum Clash {
     /// A member the generated code declares, or a type its bodies name.
     Reserved,
