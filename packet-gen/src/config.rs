@@ -4,6 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::csharp::GeneratedFile;
 use crate::error::Error;
 use crate::model::{Role, Schema, StringEncoding};
 use crate::parse::RawSchema;
@@ -89,6 +90,41 @@ impl Config {
         let path = schema.as_ref();
         let model = self.parse_file(path)?;
         crate::rust::generate(&model, self.role, file_name(path))
+    }
+
+    /// The C# files for a schema file: `GenPackets.cs` and the role's packet manager
+    /// (`ClientPacketManager.cs` or `ServerPacketManager.cs`), from the same validated model
+    /// as the Rust code. The output file name setting does not apply.
+    pub fn generate_csharp(&self, schema: impl AsRef<Path>) -> Result<Vec<GeneratedFile>, Error> {
+        let path = schema.as_ref();
+        let model = self.parse_file(path)?;
+        Ok(crate::csharp::generate(&model, self.role, file_name(path)))
+    }
+
+    /// The C# files for schema text. `file` names it in errors and the headers.
+    pub fn generate_csharp_str(&self, file: &str, json: &str) -> Result<Vec<GeneratedFile>, Error> {
+        let schema = self.parse_str(file, json)?;
+        Ok(crate::csharp::generate(
+            &schema,
+            self.role,
+            file_name(Path::new(file)),
+        ))
+    }
+
+    /// Writes the C# files into `out_dir` (each only if its content changed) and returns
+    /// their paths.
+    pub fn compile_csharp(
+        &self,
+        schema: impl AsRef<Path>,
+        out_dir: impl AsRef<Path>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let mut written = Vec::new();
+        for file in self.generate_csharp(schema)? {
+            let out = out_dir.as_ref().join(&file.name);
+            write_if_changed(&out, &file.content)?;
+            written.push(out);
+        }
+        Ok(written)
     }
 
     /// Generates `out_dir/<out_file_name>` from the schema file, writing it only if its

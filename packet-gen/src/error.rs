@@ -105,6 +105,15 @@ pub enum SchemaErrorKind {
         /// The earlier name it clashes with.
         other: String,
     },
+    /// A field named like its own class or a class nested beside it: valid in Rust, but
+    /// C# (which keeps schema names verbatim) cannot declare both.
+    #[error("{name:?} clashes in C# with {other}: rename the field")]
+    MemberClash {
+        /// The field's name.
+        name: String,
+        /// What it clashes with, in words.
+        other: String,
+    },
     /// Two packets share an id.
     #[error("duplicate id {id} (already used by {other:?})")]
     DuplicateId {

@@ -3,9 +3,9 @@
 //!
 //! The pipeline, after prost-build: `parse` reads the JSON into raw types that refuse
 //! unknown keys; `validate` checks it once into the language-neutral [`model`]; the `rust`
-//! emitter turns the model into tokens, formatted with prettyplease. A C# emitter can sit
-//! beside `rust` and read the same model. [`Config`] drives it all; see `docs/PACKETS.md`
-//! for the schema format.
+//! emitter turns the model into tokens, formatted with prettyplease; the `csharp` emitter
+//! reads the same model and writes `GenPackets.cs` and a `PacketManager` for C# (Unity)
+//! clients. [`Config`] drives it all; see `docs/PACKETS.md` for the schema format.
 //!
 //! ```no_run
 //! // build.rs
@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod csharp;
 mod error;
 pub mod model;
 mod parse;
@@ -24,5 +25,6 @@ mod rust;
 mod validate;
 
 pub use config::{write_if_changed, Config};
+pub use csharp::GeneratedFile;
 pub use error::{Error, SchemaErrorKind};
 pub use model::{Direction, Role, Schema, StringEncoding};

@@ -1,9 +1,9 @@
 //! The validated, language-neutral model of a packet schema.
 //!
 //! Emitters consume only this model: every name here is a valid identifier, every id is
-//! unique and non-zero, every struct reference resolves and no struct contains itself. A
-//! Rust emitter (`crate::rust`) sits beside it today; a C# emitter for Unity clients can sit
-//! beside it tomorrow without touching the parser or the validator.
+//! unique and non-zero, every struct reference resolves and no struct contains itself. The
+//! Rust emitter (`crate::rust`) and the C# emitter for Unity clients (`crate::csharp`) both
+//! read it and nothing else, so neither has a parser or validator of its own.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,6 +27,19 @@ pub struct Struct {
     pub name: String,
     /// The fields in wire order.
     pub fields: Vec<Field>,
+    /// Where an inline list element struct was defined (`None` for the schema's top-level
+    /// `structs`). Rust ignores it; C# nests the class there, as the course nests
+    /// `S_PlayerList.Player`.
+    pub nested_in: Option<Owner>,
+}
+
+/// The packet or struct whose field defines an inline struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// By index into [`Schema::packets`].
+    Packet(usize),
+    /// By index into [`Schema::structs`].
+    Struct(usize),
 }
 
 /// A packet: a struct with an id and a direction.

@@ -1,13 +1,15 @@
 //! Turns the raw JSON schema into the validated [`Schema`] model, or the first error found.
 //!
 //! Checks, in this order: every struct name (named and inline), every packet name,
-//! direction and id, every field name and type, then that no struct contains itself. Errors
+//! direction and id, every field name and type, that no struct contains itself, that no list
+//! element can be empty, and that C# can declare every field beside its class. Errors
 //! carry the JSON path of the bad item so the message can point at it without line numbers.
 
 use std::collections::HashMap;
 
+use crate::csharp::naming as csharp;
 use crate::error::SchemaErrorKind;
-use crate::model::{Direction, Field, Packet, Scalar, Schema, Struct, Type};
+use crate::model::{Direction, Field, Owner, Packet, Scalar, Schema, Struct, Type};
 use crate::parse::{RawDirection, RawElement, RawField, RawPacket, RawSchema, RawStruct};
 
 /// A validation failure: the JSON path of the bad item and what is wrong with it.
@@ -75,6 +77,7 @@ pub(crate) fn validate(raw: &RawSchema) -> Result<Schema> {
         model_structs.push(Struct {
             name: s.raw.name.clone(),
             fields: resolver.fields(&s.path, &s.raw.fields)?,
+            nested_in: s.nested_in,
         });
     }
 
@@ -118,6 +121,7 @@ pub(crate) fn validate(raw: &RawSchema) -> Result<Schema> {
     };
     check_recursion(&schema, &structs)?;
     check_list_elements(&schema, &structs, &packets)?;
+    check_csharp_members(&schema, &structs, &packets)?;
     Ok(schema)
 }
 
@@ -183,7 +187,9 @@ struct TypeNames {
 impl TypeNames {
     fn insert(&mut self, path: &str, name: &str, kind: TypeKind) -> Result<()> {
         let key = normalize(name);
-        if RESERVED_TYPE_NAMES.contains(&key.as_str()) {
+        if RESERVED_TYPE_NAMES.contains(&key.as_str())
+            || csharp::RESERVED_TYPE_NAMES.contains(&key.as_str())
+        {
             return fail(
                 path,
                 SchemaErrorKind::Reserved {
@@ -223,6 +229,7 @@ impl TypeNames {
 struct FoundStruct<'a> {
     path: String,
     raw: &'a RawStruct,
+    nested_in: Option<Owner>,
 }
 
 /// Every struct of the schema: the named ones, then the inline ones in order of appearance.
@@ -230,15 +237,19 @@ fn collect_structs<'a>(raw: &'a RawSchema, types: &mut TypeNames) -> Result<Vec<
     let mut found = Vec::new();
     for (i, s) in raw.structs.iter().enumerate() {
         let path = named_path(&format!("structs[{i}]"), &s.name);
-        found.push(FoundStruct { path, raw: s });
+        found.push(FoundStruct {
+            path,
+            raw: s,
+            nested_in: None,
+        });
     }
     let named = found.len();
     for i in 0..named {
         let (path, raw) = (found[i].path.clone(), found[i].raw);
-        collect_inline(&path, &raw.fields, &mut found);
+        collect_inline(&path, Owner::Struct(i), &raw.fields, &mut found);
     }
     for (i, p) in raw.packets.iter().enumerate() {
-        collect_inline(&packet_path(i, p), &p.fields, &mut found);
+        collect_inline(&packet_path(i, p), Owner::Packet(i), &p.fields, &mut found);
     }
     for s in &found {
         check_name(&s.path, &s.raw.name)?;
@@ -247,15 +258,22 @@ fn collect_structs<'a>(raw: &'a RawSchema, types: &mut TypeNames) -> Result<Vec<
     Ok(found)
 }
 
-fn collect_inline<'a>(owner: &str, fields: &'a [RawField], found: &mut Vec<FoundStruct<'a>>) {
+fn collect_inline<'a>(
+    owner_path: &str,
+    owner: Owner,
+    fields: &'a [RawField],
+    found: &mut Vec<FoundStruct<'a>>,
+) {
     for (j, field) in fields.iter().enumerate() {
         if let Some(RawElement::Inline(s)) = &field.of {
-            let path = named_path(&format!("{}.of", field_path(owner, j, field)), &s.name);
+            let path = named_path(&format!("{}.of", field_path(owner_path, j, field)), &s.name);
+            let index = found.len();
             found.push(FoundStruct {
                 path: path.clone(),
                 raw: s,
+                nested_in: Some(owner),
             });
-            collect_inline(&path, &s.fields, found);
+            collect_inline(&path, Owner::Struct(index), &s.fields, found);
         }
     }
 }
@@ -485,6 +503,46 @@ fn check_list_elements(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses field names that C# cannot declare in their class (see `csharp::naming`): the
+/// C# emitter keeps names verbatim, so these are checked here, once, with the JSON path.
+fn check_csharp_members(
+    schema: &Schema,
+    structs: &[FoundStruct<'_>],
+    packets: &[(String, &RawPacket)],
+) -> Result<()> {
+    let owners = (0..schema.structs.len())
+        .map(|i| (Owner::Struct(i), structs[i].path.as_str()))
+        .chain(
+            packets
+                .iter()
+                .enumerate()
+                .map(|(i, (path, _))| (Owner::Packet(i), path.as_str())),
+        );
+    for (owner, path) in owners {
+        let Some((index, clash)) = csharp::member_clash(schema, owner) else {
+            continue;
+        };
+        let fields = match owner {
+            Owner::Packet(i) => &schema.packets[i].fields,
+            Owner::Struct(i) => &schema.structs[i].fields,
+        };
+        let name = fields[index].name.clone();
+        let kind = match clash {
+            csharp::Clash::Reserved => SchemaErrorKind::Reserved { name: name.clone() },
+            csharp::Clash::EnclosingType(other) => SchemaErrorKind::MemberClash {
+                name: name.clone(),
+                other: format!("its own class {other:?}"),
+            },
+            csharp::Clash::NestedType(other) => SchemaErrorKind::MemberClash {
+                name: name.clone(),
+                other: format!("the nested class {other:?}"),
+            },
+        };
+        return fail(&format!("{path}.fields[{index}] {name:?}"), kind);
     }
     Ok(())
 }

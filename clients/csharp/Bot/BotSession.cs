@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using ServerCore;
+
+/// <summary>
+/// One bot: what it has received so far. Every field is read and written under
+/// <see cref="Run.Lock"/>; each handler updates the run's counters there and pulses it,
+/// so the main thread's checks cost O(1) per packet however many bots play.
+/// </summary>
+class BotSession : PacketSession
+{
+    public readonly int Index;
+    readonly Run _run;
+
+    public bool Disconnected;
+    /// <summary>Set for the bots that watch the others leave.</summary>
+    public bool Staying;
+    /// <summary>This bot's player id, from the entry of its S_PlayerList flagged isSelf (0 until then).</summary>
+    public int PlayerId;
+    /// <summary>Every player id this bot was told about: its S_PlayerList, then enter broadcasts.</summary>
+    public readonly HashSet<int> Known = new HashSet<int>();
+    /// <summary>Players whose move this bot saw with exactly the position that player sent.</summary>
+    public readonly HashSet<int> ExactMoves = new HashSet<int>();
+    /// <summary>Players whose chat line this bot saw, with exactly the text that player sent.</summary>
+    public readonly HashSet<int> ExactChats = new HashSet<int>();
+    public readonly HashSet<int> Left = new HashSet<int>();
+    public long Pong = long.MinValue;
+
+    public BotSession(int index, Run run)
+    {
+        Index = index;
+        _run = run;
+    }
+
+    public override void OnConnected(EndPoint endPoint)
+    {
+    }
+
+    public override void OnRecvPacket(ArraySegment<byte> buffer)
+    {
+        PacketManager.Instance.OnRecvPacket(this, buffer);
+    }
+
+    public override void OnSend(int numOfBytes)
+    {
+    }
+
+    public override void OnDisconnected(EndPoint endPoint)
+    {
+        lock (_run.Lock)
+        {
+            Disconnected = true;
+            _run.Disconnects++;
+            if (_run.FirstDisconnected == null)
+                _run.FirstDisconnected = this;
+            _run.Changed();
+        }
+    }
+
+    public void OnPlayerList(S_PlayerList packet)
+    {
+        lock (_run.Lock)
+        {
+            if (PlayerId != 0)
+                _run.Fail("bot " + Index + " got a second S_PlayerList");
+            int self = 0;
+            int selfCount = 0;
+            foreach (S_PlayerList.Player player in packet.players)
+            {
+                if (Known.Add(player.playerId))
+                    _run.Learned(player.playerId);
+                else
+                    _run.Fail("bot " + Index + ": S_PlayerList names player " + player.playerId + " twice");
+                if (player.isSelf)
+                {
+                    self = player.playerId;
+                    selfCount++;
+                }
+            }
+            if (selfCount != 1)
+                _run.Fail("bot " + Index + ": S_PlayerList flags " + selfCount + " players as self, expected exactly 1");
+            PlayerId = self;
+            _run.Joined++;
+            _run.Changed();
+        }
+    }
+
+    public void OnEnter(S_BroadcastEnterGame packet)
+    {
+        lock (_run.Lock)
+        {
+            if (Known.Add(packet.playerId))
+                _run.Learned(packet.playerId);
+            _run.Changed();
+        }
+    }
+
+    public void OnMove(S_BroadcastMove packet)
+    {
+        lock (_run.Lock)
+        {
+            float[] sent = _run.MoveOf(packet.playerId);
+            if (sent == null)
+                _run.Fail("bot " + Index + ": S_BroadcastMove for player " + packet.playerId + ", who has not moved");
+            else if (packet.posX != sent[0] || packet.posY != sent[1] || packet.posZ != sent[2])
+                _run.Fail("bot " + Index + ": player " + packet.playerId + " moved to (" + sent[0] + ", " + sent[1] + ", " + sent[2]
+                    + ") but S_BroadcastMove says (" + packet.posX + ", " + packet.posY + ", " + packet.posZ + ")");
+            else if (ExactMoves.Add(packet.playerId))
+                _run.ExactMoves++;
+            _run.Changed();
+        }
+    }
+
+    public void OnChat(S_Chat packet)
+    {
+        lock (_run.Lock)
+        {
+            string sent = _run.ChatOf(packet.playerId);
+            if (sent == null)
+                _run.Fail("bot " + Index + ": S_Chat from player " + packet.playerId + ", who has not chatted");
+            else if (packet.message != sent)
+                _run.Fail("bot " + Index + ": player " + packet.playerId + " said \"" + sent + "\" but S_Chat says \"" + packet.message + "\"");
+            else if (!ExactChats.Add(packet.playerId))
+                _run.Fail("bot " + Index + ": the chat line of player " + packet.playerId + " came twice");
+            else
+                _run.ExactChats++;
+            _run.Changed();
+        }
+    }
+
+    public void OnPong(S_Pong packet)
+    {
+        lock (_run.Lock)
+        {
+            if (Pong != long.MinValue)
+                _run.Fail("bot " + Index + ": a second S_Pong");
+            Pong = packet.clientTime;
+            _run.Pongs++;
+            _run.Changed();
+        }
+    }
+
+    public void OnLeave(S_BroadcastLeaveGame packet)
+    {
+        lock (_run.Lock)
+        {
+            if (Left.Add(packet.playerId))
+                _run.SawLeave(this, packet.playerId);
+            else
+                _run.Fail("bot " + Index + ": S_BroadcastLeaveGame for player " + packet.playerId + " came twice");
+            _run.Changed();
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using ServerCore;
+
+/// <summary>
+/// The handlers ClientPacketManager.cs calls, one per S_ packet. They run on the socket's
+/// thread-pool thread; each hands the packet to its bot, which records it under the run's lock.
+/// </summary>
+static class PacketHandler
+{
+    public static void S_BroadcastEnterGameHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnEnter((S_BroadcastEnterGame)packet);
+    }
+
+    public static void S_BroadcastLeaveGameHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnLeave((S_BroadcastLeaveGame)packet);
+    }
+
+    public static void S_PlayerListHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnPlayerList((S_PlayerList)packet);
+    }
+
+    public static void S_BroadcastMoveHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnMove((S_BroadcastMove)packet);
+    }
+
+    public static void S_ChatHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnChat((S_Chat)packet);
+    }
+
+    public static void S_PongHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnPong((S_Pong)packet);
+    }
+}
