@@ -51,6 +51,12 @@ pub struct MoveAccounting {
     pub lost: u64,
     /// Deliveries above the upper bound (duplicates), summed over receivers. Each is an error.
     pub extra: u64,
+    /// Of `extra`, deliveries of a move the receiver had already received.
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Of `extra`, deliveries of a move its sender never sent.
+    #[serde(default)]
+    pub never_sent: u64,
     /// Receivers that missed at least one move.
     pub receivers_missing_moves: u64,
     /// `received / expected` (1.0 when nothing was expected).

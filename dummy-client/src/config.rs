@@ -36,7 +36,8 @@ pub struct RunConfig {
     /// A connect attempt that takes longer fails. Default 10 s.
     pub connect_timeout: Duration,
     /// How long, after the last connect, to wait for every bot's `S_PlayerList` before the
-    /// window opens without the missing ones (each counted as an error). Default 5 s.
+    /// window opens without the missing ones. Each missing one is an error: `not_entered` if
+    /// it never enters, `late_enters` if it enters after the window opened. Default 5 s.
     pub enter_timeout: Duration,
     /// Longest wait after the window for moves still in flight. Default 5 s.
     pub drain_timeout: Duration,

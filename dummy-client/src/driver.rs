@@ -61,6 +61,9 @@ struct Slot {
     window_sent: u64,
     /// The bot had entered the room when the window opened: a receiver to check.
     entered_at_open: bool,
+    /// The bot was connected but not yet in the room when the window opened: if it enters
+    /// later, that late enter is an error (see `Driver::finish`).
+    waiting_at_open: bool,
     /// This connection replaced a bot that left during the window (churn).
     churned_in: bool,
     /// Set once this bot starts leaving the room (churn).
@@ -227,7 +230,9 @@ impl Driver {
         let phase = self.phases.update(now, &progress);
         if before == Phase::Ramp && phase == Phase::Window {
             for slot in &mut self.bots {
-                slot.entered_at_open = slot.shared.entered() && !slot.gone();
+                let gone = slot.gone();
+                slot.entered_at_open = slot.shared.entered() && !gone;
+                slot.waiting_at_open = !slot.shared.entered() && !gone;
             }
             self.churn.window_open = Some(now);
         }
@@ -398,6 +403,7 @@ impl Driver {
                     timers: self.schedule.timers(index, now),
                     window_sent: 0,
                     entered_at_open: false,
+                    waiting_at_open: false,
                     churned_in: rejoin,
                     leave: None,
                 });
@@ -568,6 +574,18 @@ impl Driver {
             errors.unexpected_disconnects += u64::from(unexpected);
             if shared.entered() {
                 report.entered += 1;
+                // A bot the server let in only after the window opened is an error rather
+                // than a receiver checked from its enter on: the window opens after
+                // `enter_timeout` precisely because the server was that slow to admit it,
+                // which is what a load test is there to show, and `enter_timeout`'s promise
+                // is that a bot missing at the open counts against the run. Checking it from
+                // its enter instead would need a reference receiver's record of the room's
+                // order in every run (churn keeps one only when it churns) and would let a
+                // server that admits bots late pass. Its receipts are still checked for what
+                // needs no reference: gaps and repeats in each sender's sequence.
+                if slot.waiting_at_open && !slot.churned_in {
+                    errors.late_enters += 1;
+                }
             } else if !unexpected {
                 // A bot that was dropped is already counted once, as a disconnect.
                 errors.not_entered += 1;
