@@ -101,6 +101,15 @@ async fn two_hundred_bots_see_every_move_and_the_report_adds_up() {
         "every ping answered"
     );
     assert_eq!(report.rtt.pongs, pings);
+    assert_eq!(
+        report.pongs,
+        dummy_client::PongAccounting {
+            pings,
+            answered: pings,
+            ..Default::default()
+        },
+        "every ping matched with exactly one pong"
+    );
     assert!(report.rtt.p50_us > 0 && report.rtt.p50_us <= report.rtt.max_us);
 }
 

@@ -20,6 +20,7 @@ use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
     SBroadcastMove, SChat, SPlayerList, SPong,
 };
+use crate::pings::{PingLog, Pong};
 
 /// Slots in the per-id receive counters: every id of the schema.
 pub(crate) const ID_SLOTS: usize = PacketId::MAX as usize + 1;
@@ -94,8 +95,18 @@ pub(crate) struct BotShared {
     pub(crate) decode_errors: Counter,
     /// Namings of this bot as `isSelf` beyond the first, over all its `S_PlayerList`s.
     pub(crate) player_list_errors: Counter,
+    /// The pings sent and which were answered. Locked once per ping by the driver and once
+    /// per pong by the session's task (one a second each by default), never across an
+    /// `.await`.
+    pings: Mutex<PingLog>,
+    /// `C_Ping`s queued. Written by the driver only.
+    pub(crate) pings_sent: Counter,
+    /// `S_Pong`s that answered a ping.
+    pub(crate) pongs_answered: Counter,
+    /// `S_Pong`s for a ping already answered.
+    pub(crate) pong_duplicates: Counter,
     /// `S_Pong`s with a time this bot never sent.
-    pub(crate) pong_errors: Counter,
+    pub(crate) pong_unknown: Counter,
     /// Set once, by `on_disconnected`.
     pub(crate) disconnect: OnceLock<Disconnect>,
     /// This bot's player id, once its `S_PlayerList` named it.
@@ -123,7 +134,11 @@ impl BotShared {
             window_others: Counter::default(),
             decode_errors: Counter::default(),
             player_list_errors: Counter::default(),
-            pong_errors: Counter::default(),
+            pings: Mutex::new(PingLog::default()),
+            pings_sent: Counter::default(),
+            pongs_answered: Counter::default(),
+            pong_duplicates: Counter::default(),
+            pong_unknown: Counter::default(),
             disconnect: OnceLock::new(),
             player_id: OnceLock::new(),
             leaving: AtomicBool::new(false),
@@ -138,9 +153,27 @@ impl BotShared {
         self.entered.load(Ordering::Acquire)
     }
 
+    /// This bot's ping log.
+    pub(crate) fn pings(&self) -> MutexGuard<'_, PingLog> {
+        // Each update is a push or a flag: a panic cannot leave it half-done.
+        self.pings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Pings sent and not (yet) answered.
+    pub(crate) fn pongs_outstanding(&self) -> u64 {
+        self.pings_sent
+            .get()
+            .saturating_sub(self.pongs_answered.get())
+    }
+
     /// Errors this bot counted itself.
     pub(crate) fn errors(&self) -> u64 {
-        self.decode_errors.get() + self.player_list_errors.get() + self.pong_errors.get()
+        self.decode_errors.get()
+            + self.player_list_errors.get()
+            + self.pong_duplicates.get()
+            + self.pong_unknown.get()
     }
 
     /// Window moves received, own echoes included.
@@ -286,10 +319,14 @@ impl PacketHandler for Bot {
 
     fn on_s_pong(&mut self, packet: SPong) {
         let now = self.run.now_us();
-        match u64::try_from(now - packet.client_time) {
-            Ok(rtt) if packet.client_time >= 0 => self.run.latency().record(rtt),
-            // A time before the run or after now was never sent by this bot.
-            _ => self.shared.pong_errors.incr(),
+        let pong = self.shared.pings().on_pong(packet.client_time, now);
+        match pong {
+            Pong::Answered { rtt_us } => {
+                self.shared.pongs_answered.incr();
+                self.run.latency().record(rtt_us);
+            }
+            Pong::Duplicate => self.shared.pong_duplicates.incr(),
+            Pong::Unknown => self.shared.pong_unknown.incr(),
         }
     }
 }
@@ -443,19 +480,32 @@ mod tests {
     }
 
     #[test]
-    fn pongs_measure_round_trips_and_bogus_times_are_errors() {
+    fn pongs_are_matched_to_pings_and_bogus_ones_counted_by_kind() {
         let (mut b, shared) = bot();
-        let sent = b.run.now_us();
+        let sent = shared.pings().on_ping(b.run.now_us());
+        shared.pings_sent.incr();
         b.on_s_pong(SPong { client_time: sent });
-        b.on_s_pong(SPong { client_time: -1 });
-        b.on_s_pong(SPong {
-            client_time: sent + 3_600_000_000,
-        });
         assert_eq!(b.run.latency().summary().pongs, 1);
+        assert_eq!(shared.pongs_answered.get(), 1);
+        assert_eq!(shared.pongs_outstanding(), 0);
+
+        b.on_s_pong(SPong { client_time: sent });
+        assert_eq!(shared.pong_duplicates.get(), 1, "answered twice");
+        // Times this bot never sent, i64::MIN included: `now - client_time` used to overflow
+        // there (a panic in debug builds, seen as a disconnect).
+        for client_time in [i64::MIN, -1, sent + 1, sent + 3_600_000_000, i64::MAX] {
+            b.on_s_pong(SPong { client_time });
+        }
+        assert_eq!(shared.pong_unknown.get(), 5);
         assert_eq!(
-            shared.pong_errors.get(),
-            2,
-            "before the run, and in the future"
+            b.run.latency().summary().pongs,
+            1,
+            "only the real answer is a sample"
         );
+        assert_eq!(shared.errors(), 6);
+
+        shared.pings().on_ping(b.run.now_us());
+        shared.pings_sent.incr();
+        assert_eq!(shared.pongs_outstanding(), 1, "not answered yet");
     }
 }

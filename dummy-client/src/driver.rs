@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::moves;
 use crate::packets::{CChat, CLeaveGame, CPing, PacketId};
 use crate::phase::{Limits, Phase, Phases, Progress};
+use crate::pings::PongAccounting;
 use crate::report::{ErrorCounts, Report, Timeline, Traffic};
 use crate::schedule::{Schedule, Timers};
 use crate::status::{self, Snapshot};
@@ -369,7 +370,10 @@ impl Driver {
                 continue;
             }
             if !leave.sent {
-                let drained = slot.shared.window_own.get() >= slot.window_sent;
+                // Drained: every move echoed and every ping answered, so that neither is
+                // cut short by the close that follows C_LeaveGame.
+                let drained = slot.shared.window_own.get() >= slot.window_sent
+                    && slot.shared.pongs_outstanding() == 0;
                 if drained || waited >= timeout {
                     if !drained {
                         self.churn.counts.leave_failures += 1;
@@ -434,6 +438,12 @@ impl Driver {
             }
             let received = slot.window_received();
             p.window_received += received;
+            p.pongs_answered += slot.shared.pongs_answered.get();
+            // Every ping of a bot still connected must be answered before the end, or it
+            // is counted lost.
+            if !gone && slot.shared.pongs_outstanding() > 0 {
+                p.drain_complete = false;
+            }
             let churned = slot.churned_in || slot.leave.is_some();
             if slot.entered_at_open && !churned && !gone && received < expected_max {
                 p.drain_complete = false;
@@ -476,10 +486,13 @@ impl Driver {
                 slot.window_sent += u64::from(in_window);
             }
             if due.ping {
-                let ping = CPing {
-                    client_time: run.now_us(),
-                };
-                send(&slot.session, &ping, sent);
+                // Logged before it is queued: its pong may come back before `send` returns.
+                let client_time = slot.shared.pings().on_ping(run.now_us());
+                if send(&slot.session, &CPing { client_time }, sent) {
+                    slot.shared.pings_sent.incr();
+                } else {
+                    slot.shared.pings().cancel(client_time);
+                }
             }
             if due.chat {
                 let chat = CChat {
@@ -557,6 +570,7 @@ impl Driver {
         let mut received = [0u64; ID_SLOTS];
         let mut received_unknown = 0;
         let mut moves = Vec::with_capacity(self.bots.len());
+        let mut pongs = PongAccounting::default();
         let mut memberships = Vec::new();
         for slot in &self.bots {
             let shared = &slot.shared;
@@ -592,7 +606,14 @@ impl Driver {
             }
             errors.decode += shared.decode_errors.get();
             errors.player_list += shared.player_list_errors.get();
-            errors.pong += shared.pong_errors.get();
+            pongs.pings += shared.pings_sent.get();
+            pongs.answered += shared.pongs_answered.get();
+            pongs.duplicate += shared.pong_duplicates.get();
+            pongs.unknown += shared.pong_unknown.get();
+            if !unexpected {
+                // The drain waited for these; a bot that was dropped is one error already.
+                pongs.lost += shared.pongs_outstanding();
+            }
             for (total, counter) in received.iter_mut().zip(&shared.received) {
                 *total += counter.get();
             }
@@ -620,6 +641,8 @@ impl Driver {
                 });
             }
         }
+        errors.pong = pongs.errors();
+        report.pongs = pongs;
         report.moves = MoveAccounting::compute(&moves);
         errors.lost_moves = report.moves.lost;
         errors.extra_moves = report.moves.extra;

@@ -214,6 +214,12 @@ impl fmt::Display for Report {
             micros(r.max_us),
             r.pongs
         )?;
+        let p = &self.pongs;
+        writeln!(
+            f,
+            "  pongs:        {} of {} pings answered; lost {}, duplicate {}, unknown {}",
+            p.answered, p.pings, p.lost, p.duplicate, p.unknown
+        )?;
         let m = &self.moves;
         let range = if m.exact {
             format!("{}", m.expected_per_receiver_min)
