@@ -327,7 +327,6 @@ async fn a_sender_dropped_with_unechoed_moves_does_not_hide_a_loss() {
         drop: 6,
     };
     let report = run_against(fault, 5, |_| {}).await;
-    eprintln!("{report}");
     assert!(!report.passed, "{report}");
     assert_eq!(report.errors.unexpected_disconnects, 1, "{report}");
     assert_eq!(

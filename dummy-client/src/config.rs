@@ -95,6 +95,10 @@ impl RunConfig {
         if self.clients == 0 {
             return invalid("clients", "must be at least 1");
         }
+        if self.clients > crate::moves::MAX_SENDERS {
+            // A window move names its sender in 16 bits (see `moves.rs`).
+            return invalid("clients", "must be at most 65536");
+        }
         if self.ramp_per_sec == 0 {
             return invalid("ramp_per_sec", "must be at least 1");
         }

@@ -19,12 +19,12 @@ use server_core::{CloseReason, Connector, Packet, SendError, Session};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use crate::accounting::{BotMoves, MoveAccounting};
+use crate::accounting::{BotMoves, MoveAccounting, Receiver};
 use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
 use crate::churn::{ChurnAccounting, Membership, Start};
 use crate::config::RunConfig;
 use crate::error::Error;
-use crate::moves;
+use crate::moves::{self, Tag};
 use crate::packets::{CChat, CLeaveGame, CPing, PacketId};
 use crate::phase::{Limits, Phase, Phases, Progress};
 use crate::pings::PongAccounting;
@@ -142,6 +142,9 @@ struct Driver {
     attempts: usize,
     connect_failures: BTreeMap<String, u64>,
     sent: SendTotals,
+    /// Window moves sent per bot index, over all its connections: the sequence number of
+    /// its latest window move (see `moves.rs`). A rejoin carries on from here.
+    issued: Vec<u32>,
     rng: StdRng,
     last_status: Snapshot,
     next_status: Duration,
@@ -170,7 +173,8 @@ impl Driver {
                 drain_quiet: config.drain_quiet,
             }),
             connector: Arc::new(Connector::new(net)),
-            run: Arc::new(RunShared::new(Instant::now(), ping_us)),
+            run: Arc::new(RunShared::new(Instant::now(), ping_us, config.clients)),
+            issued: vec![0; config.clients],
             bots: Vec::with_capacity(config.clients),
             connecting: JoinSet::new(),
             attempts: 0,
@@ -266,7 +270,8 @@ impl Driver {
     /// Starts one connect attempt for the bot with this index.
     fn connect(&mut self, index: usize, rejoin: bool) {
         let shared = Arc::new(BotShared::new());
-        let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run));
+        let base = self.issued.get(index).copied().unwrap_or(0);
+        let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run), index, base);
         if index == 0 && self.config.churn_per_sec > 0.0 {
             bot = bot.recording_room_order();
         }
@@ -363,6 +368,9 @@ impl Driver {
                     self.churn.counts.leaves += 1;
                 }
                 self.churn.leaving.swap_remove(i);
+                // Only a whole-window receiver's record is read at the end; a churned
+                // stay's would hold N x 4 bytes per rejoin for nothing.
+                drop(std::mem::take(&mut *slot.shared.seen()));
                 if rejoin {
                     let at = now + self.config.rejoin_delay;
                     self.churn.rejoins.push_back((at, slot.index));
@@ -470,6 +478,7 @@ impl Driver {
             rng,
             sent,
             run,
+            issued,
             ..
         } = self;
         for slot in bots.iter_mut() {
@@ -482,8 +491,20 @@ impl Driver {
                 continue;
             }
             let due = schedule.due(&mut slot.timers, now);
-            if due.send_move && send(&slot.session, &moves::random_move(rng, in_window), sent) {
-                slot.window_sent += u64::from(in_window);
+            if due.send_move {
+                let seq = issued.get_mut(slot.index);
+                // A sequence number is used up only once its move is queued, so that a
+                // receiver never waits for one that was not sent.
+                let tag = match (&seq, in_window) {
+                    (Some(seq), true) => Some(Tag::new(slot.index, **seq + 1)),
+                    _ => None,
+                };
+                if send(&slot.session, &moves::random_move(rng, tag), sent) && tag.is_some() {
+                    slot.window_sent += 1;
+                    if let Some(seq) = seq {
+                        *seq += 1;
+                    }
+                }
             }
             if due.ping {
                 // Logged before it is queued: its pong may come back before `send` returns.
@@ -620,11 +641,32 @@ impl Driver {
             received_unknown += shared.received_unknown.get();
             report.received.bytes += shared.bytes_received.get();
             let churned = slot.churned_in || slot.leave.is_some();
+            let late = slot.waiting_at_open && !slot.churned_in;
+            let receiver = if slot.entered_at_open && !churned && !unexpected {
+                Receiver::WholeWindow
+            } else if late && !unexpected {
+                Receiver::Late
+            } else {
+                Receiver::Unchecked
+            };
+            let seen = if receiver == Receiver::WholeWindow {
+                std::mem::take(&mut *shared.seen())
+            } else {
+                Vec::new()
+            };
             moves.push(BotMoves {
+                index: slot.index,
                 sent: slot.window_sent,
                 own_received: shared.window_own.get(),
                 others_received: shared.window_others.get(),
-                whole_window: slot.entered_at_open && !churned && !unexpected,
+                receiver,
+                stayed: shared.entered() && !unexpected,
+                own_echo_seq: u32::try_from(shared.own_echo_seq.get()).unwrap_or(u32::MAX),
+                head_skipped: shared.seq_head_skipped.get(),
+                gaps: shared.seq_gaps.get(),
+                repeats: shared.seq_repeats.get(),
+                foreign: shared.seq_foreign.get(),
+                seen,
             });
             if churned && !unexpected {
                 memberships.push(Membership {
@@ -638,12 +680,20 @@ impl Driver {
                     echoed: shared.window_own.get(),
                     enter_mark: shared.enter_mark.get().copied(),
                     last_echo_mark: shared.last_echo_mark.get(),
+                    repeats_in_interval: shared.last_echo_repeats_mark.get().saturating_sub(
+                        if slot.churned_in {
+                            shared.enter_repeats_mark.get().copied().unwrap_or(0)
+                        } else {
+                            0
+                        },
+                    ),
                 });
             }
         }
         errors.pong = pongs.errors();
         report.pongs = pongs;
-        report.moves = MoveAccounting::compute(&moves);
+        report.moves = MoveAccounting::compute(&moves, &self.issued);
+        drop(moves);
         errors.lost_moves = report.moves.lost;
         errors.extra_moves = report.moves.extra;
         if self.config.churn_per_sec > 0.0 {

@@ -30,6 +30,7 @@ mod phase;
 mod pings;
 mod report;
 mod schedule;
+mod sequences;
 mod status;
 
 pub use accounting::MoveAccounting;

@@ -225,21 +225,25 @@ impl fmt::Display for Report {
             format!("{}", m.expected_per_receiver_min)
         } else {
             format!(
-                "{}..={} ({} partial bots)",
-                m.expected_per_receiver_min, m.expected_per_receiver_max, m.partial_bots
+                "{}..={}",
+                m.expected_per_receiver_min, m.expected_per_receiver_max
             )
         };
         writeln!(
             f,
-            "  moves:        {} sent in the window; each of {} receivers expected {range}; \
-             received {} of {} ({:.4}%), lost {}, extra {}",
+            "  moves:        {} sent in the window; each of {} receivers expected {range} \
+             ({} partial bots, {} late); received {} of {} ({:.4}%), lost {}, \
+             duplicate {}, never sent {}",
             m.sent,
             m.receivers,
+            m.partial_bots,
+            m.late_receivers,
             m.received,
             m.expected,
             m.delivered_ratio * 100.0,
             m.lost,
-            m.extra
+            m.duplicates,
+            m.never_sent
         )?;
         let c = &self.churn;
         if c.enabled {
