@@ -155,6 +155,13 @@ mod tests {
             ),
             (
                 RunConfig {
+                    clients: 65_537,
+                    ..RunConfig::default()
+                },
+                "clients",
+            ),
+            (
+                RunConfig {
                     move_interval: Duration::ZERO,
                     ..RunConfig::default()
                 },

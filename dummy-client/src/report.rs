@@ -377,6 +377,7 @@ mod tests {
             "sent",
             "received",
             "rtt",
+            "pongs",
             "moves",
             "errors",
             "passed",
