@@ -214,11 +214,13 @@ async fn a_faithful_fake_room_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_let_in_after_the_window_opened_is_an_error() {
+    // Let in 1.5 s after connecting: the window opens 0.3 s after the last connect and
+    // lasts 3 s, so it enters well inside it even on a slow machine.
     let fault = Fault::LateEnter {
         conn: 3,
-        delay: Duration::from_millis(1_200),
+        delay: Duration::from_millis(1_500),
     };
-    let report = run_against(fault, 6, |_| {}).await;
+    let report = run_against(fault, 6, |c| c.duration = Duration::from_secs(3)).await;
     assert!(!report.passed, "a late enter must fail the run:\n{report}");
     assert_eq!(report.errors.late_enters, 1, "{report}");
     assert_eq!(report.entered, 6, "it did enter, late:\n{report}");
@@ -326,7 +328,8 @@ async fn a_sender_dropped_with_unechoed_moves_does_not_hide_a_loss() {
         receiver: 1,
         drop: 6,
     };
-    let report = run_against(fault, 5, |_| {}).await;
+    // 2.5 s of window: bot 3 makes its third window move and is closed well inside it.
+    let report = run_against(fault, 5, |c| c.duration = Duration::from_millis(2_500)).await;
     assert!(!report.passed, "{report}");
     assert_eq!(report.errors.unexpected_disconnects, 1, "{report}");
     assert_eq!(

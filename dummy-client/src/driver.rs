@@ -660,7 +660,9 @@ impl Driver {
                 own_received: shared.window_own.get(),
                 others_received: shared.window_others.get(),
                 receiver,
-                stayed: shared.entered() && !unexpected,
+                // A leaver's moves are bounded by its echoes: a clean leave drained them
+                // all, and a failed one (an error already) may not have.
+                stayed: shared.entered() && !unexpected && slot.leave.is_none(),
                 own_echo_seq: u32::try_from(shared.own_echo_seq.get()).unwrap_or(u32::MAX),
                 head_skipped: shared.seq_head_skipped.get(),
                 gaps: shared.seq_gaps.get(),
