@@ -101,6 +101,15 @@ async fn two_hundred_bots_see_every_move_and_the_report_adds_up() {
         "every ping answered"
     );
     assert_eq!(report.rtt.pongs, pings);
+    assert_eq!(
+        report.pongs,
+        dummy_client::PongAccounting {
+            pings,
+            answered: pings,
+            ..Default::default()
+        },
+        "every ping matched with exactly one pong"
+    );
     assert!(report.rtt.p50_us > 0 && report.rtt.p50_us <= report.rtt.max_us);
 }
 
@@ -170,4 +179,163 @@ async fn a_server_that_dies_mid_run_fails_it_promptly() {
         report.timeline.total_secs < 10.0,
         "the window should close once every bot is gone, not run its 30 s:\n{report}"
     );
+}
+
+// Rooms that get one thing wrong: the run must catch each fault and name it. Before issue 16
+// each of these runs said PASSED.
+
+#[path = "bots/faulty_room.rs"]
+mod faulty_room;
+
+use faulty_room::{Fault, FaultyRoom};
+
+async fn run_against(fault: Fault, clients: usize, tweak: impl FnOnce(&mut RunConfig)) -> Report {
+    let room = FaultyRoom::start(fault).await;
+    let mut config = RunConfig {
+        duration: Duration::from_millis(1_500),
+        drain_quiet: Duration::from_millis(300),
+        enter_timeout: Duration::from_millis(300),
+        ..bots(room.addr(), clients)
+    };
+    tweak(&mut config);
+    run(config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faithful_fake_room_passes() {
+    let report = run_against(Fault::None, 6, |_| {}).await;
+    assert!(report.passed, "the fake room is faithful:\n{report}");
+    assert!(report.moves.sent > 0 && report.moves.exact, "{report}");
+    assert_eq!(
+        report.pongs.lost + report.pongs.duplicate + report.pongs.unknown,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_let_in_after_the_window_opened_is_an_error() {
+    // Let in 1.5 s after connecting: the window opens 0.3 s after the last connect and
+    // lasts 3 s, so it enters well inside it even on a slow machine.
+    let fault = Fault::LateEnter {
+        conn: 3,
+        delay: Duration::from_millis(1_500),
+    };
+    let report = run_against(fault, 6, |c| c.duration = Duration::from_secs(3)).await;
+    assert!(!report.passed, "a late enter must fail the run:\n{report}");
+    assert_eq!(report.errors.late_enters, 1, "{report}");
+    assert_eq!(report.entered, 6, "it did enter, late:\n{report}");
+    assert_eq!(report.errors.not_entered, 0);
+    assert_eq!(
+        report.errors.total(),
+        1,
+        "the late enter is the only fault:\n{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicated_pong_is_an_error_of_its_kind() {
+    let report = run_against(Fault::DuplicatePong { conn: 2, nth: 1 }, 4, |_| {}).await;
+    assert!(!report.passed, "{report}");
+    assert_eq!(
+        (
+            report.pongs.duplicate,
+            report.pongs.lost,
+            report.pongs.unknown
+        ),
+        (1, 0, 0),
+        "{report}"
+    );
+    assert_eq!(report.errors.pong, 1);
+    assert_eq!(report.errors.total(), 1, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_ping_is_a_lost_pong() {
+    let report = run_against(Fault::DropPong { conn: 1, nth: 2 }, 4, |_| {}).await;
+    assert!(!report.passed, "{report}");
+    assert_eq!(
+        (
+            report.pongs.lost,
+            report.pongs.duplicate,
+            report.pongs.unknown
+        ),
+        (1, 0, 0),
+        "{report}"
+    );
+    assert_eq!(report.errors.total(), 1, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pong_for_a_time_never_sent_is_an_error_not_a_crash() {
+    // i64::MIN made `now - client_time` overflow: a panic in debug builds, seen as a drop.
+    for client_time in [i64::MIN, 1] {
+        let fault = Fault::ForeignPong {
+            conn: 0,
+            nth: 1,
+            client_time,
+        };
+        let report = run_against(fault, 3, |_| {}).await;
+        assert!(!report.passed, "{report}");
+        assert!(
+            report.disconnects.is_empty(),
+            "a bogus pong is not a crash:\n{report}"
+        );
+        // The ping it replaced went unanswered.
+        assert_eq!(
+            (
+                report.pongs.unknown,
+                report.pongs.lost,
+                report.pongs.duplicate
+            ),
+            (1, 1, 0),
+            "client_time {client_time}:\n{report}"
+        );
+        assert_eq!(report.errors.total(), 2, "{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_move_and_a_duplicate_do_not_cancel_out() {
+    let fault = Fault::LoseOneDuplicateAnother {
+        receiver: 2,
+        drop: 5,
+        dup: 9,
+    };
+    let report = run_against(fault, 5, |_| {}).await;
+    assert!(!report.passed, "{report}");
+    assert_eq!(
+        (
+            report.moves.lost,
+            report.moves.duplicates,
+            report.moves.never_sent
+        ),
+        (1, 1, 0),
+        "{report}"
+    );
+    assert_eq!(
+        (report.errors.lost_moves, report.errors.extra_moves),
+        (1, 1)
+    );
+    assert_eq!(report.errors.total(), 2, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_dropped_with_unechoed_moves_does_not_hide_a_loss() {
+    let fault = Fault::DropSenderAndOneDelivery {
+        sender: 3,
+        stop_after: 2,
+        close_after: Duration::from_millis(800),
+        receiver: 1,
+        drop: 6,
+    };
+    // 2.5 s of window: bot 3 makes its third window move and is closed well inside it.
+    let report = run_against(fault, 5, |c| c.duration = Duration::from_millis(2_500)).await;
+    assert!(!report.passed, "{report}");
+    assert_eq!(report.errors.unexpected_disconnects, 1, "{report}");
+    assert_eq!(
+        (report.moves.lost, report.moves.duplicates),
+        (1, 0),
+        "the one delivery lost to bot 1 must show, whatever bot 3 took with it:\n{report}"
+    );
+    assert_eq!(report.errors.total(), 2, "{report}");
 }

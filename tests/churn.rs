@@ -59,8 +59,19 @@ async fn bots_that_leave_and_rejoin_lose_nothing_and_the_report_adds_up() {
         "every churned stay should receive exactly what it was owed"
     );
     assert!(
-        !report.moves.exact,
-        "churned bots make the whole-window check a range"
+        report.moves.exact && report.moves.partial_bots > 0,
+        "leavers drain before they go, so every sender's moves are owed exactly, \
+         churned senders included, though churned stays are not whole-window receivers:\n{report}"
+    );
+    assert_eq!(
+        (report.moves.duplicates, report.moves.never_sent),
+        (0, 0),
+        "no move came twice or from nowhere"
+    );
+    assert_eq!(
+        report.pongs.lost + report.pongs.duplicate + report.pongs.unknown,
+        0,
+        "every ping answered once, leavers' included:\n{report}"
     );
     assert_eq!(
         (report.moves.lost, report.moves.extra),

@@ -20,6 +20,8 @@ use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
     SBroadcastMove, SChat, SPlayerList, SPong,
 };
+use crate::pings::{PingLog, Pong};
+use crate::sequences::{Seen, SenderSeqs};
 
 /// Slots in the per-id receive counters: every id of the schema.
 pub(crate) const ID_SLOTS: usize = PacketId::MAX as usize + 1;
@@ -34,14 +36,17 @@ pub(crate) struct RunShared {
     pub(crate) closing: AtomicBool,
     /// Bot sessions that have ended, so the driver knows in O(1) when none is left.
     pub(crate) disconnected: AtomicUsize,
+    /// Bots in the run: the sender indexes every receiver tracks (see `sequences.rs`).
+    pub(crate) senders: usize,
     /// Round trips. A std mutex, held only to record one value, never across an `.await`.
     latency: Mutex<Latency>,
 }
 
 impl RunShared {
-    pub(crate) fn new(start: Instant, ping_interval_us: u64) -> RunShared {
+    pub(crate) fn new(start: Instant, ping_interval_us: u64, senders: usize) -> RunShared {
         RunShared {
             start,
+            senders,
             closing: AtomicBool::new(false),
             disconnected: AtomicUsize::new(0),
             latency: Mutex::new(Latency::new(ping_interval_us)),
@@ -90,12 +95,37 @@ pub(crate) struct BotShared {
     pub(crate) window_own: Counter,
     /// Window moves from other players.
     pub(crate) window_others: Counter,
+    /// Window moves of each sender that came before the first this bot saw of it, summed
+    /// over senders: owed if it was in the room from the start of the window.
+    pub(crate) seq_head_skipped: Counter,
+    /// Window moves jumped over in a sender's sequence, summed over senders: lost.
+    pub(crate) seq_gaps: Counter,
+    /// Window moves seen again, or after a later one of the same sender.
+    pub(crate) seq_repeats: Counter,
+    /// Window moves naming a sender index outside the run.
+    pub(crate) seq_foreign: Counter,
+    /// The highest sequence number of this bot's own window moves echoed back to it: the
+    /// room ran every one of its moves up to it.
+    pub(crate) own_echo_seq: Counter,
+    /// The last sequence number seen per sender, handed over when the session ends. Locked
+    /// twice per session (hand-over, then read or freed by the driver).
+    seen: Mutex<Vec<u32>>,
     /// Frames that did not decode; each closes the session.
     pub(crate) decode_errors: Counter,
     /// Namings of this bot as `isSelf` beyond the first, over all its `S_PlayerList`s.
     pub(crate) player_list_errors: Counter,
+    /// The pings sent and which were answered. Locked once per ping by the driver and once
+    /// per pong by the session's task (one a second each by default), never across an
+    /// `.await`.
+    pings: Mutex<PingLog>,
+    /// `C_Ping`s queued. Written by the driver only.
+    pub(crate) pings_sent: Counter,
+    /// `S_Pong`s that answered a ping.
+    pub(crate) pongs_answered: Counter,
+    /// `S_Pong`s for a ping already answered.
+    pub(crate) pong_duplicates: Counter,
     /// `S_Pong`s with a time this bot never sent.
-    pub(crate) pong_errors: Counter,
+    pub(crate) pong_unknown: Counter,
     /// Set once, by `on_disconnected`.
     pub(crate) disconnect: OnceLock<Disconnect>,
     /// This bot's player id, once its `S_PlayerList` named it.
@@ -105,8 +135,13 @@ pub(crate) struct BotShared {
     /// Window moves received (own and others) when this bot's own `S_BroadcastEnterGame`
     /// arrived: where its receive interval starts (see `churn.rs`).
     pub(crate) enter_mark: OnceLock<u64>,
+    /// `seq_repeats` at the same moment: repeats before the interval starts.
+    pub(crate) enter_repeats_mark: OnceLock<u64>,
     /// Window moves received, this one included, when the latest own window echo arrived.
     pub(crate) last_echo_mark: Counter,
+    /// `seq_repeats` at the same moment: with `enter_repeats_mark`, the repeats inside the
+    /// interval, so that a duplicate cannot stand in for a lost move there.
+    pub(crate) last_echo_repeats_mark: Counter,
     /// The reference receiver's record of the room's order, handed over when its session
     /// ends. Only bot 0 of a churning run records one.
     pub(crate) room_order: OnceLock<RoomOrder>,
@@ -121,14 +156,26 @@ impl BotShared {
             bytes_received: Counter::default(),
             window_own: Counter::default(),
             window_others: Counter::default(),
+            seq_head_skipped: Counter::default(),
+            seq_gaps: Counter::default(),
+            seq_repeats: Counter::default(),
+            seq_foreign: Counter::default(),
+            own_echo_seq: Counter::default(),
+            seen: Mutex::new(Vec::new()),
             decode_errors: Counter::default(),
             player_list_errors: Counter::default(),
-            pong_errors: Counter::default(),
+            pings: Mutex::new(PingLog::default()),
+            pings_sent: Counter::default(),
+            pongs_answered: Counter::default(),
+            pong_duplicates: Counter::default(),
+            pong_unknown: Counter::default(),
             disconnect: OnceLock::new(),
             player_id: OnceLock::new(),
             leaving: AtomicBool::new(false),
             enter_mark: OnceLock::new(),
+            enter_repeats_mark: OnceLock::new(),
             last_echo_mark: Counter::default(),
+            last_echo_repeats_mark: Counter::default(),
             room_order: OnceLock::new(),
         }
     }
@@ -138,9 +185,38 @@ impl BotShared {
         self.entered.load(Ordering::Acquire)
     }
 
-    /// Errors this bot counted itself.
+    /// This bot's ping log.
+    pub(crate) fn pings(&self) -> MutexGuard<'_, PingLog> {
+        // Each update is a push or a flag: a panic cannot leave it half-done.
+        self.pings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Pings sent and not (yet) answered.
+    pub(crate) fn pongs_outstanding(&self) -> u64 {
+        self.pings_sent
+            .get()
+            .saturating_sub(self.pongs_answered.get())
+    }
+
+    /// The last sequence number seen per sender; empty until the session has ended, and
+    /// after the driver took it.
+    pub(crate) fn seen(&self) -> MutexGuard<'_, Vec<u32>> {
+        // Replaced whole or taken whole: a panic cannot leave it half-written.
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Errors this bot counted itself (losses are only known at the end).
     pub(crate) fn errors(&self) -> u64 {
-        self.decode_errors.get() + self.player_list_errors.get() + self.pong_errors.get()
+        self.decode_errors.get()
+            + self.player_list_errors.get()
+            + self.pong_duplicates.get()
+            + self.pong_unknown.get()
+            + self.seq_repeats.get()
+            + self.seq_foreign.get()
     }
 
     /// Window moves received, own echoes included.
@@ -160,6 +236,11 @@ pub(crate) struct Bot {
     run: Arc<RunShared>,
     /// This bot's player id, once known: a plain copy for the per-move comparison.
     player_id: Option<i32>,
+    /// This bot's index: its own window moves carry it.
+    index: usize,
+    /// The last sequence number seen per sender. Owned by the handler while the session
+    /// runs (one store per move, no lock), handed to `shared.seen` when it ends.
+    seqs: SenderSeqs,
     /// The room's order as this bot sees it, if it is the reference receiver of a churning
     /// run. Owned by the handler while the session runs (no lock per move), handed to
     /// `shared.room_order` when it ends.
@@ -167,11 +248,16 @@ pub(crate) struct Bot {
 }
 
 impl Bot {
-    pub(crate) fn new(shared: Arc<BotShared>, run: Arc<RunShared>) -> Bot {
+    /// The bot with this index, whose earlier connections (churn) sent window moves up to
+    /// sequence number `base`.
+    pub(crate) fn new(shared: Arc<BotShared>, run: Arc<RunShared>, index: usize, base: u32) -> Bot {
+        let seqs = SenderSeqs::new(run.senders, Some((index, base)));
         Bot {
             shared,
             run,
             player_id: None,
+            index,
+            seqs,
             order: None,
         }
     }
@@ -223,6 +309,7 @@ impl PacketSession for Bot {
         if let Some(order) = self.order.take() {
             let _ = self.shared.room_order.set(order);
         }
+        *self.shared.seen() = std::mem::take(&mut self.seqs).into_vec();
         // A bot that is leaving on purpose (churn) is closed by the server after its
         // C_LeaveGame: that close is the plan, not an error.
         let unexpected = !self.run.closing.load(Ordering::Acquire)
@@ -242,6 +329,10 @@ impl PacketHandler for Bot {
     fn on_s_broadcast_enter_game(&mut self, packet: SBroadcastEnterGame) {
         if Some(packet.player_id) == self.player_id {
             let _ = self.shared.enter_mark.set(self.shared.window_received());
+            let _ = self
+                .shared
+                .enter_repeats_mark
+                .set(self.shared.seq_repeats.get());
         }
         if let Some(order) = &mut self.order {
             order.on_enter(packet.player_id);
@@ -267,15 +358,47 @@ impl PacketHandler for Bot {
     }
 
     fn on_s_broadcast_move(&mut self, packet: SBroadcastMove) {
-        if moves::in_window(packet.pos_y) {
-            if Some(packet.player_id) == self.player_id {
-                self.shared.window_own.incr();
+        let Some(tag) = moves::tag(packet.pos_x, packet.pos_y, packet.pos_z) else {
+            return;
+        };
+        let fresh = match self.seqs.on_move(tag) {
+            Seen::Next => true,
+            Seen::First { skipped } => {
+                self.shared.seq_head_skipped.add(u64::from(skipped));
+                true
+            }
+            Seen::Gap { skipped } => {
+                self.shared.seq_gaps.add(u64::from(skipped));
+                true
+            }
+            Seen::Repeat => {
+                self.shared.seq_repeats.incr();
+                false
+            }
+            Seen::Foreign => {
+                self.shared.seq_foreign.incr();
+                false
+            }
+        };
+        if Some(packet.player_id) == self.player_id {
+            self.shared.window_own.incr();
+            // A repeated echo is counted as a repeat, and does not move the end of this
+            // bot's receive interval (see `churn.rs`).
+            if fresh {
+                self.shared
+                    .own_echo_seq
+                    .set(u64::from(self.seqs.last(self.index)));
                 self.shared
                     .last_echo_mark
                     .set(self.shared.window_received());
-            } else {
-                self.shared.window_others.incr();
+                self.shared
+                    .last_echo_repeats_mark
+                    .set(self.shared.seq_repeats.get());
             }
+        } else {
+            self.shared.window_others.incr();
+        }
+        if fresh {
             if let Some(order) = &mut self.order {
                 order.on_window_move(packet.player_id);
             }
@@ -286,10 +409,14 @@ impl PacketHandler for Bot {
 
     fn on_s_pong(&mut self, packet: SPong) {
         let now = self.run.now_us();
-        match u64::try_from(now - packet.client_time) {
-            Ok(rtt) if packet.client_time >= 0 => self.run.latency().record(rtt),
-            // A time before the run or after now was never sent by this bot.
-            _ => self.shared.pong_errors.incr(),
+        let pong = self.shared.pings().on_pong(packet.client_time, now);
+        match pong {
+            Pong::Answered { rtt_us } => {
+                self.shared.pongs_answered.incr();
+                self.run.latency().record(rtt_us);
+            }
+            Pong::Duplicate => self.shared.pong_duplicates.incr(),
+            Pong::Unknown => self.shared.pong_unknown.incr(),
         }
     }
 }
@@ -303,8 +430,8 @@ mod tests {
 
     fn bot() -> (Bot, Arc<BotShared>) {
         let shared = Arc::new(BotShared::new());
-        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000));
-        (Bot::new(Arc::clone(&shared), run), shared)
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 16));
+        (Bot::new(Arc::clone(&shared), run, 5, 0), shared)
     }
 
     fn player(id: i32, is_self: bool) -> Player {
@@ -323,12 +450,15 @@ mod tests {
         packet.encode().map(|b| b.to_vec()).unwrap_or_default()
     }
 
-    fn window_move(player_id: i32) -> SBroadcastMove {
+    /// Window move number `seq` of the bot whose index equals its player id.
+    fn window_move(player_id: i32, seq: u32) -> SBroadcastMove {
+        let tag = moves::Tag::new(player_id as usize, seq);
+        let m = moves::random_move(&mut rand::thread_rng(), Some(tag));
         SBroadcastMove {
             player_id,
-            pos_x: 1.0,
-            pos_y: -0.0,
-            pos_z: 2.0,
+            pos_x: m.pos_x,
+            pos_y: m.pos_y,
+            pos_z: m.pos_z,
         }
     }
 
@@ -366,12 +496,12 @@ mod tests {
     fn window_moves_are_counted_as_own_or_others_and_the_rest_ignored() {
         let (mut b, shared) = bot();
         b.on_s_player_list(list(vec![player(5, true)]));
-        b.on_s_broadcast_move(window_move(5));
-        b.on_s_broadcast_move(window_move(6));
-        b.on_s_broadcast_move(window_move(7));
+        b.on_s_broadcast_move(window_move(5, 1));
+        b.on_s_broadcast_move(window_move(6, 1));
+        b.on_s_broadcast_move(window_move(7, 1));
         b.on_s_broadcast_move(SBroadcastMove {
             pos_y: 0.0,
-            ..window_move(6)
+            ..window_move(6, 2)
         });
         assert_eq!(shared.window_own.get(), 1);
         assert_eq!(
@@ -384,17 +514,17 @@ mod tests {
     #[test]
     fn marks_bound_the_receive_interval_and_the_reference_records_the_order() {
         let shared = Arc::new(BotShared::new());
-        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000));
-        let mut b = Bot::new(Arc::clone(&shared), run).recording_room_order();
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 16));
+        let mut b = Bot::new(Arc::clone(&shared), run, 5, 0).recording_room_order();
         b.on_s_player_list(list(vec![player(1, false), player(5, true)]));
-        b.on_s_broadcast_move(window_move(1));
+        b.on_s_broadcast_move(window_move(1, 1));
         b.on_s_broadcast_enter_game(SBroadcastEnterGame {
             player_id: 5,
             ..SBroadcastEnterGame::default()
         });
-        b.on_s_broadcast_move(window_move(1));
-        b.on_s_broadcast_move(window_move(5));
-        b.on_s_broadcast_move(window_move(1));
+        b.on_s_broadcast_move(window_move(1, 2));
+        b.on_s_broadcast_move(window_move(5, 1));
+        b.on_s_broadcast_move(window_move(1, 3));
         assert_eq!(
             shared.enter_mark.get(),
             Some(&1),
@@ -413,9 +543,34 @@ mod tests {
     }
 
     #[test]
+    fn each_senders_sequence_is_checked_on_the_way_in() {
+        let (mut b, shared) = bot();
+        b.on_s_player_list(list(vec![player(5, true)]));
+        b.on_s_broadcast_move(window_move(3, 2)); // 1 came before
+        b.on_s_broadcast_move(window_move(3, 3));
+        b.on_s_broadcast_move(window_move(3, 6)); // 4 and 5 jumped over
+        b.on_s_broadcast_move(window_move(3, 6)); // again
+        b.on_s_broadcast_move(window_move(5, 1));
+        b.on_s_broadcast_move(window_move(5, 1)); // own echo again
+        b.on_s_broadcast_move(window_move(40, 1)); // no bot 40 in a run of 16
+        assert_eq!(shared.seq_head_skipped.get(), 1);
+        assert_eq!(shared.seq_gaps.get(), 2);
+        assert_eq!(shared.seq_repeats.get(), 2);
+        assert_eq!(shared.seq_foreign.get(), 1);
+        assert_eq!(shared.own_echo_seq.get(), 1);
+        assert_eq!(
+            shared.last_echo_mark.get(),
+            5,
+            "the echo was the fifth window move; its repeat does not move the mark"
+        );
+        assert_eq!(shared.last_echo_repeats_mark.get(), 1);
+        assert!(shared.seen().is_empty(), "handed over only at the end");
+    }
+
+    #[test]
     fn frames_are_counted_by_id_and_decoded() {
         let (mut b, shared) = bot();
-        let frame = frame_of(&window_move(9));
+        let frame = frame_of(&window_move(9, 1));
         assert_eq!(b.on_frame(SBroadcastMove::ID, &frame[4..]), Ok(()));
         assert_eq!(shared.received[usize::from(SBroadcastMove::ID)].get(), 1);
         assert_eq!(shared.bytes_received.get(), frame.len() as u64);
@@ -425,7 +580,7 @@ mod tests {
     #[test]
     fn an_undecodable_frame_is_an_error_that_closes_the_session() {
         let (mut b, shared) = bot();
-        let frame = frame_of(&window_move(9));
+        let frame = frame_of(&window_move(9, 1));
         let truncated = &frame[4..frame.len() - 1];
         match b.on_frame(SBroadcastMove::ID, truncated) {
             Err(CloseReason::ProtocolError(ProtocolError::Decode { .. })) => {}
@@ -443,19 +598,32 @@ mod tests {
     }
 
     #[test]
-    fn pongs_measure_round_trips_and_bogus_times_are_errors() {
+    fn pongs_are_matched_to_pings_and_bogus_ones_counted_by_kind() {
         let (mut b, shared) = bot();
-        let sent = b.run.now_us();
+        let sent = shared.pings().on_ping(b.run.now_us());
+        shared.pings_sent.incr();
         b.on_s_pong(SPong { client_time: sent });
-        b.on_s_pong(SPong { client_time: -1 });
-        b.on_s_pong(SPong {
-            client_time: sent + 3_600_000_000,
-        });
         assert_eq!(b.run.latency().summary().pongs, 1);
+        assert_eq!(shared.pongs_answered.get(), 1);
+        assert_eq!(shared.pongs_outstanding(), 0);
+
+        b.on_s_pong(SPong { client_time: sent });
+        assert_eq!(shared.pong_duplicates.get(), 1, "answered twice");
+        // Times this bot never sent, i64::MIN included: `now - client_time` used to overflow
+        // there (a panic in debug builds, seen as a disconnect).
+        for client_time in [i64::MIN, -1, sent + 1, sent + 3_600_000_000, i64::MAX] {
+            b.on_s_pong(SPong { client_time });
+        }
+        assert_eq!(shared.pong_unknown.get(), 5);
         assert_eq!(
-            shared.pong_errors.get(),
-            2,
-            "before the run, and in the future"
+            b.run.latency().summary().pongs,
+            1,
+            "only the real answer is a sample"
         );
+        assert_eq!(shared.errors(), 6);
+
+        shared.pings().on_ping(b.run.now_us());
+        shared.pings_sent.incr();
+        assert_eq!(shared.pongs_outstanding(), 1, "not answered yet");
     }
 }

@@ -93,6 +93,10 @@ pub(crate) struct Membership {
     pub(crate) enter_mark: Option<u64>,
     /// Window moves it had received, own echo included, when its last own echo arrived.
     pub(crate) last_echo_mark: u64,
+    /// Of the moves received between the two marks, the repeats (see `sequences.rs`): they
+    /// are counted as duplicates by the move accounting and must not stand in for a loss
+    /// here.
+    pub(crate) repeats_in_interval: u64,
 }
 
 /// The outcome of the churn accounting, part of the [`Report`](crate::Report).
@@ -114,11 +118,13 @@ pub struct ChurnAccounting {
     pub unchecked: u64,
     /// Moves the checked memberships were owed, summed.
     pub expected: u64,
-    /// Moves they received in their intervals, summed.
+    /// Distinct moves they received in their intervals (repeats are the move accounting's
+    /// duplicates), summed.
     pub received: u64,
     /// Owed moves not received, summed over memberships. Each is an error.
     pub lost: u64,
-    /// Moves received beyond what was owed (duplicates), summed. Each is an error.
+    /// Distinct moves received beyond what was owed, summed: the reference receiver missed
+    /// them. Each is an error.
     pub extra: u64,
     /// Moves of churned memberships that the room never echoed back to their sender, though
     /// it stayed in the room waiting for them. Each is an error (a loss).
@@ -138,7 +144,8 @@ impl ChurnAccounting {
             let received = match m.start {
                 Start::BeforeWindow => Some(m.last_echo_mark),
                 Start::Entered => m.enter_mark.and_then(|e| m.last_echo_mark.checked_sub(e)),
-            };
+            }
+            .map(|r| r.saturating_sub(m.repeats_in_interval));
             let owed = order
                 .zip(m.player_id)
                 .and_then(|(o, id)| o.owed(id, m.start));
@@ -322,6 +329,7 @@ mod tests {
             echoed: r.echoed,
             enter_mark: r.enter_mark,
             last_echo_mark: r.last_echo_mark,
+            repeats_in_interval: 0,
         }
     }
 
@@ -341,6 +349,7 @@ mod tests {
             // It also got move 1 in the same flush as its enter: before its mark.
             enter_mark: Some(1),
             last_echo_mark: 3,
+            repeats_in_interval: 0,
         };
         let mut acc = ChurnAccounting::default();
         acc.check(&[joiner], Some(&order));
@@ -356,6 +365,22 @@ mod tests {
             Some(&order),
         );
         assert_eq!(acc.lost, 1, "one owed move missing in the interval");
+
+        // One owed move missing and another received twice: the count still adds up to
+        // the owed 2, but the repeat does not stand in for the loss.
+        let mut acc = ChurnAccounting::default();
+        acc.check(
+            &[Membership {
+                repeats_in_interval: 1,
+                ..joiner
+            }],
+            Some(&order),
+        );
+        assert_eq!(
+            (acc.lost, acc.extra),
+            (1, 0),
+            "the duplicate is the move accounting's"
+        );
     }
 
     #[test]
@@ -367,6 +392,7 @@ mod tests {
             echoed: 3,
             enter_mark: None,
             last_echo_mark: 10,
+            repeats_in_interval: 0,
         };
         let mut acc = ChurnAccounting::default();
         acc.check(&[m], None);

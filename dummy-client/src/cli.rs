@@ -13,8 +13,8 @@ use crate::config::RunConfig;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "dummy-client", version, about, long_about = None)]
 pub struct Cli {
-    /// Bots to connect.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Bots to connect (at most 65536: a window move names its sender in 16 bits).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub clients: u32,
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1:7777")]
@@ -37,6 +37,10 @@ pub struct Cli {
     /// Fail (exit status 1) with more errors than this.
     #[arg(long, default_value_t = 0)]
     pub max_errors: u64,
+    /// Milliseconds, after the last connect, to wait for every bot to be let in before the
+    /// window opens anyway; a bot let in later counts as a late enter (an error).
+    #[arg(long, default_value_t = 5000)]
+    pub enter_timeout_ms: u64,
     /// Longest wait, in milliseconds, for moves still in flight after the window.
     #[arg(long, default_value_t = 5000)]
     pub drain_timeout_ms: u64,
@@ -67,6 +71,7 @@ impl Cli {
             chat_interval: self.chat_interval_ms.map(Duration::from_millis),
             duration: Duration::from_secs(self.duration_secs),
             max_errors: self.max_errors,
+            enter_timeout: Duration::from_millis(self.enter_timeout_ms),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             status_line: !self.quiet,
             churn_per_sec: self.churn_per_sec,
@@ -108,6 +113,8 @@ mod tests {
             "7",
             "--churn-per-sec",
             "2.5",
+            "--enter-timeout-ms",
+            "20000",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let config = cli.config();
@@ -117,6 +124,7 @@ mod tests {
         assert_eq!(config.duration, Duration::from_secs(30));
         assert_eq!(config.max_errors, 7);
         assert_eq!(config.churn_per_sec, 2.5);
+        assert_eq!(config.enter_timeout, Duration::from_secs(20));
         assert_eq!(cli.json, Some(PathBuf::from("out.json")));
     }
 
@@ -124,6 +132,7 @@ mod tests {
     fn bad_flags_are_refused() {
         for args in [
             &["dummy-client", "--clients", "0"][..],
+            &["dummy-client", "--clients", "65537"],
             &["dummy-client", "--move-interval-ms", "0"],
             &["dummy-client", "--addr", "nowhere"],
             &["dummy-client", "--bogus"],

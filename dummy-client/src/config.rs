@@ -36,7 +36,8 @@ pub struct RunConfig {
     /// A connect attempt that takes longer fails. Default 10 s.
     pub connect_timeout: Duration,
     /// How long, after the last connect, to wait for every bot's `S_PlayerList` before the
-    /// window opens without the missing ones (each counted as an error). Default 5 s.
+    /// window opens without the missing ones. Each missing one is an error: `not_entered` if
+    /// it never enters, `late_enters` if it enters after the window opened. Default 5 s.
     pub enter_timeout: Duration,
     /// Longest wait after the window for moves still in flight. Default 5 s.
     pub drain_timeout: Duration,
@@ -94,6 +95,10 @@ impl RunConfig {
         if self.clients == 0 {
             return invalid("clients", "must be at least 1");
         }
+        if self.clients > crate::moves::MAX_SENDERS {
+            // A window move names its sender in 16 bits (see `moves.rs`).
+            return invalid("clients", "must be at most 65536");
+        }
         if self.ramp_per_sec == 0 {
             return invalid("ramp_per_sec", "must be at least 1");
         }
@@ -144,6 +149,13 @@ mod tests {
             (
                 RunConfig {
                     clients: 0,
+                    ..RunConfig::default()
+                },
+                "clients",
+            ),
+            (
+                RunConfig {
+                    clients: 65_537,
                     ..RunConfig::default()
                 },
                 "clients",

@@ -19,14 +19,15 @@ use server_core::{CloseReason, Connector, Packet, SendError, Session};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use crate::accounting::{BotMoves, MoveAccounting};
+use crate::accounting::{BotMoves, MoveAccounting, Receiver};
 use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
 use crate::churn::{ChurnAccounting, Membership, Start};
 use crate::config::RunConfig;
 use crate::error::Error;
-use crate::moves;
+use crate::moves::{self, Tag};
 use crate::packets::{CChat, CLeaveGame, CPing, PacketId};
 use crate::phase::{Limits, Phase, Phases, Progress};
+use crate::pings::PongAccounting;
 use crate::report::{ErrorCounts, Report, Timeline, Traffic};
 use crate::schedule::{Schedule, Timers};
 use crate::status::{self, Snapshot};
@@ -61,6 +62,9 @@ struct Slot {
     window_sent: u64,
     /// The bot had entered the room when the window opened: a receiver to check.
     entered_at_open: bool,
+    /// The bot was connected but not yet in the room when the window opened: if it enters
+    /// later, that late enter is an error (see `Driver::finish`).
+    waiting_at_open: bool,
     /// This connection replaced a bot that left during the window (churn).
     churned_in: bool,
     /// Set once this bot starts leaving the room (churn).
@@ -138,6 +142,9 @@ struct Driver {
     attempts: usize,
     connect_failures: BTreeMap<String, u64>,
     sent: SendTotals,
+    /// Window moves sent per bot index, over all its connections: the sequence number of
+    /// its latest window move (see `moves.rs`). A rejoin carries on from here.
+    issued: Vec<u32>,
     rng: StdRng,
     last_status: Snapshot,
     next_status: Duration,
@@ -170,7 +177,8 @@ impl Driver {
                 drain_quiet: config.drain_quiet,
             }),
             connector: Arc::new(Connector::new(net)),
-            run: Arc::new(RunShared::new(Instant::now(), ping_us)),
+            run: Arc::new(RunShared::new(Instant::now(), ping_us, config.clients)),
+            issued: vec![0; config.clients],
             bots: Vec::with_capacity(config.clients),
             connecting: JoinSet::new(),
             attempts: 0,
@@ -231,7 +239,9 @@ impl Driver {
         let phase = self.phases.update(now, &progress);
         if before == Phase::Ramp && phase == Phase::Window {
             for slot in &mut self.bots {
-                slot.entered_at_open = slot.shared.entered() && !slot.gone();
+                let gone = slot.gone();
+                slot.entered_at_open = slot.shared.entered() && !gone;
+                slot.waiting_at_open = !slot.shared.entered() && !gone;
             }
             self.churn.window_open = Some(now);
         }
@@ -264,7 +274,8 @@ impl Driver {
     /// Starts one connect attempt for the bot with this index.
     fn connect(&mut self, index: usize, rejoin: bool) {
         let shared = Arc::new(BotShared::new());
-        let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run));
+        let base = self.issued.get(index).copied().unwrap_or(0);
+        let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run), index, base);
         if index == 0 && self.config.churn_per_sec > 0.0 {
             bot = bot.recording_room_order();
         }
@@ -361,6 +372,9 @@ impl Driver {
                     self.churn.counts.leaves += 1;
                 }
                 self.churn.leaving.swap_remove(i);
+                // Only a whole-window receiver's record is read at the end; a churned
+                // stay's would hold N x 4 bytes per rejoin for nothing.
+                drop(std::mem::take(&mut *slot.shared.seen()));
                 if rejoin {
                     let at = now + self.config.rejoin_delay;
                     self.churn.rejoins.push_back((at, slot.index));
@@ -368,7 +382,10 @@ impl Driver {
                 continue;
             }
             if !leave.sent {
-                let drained = slot.shared.window_own.get() >= slot.window_sent;
+                // Drained: every move echoed and every ping answered, so that neither is
+                // cut short by the close that follows C_LeaveGame.
+                let drained = slot.shared.window_own.get() >= slot.window_sent
+                    && slot.shared.pongs_outstanding() == 0;
                 if drained || waited >= timeout {
                     if !drained {
                         self.churn.counts.leave_failures += 1;
@@ -402,6 +419,7 @@ impl Driver {
                     timers: self.schedule.timers(index, now),
                     window_sent: 0,
                     entered_at_open: false,
+                    waiting_at_open: false,
                     churned_in: rejoin,
                     leave: None,
                 });
@@ -432,6 +450,12 @@ impl Driver {
             }
             let received = slot.window_received();
             p.window_received += received;
+            p.pongs_answered += slot.shared.pongs_answered.get();
+            // Every ping of a bot still connected must be answered before the end, or it
+            // is counted lost.
+            if !gone && slot.shared.pongs_outstanding() > 0 {
+                p.drain_complete = false;
+            }
             let churned = slot.churned_in || slot.leave.is_some();
             if slot.entered_at_open && !churned && !gone && received < expected_max {
                 p.drain_complete = false;
@@ -458,6 +482,7 @@ impl Driver {
             rng,
             sent,
             run,
+            issued,
             ..
         } = self;
         for slot in bots.iter_mut() {
@@ -470,14 +495,29 @@ impl Driver {
                 continue;
             }
             let due = schedule.due(&mut slot.timers, now);
-            if due.send_move && send(&slot.session, &moves::random_move(rng, in_window), sent) {
-                slot.window_sent += u64::from(in_window);
+            if due.send_move {
+                let seq = issued.get_mut(slot.index);
+                // A sequence number is used up only once its move is queued, so that a
+                // receiver never waits for one that was not sent.
+                let tag = match (&seq, in_window) {
+                    (Some(seq), true) => Some(Tag::new(slot.index, **seq + 1)),
+                    _ => None,
+                };
+                if send(&slot.session, &moves::random_move(rng, tag), sent) && tag.is_some() {
+                    slot.window_sent += 1;
+                    if let Some(seq) = seq {
+                        *seq += 1;
+                    }
+                }
             }
             if due.ping {
-                let ping = CPing {
-                    client_time: run.now_us(),
-                };
-                send(&slot.session, &ping, sent);
+                // Logged before it is queued: its pong may come back before `send` returns.
+                let client_time = slot.shared.pings().on_ping(run.now_us());
+                if send(&slot.session, &CPing { client_time }, sent) {
+                    slot.shared.pings_sent.incr();
+                } else {
+                    slot.shared.pings().cancel(client_time);
+                }
             }
             if due.chat {
                 let chat = CChat {
@@ -555,6 +595,7 @@ impl Driver {
         let mut received = [0u64; ID_SLOTS];
         let mut received_unknown = 0;
         let mut moves = Vec::with_capacity(self.bots.len());
+        let mut pongs = PongAccounting::default();
         let mut memberships = Vec::new();
         for slot in &self.bots {
             let shared = &slot.shared;
@@ -572,24 +613,66 @@ impl Driver {
             errors.unexpected_disconnects += u64::from(unexpected);
             if shared.entered() {
                 report.entered += 1;
+                // A bot the server let in only after the window opened is an error rather
+                // than a receiver checked from its enter on: the window opens after
+                // `enter_timeout` precisely because the server was that slow to admit it,
+                // which is what a load test is there to show, and `enter_timeout`'s promise
+                // is that a bot missing at the open counts against the run. Checking it from
+                // its enter instead would need a reference receiver's record of the room's
+                // order in every run (churn keeps one only when it churns) and would let a
+                // server that admits bots late pass. Its receipts are still checked for what
+                // needs no reference: gaps and repeats in each sender's sequence.
+                if slot.waiting_at_open && !slot.churned_in {
+                    errors.late_enters += 1;
+                }
             } else if !unexpected {
                 // A bot that was dropped is already counted once, as a disconnect.
                 errors.not_entered += 1;
             }
             errors.decode += shared.decode_errors.get();
             errors.player_list += shared.player_list_errors.get();
-            errors.pong += shared.pong_errors.get();
+            pongs.pings += shared.pings_sent.get();
+            pongs.answered += shared.pongs_answered.get();
+            pongs.duplicate += shared.pong_duplicates.get();
+            pongs.unknown += shared.pong_unknown.get();
+            if !unexpected {
+                // The drain waited for these; a bot that was dropped is one error already.
+                pongs.lost += shared.pongs_outstanding();
+            }
             for (total, counter) in received.iter_mut().zip(&shared.received) {
                 *total += counter.get();
             }
             received_unknown += shared.received_unknown.get();
             report.received.bytes += shared.bytes_received.get();
             let churned = slot.churned_in || slot.leave.is_some();
+            let late = slot.waiting_at_open && !slot.churned_in;
+            let receiver = if slot.entered_at_open && !churned && !unexpected {
+                Receiver::WholeWindow
+            } else if late && !unexpected {
+                Receiver::Late
+            } else {
+                Receiver::Unchecked
+            };
+            let seen = if receiver == Receiver::WholeWindow {
+                std::mem::take(&mut *shared.seen())
+            } else {
+                Vec::new()
+            };
             moves.push(BotMoves {
+                index: slot.index,
                 sent: slot.window_sent,
                 own_received: shared.window_own.get(),
                 others_received: shared.window_others.get(),
-                whole_window: slot.entered_at_open && !churned && !unexpected,
+                receiver,
+                // A leaver's moves are bounded by its echoes: a clean leave drained them
+                // all, and a failed one (an error already) may not have.
+                stayed: shared.entered() && !unexpected && slot.leave.is_none(),
+                own_echo_seq: u32::try_from(shared.own_echo_seq.get()).unwrap_or(u32::MAX),
+                head_skipped: shared.seq_head_skipped.get(),
+                gaps: shared.seq_gaps.get(),
+                repeats: shared.seq_repeats.get(),
+                foreign: shared.seq_foreign.get(),
+                seen,
             });
             if churned && !unexpected {
                 memberships.push(Membership {
@@ -603,10 +686,20 @@ impl Driver {
                     echoed: shared.window_own.get(),
                     enter_mark: shared.enter_mark.get().copied(),
                     last_echo_mark: shared.last_echo_mark.get(),
+                    repeats_in_interval: shared.last_echo_repeats_mark.get().saturating_sub(
+                        if slot.churned_in {
+                            shared.enter_repeats_mark.get().copied().unwrap_or(0)
+                        } else {
+                            0
+                        },
+                    ),
                 });
             }
         }
-        report.moves = MoveAccounting::compute(&moves);
+        errors.pong = pongs.errors();
+        report.pongs = pongs;
+        report.moves = MoveAccounting::compute(&moves, &self.issued);
+        drop(moves);
         errors.lost_moves = report.moves.lost;
         errors.extra_moves = report.moves.extra;
         if self.config.churn_per_sec > 0.0 {

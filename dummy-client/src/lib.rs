@@ -6,10 +6,12 @@
 //! optionally `C_Chat`. Each bot's session task decodes what the server sends with the
 //! generated client-side `PacketManager` (`bot`) and bumps that bot's counters. The run moves
 //! through ramp-up, a measured window and a drain (`phase`); moves sent in the window are
-//! marked (`moves`), so the end can check exactly that every bot received every bot's moves
-//! (`accounting`). With churn on, bots also leave and rejoin as new players during the window,
-//! and each stay in the room is checked on its own (`churn`). Round trips go to an
-//! hdrhistogram (`latency`). A status line per second (`status`) and the final [`Report`]
+//! marked and tagged with their sender and a per-sender sequence number (`moves`), each
+//! receiver checks every sender's sequence as moves arrive (`sequences`), and the end checks
+//! exactly, sender by sender, that every bot received every bot's moves (`accounting`). With
+//! churn on, bots also leave and rejoin as new players during the window, and each stay in
+//! the room is checked on its own (`churn`). Every pong is matched to its ping (`pings`), and
+//! round trips go to an hdrhistogram (`latency`). A status line per second (`status`) and the final [`Report`]
 //! (summary and JSON) show the result. Everything except the driver is sans-IO and tested
 //! without sockets.
 
@@ -27,8 +29,10 @@ mod latency;
 mod moves;
 pub mod packets;
 mod phase;
+mod pings;
 mod report;
 mod schedule;
+mod sequences;
 mod status;
 
 pub use accounting::MoveAccounting;
@@ -38,4 +42,5 @@ pub use config::RunConfig;
 pub use driver::{run, run_until};
 pub use error::Error;
 pub use latency::RttSummary;
+pub use pings::PongAccounting;
 pub use report::{ErrorCounts, Report, Timeline, Traffic};

@@ -46,7 +46,10 @@ pub(crate) struct Progress {
     pub(crate) stop: bool,
     /// Window moves received so far, all bots together.
     pub(crate) window_received: u64,
-    /// Every receiver has received every window move it can expect.
+    /// Pongs that answered a ping so far, all bots together.
+    pub(crate) pongs_answered: u64,
+    /// Every receiver has received every window move it can expect, and every ping sent is
+    /// answered.
     pub(crate) drain_complete: bool,
 }
 
@@ -68,7 +71,8 @@ pub(crate) struct Phases {
     window_start: Option<Duration>,
     drain_start: Option<Duration>,
     done_at: Option<Duration>,
-    /// Last change of `window_received` during the drain.
+    /// Last change of `window_received + pongs_answered` during the drain: an answer that
+    /// arrives counts as progress as much as a move does.
     last_progress: (u64, Duration),
 }
 
@@ -132,8 +136,8 @@ impl Phases {
             }
             Phase::Drain => {
                 let start = self.drain_start.unwrap_or(now);
-                if p.window_received != self.last_progress.0 {
-                    self.last_progress = (p.window_received, now);
+                if p.answers() != self.last_progress.0 {
+                    self.last_progress = (p.answers(), now);
                 }
                 let quiet = now.saturating_sub(self.last_progress.1) >= self.limits.drain_quiet;
                 if p.drain_complete
@@ -152,7 +156,14 @@ impl Phases {
     fn enter_drain(&mut self, now: Duration, p: &Progress) {
         self.phase = Phase::Drain;
         self.drain_start = Some(now);
-        self.last_progress = (p.window_received, now);
+        self.last_progress = (p.answers(), now);
+    }
+}
+
+impl Progress {
+    /// Everything the drain waits for, as one count that grows while it comes in.
+    fn answers(&self) -> u64 {
+        self.window_received.saturating_add(self.pongs_answered)
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounting::MoveAccounting;
 use crate::churn::ChurnAccounting;
 use crate::latency::RttSummary;
+use crate::pings::PongAccounting;
 
 /// Everything a run measured and checked. Serializes to the `--json` report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +35,10 @@ pub struct Report {
     pub received: Traffic,
     /// `C_Ping` round trips, corrected for coordinated omission.
     pub rtt: RttSummary,
+    /// Pings matched with their pongs: lost, duplicated and unknown pongs. Absent from
+    /// reports written before issue 16.
+    #[serde(default)]
+    pub pongs: PongAccounting,
     /// Did every bot see every bot's moves in the measured window.
     pub moves: MoveAccounting,
     /// Bots that left and rejoined during the window, and whether each stay in the room
@@ -86,6 +91,10 @@ pub struct ErrorCounts {
     pub failed_connects: u64,
     /// Bots that connected but never received their `S_PlayerList`.
     pub not_entered: u64,
+    /// Bots the server let in (their `S_PlayerList`) only after the window had opened: the
+    /// server took longer than the enter timeout to admit them.
+    #[serde(default)]
+    pub late_enters: u64,
     /// Sessions that ended before the run closed them.
     pub unexpected_disconnects: u64,
     /// Frames that did not decode (each closed its session with a protocol error).
@@ -93,7 +102,7 @@ pub struct ErrorCounts {
     /// Extra namings of a bot as `isSelf` in its `S_PlayerList`s (never being named shows
     /// up as `not_entered`).
     pub player_list: u64,
-    /// `S_Pong`s carrying a time the bot never sent.
+    /// Pong errors of every kind (lost, duplicate, unknown; see `Report::pongs`).
     pub pong: u64,
     /// Packets the bots could not encode or queue while their session was open.
     pub send: u64,
@@ -112,6 +121,7 @@ impl ErrorCounts {
     pub fn total(&self) -> u64 {
         self.failed_connects
             + self.not_entered
+            + self.late_enters
             + self.unexpected_disconnects
             + self.decode
             + self.player_list
@@ -204,26 +214,36 @@ impl fmt::Display for Report {
             micros(r.max_us),
             r.pongs
         )?;
+        let p = &self.pongs;
+        writeln!(
+            f,
+            "  pongs:        {} of {} pings answered; lost {}, duplicate {}, unknown {}",
+            p.answered, p.pings, p.lost, p.duplicate, p.unknown
+        )?;
         let m = &self.moves;
         let range = if m.exact {
             format!("{}", m.expected_per_receiver_min)
         } else {
             format!(
-                "{}..={} ({} partial bots)",
-                m.expected_per_receiver_min, m.expected_per_receiver_max, m.partial_bots
+                "{}..={}",
+                m.expected_per_receiver_min, m.expected_per_receiver_max
             )
         };
         writeln!(
             f,
-            "  moves:        {} sent in the window; each of {} receivers expected {range}; \
-             received {} of {} ({:.4}%), lost {}, extra {}",
+            "  moves:        {} sent in the window; each of {} receivers expected {range} \
+             ({} partial bots, {} late); received {} of {} ({:.4}%), lost {}, \
+             duplicate {}, never sent {}",
             m.sent,
             m.receivers,
+            m.partial_bots,
+            m.late_receivers,
             m.received,
             m.expected,
             m.delivered_ratio * 100.0,
             m.lost,
-            m.extra
+            m.duplicates,
+            m.never_sent
         )?;
         let c = &self.churn;
         if c.enabled {
@@ -246,13 +266,14 @@ impl fmt::Display for Report {
         let e = &self.errors;
         writeln!(
             f,
-            "  errors:       {} (max {}): failed connects {}, not entered {}, disconnects {}, \
-             decode {}, player list {}, pong {}, send {}, lost moves {}, extra moves {}, \
-             churn {}",
+            "  errors:       {} (max {}): failed connects {}, not entered {}, late enters {}, \
+             disconnects {}, decode {}, player list {}, pong {}, send {}, lost moves {}, \
+             extra moves {}, churn {}",
             e.total(),
             self.max_errors,
             e.failed_connects,
             e.not_entered,
+            e.late_enters,
             e.unexpected_disconnects,
             e.decode,
             e.player_list,
@@ -356,6 +377,7 @@ mod tests {
             "sent",
             "received",
             "rtt",
+            "pongs",
             "moves",
             "errors",
             "passed",
