@@ -100,7 +100,7 @@ async fn two_hundred_bots_see_every_move_and_the_report_adds_up() {
         Some(&pings),
         "every ping answered"
     );
-    assert_eq!(report.rtt.pongs, pings);
+    assert_eq!(report.rtt.samples, pings);
     assert_eq!(
         report.pongs,
         dummy_client::PongAccounting {
@@ -111,6 +111,14 @@ async fn two_hundred_bots_see_every_move_and_the_report_adds_up() {
         "every ping matched with exactly one pong"
     );
     assert!(report.rtt.p50_us > 0 && report.rtt.p50_us <= report.rtt.max_us);
+    // Every own window move that came back was timed (a few may be left untimed only if
+    // their stamp was reused, which needs an echo 64 moves late).
+    assert!(
+        report.move_echo.samples > 0 && report.move_echo.samples <= report.moves.sent,
+        "own echoes timed: {} of {} window moves",
+        report.move_echo.samples,
+        report.moves.sent
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

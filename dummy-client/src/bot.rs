@@ -14,6 +14,7 @@ use server_core::{CloseReason, PacketSession, Session};
 
 use crate::churn::RoomOrder;
 use crate::counter::Counter;
+use crate::echo::MoveClock;
 use crate::latency::Latency;
 use crate::moves;
 use crate::packets::{
@@ -40,17 +41,32 @@ pub(crate) struct RunShared {
     pub(crate) senders: usize,
     /// Round trips. A std mutex, held only to record one value, never across an `.await`.
     latency: Mutex<Latency>,
+    /// Move echoes, the same way: a few a second per bot, one short lock each.
+    move_echo: Mutex<Latency>,
 }
 
 impl RunShared {
-    pub(crate) fn new(start: Instant, ping_interval_us: u64, senders: usize) -> RunShared {
+    pub(crate) fn new(
+        start: Instant,
+        ping_interval_us: u64,
+        move_interval_us: u64,
+        senders: usize,
+    ) -> RunShared {
         RunShared {
             start,
             senders,
             closing: AtomicBool::new(false),
             disconnected: AtomicUsize::new(0),
             latency: Mutex::new(Latency::new(ping_interval_us)),
+            move_echo: Mutex::new(Latency::new(move_interval_us)),
         }
+    }
+
+    /// The move-echo record: own window move to its own `S_BroadcastMove` (see `echo.rs`).
+    pub(crate) fn move_echo(&self) -> MutexGuard<'_, Latency> {
+        self.move_echo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The round-trip record.
@@ -118,6 +134,8 @@ pub(crate) struct BotShared {
     /// per pong by the session's task (one a second each by default), never across an
     /// `.await`.
     pings: Mutex<PingLog>,
+    /// Send times of this bot's last window moves, for the move echo.
+    pub(crate) move_clock: MoveClock,
     /// `C_Ping`s queued. Written by the driver only.
     pub(crate) pings_sent: Counter,
     /// `S_Pong`s that answered a ping.
@@ -165,6 +183,7 @@ impl BotShared {
             decode_errors: Counter::default(),
             player_list_errors: Counter::default(),
             pings: Mutex::new(PingLog::default()),
+            move_clock: MoveClock::default(),
             pings_sent: Counter::default(),
             pongs_answered: Counter::default(),
             pong_duplicates: Counter::default(),
@@ -385,6 +404,10 @@ impl PacketHandler for Bot {
             // A repeated echo is counted as a repeat, and does not move the end of this
             // bot's receive interval (see `churn.rs`).
             if fresh {
+                let now = u64::try_from(self.run.now_us()).unwrap_or(0);
+                if let Some(rtt) = self.shared.move_clock.echoed(tag.seq, now) {
+                    self.run.move_echo().record(rtt);
+                }
                 self.shared
                     .own_echo_seq
                     .set(u64::from(self.seqs.last(self.index)));
@@ -430,7 +453,7 @@ mod tests {
 
     fn bot() -> (Bot, Arc<BotShared>) {
         let shared = Arc::new(BotShared::new());
-        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 16));
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 250_000, 16));
         (Bot::new(Arc::clone(&shared), run, 5, 0), shared)
     }
 
@@ -493,6 +516,24 @@ mod tests {
     }
 
     #[test]
+    fn an_own_window_echo_times_the_move_and_others_do_not() {
+        let (mut b, shared) = bot();
+        b.on_s_player_list(list(vec![player(5, true)]));
+        shared.move_clock.sent(1, 0);
+        shared.move_clock.sent(2, 0);
+        b.on_s_broadcast_move(window_move(6, 1));
+        assert_eq!(b.run.move_echo().summary().samples, 0, "not its own move");
+        b.on_s_broadcast_move(window_move(5, 1));
+        b.on_s_broadcast_move(window_move(5, 1));
+        let echo = b.run.move_echo().summary();
+        assert_eq!(
+            echo.samples, 1,
+            "its own echo, once: the repeat is not timed"
+        );
+        assert!(echo.max_us > 0, "from the stamp at time 0 to now");
+    }
+
+    #[test]
     fn window_moves_are_counted_as_own_or_others_and_the_rest_ignored() {
         let (mut b, shared) = bot();
         b.on_s_player_list(list(vec![player(5, true)]));
@@ -514,7 +555,7 @@ mod tests {
     #[test]
     fn marks_bound_the_receive_interval_and_the_reference_records_the_order() {
         let shared = Arc::new(BotShared::new());
-        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 16));
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 250_000, 16));
         let mut b = Bot::new(Arc::clone(&shared), run, 5, 0).recording_room_order();
         b.on_s_player_list(list(vec![player(1, false), player(5, true)]));
         b.on_s_broadcast_move(window_move(1, 1));
@@ -603,7 +644,7 @@ mod tests {
         let sent = shared.pings().on_ping(b.run.now_us());
         shared.pings_sent.incr();
         b.on_s_pong(SPong { client_time: sent });
-        assert_eq!(b.run.latency().summary().pongs, 1);
+        assert_eq!(b.run.latency().summary().samples, 1);
         assert_eq!(shared.pongs_answered.get(), 1);
         assert_eq!(shared.pongs_outstanding(), 0);
 
@@ -616,7 +657,7 @@ mod tests {
         }
         assert_eq!(shared.pong_unknown.get(), 5);
         assert_eq!(
-            b.run.latency().summary().pongs,
+            b.run.latency().summary().samples,
             1,
             "only the real answer is a sample"
         );

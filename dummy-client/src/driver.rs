@@ -177,7 +177,12 @@ impl Driver {
                 drain_quiet: config.drain_quiet,
             }),
             connector: Arc::new(Connector::new(net)),
-            run: Arc::new(RunShared::new(Instant::now(), ping_us, config.clients)),
+            run: Arc::new(RunShared::new(
+                Instant::now(),
+                ping_us,
+                u64::try_from(config.move_interval.as_micros()).unwrap_or(u64::MAX),
+                config.clients,
+            )),
             issued: vec![0; config.clients],
             bots: Vec::with_capacity(config.clients),
             connecting: JoinSet::new(),
@@ -503,6 +508,12 @@ impl Driver {
                     (Some(seq), true) => Some(Tag::new(slot.index, **seq + 1)),
                     _ => None,
                 };
+                if let Some(tag) = tag {
+                    // Stamped before it is queued: its echo may come back before `send`
+                    // returns. A move that is not queued leaves a stamp no echo will match.
+                    let now_us = u64::try_from(run.now_us()).unwrap_or(0);
+                    slot.shared.move_clock.sent(tag.seq, now_us);
+                }
                 if send(&slot.session, &moves::random_move(rng, tag), sent) && tag.is_some() {
                     slot.window_sent += 1;
                     if let Some(seq) = seq {
@@ -549,9 +560,17 @@ impl Driver {
     fn status(&mut self, now: Duration, phase: Phase) {
         self.next_status = now + Duration::from_secs(1);
         let rtt = self.run.latency().take_second();
+        let echo = self.run.move_echo().take_second();
         let cur = self.snapshot(now);
         if self.config.status_line {
-            let line = status::line(phase, self.config.clients, &self.last_status, &cur, rtt);
+            let line = status::line(
+                phase,
+                self.config.clients,
+                &self.last_status,
+                &cur,
+                rtt,
+                echo,
+            );
             eprintln!("{line}");
         }
         self.last_status = cur;
@@ -577,6 +596,7 @@ impl Driver {
             interrupted,
             driver_max_lag_ms: self.max_lag.as_secs_f64() * 1e3,
             rtt: self.run.latency().summary(),
+            move_echo: self.run.move_echo().summary(),
             ..Report::default()
         };
         let (ramp, window, drain) = self.phases.lengths(end);

@@ -1,5 +1,5 @@
-//! Round-trip times of `C_Ping` -> `S_Pong`, in two hdrhistograms: the whole run and the
-//! current second.
+//! Round-trip times, in two hdrhistograms: the whole run and the current second. One for
+//! `C_Ping` -> `S_Pong`, one for a bot's own window move -> its own `S_BroadcastMove`.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -10,8 +10,11 @@ const MAX_RTT_US: u64 = 60_000_000;
 /// Round-trip statistics of a run, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RttSummary {
-    /// Pongs received (samples before the coordinated-omission correction).
-    pub pongs: u64,
+    /// Round trips measured (pongs, or own moves echoed), before the coordinated-omission
+    /// correction. Zero when the server never answered: the percentiles are then not zeros
+    /// but meaningless, and the summary says "no pongs" instead.
+    #[serde(alias = "pongs")]
+    pub samples: u64,
     /// Values in the histogram, the correction's synthetic ones included.
     pub corrected_samples: u64,
     /// Median.
@@ -39,7 +42,7 @@ pub(crate) struct Latency {
     /// The ping interval in microseconds: a round trip longer than this hid the pings a bot
     /// would have sent meanwhile, which `record_correct` adds back.
     expected_interval_us: u64,
-    pongs: u64,
+    samples: u64,
 }
 
 impl Latency {
@@ -49,14 +52,14 @@ impl Latency {
             total: histogram(),
             second: histogram(),
             expected_interval_us: expected_interval_us.max(1),
-            pongs: 0,
+            samples: 0,
         }
     }
 
     /// Records one round trip.
     pub(crate) fn record(&mut self, rtt_us: u64) {
         let rtt_us = rtt_us.clamp(1, MAX_RTT_US);
-        self.pongs += 1;
+        self.samples += 1;
         // Both calls only fail for values outside the histogram's range, excluded above.
         let _ = self.total.record_correct(rtt_us, self.expected_interval_us);
         let _ = self.second.record(rtt_us);
@@ -82,7 +85,7 @@ impl Latency {
             return RttSummary::default();
         }
         RttSummary {
-            pongs: self.pongs,
+            samples: self.samples,
             corrected_samples: self.total.len(),
             p50_us: self.total.value_at_quantile(0.50),
             p90_us: self.total.value_at_quantile(0.90),
@@ -110,7 +113,7 @@ mod tests {
             l.record(rtt * 100);
         }
         let s = l.summary();
-        assert_eq!(s.pongs, 1000);
+        assert_eq!(s.samples, 1000);
         assert_eq!(
             s.corrected_samples, 1000,
             "all below the interval: nothing added"
@@ -129,7 +132,7 @@ mod tests {
         // One 1 s stall hid nine pings that would have waited 900 ms, 800 ms, ...
         l.record(1_000_000);
         let s = l.summary();
-        assert_eq!(s.pongs, 100);
+        assert_eq!(s.samples, 100);
         assert_eq!(s.corrected_samples, 109);
         // Uncorrected, the mean would be about 11 ms; the hidden waits lift it to about 51 ms.
         assert!(
@@ -147,7 +150,7 @@ mod tests {
         let (p50, p99) = l.take_second().unwrap_or_default();
         assert!((499..=501).contains(&p50) && (499..=501).contains(&p99));
         assert_eq!(l.take_second(), None, "a new second starts empty");
-        assert_eq!(l.summary().pongs, 1, "the run's total keeps everything");
+        assert_eq!(l.summary().samples, 1, "the run's total keeps everything");
     }
 
     #[test]
@@ -155,6 +158,6 @@ mod tests {
         let mut l = Latency::new(1_000_000);
         l.record(0);
         l.record(u64::MAX);
-        assert_eq!(l.summary().pongs, 2);
+        assert_eq!(l.summary().samples, 2);
     }
 }

@@ -24,6 +24,7 @@ mod cli;
 mod config;
 mod counter;
 mod driver;
+mod echo;
 mod error;
 mod latency;
 mod moves;

@@ -35,6 +35,11 @@ pub struct Report {
     pub received: Traffic,
     /// `C_Ping` round trips, corrected for coordinated omission.
     pub rtt: RttSummary,
+    /// Own window move -> own `S_BroadcastMove` round trips (the wait for the room's tick
+    /// included), corrected the same way. Works against servers that do not answer
+    /// `C_Ping`, such as the course's. Absent from reports written before it existed.
+    #[serde(default)]
+    pub move_echo: RttSummary,
     /// Pings matched with their pongs: lost, duplicated and unknown pongs. Absent from
     /// reports written before issue 16.
     #[serde(default)]
@@ -204,16 +209,34 @@ impl fmt::Display for Report {
                 by_key(&traffic.packets)
             )?;
         }
-        let r = &self.rtt;
-        writeln!(
-            f,
-            "  round trip:   p50 {} p90 {} p99 {} max {} ({} pongs)",
-            micros(r.p50_us),
-            micros(r.p90_us),
-            micros(r.p99_us),
-            micros(r.max_us),
-            r.pongs
-        )?;
+        for (name, r, what, none) in [
+            (
+                "round trip:",
+                &self.rtt,
+                "pongs",
+                "no pongs (the server does not answer C_Ping)",
+            ),
+            (
+                "move echo:",
+                &self.move_echo,
+                "own moves echoed, the tick's wait included",
+                "no own move echoed",
+            ),
+        ] {
+            if r.samples == 0 {
+                writeln!(f, "  {name:<13} {none}")?;
+            } else {
+                writeln!(
+                    f,
+                    "  {name:<13} p50 {} p90 {} p99 {} max {} ({} {what})",
+                    micros(r.p50_us),
+                    micros(r.p90_us),
+                    micros(r.p99_us),
+                    micros(r.max_us),
+                    r.samples
+                )?;
+            }
+        }
         let p = &self.pongs;
         writeln!(
             f,
@@ -333,6 +356,9 @@ mod tests {
         r.moves.expected = 360;
         r.moves.received = 360;
         r.rtt.p99_us = 2_500;
+        r.rtt.samples = 30;
+        r.move_echo.p99_us = 260_000;
+        r.move_echo.samples = 120;
         r
     }
 
@@ -377,6 +403,7 @@ mod tests {
             "sent",
             "received",
             "rtt",
+            "move_echo",
             "pongs",
             "moves",
             "errors",
@@ -389,6 +416,27 @@ mod tests {
         }
         assert_eq!(value["sent"]["packets"]["C_Move"], 120);
         assert_eq!(value["rtt"]["p99_us"], 2_500);
+    }
+
+    #[test]
+    fn a_server_that_never_answers_pings_shows_no_pongs_and_the_move_echo_still() {
+        // The course's server answers no C_Ping: the summary used to print
+        // "p50 0 us ... p99 0 us (0 pongs)".
+        let mut r = sample();
+        r.rtt = RttSummary::default();
+        r.judge();
+        let text = r.to_string();
+        assert!(text.contains("no pongs"), "{text}");
+        assert!(!text.contains("p99 0 us"), "no zero percentiles:\n{text}");
+        assert!(
+            text.contains("move echo:    p50") && text.contains("p99 260.0 ms"),
+            "the move echo is reported:\n{text}"
+        );
+        // Old reports said "pongs" inside "rtt"; they still read.
+        let old: RttSummary =
+            serde_json::from_str(r#"{"pongs":3,"corrected_samples":3,"p50_us":1,"p90_us":1,"p99_us":1,"max_us":1,"mean_us":1.0}"#)
+                .unwrap_or_default();
+        assert_eq!(old.samples, 3);
     }
 
     #[test]

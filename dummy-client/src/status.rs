@@ -27,6 +27,7 @@ pub(crate) fn line(
     prev: &Snapshot,
     cur: &Snapshot,
     rtt: Option<(u64, u64)>,
+    echo: Option<(u64, u64)>,
 ) -> String {
     let secs = cur.at.saturating_sub(prev.at).as_secs_f64();
     let rate = |a: u64, b: u64| {
@@ -40,8 +41,12 @@ pub(crate) fn line(
         Some((p50, p99)) => format!("rtt p50 {} p99 {}", micros(p50), micros(p99)),
         None => "rtt -".to_string(),
     };
+    let echo = match echo {
+        Some((p50, p99)) => format!("echo p50 {} p99 {}", micros(p50), micros(p99)),
+        None => "echo -".to_string(),
+    };
     format!(
-        "[{:>6.1}s {:<7}] bots {}/{}  out {}/s  in {}/s  {}  errors {}",
+        "[{:>6.1}s {:<7}] bots {}/{}  out {}/s  in {}/s  {}  {}  errors {}",
         cur.at.as_secs_f64(),
         phase.label(),
         cur.alive,
@@ -49,6 +54,7 @@ pub(crate) fn line(
         si(rate(prev.sent, cur.sent)),
         si(rate(prev.received, cur.received)),
         rtt,
+        echo,
         cur.errors
     )
 }
@@ -84,18 +90,28 @@ mod tests {
             errors: 3,
             ..prev
         };
-        let text = line(Phase::Window, 500, &prev, &cur, Some((800, 2_100)));
+        let text = line(
+            Phase::Window,
+            500,
+            &prev,
+            &cur,
+            Some((800, 2_100)),
+            Some((130_000, 251_000)),
+        );
         assert_eq!(
             text,
             "[   4.0s window ] bots 500/500  out 2000/s  in 1.00M/s  \
-             rtt p50 800 us p99 2.1 ms  errors 3"
+             rtt p50 800 us p99 2.1 ms  echo p50 130.0 ms p99 251.0 ms  errors 3"
         );
     }
 
     #[test]
     fn no_time_and_no_pongs_do_not_divide_by_zero() {
         let s = Snapshot::default();
-        let text = line(Phase::Ramp, 10, &s, &s, None);
-        assert!(text.contains("out 0/s") && text.contains("rtt -"), "{text}");
+        let text = line(Phase::Ramp, 10, &s, &s, None, None);
+        assert!(
+            text.contains("out 0/s") && text.contains("rtt -") && text.contains("echo -"),
+            "{text}"
+        );
     }
 }
