@@ -23,6 +23,7 @@ use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, 
 
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
+use crate::metrics::{SessionMetrics, TrafficHandle};
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
 use crate::session_manager::SessionManager;
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub sessions: SessionManager,
     pub room: JobQueue<RoomJob<Arc<Session>>>,
     pub stats: Arc<ServerStats>,
+    pub metrics: Arc<SessionMetrics>,
     pub chat_max_chars: usize,
     pub move_rate: Rate,
     pub chat_rate: Rate,
@@ -49,6 +51,8 @@ pub struct ClientSession {
     left: bool,
     moves: TokenBucket,
     chats: TokenBucket,
+    /// This session's packet counters (its own, so counting touches no shared cache line).
+    traffic: TrafficHandle,
 }
 
 impl ClientSession {
@@ -57,6 +61,7 @@ impl ClientSession {
         ClientSession {
             moves: TokenBucket::new(shared.move_rate, now),
             chats: TokenBucket::new(shared.chat_rate, now),
+            traffic: shared.metrics.traffic.open(),
             shared,
             session: None,
             player_id: 0,
@@ -66,6 +71,10 @@ impl ClientSession {
 
     /// Counts and logs (at most once a second) an input dropped by a rate limit.
     fn rate_limited(&self, what: &'static str, wait: std::time::Duration) {
+        self.shared
+            .metrics
+            .rate_limited
+            .fetch_add(1, Ordering::Relaxed);
         let rejected = self
             .shared
             .stats
@@ -155,12 +164,14 @@ impl PacketSession for ClientSession {
         body: &[u8],
     ) -> Result<(), CloseReason> {
         self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.traffic.received(id, body.len());
         PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
     }
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
         self.shared.sessions.remove(self.player_id);
+        self.shared.metrics.closed(reason);
         match reason {
             CloseReason::ProtocolError(_)
             | CloseReason::SlowConsumer { .. }
@@ -248,6 +259,7 @@ impl PacketHandler for ClientSession {
             match session.send_packet(&pong) {
                 Ok(()) => {
                     self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                    self.traffic.sent(SPong::ID, pong.frame_len().unwrap_or(0));
                 }
                 Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_Pong did not encode"),
                 Err(_) => {}

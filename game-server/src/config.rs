@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::admin::AdminConfig;
 use crate::rate_limit::Rate;
 
 /// Everything [`GameServer::start`](crate::GameServer::start) needs.
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub move_rate: Rate,
     /// Chat lines one player may send. Default 2 a second, bursts of 10; over it, dropped.
     pub chat_rate: Rate,
+    /// The admin endpoint (metrics, health, live map); `None` (the default) for none.
+    pub admin: Option<AdminConfig>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
                 per_sec: 2.0,
                 burst: 10.0,
             },
+            admin: None,
         }
     }
 }

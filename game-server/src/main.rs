@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use game_server::admin::{AdminConfig, AdminError, AdminToken};
 use game_server::{GameServer, ServerConfig};
 
 /// The MMO game server (course protocol, one room).
@@ -35,12 +36,40 @@ struct Args {
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Serve /metrics, /healthz and the live map page on this address, e.g.
+    /// 127.0.0.1:9100 (off unless given). Anything but loopback needs --admin-token.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
+    /// Token every admin request must carry (`Authorization: Bearer TOKEN`, or as the
+    /// password of a browser's login prompt); at least 16 characters. Prefer the environment
+    /// variable: a command line is visible to every user of the machine.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GAME_SERVER_ADMIN_TOKEN",
+        hide_env_values = true,
+        requires = "admin"
+    )]
+    admin_token: Option<String>,
 }
 
 impl Args {
-    fn config(&self) -> ServerConfig {
+    fn config(&self) -> Result<ServerConfig, AdminError> {
         let defaults = ServerConfig::default();
-        ServerConfig {
+        let admin = match self.admin {
+            Some(addr) => {
+                let mut admin = AdminConfig::new(addr);
+                admin.token = self
+                    .admin_token
+                    .as_deref()
+                    .map(AdminToken::new)
+                    .transpose()?;
+                admin.validate()?;
+                Some(admin)
+            }
+            None => None,
+        };
+        Ok(ServerConfig {
             net: server_core::Config {
                 addr: self.addr,
                 max_connections: self.max_connections as usize,
@@ -52,14 +81,19 @@ impl Args {
             },
             tick: Duration::from_millis(self.tick_ms),
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
+            admin,
             ..defaults
-        }
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = parse_or_usage();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => usage_error(&e.to_string()),
+    };
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
         Ok(filter) => filter,
         Err(e) => {
@@ -70,7 +104,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).init();
     raise_fd_limit(args.max_connections);
 
-    let server = match GameServer::start(args.config()).await {
+    let server = match GameServer::start(config).await {
         Ok(server) => server,
         Err(e) => {
             tracing::error!(addr = %args.addr, error = %e, "could not start");
@@ -81,6 +115,14 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Prints what is wrong with the flags and the usage line, then exits 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    eprintln!("error: {message}");
+    eprintln!("{}", Args::command().render_usage());
+    std::process::exit(2);
 }
 
 /// Parses the flags; a bad one prints what is wrong and the usage line, then exits 2.
