@@ -21,3 +21,5 @@ mod exposition;
 mod http;
 #[path = "admin/metrics.rs"]
 mod metrics;
+#[path = "admin/security.rs"]
+mod security;

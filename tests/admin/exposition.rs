@@ -25,7 +25,11 @@ pub fn parse(text: &str) -> HashMap<String, Family> {
     let mut families: HashMap<String, Family> = HashMap::new();
     let mut current = String::new();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.last(), Some(&"# EOF"), "the exposition ends with # EOF");
+    assert_eq!(
+        lines.last(),
+        Some(&"# EOF"),
+        "the exposition ends with # EOF"
+    );
     for line in &lines[..lines.len() - 1] {
         if let Some(rest) = line.strip_prefix("# ") {
             let mut parts = rest.splitn(3, ' ');

@@ -45,7 +45,8 @@ pub async fn send_raw(addr: SocketAddr, request: &[u8]) -> Response {
         .expect("the admin endpoint accepts connections");
     stream.write_all(request).await.expect("request written");
     let raw = read_to_close(&mut stream, WAIT).await;
-    parse(&raw).unwrap_or_else(|| panic!("not an HTTP response: {:?}", String::from_utf8_lossy(&raw)))
+    parse(&raw)
+        .unwrap_or_else(|| panic!("not an HTTP response: {:?}", String::from_utf8_lossy(&raw)))
 }
 
 /// Everything the server sends until it closes (or `limit` passes: a test failure).

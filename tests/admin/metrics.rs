@@ -39,13 +39,23 @@ fn check_conventions(families: &std::collections::HashMap<String, Family>) {
                 ["seconds", "bytes"].contains(&unit.as_str()),
                 "{name}: base units only, not {unit}"
             );
-            assert!(name.ends_with(&format!("_{unit}")), "{name} ends with its unit");
+            assert!(
+                name.ends_with(&format!("_{unit}")),
+                "{name} ends with its unit"
+            );
         }
-        assert!(!family.samples.is_empty() || family.kind == "counter", "{name} has samples");
+        assert!(
+            !family.samples.is_empty() || family.kind == "counter",
+            "{name} has samples"
+        );
         match family.kind.as_str() {
             "counter" => {
                 for s in &family.samples {
-                    assert_eq!(s.name, format!("{name}_total"), "a counter's sample ends in _total");
+                    assert_eq!(
+                        s.name,
+                        format!("{name}_total"),
+                        "a counter's sample ends in _total"
+                    );
                     assert!(s.value >= 0.0);
                 }
             }
@@ -55,10 +65,17 @@ fn check_conventions(families: &std::collections::HashMap<String, Family>) {
                 }
             }
             "histogram" => {
-                assert!(name.ends_with("_seconds"), "latency histograms are in seconds: {name}");
+                assert!(
+                    name.ends_with("_seconds"),
+                    "latency histograms are in seconds: {name}"
+                );
                 let mut last = 0.0;
                 let mut inf = None;
-                for s in family.samples.iter().filter(|s| s.name.ends_with("_bucket")) {
+                for s in family
+                    .samples
+                    .iter()
+                    .filter(|s| s.name.ends_with("_bucket"))
+                {
                     assert!(s.value >= last, "{name}: buckets are cumulative");
                     last = s.value;
                     if s.labels.iter().any(|(k, v)| k == "le" && v == "+Inf") {
@@ -70,7 +87,10 @@ fn check_conventions(families: &std::collections::HashMap<String, Family>) {
                     .iter()
                     .find(|s| s.name.ends_with("_count"))
                     .map(|s| s.value);
-                assert!(inf.is_some() && inf == count, "{name}: le=+Inf equals _count");
+                assert!(
+                    inf.is_some() && inf == count,
+                    "{name}: le=+Inf equals _count"
+                );
             }
             other => panic!("{name}: unexpected type {other}"),
         }
@@ -93,7 +113,10 @@ async fn metrics_move_while_bots_play_and_follow_the_conventions() {
         "game_inputs_dropped_total",
     ] {
         assert!(
-            before.values().flat_map(|f| &f.samples).any(|s| s.name == name),
+            before
+                .values()
+                .flat_map(|f| &f.samples)
+                .any(|s| s.name == name),
             "{name} is exported"
         );
     }
@@ -126,20 +149,26 @@ async fn metrics_move_while_bots_play_and_follow_the_conventions() {
         during = scrape(admin).await;
     }
     check_conventions(&during);
-    assert!(value(&during, "game_packets_received_total", &[("packet", "C_Move")]) > 0.0);
+    assert!(
+        value(
+            &during,
+            "game_packets_received_total",
+            &[("packet", "C_Move")]
+        ) > 0.0
+    );
     assert!(value(&during, "game_sessions_open", &[]) >= BOTS as f64);
 
-    let report = bots
-        .await
-        .expect("bots task")
-        .expect("bot config is valid");
+    let report = bots.await.expect("bots task").expect("bot config is valid");
     assert!(report.passed, "the bots' run passes:\n{report}");
 
     // After: every session closed; the counters by type add up to the server's own totals.
     let mut after = scrape(admin).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while sum(&after, "game_sessions_closed_total") < BOTS as f64 {
-        assert!(tokio::time::Instant::now() < deadline, "every bot's session closes");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every bot's session closes"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         after = scrape(admin).await;
     }
@@ -149,7 +178,10 @@ async fn metrics_move_while_bots_play_and_follow_the_conventions() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = scrape(admin).await;
     let snap = server.snapshot();
-    assert_eq!(value(&after, "game_sessions_accepted_total", &[]), BOTS as f64);
+    assert_eq!(
+        value(&after, "game_sessions_accepted_total", &[]),
+        BOTS as f64
+    );
     assert_eq!(value(&after, "game_players", &[("room", "main")]), 0.0);
     assert_eq!(
         sum(&after, "game_packets_received_total") as u64,
@@ -161,24 +193,41 @@ async fn metrics_move_while_bots_play_and_follow_the_conventions() {
         snap.packets_out,
         "sent by type adds up to the server's packets_out (each broadcast once per recipient)"
     );
-    let moves_in = value(&after, "game_packets_received_total", &[("packet", "C_Move")]);
+    let moves_in = value(
+        &after,
+        "game_packets_received_total",
+        &[("packet", "C_Move")],
+    );
     assert_eq!(
         value(&after, "game_received_bytes_total", &[("packet", "C_Move")]),
         moves_in * 16.0,
         "a C_Move frame is 16 bytes"
     );
     assert!(
-        value(&after, "game_packets_sent_total", &[("packet", "S_BroadcastMove")])
-            >= report.moves.received as f64,
+        value(
+            &after,
+            "game_packets_sent_total",
+            &[("packet", "S_BroadcastMove")]
+        ) >= report.moves.received as f64,
         "every move a bot received was counted as sent"
     );
     assert_eq!(
-        value(&after, "game_packets_sent_total", &[("packet", "S_PlayerList")]),
+        value(
+            &after,
+            "game_packets_sent_total",
+            &[("packet", "S_PlayerList")]
+        ),
         BOTS as f64,
         "one player list per bot"
     );
     assert!(value(&after, "game_job_wait_seconds_count", &[("room", "main")]) >= moves_in);
-    assert!(value(&after, "game_flush_duration_seconds_count", &[("room", "main")]) > 0.0);
+    assert!(
+        value(
+            &after,
+            "game_flush_duration_seconds_count",
+            &[("room", "main")]
+        ) > 0.0
+    );
     assert_eq!(value(&after, "game_send_queue_bytes", &[]), 0.0);
 
     server.shutdown().await;
