@@ -13,6 +13,8 @@
 
 mod support;
 
+#[path = "admin/chromium.rs"]
+mod chromium;
 #[path = "admin/common.rs"]
 mod common;
 #[path = "admin/exposition.rs"]
@@ -21,5 +23,7 @@ mod exposition;
 mod http;
 #[path = "admin/metrics.rs"]
 mod metrics;
+#[path = "admin/page.rs"]
+mod page;
 #[path = "admin/security.rs"]
 mod security;
