@@ -59,6 +59,19 @@ pub async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
     raw
 }
 
+/// Everything the server sends until it closes or resets the connection.
+pub async fn read_to_close_or_reset(stream: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(WAIT, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return raw,
+            Ok(Ok(n)) => raw.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!("the server should close the connection within {WAIT:?}"),
+        }
+    }
+}
+
 /// Status, headers and body of a response; `None` if it is not one.
 pub fn parse(raw: &[u8]) -> Option<Response> {
     let text = String::from_utf8_lossy(raw);

@@ -13,9 +13,9 @@ use serde_json::Value;
 use crate::chromium::{find_or_skip, Browser};
 use crate::common::start_with_admin;
 
-/// What the page shows, read from its DOM.
+/// What the page shows, read from its DOM (nulls until the page has loaded).
 const STATE: &str = r#"(() => {
-  const text = (id) => document.getElementById(id).textContent;
+  const text = (id) => { const e = document.getElementById(id); return e ? e.textContent : null; };
   const dots = [...document.querySelectorAll('#dots circle')]
     .map((c) => [Number(c.dataset.id), Number(c.dataset.x), Number(c.dataset.z)]);
   return {
