@@ -256,8 +256,12 @@ async fn connections_past_the_cap_get_503_and_the_game_plays_on() {
     // The slots free as the server sees the holders go.
     let deadline = tokio::time::Instant::now() + WAIT;
     let metrics = loop {
-        let resp = get(admin, "/metrics", None).await;
-        if resp.status == 200 {
+        let mut probe = TcpStream::connect(admin).await.expect("connect");
+        let _ = probe
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let raw = read_to_close_or_reset(&mut probe).await;
+        if let Some(resp) = parse_response(&raw).filter(|r| r.status == 200) {
             break parse(&resp.body);
         }
         assert!(
