@@ -28,12 +28,29 @@ pub struct Args {
     /// Write the sweep's delivered ratio and p99 against N as an SVG chart here.
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
+    /// The server's admin endpoint: `off`, `on` (with one live-map viewer and a /metrics
+    /// scrape every second during the run), or `both`, each N run off then on, side by side.
+    #[arg(long, value_enum, default_value_t = AdminMode::Off)]
+    admin: AdminMode,
+}
+
+/// Whether runs have the admin endpoint on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminMode {
+    /// No admin endpoint (the default, as in production without `--admin`).
+    Off,
+    /// `--admin` on loopback, watched and scraped.
+    On,
+    /// Each N twice: off, then on.
+    Both,
 }
 
 /// One run's results.
 #[derive(Debug, Clone)]
 pub struct Row {
     clients: usize,
+    /// Admin endpoint on: (live frames, /metrics scrapes) taken during the run.
+    admin: Option<(u64, u64)>,
     /// Deliveries received over N x N x moves-per-second x window.
     delivered_nominal: f64,
     /// Received over expected (what the bots actually sent, times receivers).
@@ -58,15 +75,26 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "broadcast: window {} s, move every {} ms, tick {} ms; server = release game-server child, bots = dummy-client in this process",
         args.secs, args.move_interval_ms, args.tick_ms
     );
+    let modes: &[bool] = match args.admin {
+        AdminMode::Off => &[false],
+        AdminMode::On => &[true],
+        AdminMode::Both => &[false, true],
+    };
     for &clients in &args.clients {
-        let row = run_one(&args, clients)?;
-        eprintln!("N = {clients}: done");
-        rows.push(row);
+        for &admin in modes {
+            let row = run_one(&args, clients, admin)?;
+            eprintln!(
+                "N = {clients}{}: done",
+                if admin { ", admin on" } else { "" }
+            );
+            rows.push(row);
+        }
     }
     print_table(&rows);
     if let Some(path) = &args.plot {
         let points: Vec<plot::Point> = rows
             .iter()
+            .filter(|r| r.admin.is_none() || args.admin == AdminMode::On)
             .map(|r| plot::Point {
                 n: r.clients as f64,
                 delivered_pct: r.delivered_nominal * 100.0,
@@ -85,9 +113,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error>> {
+fn run_one(args: &Args, clients: usize, admin: bool) -> Result<Row, Box<dyn std::error::Error>> {
     let tick = args.tick_ms.to_string();
-    let server = ServerProcess::start(&["--tick-ms", &tick, "--max-connections", "10000"])?;
+    let admin_addr = if admin {
+        Some(crate::admin_watch::free_loopback_port()?)
+    } else {
+        None
+    };
+    let admin_arg = admin_addr.map(|a| a.to_string()).unwrap_or_default();
+    let mut server_args = vec!["--tick-ms", &tick, "--max-connections", "10000"];
+    if admin_addr.is_some() {
+        server_args.extend(["--admin", &admin_arg]);
+    }
+    let server = ServerProcess::start(&server_args)?;
+    let watcher = admin_addr.map(crate::admin_watch::AdminWatch::start);
     let idle_rss = server.sample()?.rss;
 
     // Sample the server once a second while the bots run.
@@ -123,6 +162,7 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
     let report: Report = runtime.block_on(dummy_client::run(config))?;
     let bots_after = ProcSample::this()?;
     let server_after = server.sample()?;
+    let admin = watcher.map(crate::admin_watch::AdminWatch::stop);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.join();
     drop(runtime);
@@ -144,6 +184,7 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
     let nominal = clients as f64 * clients as f64 * moves_per_sec * report.timeline.window_secs;
     Ok(Row {
         clients,
+        admin,
         delivered_nominal: report.moves.received as f64 / nominal.max(1.0),
         delivered_sent: report.moves.delivered_ratio,
         lost: report.moves.lost,
@@ -163,14 +204,17 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors |"
+        "| N | admin | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         println!(
-            "| {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} |",
+            "| {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} |",
             r.clients,
+            r.admin.map_or("off".to_owned(), |(frames, scrapes)| format!(
+                "on ({frames} frames, {scrapes} scrapes)"
+            )),
             r.delivered_nominal * 100.0,
             r.delivered_sent * 100.0,
             r.lost,
