@@ -274,3 +274,50 @@ async fn connections_past_the_cap_get_503_and_the_game_plays_on() {
     still_playing(&mut player, 99).await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_viewer_that_stops_reading_is_dropped() {
+    let server = start_with_admin(|a| {
+        a.stall_timeout = Duration::from_secs(1);
+        // Frames every millisecond fill a non-reading viewer's socket buffers in a moment.
+        a.frame_interval = Duration::from_millis(1);
+    })
+    .await;
+    let admin = server.admin_addr().expect("admin is on");
+    let (mut player, _) = Client::join(server.local_addr()).await;
+    // Players make the frames bigger (a dot each), so the buffers fill sooner.
+    let mut crowd = Vec::new();
+    for _ in 0..100 {
+        crowd.push(Client::join(server.local_addr()).await.0);
+    }
+
+    // A viewer with a tiny receive window that never reads.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let mut viewer = socket.connect(admin).await.expect("connect");
+    viewer
+        .write_all(b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+
+    // The server gives up on it: only the scrape's own connection stays open.
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    loop {
+        let metrics = scrape(admin, None).await;
+        if value(&metrics, "game_admin_connections_open", &[]) == 1.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled viewer's connection should be closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What it had buffered drains, then the stream ends.
+    let _ = read_to_close_or_reset(&mut viewer).await;
+    still_playing(&mut player, 7).await;
+    drop(crowd);
+    server.shutdown().await;
+}
