@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use server_core::{Packet, SendBuffer, Session};
 
-use crate::admin::{keep_for_sample, MapBounds, MapDot, MapFeed, MapSource};
+use crate::admin::{sample_players, MapBounds, MapDot, MapFeed, MapSource};
 use crate::job_queue::JobRunner;
 use crate::metrics::{AtomicHistogram, PacketCounters};
 use crate::packets::{
@@ -344,14 +344,11 @@ impl<O: Outbox> MapSource for GameRoom<O> {
     }
 
     fn sample(&self, max: usize, out: &mut Vec<MapDot>) {
-        let total = self.players.len();
-        out.extend(
-            self.players
-                .iter()
-                .filter(|(&id, _)| keep_for_sample(id, total, max))
-                .take(max)
-                .map(|(&id, p)| MapDot(id, p.pos[0], p.pos[2])),
-        );
+        let dots = self
+            .players
+            .iter()
+            .map(|(&id, p)| MapDot(id, p.pos[0], p.pos[2]));
+        sample_players(dots, self.players.len(), max, out);
     }
 }
 
@@ -618,6 +615,73 @@ mod tests {
             selves, 1,
             "the newcomer appears exactly once, flagged isSelf"
         );
+    }
+
+    #[test]
+    fn deliveries_are_counted_by_type_exactly_as_sent() {
+        let stats = Arc::new(RoomStats::default());
+        let mut room: GameRoom<Inbox> = GameRoom::new(1 << 20, Arc::clone(&stats));
+        let inboxes: Vec<Inbox> = (0..3).map(|_| Inbox::default()).collect();
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: inboxes[0].clone(),
+        });
+        room.flush();
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 1.0],
+        });
+        // Two newcomers mid-tick: each skips what its list already described.
+        for (i, inbox) in inboxes.iter().enumerate().skip(1) {
+            room.run(RoomJob::Enter {
+                player_id: i as i32 + 1,
+                outbox: inbox.clone(),
+            });
+        }
+        room.flush();
+        let received: usize = inboxes.iter().map(|i| i.frames().len()).sum();
+        let counted: u64 = stats.sent.totals().iter().map(|&(_, p, _)| p).sum();
+        assert_eq!(
+            counted as usize, received,
+            "every frame received is counted once"
+        );
+        assert_eq!(counted, stats.packets_out.load(Ordering::Relaxed));
+        assert_eq!(
+            stats.flush_duration.snapshot().count(),
+            2,
+            "both flushes timed"
+        );
+    }
+
+    #[test]
+    fn the_map_sees_every_player_where_it_last_moved() {
+        let mut room = room();
+        for id in 1..=3 {
+            room.run(RoomJob::Enter {
+                player_id: id,
+                outbox: Inbox::default(),
+            });
+        }
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [10.0, 5.0, -20.0],
+        });
+        let mut dots = Vec::new();
+        room.sample(100, &mut dots);
+        dots.sort_by_key(|d| d.0);
+        assert_eq!(room.player_count(), 3);
+        assert_eq!(
+            dots,
+            vec![
+                MapDot(1, 0.0, 0.0),
+                MapDot(2, 10.0, -20.0),
+                MapDot(3, 0.0, 0.0)
+            ],
+            "x and z, not y"
+        );
+        let mut few = Vec::new();
+        room.sample(1, &mut few);
+        assert_eq!(few.len(), 1, "never more dots than asked");
     }
 
     #[test]

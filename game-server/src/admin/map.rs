@@ -49,7 +49,8 @@ pub struct MapLine {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MapDot(pub i32, pub f32, pub f32);
 
-/// Anything the admin page can draw: the room now, the world's regions later.
+/// Anything the admin page can draw: the room now, the world's regions later. Called on
+/// the source's own thread, so it reads its state without a lock.
 pub trait MapSource {
     /// The area to show.
     fn bounds(&self) -> MapBounds;
@@ -59,7 +60,8 @@ pub trait MapSource {
     }
     /// Players on the map in total.
     fn player_count(&self) -> usize;
-    /// Pushes at most `max` players into `out`, chosen with [`keep_for_sample`].
+    /// Pushes at most `max` players into `out`, chosen with [`sample_players`] so the same
+    /// players stay on the map from frame to frame.
     fn sample(&self, max: usize, out: &mut Vec<MapDot>);
 }
 
@@ -71,6 +73,30 @@ pub trait MapSource {
 pub fn keep_for_sample(id: i32, total: usize, max: usize) -> bool {
     let stride = total.div_ceil(max.max(1)).max(1).next_power_of_two() as i64;
     i64::from(id).rem_euclid(stride) == 0
+}
+
+/// Pushes at most `max` of `players` (`total` of them) into `out`: first those that
+/// [`keep_for_sample`] keeps, so the same players stay shown frame after frame; then, if
+/// that came up short (ids that do not spread evenly over the stride), others until `max`.
+pub fn sample_players<I>(players: I, total: usize, max: usize, out: &mut Vec<MapDot>)
+where
+    I: Iterator<Item = MapDot> + Clone,
+{
+    let start = out.len();
+    out.extend(
+        players
+            .clone()
+            .filter(|d| keep_for_sample(d.0, total, max))
+            .take(max),
+    );
+    let kept = out.len() - start;
+    if kept < max.min(total) {
+        out.extend(
+            players
+                .filter(|d| !keep_for_sample(d.0, total, max))
+                .take(max - kept),
+        );
+    }
 }
 
 /// One published frame of a map source.
@@ -175,13 +201,7 @@ mod tests {
             self.0.len()
         }
         fn sample(&self, max: usize, out: &mut Vec<MapDot>) {
-            let total = self.0.len();
-            out.extend(
-                self.0
-                    .iter()
-                    .filter(|d| keep_for_sample(d.0, total, max))
-                    .take(max),
-            );
+            sample_players(self.0.iter().copied(), self.0.len(), max, out);
         }
     }
 
@@ -225,6 +245,19 @@ mod tests {
             kept, again,
             "a few more players do not reshuffle who is shown"
         );
+    }
+
+    #[test]
+    fn a_sample_that_the_stride_leaves_short_is_filled_up_to_the_cap() {
+        // Ids 1..=3 with room for 1: the stride (4) keeps none of them.
+        let mut out = Vec::new();
+        sample_players(players(3).0.into_iter(), 3, 1, &mut out);
+        assert_eq!(out.len(), 1, "one dot, since one was allowed");
+        // Only odd ids, 2 allowed: the stride (8) keeps none; two are filled in.
+        let odd: Vec<MapDot> = (0..10).map(|i| MapDot(2 * i + 1, 0.0, 0.0)).collect();
+        let mut out = Vec::new();
+        sample_players(odd.into_iter(), 10, 2, &mut out);
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

@@ -29,8 +29,8 @@ use tokio_util::task::TaskTracker;
 pub use auth::{AdminToken, MIN_TOKEN_LEN};
 pub use live::{FrameBuilder, LiveFrame};
 pub use map::{
-    keep_for_sample, LineKind, MapBounds, MapDot, MapFeed, MapLine, MapSnapshot, MapSource,
-    ViewerGuard,
+    keep_for_sample, sample_players, LineKind, MapBounds, MapDot, MapFeed, MapLine, MapSnapshot,
+    MapSource, ViewerGuard,
 };
 pub use routes::{decide, Decision, Route};
 
