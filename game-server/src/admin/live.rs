@@ -224,7 +224,11 @@ mod tests {
         let mut b = FrameBuilder::new(src, t0);
         let map = MapSnapshot {
             bounds: ROOM_BOUNDS,
-            lines: vec![],
+            lines: vec![MapLine {
+                kind: crate::admin::LineKind::Region,
+                from: [0.0, -50.0],
+                to: [0.0, 50.0],
+            }],
             players: 2,
             dots: vec![MapDot(1, 3.0, -4.0), MapDot(2, 0.0, 0.0)],
         };
@@ -242,5 +246,10 @@ mod tests {
         assert_eq!(second["flush_p99_ms"], 1.0, "700 µs is in the 1 ms bucket");
         assert_eq!(second["dots"][0], serde_json::json!([1, 3.0, -4.0]));
         assert_eq!(second["bounds"]["min_x"], -50.0);
+        assert_eq!(
+            second["lines"][0],
+            serde_json::json!({ "kind": "region", "from": [0.0, -50.0], "to": [0.0, 50.0] }),
+            "a world's region borders reach the page as the page draws them"
+        );
     }
 }
