@@ -39,6 +39,22 @@ pub struct Args {
     /// machine. None: one variant, `default`, with the server's defaults.
     #[arg(long = "variant", value_parser = parse_variant)]
     variants: Vec<Variant>,
+    /// The server's admin endpoint: `off`, `on` (with one live-map viewer and a /metrics
+    /// scrape every second during the run), or `both`: every variant run off and then on,
+    /// side by side.
+    #[arg(long, value_enum, default_value_t = AdminMode::Off)]
+    admin: AdminMode,
+}
+
+/// Whether runs have the admin endpoint on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminMode {
+    /// No admin endpoint (the default, as in production without `--admin`).
+    Off,
+    /// `--admin` on loopback, watched and scraped.
+    On,
+    /// Each variant twice: off, then on.
+    Both,
 }
 
 /// Extra `game-server` flags under a name.
@@ -65,6 +81,8 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
 #[derive(Debug, Clone)]
 pub struct Row {
     variant: String,
+    /// Admin endpoint on: (live frames, /metrics scrapes) taken during the run.
+    admin: Option<(u64, u64)>,
     run: u64,
     clients: usize,
     /// Deliveries received over N x N x moves-per-second x window.
@@ -88,7 +106,7 @@ pub struct Row {
 
 /// Runs the benchmark for each N and prints the table.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let variants = if args.variants.is_empty() {
+    let base = if args.variants.is_empty() {
         vec![Variant {
             name: "default".into(),
             server_args: Vec::new(),
@@ -96,12 +114,30 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.variants.clone()
     };
+    let modes: &[bool] = match args.admin {
+        AdminMode::Off => &[false],
+        AdminMode::On => &[true],
+        AdminMode::Both => &[false, true],
+    };
+    // Each (variant, admin) pair is one arm; "+admin" names the arms with the endpoint on.
+    let variants: Vec<(Variant, bool)> = base
+        .iter()
+        .flat_map(|v| {
+            modes.iter().map(move |&admin| {
+                let mut v = v.clone();
+                if admin {
+                    v.name.push_str("+admin");
+                }
+                (v, admin)
+            })
+        })
+        .collect();
     let mut rows = Vec::new();
     println!(
         "broadcast: window {} s, move every {} ms, tick {} ms, {} run(s) of each; server = release game-server child, bots = dummy-client in this process",
         args.secs, args.move_interval_ms, args.tick_ms, args.runs
     );
-    for v in &variants {
+    for (v, _) in &variants {
         println!(
             "variant {}: game-server {}",
             v.name,
@@ -110,8 +146,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     for &clients in &args.clients {
         for run in 1..=args.runs {
-            for variant in &variants {
-                let row = run_one(&args, clients, variant, run)?;
+            for (variant, admin) in &variants {
+                let row = run_one(&args, clients, variant, run, *admin)?;
                 eprintln!(
                     "N = {clients}, {} run {run}: {:.2}% delivered, p99 {:.0} ms",
                     variant.name,
@@ -127,7 +163,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     print_summary(&summary);
     let rows: Vec<Row> = summary
         .iter()
-        .filter(|s| s.variant == variants[0].name)
+        .filter(|s| s.variant == variants[0].0.name)
         .map(|s| s.median.clone())
         .collect();
     if let Some(path) = &args.plot {
@@ -156,11 +192,22 @@ fn run_one(
     clients: usize,
     variant: &Variant,
     run: u64,
+    admin: bool,
 ) -> Result<Row, Box<dyn std::error::Error>> {
     let tick = args.tick_ms.to_string();
+    let admin_addr = if admin {
+        Some(crate::admin_watch::free_loopback_port()?)
+    } else {
+        None
+    };
+    let admin_arg = admin_addr.map(|a| a.to_string()).unwrap_or_default();
     let mut server_args = vec!["--tick-ms", &tick, "--max-connections", "10000"];
     server_args.extend(variant.server_args.iter().map(String::as_str));
+    if admin_addr.is_some() {
+        server_args.extend(["--admin", &admin_arg]);
+    }
     let server = ServerProcess::start(&server_args)?;
+    let watcher = admin_addr.map(crate::admin_watch::AdminWatch::start);
     let idle_rss = server.sample()?.rss;
 
     // Sample the server once a second while the bots run.
@@ -196,6 +243,7 @@ fn run_one(
     let report: Report = runtime.block_on(dummy_client::run(config))?;
     let bots_after = ProcSample::this()?;
     let server_after = server.sample()?;
+    let admin = watcher.map(crate::admin_watch::AdminWatch::stop);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.join();
     drop(runtime);
@@ -219,6 +267,7 @@ fn run_one(
     Ok(Row {
         variant: variant.name.clone(),
         run,
+        admin,
         bot_cpu_s_per_m: bot_cpu_secs / (report.moves.received.max(1) as f64 / 1e6),
         clients,
         delivered_nominal: report.moves.received as f64 / nominal.max(1.0),
@@ -240,13 +289,13 @@ fn run_one(
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | variant | run | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors |"
+        "| N | variant | run | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors | admin frames / scrapes |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} |",
+            "| {} | {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} | {} |",
             r.clients,
             r.variant,
             r.run,
@@ -264,6 +313,8 @@ fn print_table(rows: &[Row]) {
             mib(r.rss_window_end),
             r.disconnects,
             r.errors,
+            r.admin
+                .map_or("-".to_owned(), |(frames, scrapes)| format!("{frames} / {scrapes}")),
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod admin_watch;
 mod broadcast;
 mod echo;
 mod idle;

@@ -28,6 +28,7 @@ use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, 
 use crate::game_room::RoomJob;
 use crate::job_queue::{JobQueue, QueueFull};
 use crate::log_budget::LogBudget;
+use crate::metrics::{SessionMetrics, TrafficHandle};
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
 use crate::session_manager::SessionManager;
@@ -38,6 +39,7 @@ pub(crate) struct Shared {
     pub sessions: SessionManager,
     pub room: JobQueue<RoomJob<Arc<Session>>>,
     pub stats: Arc<ServerStats>,
+    pub metrics: Arc<SessionMetrics>,
     pub chat_max_chars: usize,
     pub move_rate: Rate,
     pub chat_rate: Rate,
@@ -59,6 +61,8 @@ pub struct ClientSession {
     chats: TokenBucket,
     /// One token per refused input; empty means the peer keeps sending what is refused.
     refusals: TokenBucket,
+    /// This session's packet counters (its own, so counting touches no shared cache line).
+    traffic: TrafficHandle,
 }
 
 impl ClientSession {
@@ -68,6 +72,7 @@ impl ClientSession {
             moves: TokenBucket::new(shared.move_rate, now),
             chats: TokenBucket::new(shared.chat_rate, now),
             refusals: TokenBucket::new(shared.refused_input_limit, now),
+            traffic: shared.metrics.traffic.open(),
             shared,
             session: None,
             player_id: 0,
@@ -176,12 +181,14 @@ impl PacketSession for ClientSession {
         body: &[u8],
     ) -> Result<(), CloseReason> {
         self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.traffic.received(id, body.len());
         PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
     }
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
         self.shared.sessions.remove(self.player_id);
+        self.shared.metrics.closed(reason);
         let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
             return;
         };
@@ -216,6 +223,10 @@ impl PacketHandler for ClientSession {
             return;
         }
         if !self.moves.try_take(Instant::now()) {
+            self.shared
+                .metrics
+                .rate_limited
+                .fetch_add(1, Ordering::Relaxed);
             self.refused("C_Move", "over the move rate limit");
             return;
         }
@@ -244,6 +255,10 @@ impl PacketHandler for ClientSession {
             return;
         }
         if !self.chats.try_take(Instant::now()) {
+            self.shared
+                .metrics
+                .rate_limited
+                .fetch_add(1, Ordering::Relaxed);
             self.refused("C_Chat", "over the chat rate limit");
             return;
         }
@@ -265,6 +280,7 @@ impl PacketHandler for ClientSession {
             match session.send_packet(&pong) {
                 Ok(()) => {
                     self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                    self.traffic.sent(SPong::ID, pong.frame_len().unwrap_or(0));
                 }
                 Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_Pong did not encode"),
                 Err(_) => {}

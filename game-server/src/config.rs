@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::admin::AdminConfig;
 use crate::game_room::PLAYERS_PER_LIST;
 use crate::rate_limit::Rate;
 
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     /// that now and then goes over a limit is never closed; one that keeps sending what is
     /// refused (a flood, or moves at twice the move rate for about five seconds) is.
     pub refused_input_limit: Rate,
+    /// The admin endpoint (metrics, health, live map); `None` (the default) for none.
+    pub admin: Option<AdminConfig>,
 }
 
 /// A [`ServerConfig`] the server refuses to start with.
@@ -147,6 +150,7 @@ impl Default for ServerConfig {
                 per_sec: 10.0,
                 burst: 100.0,
             },
+            admin: None,
         }
     }
 }

@@ -14,7 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use server_core::{Packet, SendBuffer, Session};
 
+use crate::admin::{sample_players, MapBounds, MapDot, MapFeed, MapSource};
 use crate::job_queue::JobRunner;
+use crate::metrics::{AtomicHistogram, PacketCounters};
 use crate::packets::{
     Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList,
 };
@@ -78,6 +80,10 @@ pub struct RoomStats {
     pub bytes_out: AtomicU64,
     /// Flushes that sent something.
     pub flushes: AtomicU64,
+    /// Frames and bytes delivered, by packet type (written by the room's thread only).
+    pub sent: PacketCounters,
+    /// How long each flush that sent something took.
+    pub flush_duration: AtomicHistogram,
 }
 
 struct RoomPlayer<O> {
@@ -100,6 +106,11 @@ pub struct GameRoom<O> {
     /// so a burst cannot grow the list without limit.
     max_pending_bytes: usize,
     stats: Arc<RoomStats>,
+    /// Scratch for `flush`: how many pending frames each newcomer skips, to count deliveries
+    /// by packet type. Kept to reuse its allocation.
+    newcomer_skips: Vec<usize>,
+    /// Where the admin page's map gets its player positions, if it is on.
+    map_feed: Option<Arc<MapFeed>>,
 }
 
 impl<O: Outbox> GameRoom<O> {
@@ -111,7 +122,15 @@ impl<O: Outbox> GameRoom<O> {
             pending_bytes: 0,
             max_pending_bytes,
             stats,
+            newcomer_skips: Vec::new(),
+            map_feed: None,
         }
+    }
+
+    /// Publishes sampled player positions to `feed` on every tick while someone watches.
+    pub fn with_map_feed(mut self, feed: Arc<MapFeed>) -> Self {
+        self.map_feed = Some(feed);
+        self
     }
 
     /// Players in the room.
@@ -161,6 +180,9 @@ impl<O: Outbox> GameRoom<O> {
                 };
                 match list.encode() {
                     Ok(frame) => {
+                        self.stats
+                            .sent
+                            .add_single_writer(SPlayerList::ID, 1, frame.len() as u64);
                         self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
                         self.stats
                             .bytes_out
@@ -231,9 +253,10 @@ impl<O: Outbox> GameRoom<O> {
         if self.pending.is_empty() {
             return;
         }
+        let started = Instant::now();
         let frames = self.pending.len() as u64;
         let batch = if self.pending.len() == 1 {
-            self.pending.pop().unwrap_or_default()
+            self.pending[0].clone()
         } else {
             let pending = &self.pending;
             SendBuffer::write(self.pending_bytes, |dst| {
@@ -245,15 +268,23 @@ impl<O: Outbox> GameRoom<O> {
                 at
             })
         };
-        self.pending.clear();
         self.pending_bytes = 0;
         let mut delivered = 0u64;
         let mut bytes = 0u64;
+        let mut full = 0u64;
         for player in self.players.values_mut() {
             let (frame, skipped) = match player.joined_at.take() {
                 None => (batch.clone(), 0),
-                Some((offset, skipped)) => (batch.slice(offset..), skipped as u64),
+                Some((offset, skipped)) => {
+                    if skipped > 0 {
+                        self.newcomer_skips.push(skipped);
+                    }
+                    (batch.slice(offset..), skipped as u64)
+                }
             };
+            if skipped == 0 {
+                full += 1;
+            }
             if frame.is_empty() {
                 continue;
             }
@@ -262,10 +293,16 @@ impl<O: Outbox> GameRoom<O> {
             player.outbox.send(frame);
         }
         self.stats
+            .sent
+            .add_batch(&self.pending, full, &mut self.newcomer_skips);
+        self.pending.clear();
+        self.newcomer_skips.clear();
+        self.stats
             .packets_out
             .fetch_add(delivered, Ordering::Relaxed);
         self.stats.bytes_out.fetch_add(bytes, Ordering::Relaxed);
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        self.stats.flush_duration.observe(started.elapsed());
     }
 }
 
@@ -283,6 +320,35 @@ impl<O: Outbox> JobRunner for GameRoom<O> {
 
     fn tick(&mut self, _now: Instant) {
         self.flush();
+        if let Some(feed) = &self.map_feed {
+            feed.publish(self);
+        }
+    }
+}
+
+/// The course's room is the square [-50, 50) on x and z (the bots move inside it).
+pub const ROOM_BOUNDS: MapBounds = MapBounds {
+    min_x: -50.0,
+    min_z: -50.0,
+    max_x: 50.0,
+    max_z: 50.0,
+};
+
+impl<O: Outbox> MapSource for GameRoom<O> {
+    fn bounds(&self) -> MapBounds {
+        ROOM_BOUNDS
+    }
+
+    fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    fn sample(&self, max: usize, out: &mut Vec<MapDot>) {
+        let dots = self
+            .players
+            .iter()
+            .map(|(&id, p)| MapDot(id, p.pos[0], p.pos[2]));
+        sample_players(dots, self.players.len(), max, out);
     }
 }
 
@@ -549,6 +615,73 @@ mod tests {
             selves, 1,
             "the newcomer appears exactly once, flagged isSelf"
         );
+    }
+
+    #[test]
+    fn deliveries_are_counted_by_type_exactly_as_sent() {
+        let stats = Arc::new(RoomStats::default());
+        let mut room: GameRoom<Inbox> = GameRoom::new(1 << 20, Arc::clone(&stats));
+        let inboxes: Vec<Inbox> = (0..3).map(|_| Inbox::default()).collect();
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: inboxes[0].clone(),
+        });
+        room.flush();
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 1.0],
+        });
+        // Two newcomers mid-tick: each skips what its list already described.
+        for (i, inbox) in inboxes.iter().enumerate().skip(1) {
+            room.run(RoomJob::Enter {
+                player_id: i as i32 + 1,
+                outbox: inbox.clone(),
+            });
+        }
+        room.flush();
+        let received: usize = inboxes.iter().map(|i| i.frames().len()).sum();
+        let counted: u64 = stats.sent.totals().iter().map(|&(_, p, _)| p).sum();
+        assert_eq!(
+            counted as usize, received,
+            "every frame received is counted once"
+        );
+        assert_eq!(counted, stats.packets_out.load(Ordering::Relaxed));
+        assert_eq!(
+            stats.flush_duration.snapshot().count(),
+            2,
+            "both flushes timed"
+        );
+    }
+
+    #[test]
+    fn the_map_sees_every_player_where_it_last_moved() {
+        let mut room = room();
+        for id in 1..=3 {
+            room.run(RoomJob::Enter {
+                player_id: id,
+                outbox: Inbox::default(),
+            });
+        }
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [10.0, 5.0, -20.0],
+        });
+        let mut dots = Vec::new();
+        room.sample(100, &mut dots);
+        dots.sort_by_key(|d| d.0);
+        assert_eq!(room.player_count(), 3);
+        assert_eq!(
+            dots,
+            vec![
+                MapDot(1, 0.0, 0.0),
+                MapDot(2, 10.0, -20.0),
+                MapDot(3, 0.0, 0.0)
+            ],
+            "x and z, not y"
+        );
+        let mut few = Vec::new();
+        room.sample(1, &mut few);
+        assert_eq!(few.len(), 1, "never more dots than asked");
     }
 
     #[test]

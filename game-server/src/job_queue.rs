@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
+use crate::metrics::AtomicHistogram;
+
 /// What a job queue runs: owns the state, runs one job or one tick at a time.
 pub trait JobRunner: Send + 'static {
     /// The job type. An enum keeps the hot path free of boxing; `Box<dyn FnOnce(..)>` works
@@ -89,6 +91,16 @@ pub struct JobQueueStats {
     input_waiting: AtomicUsize,
     /// Control jobs waiting now (admission counter).
     control_waiting: AtomicUsize,
+    /// Time from a job's push to the start of its run (timer jobs: from when they were due).
+    pub wait: AtomicHistogram,
+}
+
+impl JobQueueStats {
+    /// Input and control jobs waiting now (follow-ups are not counted: at most one per
+    /// player, and never refused).
+    pub fn depth(&self) -> usize {
+        self.input_waiting.load(Ordering::Relaxed) + self.control_waiting.load(Ordering::Relaxed)
+    }
 }
 
 enum Msg<J> {
@@ -99,9 +111,25 @@ enum Msg<J> {
     Stop,
 }
 
+/// A message and when it was pushed, for the wait histogram. One clock read per push; the
+/// room's thread reads the clock once per job anyway to run its timers.
+struct Envelope<J> {
+    msg: Msg<J>,
+    pushed: Instant,
+}
+
+impl<J> Envelope<J> {
+    fn now(msg: Msg<J>) -> Self {
+        Envelope {
+            msg,
+            pushed: Instant::now(),
+        }
+    }
+}
+
 /// Cheap to clone handle that pushes jobs to one queue.
 pub struct JobQueue<J> {
-    tx: Sender<Msg<J>>,
+    tx: Sender<Envelope<J>>,
     capacity: usize,
     control_capacity: usize,
     stats: Arc<JobQueueStats>,
@@ -206,8 +234,8 @@ impl<J: Send + 'static> JobQueue<J> {
     /// queue has stopped.
     pub fn push_follow_up(&self, job: J) -> Result<(), QueueStopped<J>> {
         self.tx
-            .send(Msg::FollowUp(job))
-            .map_err(|e| match e.into_inner() {
+            .send(Envelope::now(Msg::FollowUp(job)))
+            .map_err(|e| match e.into_inner().msg {
                 Msg::FollowUp(job) => QueueStopped(job),
                 _ => unreachable!("a follow-up was sent"),
             })
@@ -216,7 +244,7 @@ impl<J: Send + 'static> JobQueue<J> {
     /// Asks the thread to stop once every job pushed before this call has run. Timer jobs
     /// not yet due by then are dropped without running.
     pub fn stop(&self) {
-        let _ = self.tx.send(Msg::Stop);
+        let _ = self.tx.send(Envelope::now(Msg::Stop));
     }
 
     /// Input jobs waiting.
@@ -244,9 +272,9 @@ impl<J: Send + 'static> JobQueue<J> {
         if !admit(counter, cap) {
             return Err(hand_back(msg));
         }
-        self.tx.send(msg).map_err(|e| {
+        self.tx.send(Envelope::now(msg)).map_err(|e| {
             counter.fetch_sub(1, Ordering::AcqRel);
-            hand_back(e.into_inner())
+            hand_back(e.into_inner().msg)
         })
     }
 }
@@ -277,7 +305,7 @@ impl<J> Eq for Timer<J> {}
 
 struct Worker<R: JobRunner> {
     runner: R,
-    rx: Receiver<Msg<R::Job>>,
+    rx: Receiver<Envelope<R::Job>>,
     /// Delayed jobs not yet due; they keep their input slot until they run, so the heap is
     /// bounded by the input capacity.
     timers: BinaryHeap<Timer<R::Job>>,
@@ -305,7 +333,7 @@ impl<R: JobRunner> Worker<R> {
             while self.timers.peek().is_some_and(|t| t.at <= now) {
                 if let Some(timer) = self.timers.pop() {
                     self.stats.input_waiting.fetch_sub(1, Ordering::AcqRel);
-                    self.run_job(timer.job);
+                    self.run_job(timer.job, timer.at);
                 }
             }
             let deadline = [next_tick, self.timers.peek().map(|t| t.at)]
@@ -319,16 +347,18 @@ impl<R: JobRunner> Worker<R> {
                 d.saturating_duration_since(now)
             });
 
-            match self.rx.recv_timeout(timeout) {
+            let received = self.rx.recv_timeout(timeout);
+            let pushed = received.as_ref().map_or(now, |e| e.pushed);
+            match received.map(|e| e.msg) {
                 Ok(Msg::Input(job)) => {
                     self.stats.input_waiting.fetch_sub(1, Ordering::AcqRel);
-                    self.run_job(job);
+                    self.run_job(job, pushed);
                 }
                 Ok(Msg::Control(job)) => {
                     self.stats.control_waiting.fetch_sub(1, Ordering::AcqRel);
-                    self.run_job(job);
+                    self.run_job(job, pushed);
                 }
-                Ok(Msg::FollowUp(job)) => self.run_job(job),
+                Ok(Msg::FollowUp(job)) => self.run_job(job, pushed),
                 Ok(Msg::At(at, job)) => {
                     self.timer_seq += 1;
                     self.timers.push(Timer {
@@ -344,7 +374,8 @@ impl<R: JobRunner> Worker<R> {
         }
     }
 
-    fn run_job(&mut self, job: R::Job) {
+    fn run_job(&mut self, job: R::Job, ready_since: Instant) {
+        self.stats.wait.observe(ready_since.elapsed());
         self.guarded(|r| r.run(job));
     }
 

@@ -5,15 +5,18 @@
 //! [`RoomJob`]s; the [`GameRoom`] runs them one at a time on the thread of its [`JobQueue`],
 //! owning all room state without a lock, and flushes the broadcasts it collected on every
 //! tick. [`GameServer`] wires it all to a `server_core::Listener`, configured by
-//! [`ServerConfig`].
+//! [`ServerConfig`]. The counters behind `/metrics` live in [`metrics`]; the optional
+//! [`admin`] endpoint serves them, a health check and a live map of the room.
 
 #![warn(missing_docs)]
 
+pub mod admin;
 mod client_session;
 mod config;
 mod game_room;
 mod job_queue;
 mod log_budget;
+pub mod metrics;
 pub mod packets;
 mod rate_limit;
 mod server;
@@ -22,7 +25,7 @@ mod stats;
 
 pub use client_session::ClientSession;
 pub use config::{ServerConfig, ServerConfigError};
-pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST};
+pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST, ROOM_BOUNDS};
 pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
 pub use rate_limit::{Rate, TokenBucket};
 pub use server::GameServer;

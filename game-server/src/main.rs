@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use game_server::admin::{AdminConfig, AdminError, AdminToken};
 use game_server::{GameServer, ServerConfig};
 
 /// The MMO game server (course protocol, one room).
@@ -62,12 +63,40 @@ struct Args {
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Serve /metrics, /healthz and the live map page on this address, e.g.
+    /// 127.0.0.1:9100 (off unless given). Anything but loopback needs --admin-token.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
+    /// Token every admin request must carry (`Authorization: Bearer TOKEN`, or as the
+    /// password of a browser's login prompt); at least 16 characters. Prefer the environment
+    /// variable: a command line is visible to every user of the machine.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GAME_SERVER_ADMIN_TOKEN",
+        hide_env_values = true,
+        requires = "admin"
+    )]
+    admin_token: Option<String>,
 }
 
 impl Args {
-    fn config(&self) -> ServerConfig {
+    fn config(&self) -> Result<ServerConfig, AdminError> {
         let defaults = ServerConfig::default();
-        ServerConfig {
+        let admin = match self.admin {
+            Some(addr) => {
+                let mut admin = AdminConfig::new(addr);
+                admin.token = self
+                    .admin_token
+                    .as_deref()
+                    .map(AdminToken::new)
+                    .transpose()?;
+                admin.validate()?;
+                Some(admin)
+            }
+            None => None,
+        };
+        Ok(ServerConfig {
             net: server_core::Config {
                 addr: self.addr,
                 max_connections: self.max_connections as usize,
@@ -93,14 +122,19 @@ impl Args {
             tick: Duration::from_millis(self.tick_ms),
             max_pending_bytes: self.max_pending_bytes as usize,
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
+            admin,
             ..defaults
-        }
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = parse_or_usage();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => usage_error(&e.to_string()),
+    };
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
         Ok(filter) => filter,
         Err(e) => {
@@ -108,16 +142,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = args.config();
     if let Err(e) = config.validate() {
         // Flags that parse but cannot work together: as much a usage error as a bad flag.
-        eprintln!("error: {e}");
-        eprintln!("(flags: --send-queue-limit, --max-pending-bytes, --max-connections, --socket-*-buffer)");
-        eprintln!(
-            "{}",
-            <Args as clap::CommandFactory>::command().render_usage()
-        );
-        return ExitCode::from(2);
+        usage_error(&format!(
+            "{e}\n(flags: --send-queue-limit, --max-pending-bytes, --max-connections, --socket-*-buffer)"
+        ));
     }
     tracing_subscriber::fmt().with_env_filter(filter).init();
     raise_fd_limit(args.max_connections);
@@ -141,6 +170,14 @@ fn positive_f64(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("expected a number above 0, got {s:?}")),
     }
+}
+
+/// Prints what is wrong with the flags and the usage line, then exits 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    eprintln!("error: {message}");
+    eprintln!("{}", Args::command().render_usage());
+    std::process::exit(2);
 }
 
 /// Parses the flags; a bad one prints what is wrong and the usage line, then exits 2.

@@ -46,6 +46,15 @@ impl SessionManager {
         self.lock().remove(&player_id)
     }
 
+    /// Sum and max of the bytes queued on every registered session. For a scrape, not the
+    /// hot path: one pass under the map's lock (a few microseconds per thousand sessions).
+    pub fn send_queue_bytes(&self) -> (u64, u64) {
+        self.lock().values().fold((0, 0), |(sum, max), s| {
+            let q = s.queued_bytes() as u64;
+            (sum + q, max.max(q))
+        })
+    }
+
     /// Sessions registered now.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -181,3 +181,33 @@ fn sigterm_closes_sessions_and_exits_zero_quickly() {
         "the session was closed by the shutdown"
     );
 }
+
+#[test]
+fn admin_flags_refuse_an_open_port_without_a_token() {
+    for (args, says) in [
+        (&["--admin", "0.0.0.0:0"][..], "--admin-token"),
+        (
+            &["--admin", "127.0.0.1:0", "--admin-token", "short"],
+            "at least 16",
+        ),
+        (&["--admin-token", "0123456789abcdef0123"], "--admin"),
+        (&["--admin", "not-an-address"], "invalid"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("GAME_SERVER_ADMIN_TOKEN")
+            .output()
+            .expect("run game-server");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} must not start the server:\n{err}"
+        );
+        assert!(
+            err.contains(says) && err.contains("Usage"),
+            "{args:?} should say {says:?} and print usage, got:\n{err}"
+        );
+    }
+}
