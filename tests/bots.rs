@@ -195,7 +195,7 @@ async fn a_server_that_dies_mid_run_fails_it_promptly() {
 #[path = "bots/faulty_room.rs"]
 mod faulty_room;
 
-use faulty_room::{Fault, FaultyRoom};
+use faulty_room::{ChatFault, Fault, FaultyRoom};
 
 async fn run_against(fault: Fault, clients: usize, tweak: impl FnOnce(&mut RunConfig)) -> Report {
     let room = FaultyRoom::start(fault).await;
@@ -218,6 +218,55 @@ async fn a_faithful_fake_room_passes() {
         report.pongs.lost + report.pongs.duplicate + report.pongs.unknown,
         0
     );
+}
+
+fn chatting(c: &mut RunConfig) {
+    c.chat_interval = Some(Duration::from_millis(100));
+    c.duration = Duration::from_secs(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_chat_line_arrives_intact_once_and_each_fault_is_named() {
+    let report = run_against(Fault::None, 5, chatting).await;
+    assert!(report.passed, "a faithful room passes with chat:\n{report}");
+    let chat = &report.chat;
+    assert!(chat.enabled && chat.sent > 0, "{report}");
+    // Every line to all 5 bots, but for lines sent in the ramp-up before all had entered.
+    assert!(
+        chat.received <= chat.sent * 5 && chat.received + 5 * 4 >= chat.sent * 5,
+        "every line to every bot in the room:\n{report}"
+    );
+    assert_eq!(chat.receivers_checked, 5);
+    assert_eq!(chat.errors(), 0);
+
+    for (fault, what) in [
+        (ChatFault::Drop, "lost"),
+        (ChatFault::Duplicate, "duplicate"),
+        (ChatFault::Corrupt, "corrupt"),
+    ] {
+        let report = run_against(
+            Fault::Chat {
+                receiver: 2,
+                nth: 7,
+                fault,
+            },
+            5,
+            chatting,
+        )
+        .await;
+        let c = &report.chat;
+        let found = match fault {
+            ChatFault::Drop => c.lost,
+            ChatFault::Duplicate => c.duplicates,
+            ChatFault::Corrupt => c.corrupt,
+        };
+        assert_eq!(found, 1, "one {what} chat line:\n{report}");
+        // A corrupt line also leaves its number missing: the line as sent never arrived.
+        let expected = if fault == ChatFault::Corrupt { 2 } else { 1 };
+        assert_eq!(c.errors(), expected, "and nothing else:\n{report}");
+        assert_eq!(report.errors.chat, expected);
+        assert!(!report.passed, "a {what} line fails the run:\n{report}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,9 @@ async fn bots_that_leave_and_rejoin_lose_nothing_and_the_report_adds_up() {
         duration: Duration::from_secs(3),
         churn_per_sec: 15.0,
         rejoin_delay: Duration::from_millis(20),
+        // Chat too, under the server's 2 lines a second: every line must reach every bot in
+        // the room intact, churn or not.
+        chat_interval: Some(Duration::from_millis(600)),
         status_line: false,
         ..RunConfig::default()
     };
@@ -30,6 +33,11 @@ async fn bots_that_leave_and_rejoin_lose_nothing_and_the_report_adds_up() {
 
     let c = &report.churn;
     assert!(report.passed, "the churning run should pass:\n{report}");
+    assert!(
+        report.chat.enabled && report.chat.received > 0 && report.chat.receivers_checked > 0,
+        "chat lines were sent and checked:\n{report}"
+    );
+    assert_eq!(report.chat.errors(), 0, "{report}");
     assert!(c.enabled);
     // 15 a second over 3 s; a loaded machine may skip a few picks or finish a few late.
     assert!(

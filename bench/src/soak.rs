@@ -45,6 +45,11 @@ pub struct Args {
     /// Write the bots' full report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Milliseconds between one bot's chat lines (0 = no chat). Every line (Korean and an
+    /// emoji, in UTF-16) must reach every bot in the room intact; keep it above the server's
+    /// 500 ms per line, or its rate limit drops lines and they count as lost.
+    #[arg(long, default_value_t = 0)]
+    chat_interval_ms: u64,
 }
 
 /// What the server said about itself in its latest summary log line.
@@ -129,6 +134,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         clients: args.clients as usize,
         duration: window,
         churn_per_sec: churn,
+        chat_interval: (args.chat_interval_ms > 0)
+            .then(|| Duration::from_millis(args.chat_interval_ms)),
         status_line: false,
         ..RunConfig::default()
     };
@@ -333,6 +340,19 @@ fn print_summary(
         report.churn.lost,
         report.churn.echoes_missing
     );
+    let chat = &report.chat;
+    if chat.enabled {
+        println!(
+            "chat: {} lines sent, {} received, {} receivers checked whole; corrupt {}, lost {}, duplicates {}, foreign {}",
+            chat.sent,
+            chat.received,
+            chat.receivers_checked,
+            chat.corrupt,
+            chat.lost,
+            chat.duplicates,
+            chat.foreign
+        );
+    }
     if let Some(clean) = clean_exit {
         println!(
             "server shutdown on SIGINT: {}",

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use server_core::{CloseReason, PacketSession, Session};
 
+use crate::chat::{self, ChatSeen, ChatSeqs};
 use crate::churn::RoomOrder;
 use crate::counter::Counter;
 use crate::echo::MoveClock;
@@ -39,6 +40,8 @@ pub(crate) struct RunShared {
     pub(crate) disconnected: AtomicUsize,
     /// Bots in the run: the sender indexes every receiver tracks (see `sequences.rs`).
     pub(crate) senders: usize,
+    /// The bots chat: receivers check every line (see `chat.rs`).
+    pub(crate) chat: bool,
     /// Round trips. A std mutex, held only to record one value, never across an `.await`.
     latency: Mutex<Latency>,
     /// Move echoes, the same way: a few a second per bot, one short lock each.
@@ -55,11 +58,18 @@ impl RunShared {
         RunShared {
             start,
             senders,
+            chat: false,
             closing: AtomicBool::new(false),
             disconnected: AtomicUsize::new(0),
             latency: Mutex::new(Latency::new(ping_interval_us)),
             move_echo: Mutex::new(Latency::new(move_interval_us)),
         }
+    }
+
+    /// Turns on the chat checks (the run sends chat lines).
+    pub(crate) fn chatting(mut self, chat: bool) -> RunShared {
+        self.chat = chat;
+        self
     }
 
     /// The move-echo record: own window move to its own `S_BroadcastMove` (see `echo.rs`).
@@ -163,6 +173,16 @@ pub(crate) struct BotShared {
     /// The reference receiver's record of the room's order, handed over when its session
     /// ends. Only bot 0 of a churning run records one.
     pub(crate) room_order: OnceLock<RoomOrder>,
+    /// Chat lines received, and what was wrong with them (see `chat.rs`).
+    pub(crate) chat_received: Counter,
+    pub(crate) chat_corrupt: Counter,
+    pub(crate) chat_gaps: Counter,
+    pub(crate) chat_repeats: Counter,
+    pub(crate) chat_foreign: Counter,
+    /// The number of this bot's last own chat line that came back.
+    pub(crate) own_chat_echo: Counter,
+    /// First and last chat number seen per sender, handed over when the session ends.
+    chat_seen: Mutex<Vec<(u32, u32)>>,
 }
 
 impl BotShared {
@@ -196,6 +216,13 @@ impl BotShared {
             last_echo_mark: Counter::default(),
             last_echo_repeats_mark: Counter::default(),
             room_order: OnceLock::new(),
+            chat_received: Counter::default(),
+            chat_corrupt: Counter::default(),
+            chat_gaps: Counter::default(),
+            chat_repeats: Counter::default(),
+            chat_foreign: Counter::default(),
+            own_chat_echo: Counter::default(),
+            chat_seen: Mutex::new(Vec::new()),
         }
     }
 
@@ -221,6 +248,13 @@ impl BotShared {
 
     /// The last sequence number seen per sender; empty until the session has ended, and
     /// after the driver took it.
+    /// First and last chat number seen per sender, once the session has ended.
+    pub(crate) fn chat_seen(&self) -> MutexGuard<'_, Vec<(u32, u32)>> {
+        self.chat_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn seen(&self) -> MutexGuard<'_, Vec<u32>> {
         // Replaced whole or taken whole: a panic cannot leave it half-written.
         self.seen
@@ -264,6 +298,8 @@ pub(crate) struct Bot {
     /// run. Owned by the handler while the session runs (no lock per move), handed to
     /// `shared.room_order` when it ends.
     order: Option<RoomOrder>,
+    /// First and last chat number seen per sender, when the run chats (see `chat.rs`).
+    chats: Option<ChatSeqs>,
 }
 
 impl Bot {
@@ -271,6 +307,7 @@ impl Bot {
     /// sequence number `base`.
     pub(crate) fn new(shared: Arc<BotShared>, run: Arc<RunShared>, index: usize, base: u32) -> Bot {
         let seqs = SenderSeqs::new(run.senders, Some((index, base)));
+        let chats = run.chat.then(|| ChatSeqs::new(run.senders));
         Bot {
             shared,
             run,
@@ -278,6 +315,7 @@ impl Bot {
             index,
             seqs,
             order: None,
+            chats,
         }
     }
 
@@ -329,6 +367,9 @@ impl PacketSession for Bot {
             let _ = self.shared.room_order.set(order);
         }
         *self.shared.seen() = std::mem::take(&mut self.seqs).into_vec();
+        if let Some(chats) = self.chats.take() {
+            *self.shared.chat_seen() = chats.into_vec();
+        }
         // A bot that is leaving on purpose (churn) is closed by the server after its
         // C_LeaveGame: that close is the plan, not an error.
         let unexpected = !self.run.closing.load(Ordering::Acquire)
@@ -428,7 +469,32 @@ impl PacketHandler for Bot {
         }
     }
 
-    fn on_s_chat(&mut self, _packet: SChat) {}
+    fn on_s_chat(&mut self, packet: SChat) {
+        self.shared.chat_received.incr();
+        let Some((sender, seq)) = chat::parse(&packet.message) else {
+            tracing::debug!(message = ?packet.message, "a chat line no bot sent");
+            self.shared.chat_corrupt.incr();
+            return;
+        };
+        let Some(chats) = &mut self.chats else {
+            return;
+        };
+        match chats.on_line(sender, seq) {
+            ChatSeen::Next => {
+                if sender == self.index {
+                    self.shared.own_chat_echo.set(u64::from(seq));
+                }
+            }
+            ChatSeen::Gap { skipped } => {
+                self.shared.chat_gaps.add(u64::from(skipped));
+                if sender == self.index {
+                    self.shared.own_chat_echo.set(u64::from(seq));
+                }
+            }
+            ChatSeen::Repeat => self.shared.chat_repeats.incr(),
+            ChatSeen::Foreign => self.shared.chat_foreign.incr(),
+        }
+    }
 
     fn on_s_pong(&mut self, packet: SPong) {
         let now = self.run.now_us();

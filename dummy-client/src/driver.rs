@@ -21,6 +21,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::accounting::{BotMoves, MoveAccounting, Receiver};
 use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
+use crate::chat::{self, BotChats, ChatAccounting, Owed};
 use crate::churn::{ChurnAccounting, Membership, Start};
 use crate::config::RunConfig;
 use crate::error::Error;
@@ -60,6 +61,8 @@ struct Slot {
     timers: Timers,
     /// Window moves queued for this bot.
     window_sent: u64,
+    /// Chat lines queued on this connection.
+    chats_sent: u64,
     /// The bot had entered the room when the window opened: a receiver to check.
     entered_at_open: bool,
     /// The bot was connected but not yet in the room when the window opened: if it enters
@@ -145,6 +148,11 @@ struct Driver {
     /// Window moves sent per bot index, over all its connections: the sequence number of
     /// its latest window move (see `moves.rs`). A rejoin carries on from here.
     issued: Vec<u32>,
+    /// Chat lines sent per bot index, over all its connections: the number of its latest
+    /// line (see `chat.rs`).
+    chats_issued: Vec<u32>,
+    /// `chats_issued` when the window opened: what a whole-window receiver is not owed.
+    chats_before_window: Vec<u32>,
     rng: StdRng,
     last_status: Snapshot,
     next_status: Duration,
@@ -177,13 +185,18 @@ impl Driver {
                 drain_quiet: config.drain_quiet,
             }),
             connector: Arc::new(Connector::new(net)),
-            run: Arc::new(RunShared::new(
-                Instant::now(),
-                ping_us,
-                u64::try_from(config.move_interval.as_micros()).unwrap_or(u64::MAX),
-                config.clients,
-            )),
+            run: Arc::new(
+                RunShared::new(
+                    Instant::now(),
+                    ping_us,
+                    u64::try_from(config.move_interval.as_micros()).unwrap_or(u64::MAX),
+                    config.clients,
+                )
+                .chatting(config.chat_interval.is_some()),
+            ),
             issued: vec![0; config.clients],
+            chats_issued: vec![0; config.clients],
+            chats_before_window: vec![0; config.clients],
             bots: Vec::with_capacity(config.clients),
             connecting: JoinSet::new(),
             attempts: 0,
@@ -249,6 +262,7 @@ impl Driver {
                 slot.waiting_at_open = !slot.shared.entered() && !gone;
             }
             self.churn.window_open = Some(now);
+            self.chats_before_window = self.chats_issued.clone();
         }
         if self.config.churn_per_sec > 0.0 {
             if phase == Phase::Window && !stop {
@@ -423,6 +437,7 @@ impl Driver {
                     shared,
                     timers: self.schedule.timers(index, now),
                     window_sent: 0,
+                    chats_sent: 0,
                     entered_at_open: false,
                     waiting_at_open: false,
                     churned_in: rejoin,
@@ -470,6 +485,15 @@ impl Driver {
             if churned && !gone && slot.shared.window_own.get() < slot.window_sent {
                 p.drain_complete = false;
             }
+            // Every chat line of a bot still connected must come back to it before the end:
+            // its echo bounds what every whole-window receiver is owed (see `chat.rs`).
+            let chats_issued = self.chats_issued.get(slot.index).copied().unwrap_or(0);
+            if !gone
+                && slot.chats_sent > 0
+                && slot.shared.own_chat_echo.get() < u64::from(chats_issued)
+            {
+                p.drain_complete = false;
+            }
             // A bot that rejoined just before the window closed gets the time to enter, or
             // the end of the run would count it as never let in.
             if slot.churned_in && !gone && !slot.shared.entered() {
@@ -488,6 +512,7 @@ impl Driver {
             sent,
             run,
             issued,
+            chats_issued,
             ..
         } = self;
         for slot in bots.iter_mut() {
@@ -531,10 +556,17 @@ impl Driver {
                 }
             }
             if due.chat {
-                let chat = CChat {
-                    message: format!("hello from bot {}", slot.index),
-                };
-                send(&slot.session, &chat, sent);
+                if let Some(issued) = chats_issued.get_mut(slot.index) {
+                    let chat = CChat {
+                        message: chat::text(slot.index, *issued + 1),
+                    };
+                    // The number is used up only once its line is queued, so no receiver
+                    // waits for a line that was never sent.
+                    if send(&slot.session, &chat, sent) {
+                        *issued += 1;
+                        slot.chats_sent += 1;
+                    }
+                }
             }
         }
     }
@@ -617,6 +649,12 @@ impl Driver {
         let mut moves = Vec::with_capacity(self.bots.len());
         let mut pongs = PongAccounting::default();
         let mut memberships = Vec::new();
+        let mut chats = Vec::new();
+        let mut chat_owed: Vec<Owed> = self
+            .chats_before_window
+            .iter()
+            .map(|&after| Owed { after, upto: after })
+            .collect();
         for slot in &self.bots {
             let shared = &slot.shared;
             let unexpected = match shared.disconnect.get() {
@@ -678,6 +716,22 @@ impl Driver {
             } else {
                 Vec::new()
             };
+            if self.run.chat {
+                if let Some(owed) = chat_owed.get_mut(slot.index) {
+                    let echo = u32::try_from(shared.own_chat_echo.get()).unwrap_or(u32::MAX);
+                    owed.upto = owed.upto.max(echo);
+                }
+                chats.push(BotChats {
+                    sent: slot.chats_sent,
+                    received: shared.chat_received.get(),
+                    corrupt: shared.chat_corrupt.get(),
+                    gaps: shared.chat_gaps.get(),
+                    repeats: shared.chat_repeats.get(),
+                    foreign: shared.chat_foreign.get(),
+                    whole_window: (receiver == Receiver::WholeWindow)
+                        .then(|| std::mem::take(&mut *shared.chat_seen())),
+                });
+            }
             moves.push(BotMoves {
                 index: slot.index,
                 sent: slot.window_sent,
@@ -721,6 +775,11 @@ impl Driver {
         report.moves = MoveAccounting::compute(&moves, &self.issued);
         drop(moves);
         errors.lost_moves = report.moves.lost;
+        if self.run.chat {
+            report.chat = ChatAccounting::compute(&chats, &chat_owed);
+            errors.chat = report.chat.errors();
+        }
+        drop(chats);
         errors.extra_moves = report.moves.extra;
         if self.config.churn_per_sec > 0.0 {
             // The reference receiver must have been in the room for the whole window, or

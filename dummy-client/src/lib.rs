@@ -19,6 +19,7 @@
 
 mod accounting;
 mod bot;
+mod chat;
 mod churn;
 mod cli;
 mod config;
@@ -37,6 +38,7 @@ mod sequences;
 mod status;
 
 pub use accounting::MoveAccounting;
+pub use chat::ChatAccounting;
 pub use churn::ChurnAccounting;
 pub use cli::Cli;
 pub use config::RunConfig;

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::MoveAccounting;
+use crate::chat::ChatAccounting;
 use crate::churn::ChurnAccounting;
 use crate::latency::RttSummary;
 use crate::pings::PongAccounting;
@@ -50,6 +51,10 @@ pub struct Report {
     /// received every move it was owed. Absent from reports written before churn existed.
     #[serde(default)]
     pub churn: ChurnAccounting,
+    /// Did every chat line reach every bot intact (with `--chat-interval-ms`). Absent from
+    /// reports written before chat was checked.
+    #[serde(default)]
+    pub chat: ChatAccounting,
     /// Everything counted as wrong.
     pub errors: ErrorCounts,
     /// The threshold the run was held to.
@@ -119,6 +124,9 @@ pub struct ErrorCounts {
     /// not be checked, moves lost or duplicated within a membership, moves never echoed.
     #[serde(default)]
     pub churn: u64,
+    /// Chat lines corrupt, lost, duplicated or from no bot (see `Report::chat`).
+    #[serde(default)]
+    pub chat: u64,
 }
 
 impl ErrorCounts {
@@ -135,6 +143,7 @@ impl ErrorCounts {
             + self.lost_moves
             + self.extra_moves
             + self.churn
+            + self.chat
     }
 }
 
@@ -286,12 +295,27 @@ impl fmt::Display for Report {
                 c.echoes_missing
             )?;
         }
+        let ch = &self.chat;
+        if ch.enabled {
+            writeln!(
+                f,
+                "  chat:         {} lines sent, {} received; {} receivers checked whole; \
+                 corrupt {}, lost {}, duplicates {}, foreign {}",
+                ch.sent,
+                ch.received,
+                ch.receivers_checked,
+                ch.corrupt,
+                ch.lost,
+                ch.duplicates,
+                ch.foreign
+            )?;
+        }
         let e = &self.errors;
         writeln!(
             f,
             "  errors:       {} (max {}): failed connects {}, not entered {}, late enters {}, \
              disconnects {}, decode {}, player list {}, pong {}, send {}, lost moves {}, \
-             extra moves {}, churn {}",
+             extra moves {}, churn {}, chat {}",
             e.total(),
             self.max_errors,
             e.failed_connects,
@@ -304,7 +328,8 @@ impl fmt::Display for Report {
             e.send,
             e.lost_moves,
             e.extra_moves,
-            e.churn
+            e.churn,
+            e.chat
         )?;
         write!(f, "  driver lag:   max {:.1} ms", self.driver_max_lag_ms)
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use game_server::packets::{
-    CMove, CPing, Player, SBroadcastEnterGame, SBroadcastMove, SPlayerList, SPong,
+    CChat, CMove, CPing, Player, SBroadcastEnterGame, SBroadcastMove, SChat, SPlayerList, SPong,
 };
 use server_core::Packet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -55,12 +55,31 @@ pub enum Fault {
         receiver: usize,
         drop: u64,
     },
+    /// Connection `receiver`'s `nth` chat line from others (from 0) suffers `fault`.
+    Chat {
+        receiver: usize,
+        nth: u64,
+        fault: ChatFault,
+    },
+}
+
+/// What happens to one chat line on its way to one receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatFault {
+    /// It never arrives.
+    Drop,
+    /// It arrives twice.
+    Duplicate,
+    /// One UTF-16 code unit of it is changed.
+    Corrupt,
 }
 
 struct Member {
     conn: usize,
     player_id: i32,
     out: mpsc::UnboundedSender<Bytes>,
+    /// Chat lines from others offered to this member so far.
+    chat_deliveries: u64,
     /// Window moves from others offered to this member so far.
     window_deliveries: u64,
 }
@@ -182,6 +201,11 @@ async fn connection(room: Arc<Mutex<Room>>, conn: usize, stream: TcpStream) {
                     }
                 }
                 broadcast_move(&room, conn, player_id, &m, window, echo);
+            } else if id == CChat::ID {
+                let Ok(c) = CChat::decode(body) else {
+                    break 'read;
+                };
+                broadcast_chat(&room, conn, player_id, c.message);
             } else if id == CPing::ID {
                 let Ok(p) = CPing::decode(body) else {
                     break 'read;
@@ -226,6 +250,7 @@ fn enter(room: &Mutex<Room>, conn: usize, player_id: i32, out: mpsc::UnboundedSe
         player_id,
         out,
         window_deliveries: 0,
+        chat_deliveries: 0,
     });
     let entered = frame(&SBroadcastEnterGame {
         player_id,
@@ -233,6 +258,47 @@ fn enter(room: &Mutex<Room>, conn: usize, player_id: i32, out: mpsc::UnboundedSe
     });
     for m in &room.members {
         let _ = m.out.send(entered.clone());
+    }
+}
+
+fn broadcast_chat(room: &Mutex<Room>, conn: usize, player_id: i32, message: String) {
+    let line = frame(&SChat {
+        player_id,
+        message: message.clone(),
+    });
+    let mut room = lock(room);
+    let fault = room.fault;
+    for member in &mut room.members {
+        if member.conn == conn {
+            let _ = member.out.send(line.clone());
+            continue;
+        }
+        let nth = member.chat_deliveries;
+        member.chat_deliveries += 1;
+        match fault {
+            Fault::Chat {
+                receiver,
+                nth: at,
+                fault,
+            } if receiver == member.conn && at == nth => match fault {
+                ChatFault::Drop => {}
+                ChatFault::Duplicate => {
+                    let _ = member.out.send(line.clone());
+                    let _ = member.out.send(line.clone());
+                }
+                ChatFault::Corrupt => {
+                    // A Korean syllable one code point off: still valid UTF-16.
+                    let bent = message.replacen('안', "앉", 1);
+                    let _ = member.out.send(frame(&SChat {
+                        player_id,
+                        message: bent,
+                    }));
+                }
+            },
+            _ => {
+                let _ = member.out.send(line.clone());
+            }
+        }
     }
 }
 
