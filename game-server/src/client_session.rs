@@ -21,17 +21,19 @@ use std::time::Instant;
 
 use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
-use crate::game_room::RoomJob;
-use crate::job_queue::{JobQueue, QueueFull};
+use crate::job_queue::QueueFull;
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
+use crate::seat::{Game, Seat};
 use crate::session_manager::SessionManager;
 use crate::stats::ServerStats;
+use crate::world::PlayerInput;
 
 /// What every client session shares.
 pub(crate) struct Shared {
     pub sessions: SessionManager,
-    pub room: JobQueue<RoomJob<Arc<Session>>>,
+    /// The room, or the world (`--world grid`).
+    pub game: Game,
     pub stats: Arc<ServerStats>,
     pub chat_max_chars: usize,
     pub move_rate: Rate,
@@ -49,6 +51,8 @@ pub struct ClientSession {
     left: bool,
     moves: TokenBucket,
     chats: TokenBucket,
+    /// Where the player's jobs go: the room, or its region of the world.
+    seat: Seat,
 }
 
 impl ClientSession {
@@ -57,6 +61,7 @@ impl ClientSession {
         ClientSession {
             moves: TokenBucket::new(shared.move_rate, now),
             chats: TokenBucket::new(shared.chat_rate, now),
+            seat: shared.game.seat(),
             shared,
             session: None,
             player_id: 0,
@@ -94,10 +99,7 @@ impl ClientSession {
             return;
         }
         self.left = true;
-        let job = RoomJob::Leave {
-            player_id: self.player_id,
-        };
-        if self.shared.room.push_follow_up(job).is_err() {
+        if !self.seat.leave(self.player_id) {
             tracing::debug!(
                 player_id = self.player_id,
                 "room already stopped; leave not needed"
@@ -105,8 +107,8 @@ impl ClientSession {
         }
     }
 
-    fn push_input(&self, job: RoomJob<Arc<Session>>) {
-        if let Err(QueueFull(_)) = self.shared.room.try_push(job) {
+    fn push_input(&mut self, input: PlayerInput) {
+        if let Err(QueueFull(())) = self.seat.input(self.player_id, input) {
             let dropped = self
                 .shared
                 .stats
@@ -134,11 +136,7 @@ impl PacketSession for ClientSession {
         };
         self.player_id = player_id;
         tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), "connected");
-        let enter = RoomJob::Enter {
-            player_id: self.player_id,
-            outbox: Arc::clone(session),
-        };
-        if self.shared.room.try_push_control(enter).is_err() {
+        if !self.seat.enter(self.player_id, session) {
             // The room is far behind on letting players in: refuse this one rather than
             // queue without bound. It never entered, so it has nothing to leave.
             self.left = true;
@@ -160,6 +158,7 @@ impl PacketSession for ClientSession {
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
+        self.seat.forget();
         self.shared.sessions.remove(self.player_id);
         match reason {
             CloseReason::ProtocolError(_)
@@ -195,10 +194,7 @@ impl PacketHandler for ClientSession {
             self.rate_limited("C_Move", self.moves.wait());
             return;
         }
-        self.push_input(RoomJob::Move {
-            player_id: self.player_id,
-            pos,
-        });
+        self.push_input(PlayerInput::Move { pos });
     }
 
     fn on_c_chat(&mut self, packet: CChat) {
@@ -230,8 +226,7 @@ impl PacketHandler for ClientSession {
             self.rate_limited("C_Chat", self.chats.wait());
             return;
         }
-        self.push_input(RoomJob::Chat {
-            player_id: self.player_id,
+        self.push_input(PlayerInput::Chat {
             message: broadcast.message,
         });
     }

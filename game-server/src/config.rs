@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::rate_limit::Rate;
+use crate::world::WorldConfig;
 
 /// Everything [`GameServer::start`](crate::GameServer::start) needs.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct ServerConfig {
     pub move_rate: Rate,
     /// Chat lines one player may send. Default 2 a second, bursts of 10; over it, dropped.
     pub chat_rate: Rate,
+    /// `Some` for world mode (regions and area of interest, `--world grid`); `None`, the
+    /// default, for the course's one room.
+    pub world: Option<WorldConfig>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
                 per_sec: 2.0,
                 burst: 10.0,
             },
+            world: None,
         }
     }
 }

@@ -15,9 +15,11 @@ mod game_room;
 mod job_queue;
 pub mod packets;
 mod rate_limit;
+mod seat;
 mod server;
 mod session_manager;
 mod stats;
+pub mod world;
 
 pub use client_session::ClientSession;
 pub use config::ServerConfig;

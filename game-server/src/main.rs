@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use game_server::world::{Spawn, WorldConfig};
 use game_server::{GameServer, ServerConfig};
 
 /// The MMO game server (course protocol, one room).
@@ -35,6 +36,86 @@ struct Args {
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(flatten)]
+    world: WorldArgs,
+}
+
+/// What the game is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// The course's one room: everyone sees everyone (the default).
+    Room,
+    /// A square map in grid cells and stripes of regions, with area of interest.
+    Grid,
+}
+
+/// World mode's settings (used with `--world grid`).
+#[derive(Debug, clap::Args)]
+struct WorldArgs {
+    /// `room` (the course's, default) or `grid` (a world of regions with area of interest).
+    #[arg(long, value_enum, default_value_t = Mode::Room)]
+    world: Mode,
+    /// Side of the square map, centred on (0, 0).
+    #[arg(long, default_value_t = 1000.0)]
+    map_size: f32,
+    /// Side of a grid cell.
+    #[arg(long, default_value_t = 50.0)]
+    cell_size: f32,
+    /// A player comes into view within this distance.
+    #[arg(long, default_value_t = 40.0)]
+    inner_radius: f32,
+    /// A player in view goes out of view beyond this distance.
+    #[arg(long, default_value_t = 50.0)]
+    outer_radius: f32,
+    /// Regions (stripes along x), one thread each.
+    #[arg(long, default_value_t = 2)]
+    regions: usize,
+    /// Longest step one C_Move may take; longer ones are shortened to it.
+    #[arg(long, default_value_t = 10.0)]
+    max_step: f32,
+    /// Spawn points: `random` (spread over the map) or `X,Z` (everyone there).
+    #[arg(long, default_value = "random", value_parser = parse_spawn)]
+    spawn: Spawn,
+    /// Seed of the random spawn points.
+    #[arg(long, default_value_t = 0x5eed)]
+    spawn_seed: u64,
+}
+
+fn parse_spawn(s: &str) -> Result<Spawn, String> {
+    if s == "random" {
+        return Ok(Spawn::Random { seed: 0 });
+    }
+    let (x, z) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected `random` or `X,Z`, got {s:?}"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .map_err(|e| format!("{v:?} is not a number: {e}"))
+    };
+    Ok(Spawn::At {
+        x: parse(x)?,
+        z: parse(z)?,
+    })
+}
+
+impl WorldArgs {
+    fn config(&self) -> Option<WorldConfig> {
+        (self.world == Mode::Grid).then_some(WorldConfig {
+            map_size: self.map_size,
+            cell_size: self.cell_size,
+            inner_radius: self.inner_radius,
+            outer_radius: self.outer_radius,
+            regions: self.regions,
+            max_step: self.max_step,
+            spawn: match self.spawn {
+                Spawn::Random { .. } => Spawn::Random {
+                    seed: self.spawn_seed,
+                },
+                at => at,
+            },
+        })
+    }
 }
 
 impl Args {
@@ -52,6 +133,7 @@ impl Args {
             },
             tick: Duration::from_millis(self.tick_ms),
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
+            world: self.world.config(),
             ..defaults
         }
     }
@@ -60,6 +142,12 @@ impl Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = parse_or_usage();
+    if let Some(Err(e)) = args.world.config().map(|w| w.validate()) {
+        use clap::CommandFactory;
+        eprintln!("error: {e}");
+        eprintln!("{}", Args::command().render_usage());
+        return ExitCode::from(2);
+    }
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
         Ok(filter) => filter,
         Err(e) => {

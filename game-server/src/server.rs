@@ -13,15 +13,22 @@ use crate::client_session::{ClientSession, Shared};
 use crate::config::ServerConfig;
 use crate::game_room::{GameRoom, RoomJob};
 use crate::job_queue::{JobQueue, JobQueueThread};
+use crate::seat::Game;
 use crate::stats::{Snapshot, StatSources};
+use crate::world::World;
+
+/// The game's threads: the room's, or the world's regions'.
+enum Running {
+    Room(JobQueue<RoomJob<Arc<Session>>>, JobQueueThread),
+    World(Arc<World>),
+}
 
 /// A running game server.
 pub struct GameServer {
     addr: SocketAddr,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
-    room: JobQueue<RoomJob<Arc<Session>>>,
-    room_thread: JobQueueThread,
+    running: Running,
     summary: Option<JoinHandle<()>>,
     stats: StatSources,
 }
@@ -30,15 +37,43 @@ impl GameServer {
     /// Binds `config.net.addr`, starts the room's thread and begins accepting players.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: ServerConfig) -> io::Result<GameServer> {
-        let room_stats = Arc::default();
-        let room = GameRoom::<Arc<Session>>::new(config.max_pending_bytes, Arc::clone(&room_stats));
-        let (queue, room_thread) = JobQueue::spawn(
-            "game-room",
-            config.room_queue_capacity,
-            config.net.max_connections,
-            Some(config.tick),
-            room,
-        )?;
+        let room_stats: Arc<crate::game_room::RoomStats> = Arc::default();
+        let (game, running, jobs) = match &config.world {
+            None => {
+                let room = GameRoom::<Arc<Session>>::new(
+                    config.max_pending_bytes,
+                    Arc::clone(&room_stats),
+                );
+                let (queue, room_thread) = JobQueue::spawn(
+                    "game-room",
+                    config.room_queue_capacity,
+                    config.net.max_connections,
+                    Some(config.tick),
+                    room,
+                )?;
+                let jobs = vec![queue.stats_handle()];
+                (
+                    Game::Room(queue.clone()),
+                    Running::Room(queue, room_thread),
+                    jobs,
+                )
+            }
+            Some(world) => {
+                world
+                    .validate()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                let world = Arc::new(World::start(
+                    world,
+                    config.room_queue_capacity,
+                    config.net.max_connections,
+                    config.tick,
+                    config.max_pending_bytes,
+                    Arc::clone(&room_stats),
+                )?);
+                let jobs = world.queue_stats();
+                (Game::World(Arc::clone(&world)), Running::World(world), jobs)
+            }
+        };
 
         let listener = Listener::bind(config.net.clone()).await?;
         let addr = listener.local_addr()?;
@@ -47,11 +82,11 @@ impl GameServer {
             listener: listener.stats(),
             room: room_stats,
             server: Arc::default(),
-            jobs: queue.stats_handle(),
+            jobs,
         };
         let shared = Arc::new(Shared {
             sessions: Default::default(),
-            room: queue.clone(),
+            game,
             stats: Arc::clone(&stats.server),
             chat_max_chars: config.chat_max_chars,
             move_rate: config.move_rate,
@@ -67,11 +102,31 @@ impl GameServer {
             addr,
             shutdown,
             listener,
-            room: queue,
-            room_thread,
+            running,
             summary,
             stats,
         })
+    }
+
+    /// In world mode, each region's bounds and at most `max_players` of its players (the
+    /// live map's view), asked of each region as a job; `None` in room mode.
+    pub fn world_snapshot(
+        &self,
+        max_players: usize,
+        timeout: std::time::Duration,
+    ) -> Option<Vec<crate::world::RegionSnapshot>> {
+        match &self.running {
+            Running::World(world) => Some(world.snapshot(max_players, timeout)),
+            Running::Room(..) => None,
+        }
+    }
+
+    /// In world mode, the world's counters (hand-offs, clamps, ...).
+    pub fn world_stats(&self) -> Option<Arc<crate::world::WorldStats>> {
+        match &self.running {
+            Running::World(world) => Some(world.stats()),
+            Running::Room(..) => None,
+        }
     }
 
     /// The address the server listens on.
@@ -94,13 +149,20 @@ impl GameServer {
         if let Some(summary) = self.summary {
             summary.abort();
         }
-        self.room.stop();
-        let room_thread = self.room_thread;
-        if tokio::task::spawn_blocking(move || room_thread.join())
-            .await
-            .is_err()
-        {
-            tracing::error!("room thread join failed");
+        let running = self.running;
+        let joined = tokio::task::spawn_blocking(move || match running {
+            Running::Room(room, room_thread) => {
+                room.stop();
+                room_thread.join();
+            }
+            Running::World(world) => match Arc::try_unwrap(world) {
+                Ok(world) => world.stop_and_join(),
+                Err(_) => tracing::error!("world still shared at shutdown; threads not joined"),
+            },
+        })
+        .await;
+        if joined.is_err() {
+            tracing::error!("game thread join failed");
         }
         tracing::info!("game server stopped");
     }
