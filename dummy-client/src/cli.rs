@@ -53,6 +53,9 @@ pub struct Cli {
     /// Log filter for tracing output on stderr, e.g. `warn` or `dummy_client=debug`.
     #[arg(long, default_value = "warn")]
     pub log: String,
+    /// World mode (`--world grid` and its settings).
+    #[command(flatten)]
+    pub world: crate::world::WorldCli,
 }
 
 impl Cli {

@@ -30,6 +30,7 @@ mod phase;
 mod report;
 mod schedule;
 mod status;
+pub mod world;
 
 pub use accounting::MoveAccounting;
 pub use churn::ChurnAccounting;
