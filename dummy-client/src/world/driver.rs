@@ -104,6 +104,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         ..WorldReport::default()
     };
     let mut errors: Vec<String> = Vec::new();
+    let run_start = Instant::now();
 
     // Connect at the ramp rate, a slice every 10 ms.
     let states: Vec<Arc<BotState>> = (0..config.clients)
@@ -195,6 +196,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     };
     let view_before = count_view(&states);
     let window_start = Instant::now();
+    report.ramp_secs = window_start.duration_since(run_start).as_secs_f64();
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
     let mut next_status = Duration::from_secs(1);
     loop {

@@ -23,6 +23,8 @@ pub struct WorldReport {
     pub outer_radius: f32,
     /// Units per second.
     pub speed: f32,
+    /// From the start of the run to the window's (connects and enters), seconds.
+    pub ramp_secs: f64,
     /// Length of the measured window, seconds.
     pub window_secs: f64,
     /// Moves sent in the window.
