@@ -666,10 +666,11 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 self.interest.set_pos(player_id, p, &mut self.changes);
             }
             None => {
-                let Some(link) = self.directory.find(player_id) else {
-                    return; // disconnected; its PlayerGone is on the way
-                };
-                self.links.insert(player_id, link);
+                // A player already disconnected has no link, but is still a ghost until its
+                // PlayerGone: its owner may list it as a watcher in a hand-off meanwhile.
+                if let Some(link) = self.directory.find(player_id) {
+                    self.links.insert(player_id, link);
+                }
                 self.ghosts.insert(player_id, Ghost { y: pos[1], seq });
                 self.interest.insert(player_id, p, false, &mut self.changes);
             }
@@ -723,6 +724,11 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
         let unknown = self.interest.adopt(player_id, &watchers);
         for w in unknown {
+            if self.gone.contains(&w) {
+                // Left the world; its PlayerGone reached this region before the hand-off
+                // that still listed it. Nothing to send.
+                continue;
+            }
             // Its old owner saw this watcher near, this region never heard of it: the only
             // safe answer is a despawn, which the rule undoes as soon as it is known here.
             self.stats.unknown_watchers.fetch_add(1, Ordering::Relaxed);
