@@ -124,6 +124,31 @@ mod tests {
     }
 
     #[test]
+    fn world_flags_make_a_world_run() {
+        let cli = Cli::try_parse_from([
+            "dummy-client",
+            "--world",
+            "grid",
+            "--clients",
+            "300",
+            "--map-size",
+            "200",
+            "--speed",
+            "8",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cli.world.is_world());
+        let world = cli.world.config(&cli.config());
+        assert_eq!(
+            (world.clients, world.map_size, world.speed),
+            (300, 200.0, 8.0)
+        );
+        assert!(world.validate().is_ok());
+        let room = Cli::try_parse_from(["dummy-client"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!room.world.is_world(), "the room stays the default");
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for args in [
             &["dummy-client", "--clients", "0"][..],

@@ -220,3 +220,66 @@ async fn wait_for_signal() {
         std::future::pending::<()>().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_stays_the_default() {
+        let args = Args::try_parse_from(["game-server"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.config().world, None);
+    }
+
+    #[test]
+    fn world_flags_reach_the_world_config() {
+        let args = Args::try_parse_from([
+            "game-server",
+            "--world",
+            "grid",
+            "--map-size",
+            "2000",
+            "--regions",
+            "4",
+            "--inner-radius",
+            "30",
+            "--spawn",
+            "10,-5",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let world = args.config().world.expect("world mode");
+        assert_eq!(world.map_size, 2000.0);
+        assert_eq!(world.regions, 4);
+        assert_eq!(world.inner_radius, 30.0);
+        assert_eq!(world.spawn, Spawn::At { x: 10.0, z: -5.0 });
+        assert_eq!(world.validate(), Ok(()));
+        let random = Args::try_parse_from(["game-server", "--world", "grid", "--spawn-seed", "9"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            random.config().world.map(|w| w.spawn),
+            Some(Spawn::Random { seed: 9 })
+        );
+    }
+
+    #[test]
+    fn bad_world_flags_are_refused() {
+        for args in [
+            &["game-server", "--world", "cube"][..],
+            &["game-server", "--world", "grid", "--spawn", "here"],
+            &["game-server", "--world", "grid", "--spawn", "1,x"],
+            &["game-server", "--map-size", "big"],
+        ] {
+            assert!(
+                Args::try_parse_from(args).is_err(),
+                "{args:?} should be refused"
+            );
+        }
+        let inverted =
+            Args::try_parse_from(["game-server", "--world", "grid", "--inner-radius", "60"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(inverted
+            .world
+            .config()
+            .is_some_and(|w| w.validate().is_err()));
+    }
+}
