@@ -155,10 +155,7 @@ impl GameServer {
                 room.stop();
                 room_thread.join();
             }
-            Running::World(world) => match Arc::try_unwrap(world) {
-                Ok(world) => world.stop_and_join(),
-                Err(_) => tracing::error!("world still shared at shutdown; threads not joined"),
-            },
+            Running::World(world) => world.stop_and_join(),
         })
         .await;
         if joined.is_err() {

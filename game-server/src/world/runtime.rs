@@ -104,7 +104,8 @@ impl JobRunner for RegionRunner {
 pub struct World {
     layout: Layout,
     peers: Peers,
-    threads: Vec<JobQueueThread>,
+    /// Taken by `stop_and_join`; a mutex so that sessions may still hold the world then.
+    threads: Mutex<Vec<JobQueueThread>>,
     directory: Arc<PlayerDirectory>,
     stats: Arc<WorldStats>,
 }
@@ -153,7 +154,7 @@ impl World {
         Ok(World {
             layout,
             peers,
-            threads,
+            threads: Mutex::new(threads),
             directory,
             stats,
         })
@@ -213,11 +214,12 @@ impl World {
     }
 
     /// Stops every region once the jobs pushed so far have run, and waits for the threads.
-    pub fn stop_and_join(self) {
+    pub fn stop_and_join(&self) {
         for queue in self.queues() {
             queue.stop();
         }
-        for thread in self.threads {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for thread in threads {
             thread.join();
         }
     }
