@@ -432,6 +432,91 @@ fn a_disconnect_while_crossing_leaves_no_ghost_in_either_region() {
     }
 }
 
+#[test]
+fn chat_is_heard_by_those_who_see_the_speaker_only() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(2, 5.0, 0.0);
+    c.enter(3, 60.0, 0.0);
+    c.settle();
+    c.queues[0].push_back(RegionJob::Input {
+        player_id: 1,
+        seq: 0,
+        input: PlayerInput::Chat {
+            message: "hi".into(),
+        },
+    });
+    c.settle();
+    let chats = |id: i32| {
+        c.links[&id]
+            .frames
+            .lock()
+            .expect("frames")
+            .iter()
+            .filter(|b| b.len() > 4 && b[2..4] == (PacketId::SChat as u16).to_le_bytes())
+            .count()
+    };
+    assert_eq!((chats(1), chats(2), chats(3)), (1, 1, 0));
+}
+
+#[test]
+fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.settle();
+    // Input 0 never comes: 1..=REORDER_CAP are held, one more gives the gap up.
+    for seq in 1..=(REORDER_CAP as u64 + 1) {
+        c.queues[0].push_back(RegionJob::Input {
+            player_id: 1,
+            seq,
+            input: PlayerInput::Move {
+                pos: [0.01 * seq as f32, 0.0, 0.0],
+            },
+        });
+        if seq == REORDER_CAP as u64 {
+            c.settle();
+            let moved = c.seen(1).iter().filter(|s| matches!(s, Seen::Move(..))).count();
+            assert_eq!(moved, 0, "inputs after a gap wait for it");
+        }
+    }
+    // A duplicate of an applied input is dropped.
+    c.queues[0].push_back(RegionJob::Input {
+        player_id: 1,
+        seq: 5,
+        input: PlayerInput::Move { pos: [9.0, 0.0, 0.0] },
+    });
+    c.settle();
+    let moves: Vec<f32> = c
+        .seen(1)
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Move(_, x, _) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves.len(), REORDER_CAP + 1, "every held input applied once, in order");
+    assert!(moves.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(c.stats.inputs_skipped.load(Ordering::Relaxed), 1, "input 0 given up");
+    assert_eq!(c.stats.inputs_stale.load(Ordering::Relaxed), 1, "the duplicate dropped");
+}
+
+#[test]
+fn a_snapshot_gives_the_stripe_and_at_most_k_players() {
+    let mut c = Cluster::new(2);
+    for id in 1..=5 {
+        c.enter(id, -10.0 * id as f32, 0.0);
+    }
+    c.enter(6, 10.0, 0.0);
+    c.settle();
+    let west = c.regions[0].snapshot(3);
+    assert_eq!((west.min_x, west.max_x, west.min_z, west.max_z), (-100.0, 0.0, -100.0, 100.0));
+    assert_eq!((west.owned, west.players.len()), (5, 3));
+    assert!(west.players.iter().all(|&(id, x, _)| (1..=5).contains(&id) && x < 0.0));
+    let east = c.regions[1].snapshot(10);
+    assert_eq!(east.players, vec![(6, 10.0, 0.0)]);
+    assert_eq!(east.ghosts, 2, "players 1 and 2 are near the border");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Enter(f32, f32),
