@@ -475,7 +475,11 @@ fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
         });
         if seq == REORDER_CAP as u64 {
             c.settle();
-            let moved = c.seen(1).iter().filter(|s| matches!(s, Seen::Move(..))).count();
+            let moved = c
+                .seen(1)
+                .iter()
+                .filter(|s| matches!(s, Seen::Move(..)))
+                .count();
             assert_eq!(moved, 0, "inputs after a gap wait for it");
         }
     }
@@ -483,7 +487,9 @@ fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
     c.queues[0].push_back(RegionJob::Input {
         player_id: 1,
         seq: 5,
-        input: PlayerInput::Move { pos: [9.0, 0.0, 0.0] },
+        input: PlayerInput::Move {
+            pos: [9.0, 0.0, 0.0],
+        },
     });
     c.settle();
     let moves: Vec<f32> = c
@@ -494,10 +500,22 @@ fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
             _ => None,
         })
         .collect();
-    assert_eq!(moves.len(), REORDER_CAP + 1, "every held input applied once, in order");
+    assert_eq!(
+        moves.len(),
+        REORDER_CAP + 1,
+        "every held input applied once, in order"
+    );
     assert!(moves.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(c.stats.inputs_skipped.load(Ordering::Relaxed), 1, "input 0 given up");
-    assert_eq!(c.stats.inputs_stale.load(Ordering::Relaxed), 1, "the duplicate dropped");
+    assert_eq!(
+        c.stats.inputs_skipped.load(Ordering::Relaxed),
+        1,
+        "input 0 given up"
+    );
+    assert_eq!(
+        c.stats.inputs_stale.load(Ordering::Relaxed),
+        1,
+        "the duplicate dropped"
+    );
 }
 
 #[test]
@@ -509,9 +527,15 @@ fn a_snapshot_gives_the_stripe_and_at_most_k_players() {
     c.enter(6, 10.0, 0.0);
     c.settle();
     let west = c.regions[0].snapshot(3);
-    assert_eq!((west.min_x, west.max_x, west.min_z, west.max_z), (-100.0, 0.0, -100.0, 100.0));
+    assert_eq!(
+        (west.min_x, west.max_x, west.min_z, west.max_z),
+        (-100.0, 0.0, -100.0, 100.0)
+    );
     assert_eq!((west.owned, west.players.len()), (5, 3));
-    assert!(west.players.iter().all(|&(id, x, _)| (1..=5).contains(&id) && x < 0.0));
+    assert!(west
+        .players
+        .iter()
+        .all(|&(id, x, _)| (1..=5).contains(&id) && x < 0.0));
     let east = c.regions[1].snapshot(10);
     assert_eq!(east.players, vec![(6, 10.0, 0.0)]);
     assert_eq!(east.ghosts, 2, "players 1 and 2 are near the border");

@@ -308,3 +308,90 @@ impl WorldSeat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use server_core::{Connector, SessionHandler};
+
+    use super::*;
+    use crate::world::config::Spawn;
+
+    struct Ignore;
+
+    impl SessionHandler for Ignore {
+        fn on_recv(&mut self, _session: &Arc<Session>, data: &[u8]) -> usize {
+            data.len()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_region_drops_inputs_but_never_a_leave() {
+        let world = World::start(
+            &WorldConfig {
+                regions: 1,
+                spawn: Spawn::At { x: 0.0, z: 0.0 },
+                ..WorldConfig::default()
+            },
+            2,
+            16,
+            Duration::from_millis(20),
+            1 << 20,
+            Arc::default(),
+        )
+        .expect("world starts");
+        // A real session to stand for the player (the peer only needs to accept).
+        let listener =
+            std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let connector = Connector::new(server_core::Config::default());
+        let session = connector
+            .connect(listener.local_addr().expect("addr"), Ignore)
+            .await
+            .expect("connect");
+        let mut seat = world.seat();
+        seat.enter(1, session).expect("enter admitted");
+
+        // Stall the region: it blocks answering a snapshot nobody reads yet.
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        let stall = RegionJob::Snapshot {
+            max_players: 0,
+            reply: tx,
+        };
+        assert!(world.queues()[0].try_push_control(stall).is_ok());
+        let mv = || PlayerInput::Move {
+            pos: [1.0, 0.0, 1.0],
+        };
+        let admitted = (0..10).filter(|_| seat.input(mv()).is_ok()).count();
+        assert_eq!(
+            admitted, 2,
+            "the region's input capacity is 2; the rest are refused"
+        );
+        assert!(
+            seat.leave(),
+            "a leave is admitted even when the inputs are full"
+        );
+
+        // Let the region go on: it applies the two inputs and the leave.
+        let unblock = tokio::task::spawn_blocking(move || rx.recv());
+        assert!(unblock.await.expect("join").is_ok());
+        let world = Arc::new(world);
+        let w = Arc::clone(&world);
+        let owned = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let snap = w.snapshot(10, Duration::from_secs(5));
+                let owned: usize = snap.iter().map(|r| r.owned).sum();
+                if owned == 0 || Instant::now() > deadline {
+                    return owned;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .await
+        .expect("join");
+        assert_eq!(owned, 0, "the leave ran: nobody is left in the world");
+        world.stop_and_join();
+        connector.shutdown().await;
+    }
+}
