@@ -56,6 +56,8 @@ struct Row {
     peak_rss: u64,
     rss_start: u64,
     rss_end: u64,
+    /// (seconds into the window, RSS) every 5 s: flat or not.
+    rss_series: Vec<(f64, u64)>,
 }
 
 /// Runs the sweep and prints the table.
@@ -199,9 +201,22 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
         }
         _ => (0.0, BTreeMap::new()),
     };
+    let mut rss_series = Vec::new();
+    let mut next = 0.0;
+    for (sample, _) in &samples {
+        if sample.at < window_start || sample.at > window_end {
+            continue;
+        }
+        let t = sample.at.duration_since(window_start).as_secs_f64();
+        if t >= next {
+            rss_series.push((t, sample.rss));
+            next += 5.0;
+        }
+    }
     Ok(Row {
         clients,
         map_size,
+        rss_series,
         report,
         server_cpu,
         bot_cpu: bots_after.cpu_percent_since(&bots_before),
@@ -270,6 +285,19 @@ fn print_table(rows: &[Row]) {
             mib(r.rss_end),
             w.errors,
             if w.passed { "pass" } else { "FAIL" },
+        );
+    }
+    println!();
+    for r in rows {
+        let series: Vec<String> = r
+            .rss_series
+            .iter()
+            .map(|(t, rss)| format!("{t:.0}s {:.1}", mib(*rss)))
+            .collect();
+        println!(
+            "RSS over the window, N = {} (MiB): {}",
+            r.clients,
+            series.join(", ")
         );
     }
 }
