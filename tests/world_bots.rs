@@ -74,6 +74,10 @@ async fn three_hundred_bots_walk_four_regions_and_see_exactly_their_neighbourhoo
     );
     assert!(report.pongs > 0, "round trips were measured");
     assert!(
+        report.move_rtt_p50_ms > 0.0,
+        "move round trips (own echoes) were measured:\n{report}"
+    );
+    assert!(
         handoffs >= 10,
         "bots crossed region borders ({handoffs} hand-offs)"
     );

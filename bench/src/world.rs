@@ -255,9 +255,9 @@ fn thread_cpu(pid: u32) -> Vec<(String, f64)> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | map | required | delivered | violations | spawns/s | despawns/s | rtt p50 | rtt p99 | server CPU | per thread | bots CPU | server peak RSS | RSS window start -> end | errors | verdict |"
+        "| N | map | required | delivered | violations | spawns/s | despawns/s | rtt p50 | rtt p99 | move rtt p50 / p99 | server CPU | per thread | bots CPU | server peak RSS | RSS window start -> end | errors | verdict |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         let threads: Vec<String> = r
@@ -267,7 +267,7 @@ fn print_table(rows: &[Row]) {
             .collect();
         let w = &r.report;
         println!(
-            "| {} | {:.0} | {} | {:.3}% | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms | {:.0}% | {} | {:.0}% | {:.1} MiB | {:.1} -> {:.1} MiB | {} | {} |",
+            "| {} | {:.0} | {} | {:.3}% | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms | {:.0} / {:.0} ms | {:.0}% | {} | {:.0}% | {:.1} MiB | {:.1} -> {:.1} MiB | {} | {} |",
             r.clients,
             r.map_size,
             w.required,
@@ -277,6 +277,8 @@ fn print_table(rows: &[Row]) {
             w.despawns_per_sec,
             w.rtt_p50_ms,
             w.rtt_p99_ms,
+            w.move_rtt_p50_ms,
+            w.move_rtt_p99_ms,
             r.server_cpu,
             threads.join(", "),
             r.bot_cpu,

@@ -23,6 +23,9 @@ pub struct Shared {
     pub frames: AtomicU64,
     /// Round trips in microseconds. A std mutex held to record one value.
     pub rtt: Mutex<Histogram<u64>>,
+    /// Move round trips (`C_Move` to the bot's own `S_BroadcastMove`, so a tick included),
+    /// in microseconds.
+    pub echo: Mutex<Histogram<u64>>,
     /// Set when the driver starts closing the bots.
     pub closing: AtomicBool,
 }
@@ -33,10 +36,8 @@ impl Shared {
         Shared {
             start: Instant::now(),
             frames: AtomicU64::new(0),
-            rtt: Mutex::new(
-                Histogram::new_with_bounds(1, 60_000_000, 3)
-                    .expect("constant histogram bounds are valid"),
-            ),
+            rtt: Mutex::new(histogram()),
+            echo: Mutex::new(histogram()),
             closing: AtomicBool::new(false),
         }
     }
@@ -50,7 +51,19 @@ impl Shared {
     pub fn rtt(&self) -> MutexGuard<'_, Histogram<u64>> {
         self.rtt.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The move round-trip histogram.
+    pub fn echo(&self) -> MutexGuard<'_, Histogram<u64>> {
+        self.echo.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// Moves whose send time a bot remembers, for its move round trip: 4 s at 4 moves a second.
+const SENT_SLOTS: usize = 16;
 
 impl Default for Shared {
     fn default() -> Self {
@@ -70,6 +83,9 @@ pub struct BotState {
     pub checker: Mutex<Checker>,
     /// Why its session ended, if it did before the driver closed it.
     pub lost: OnceLock<String>,
+    /// Send times of its latest moves: slot `seq % 16` holds `seq << 40 | micros since the
+    /// run started`, so an echo finds its own move's time or sees it was overwritten.
+    sent: [AtomicU64; SENT_SLOTS],
 }
 
 impl BotState {
@@ -80,7 +96,23 @@ impl BotState {
             pos: AtomicU64::new(0),
             checker: Mutex::new(Checker::new(far)),
             lost: OnceLock::new(),
+            sent: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
         }
+    }
+
+    /// Notes when move `seq` was sent (micros since the run started).
+    pub fn sent(&self, seq: u32, at_us: u64) {
+        let slot = &self.sent[seq as usize % SENT_SLOTS];
+        slot.store(
+            (u64::from(seq) << 40) | (at_us & ((1 << 40) - 1)),
+            Ordering::Release,
+        );
+    }
+
+    /// When move `seq` was sent, if still remembered.
+    fn sent_at(&self, seq: u32) -> Option<u64> {
+        let v = self.sent[seq as usize % SENT_SLOTS].load(Ordering::Acquire);
+        (v != u64::MAX && v >> 40 == u64::from(seq)).then_some(v & ((1 << 40) - 1))
     }
 
     /// Records where the bot is.
@@ -158,6 +190,15 @@ impl PacketHandler for WorldBot {
     }
 
     fn on_s_broadcast_move(&mut self, p: SBroadcastMove) {
+        if self.state.checker().me() == Some(p.player_id) && p.pos_y.fract() == 0.0 {
+            if let Some(sent) = self.state.sent_at(p.pos_y as u32) {
+                let now = u64::try_from(self.shared.now_us()).unwrap_or(0);
+                let _ = self
+                    .shared
+                    .echo()
+                    .record(now.saturating_sub(sent).clamp(1, 60_000_000));
+            }
+        }
         let at = self.state.pos();
         self.state
             .checker()

@@ -235,6 +235,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                     }
                     .encode();
                     if let Ok(frame) = frame {
+                        states[i].sent(w.seq, u64::try_from(shared.now_us()).unwrap_or(0));
                         if w.session.send(frame).is_ok() {
                             report.moves_sent += 1;
                         }
@@ -311,6 +312,9 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         report.rtt_p50_ms = rtt.value_at_quantile(0.5) as f64 / 1000.0;
         report.rtt_p99_ms = rtt.value_at_quantile(0.99) as f64 / 1000.0;
         report.rtt_max_ms = rtt.max() as f64 / 1000.0;
+        let echo = shared.echo();
+        report.move_rtt_p50_ms = echo.value_at_quantile(0.5) as f64 / 1000.0;
+        report.move_rtt_p99_ms = echo.value_at_quantile(0.99) as f64 / 1000.0;
     }
     report.errors = errors.len() as u64;
     errors.truncate(10);

@@ -56,6 +56,11 @@ pub struct WorldReport {
     pub rtt_p99_ms: f64,
     /// Largest round trip, milliseconds.
     pub rtt_max_ms: f64,
+    /// Move round trip (`C_Move` to the bot's own `S_BroadcastMove`, a server tick
+    /// included) median, milliseconds.
+    pub move_rtt_p50_ms: f64,
+    /// Move round trip 99th percentile, milliseconds.
+    pub move_rtt_p99_ms: f64,
     /// Every required move delivered (to `min_delivered`), no violation, no error.
     pub passed: bool,
 }
@@ -98,6 +103,11 @@ impl fmt::Display for WorldReport {
             f,
             "round trip: {} pongs, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             self.pongs, self.rtt_p50_ms, self.rtt_p99_ms, self.rtt_max_ms
+        )?;
+        writeln!(
+            f,
+            "move round trip (C_Move to own echo, tick included): p50 {:.1} ms, p99 {:.1} ms",
+            self.move_rtt_p50_ms, self.move_rtt_p99_ms
         )?;
         writeln!(f, "errors: {} {:?}", self.errors, self.error_examples)?;
         write!(f, "verdict: {}", if self.passed { "PASS" } else { "FAIL" })
