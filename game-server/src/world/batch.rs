@@ -5,10 +5,10 @@
 //! one `SendBuffer` frame run, so it receives one buffer (one send, one vectored write) per
 //! region per tick, its frames in the order they happened.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use server_core::{Packet, SendBuffer};
+
+use crate::world::ids::IdMap;
 
 /// Where a frame sits in the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct FrameRef {
 #[derive(Debug, Default)]
 pub struct Batch {
     arena: Vec<u8>,
-    pending: HashMap<i32, Vec<FrameRef>>,
+    pending: IdMap<Vec<FrameRef>>,
     refs: usize,
 }
 

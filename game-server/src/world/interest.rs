@@ -12,10 +12,9 @@
 //! as a [`ViewChange`], for the caller to turn into packets. A player always sees itself;
 //! that is not a watcher entry.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::world::geometry::Pos;
 use crate::world::grid::Grid;
+use crate::world::ids::{IdMap, IdSet};
 
 /// A pair coming into or going out of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,10 +40,10 @@ struct Known {
     pos: Pos,
     /// `Some` for a target (owned here): who sees it. The relation of a ghost's watchers
     /// lives in its owner region.
-    watchers: Option<HashSet<i32>>,
+    watchers: Option<IdSet>,
     /// Targets of this region that this player sees: the reverse of `watchers`, so that a
     /// watcher who moves far away finds the targets it must drop without a map-wide search.
-    watching: HashSet<i32>,
+    watching: IdSet,
 }
 
 /// The interest state of one region: every player it knows, where, and who sees whom.
@@ -54,7 +53,7 @@ pub struct Interest {
     outer2: f32,
     outer: f32,
     grid: Grid,
-    players: HashMap<i32, Known>,
+    players: IdMap<Known>,
     /// Reused candidate list, so a move does not allocate.
     scratch: Vec<i32>,
 }
@@ -67,7 +66,7 @@ impl Interest {
             outer2: outer * outer,
             outer,
             grid: Grid::new(half, cell),
-            players: HashMap::new(),
+            players: IdMap::default(),
             scratch: Vec::new(),
         }
     }
@@ -134,8 +133,8 @@ impl Interest {
             id,
             Known {
                 pos,
-                watchers: owned.then(HashSet::new),
-                watching: HashSet::new(),
+                watchers: owned.then(IdSet::default),
+                watching: IdSet::default(),
             },
         );
         self.evaluate(id, out);
@@ -189,7 +188,7 @@ impl Interest {
     /// the rule to the pairs the old owner could not see.
     pub fn adopt(&mut self, id: i32, watchers: &[i32]) -> Vec<i32> {
         let mut unknown = Vec::new();
-        let mut set = HashSet::with_capacity(watchers.len());
+        let mut set = IdSet::with_capacity_and_hasher(watchers.len(), Default::default());
         for &w in watchers {
             if w == id {
                 continue;
@@ -238,6 +237,9 @@ impl Interest {
         }
         self.grid
             .for_each_near(pos, self.outer, |other| candidates.push(other));
+        // Watchers are mostly also in the nearby cells: evaluate each pair once.
+        candidates.sort_unstable();
+        candidates.dedup();
         let is_target = known.watchers.is_some();
         for &other in &candidates {
             if other == id {
@@ -333,6 +335,8 @@ impl Interest {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use proptest::prelude::*;
 
     use super::*;

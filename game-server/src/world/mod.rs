@@ -13,6 +13,7 @@ mod batch;
 pub mod config;
 pub mod geometry;
 mod grid;
+mod ids;
 pub mod interest;
 pub mod message;
 pub mod region;

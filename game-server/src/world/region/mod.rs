@@ -10,7 +10,7 @@
 //! keep seeing it, with no despawn or spawn, and all its moves go on coming from one owner
 //! at a time, in order (see `message.rs` for the sequence rules).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ use crate::packets::{
 use crate::world::batch::Batch;
 use crate::world::config::WorldConfig;
 use crate::world::geometry::{Layout, MoveVerdict, Pos, RegionId};
+use crate::world::ids::{IdMap, IdSet};
 use crate::world::interest::{Interest, ViewChange};
 use crate::world::message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
 
@@ -114,18 +115,18 @@ pub struct Region<L, D> {
     /// A ghost is removed only beyond this, so walking along a band edge does not flap.
     band_out: f32,
     interest: Interest,
-    links: HashMap<i32, L>,
-    owned: HashMap<i32, Owned>,
-    ghosts: HashMap<i32, Ghost>,
+    links: IdMap<L>,
+    owned: IdMap<Owned>,
+    ghosts: IdMap<Ghost>,
     /// Players this region handed on, and to whom: late inputs follow them.
-    forwarded: HashMap<i32, RegionId>,
-    gone: HashSet<i32>,
+    forwarded: IdMap<RegionId>,
+    gone: IdSet,
     gone_order: VecDeque<i32>,
     batch: Batch,
     max_pending_bytes: usize,
     /// Recipients sent a despawn of a target this tick: if the target is handed on before
     /// the tick, those frames go out first, so a later spawn from its new owner trails them.
-    pending_despawns: HashMap<i32, Vec<i32>>,
+    pending_despawns: IdMap<Vec<i32>>,
     outgoing: Vec<Outgoing<L>>,
     changes: Vec<ViewChange>,
     directory: D,
@@ -156,15 +157,15 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 config.outer_radius,
             ),
             layout,
-            links: HashMap::new(),
-            owned: HashMap::new(),
-            ghosts: HashMap::new(),
-            forwarded: HashMap::new(),
-            gone: HashSet::new(),
+            links: IdMap::default(),
+            owned: IdMap::default(),
+            ghosts: IdMap::default(),
+            forwarded: IdMap::default(),
+            gone: IdSet::default(),
             gone_order: VecDeque::new(),
             batch: Batch::default(),
             max_pending_bytes,
-            pending_despawns: HashMap::new(),
+            pending_despawns: IdMap::default(),
             outgoing: Vec::new(),
             changes: Vec::new(),
             directory,
