@@ -79,7 +79,7 @@ fn moves(c: &mut Criterion) {
                 turn += 1;
                 // A 1.25-unit step (5 units/s at 4 moves/s), turning with the player.
                 let (x, z) = pos[i];
-                let a = (turn as f32 * 0.618).sin();
+                let a = (turn as f32 * 0.618).sin() * std::f32::consts::PI;
                 let nx = (x + 1.25 * a.cos()).clamp(-half, half);
                 let nz = (z + 1.25 * a.sin()).clamp(-half, half);
                 pos[i] = (nx, nz);
