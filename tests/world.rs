@@ -246,3 +246,64 @@ async fn a_bad_world_config_is_refused_at_start() {
     let err = GameServer::start(config).await.err().expect("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_courses_dummy_client_workload_plays_in_world_mode() {
+    // The course's DummyClient: each bot sends C_Move to a random point in [-50, 50) every
+    // 250 ms (here back to back). In world mode those jumps are step-limited, and each bot
+    // must see only the course's packets, its list first, and an echo of every move.
+    let server = start_server(|c| {
+        c.world = Some(WorldConfig {
+            map_size: 200.0,
+            regions: 2,
+            spawn: Spawn::At { x: 0.0, z: 0.0 },
+            ..WorldConfig::default()
+        });
+    })
+    .await;
+    let addr = server.local_addr();
+    const BOTS: usize = 10;
+    const MOVES: usize = 8;
+    let mut bots = Vec::new();
+    for _ in 0..BOTS {
+        bots.push(Client::join(addr).await.0);
+    }
+    let mut seed = 12345u32;
+    let mut random = move || {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (seed >> 8) as f32 / (1u32 << 24) as f32 * 100.0 - 50.0
+    };
+    for _ in 0..MOVES {
+        for bot in bots.iter_mut() {
+            let (x, z) = (random(), random());
+            walk(bot, x, z).await;
+        }
+    }
+    for bot in bots.iter_mut() {
+        let me = bot.player_id;
+        let mut echoes = 0;
+        while echoes < MOVES {
+            let (id, body) = bot.next_frame().await;
+            match id {
+                1 | 3 => {}
+                6 => {
+                    let m = SBroadcastMove::decode_body_of(&body);
+                    assert!(
+                        m.pos_x.abs() <= 100.0 && m.pos_z.abs() <= 100.0,
+                        "positions stay on the map"
+                    );
+                    if m.player_id == me {
+                        echoes += 1;
+                    }
+                }
+                other => panic!("player {me}: packet {other} is not one of the course's"),
+            }
+        }
+    }
+    assert_eq!(
+        server.snapshot().players,
+        BOTS as u64,
+        "every bot is still in"
+    );
+    server.shutdown().await;
+}
