@@ -2,10 +2,10 @@
 //! area of interest instead of one room that sends everything to everyone.
 //!
 //! - [`config`]: the settings; [`geometry`]: stripes, clamping, step limit, spawn points.
-//! - [`grid`] and [`interest`]: the sans-IO core, who sees whom with hysteresis.
+//! - `grid` and [`interest`]: the sans-IO core, who sees whom with hysteresis.
 //! - [`message`]: the jobs a region runs, and [`RegionMsg`], the plain-data protocol between
 //!   regions (ghosts and hand-offs), written so that it could later cross processes.
-//! - [`batch`]: frames encoded once per tick and gathered per recipient.
+//! - `batch`: frames encoded once per tick and gathered per recipient.
 //! - [`region`]: one region's state machine (sans-IO: jobs in, frames and messages out).
 //! - [`runtime`]: the region threads, the player directory, and each session's seat.
 
