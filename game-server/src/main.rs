@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use game_server::world::{Spawn, WorldConfig};
+use game_server::world::WorldArgs;
 use game_server::{GameServer, ServerConfig};
 
 /// The MMO game server (course protocol, one room).
@@ -36,86 +36,9 @@ struct Args {
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     log: String,
+    /// World mode (`--world grid` and its settings).
     #[command(flatten)]
     world: WorldArgs,
-}
-
-/// What the game is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Mode {
-    /// The course's one room: everyone sees everyone (the default).
-    Room,
-    /// A square map in grid cells and stripes of regions, with area of interest.
-    Grid,
-}
-
-/// World mode's settings (used with `--world grid`).
-#[derive(Debug, clap::Args)]
-struct WorldArgs {
-    /// `room` (the course's, default) or `grid` (a world of regions with area of interest).
-    #[arg(long, value_enum, default_value_t = Mode::Room)]
-    world: Mode,
-    /// Side of the square map, centred on (0, 0).
-    #[arg(long, default_value_t = 1000.0)]
-    map_size: f32,
-    /// Side of a grid cell.
-    #[arg(long, default_value_t = 50.0)]
-    cell_size: f32,
-    /// A player comes into view within this distance.
-    #[arg(long, default_value_t = 40.0)]
-    inner_radius: f32,
-    /// A player in view goes out of view beyond this distance.
-    #[arg(long, default_value_t = 50.0)]
-    outer_radius: f32,
-    /// Regions (stripes along x), one thread each.
-    #[arg(long, default_value_t = 2)]
-    regions: usize,
-    /// Longest step one C_Move may take; longer ones are shortened to it.
-    #[arg(long, default_value_t = 10.0)]
-    max_step: f32,
-    /// Spawn points: `random` (spread over the map) or `X,Z` (everyone there).
-    #[arg(long, default_value = "random", value_parser = parse_spawn)]
-    spawn: Spawn,
-    /// Seed of the random spawn points.
-    #[arg(long, default_value_t = 0x5eed)]
-    spawn_seed: u64,
-}
-
-fn parse_spawn(s: &str) -> Result<Spawn, String> {
-    if s == "random" {
-        return Ok(Spawn::Random { seed: 0 });
-    }
-    let (x, z) = s
-        .split_once(',')
-        .ok_or_else(|| format!("expected `random` or `X,Z`, got {s:?}"))?;
-    let parse = |v: &str| {
-        v.trim()
-            .parse::<f32>()
-            .map_err(|e| format!("{v:?} is not a number: {e}"))
-    };
-    Ok(Spawn::At {
-        x: parse(x)?,
-        z: parse(z)?,
-    })
-}
-
-impl WorldArgs {
-    fn config(&self) -> Option<WorldConfig> {
-        (self.world == Mode::Grid).then_some(WorldConfig {
-            map_size: self.map_size,
-            cell_size: self.cell_size,
-            inner_radius: self.inner_radius,
-            outer_radius: self.outer_radius,
-            regions: self.regions,
-            max_step: self.max_step,
-            spawn: match self.spawn {
-                Spawn::Random { .. } => Spawn::Random {
-                    seed: self.spawn_seed,
-                },
-                at => at,
-            },
-        })
-    }
 }
 
 impl Args {
@@ -218,68 +141,5 @@ async fn wait_for_signal() {
     if let Err(e) = tokio::signal::ctrl_c().await {
         tracing::error!(error = %e, "cannot listen for Ctrl-C");
         std::future::pending::<()>().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_room_stays_the_default() {
-        let args = Args::try_parse_from(["game-server"]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(args.config().world, None);
-    }
-
-    #[test]
-    fn world_flags_reach_the_world_config() {
-        let args = Args::try_parse_from([
-            "game-server",
-            "--world",
-            "grid",
-            "--map-size",
-            "2000",
-            "--regions",
-            "4",
-            "--inner-radius",
-            "30",
-            "--spawn",
-            "10,-5",
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-        let world = args.config().world.expect("world mode");
-        assert_eq!(world.map_size, 2000.0);
-        assert_eq!(world.regions, 4);
-        assert_eq!(world.inner_radius, 30.0);
-        assert_eq!(world.spawn, Spawn::At { x: 10.0, z: -5.0 });
-        assert_eq!(world.validate(), Ok(()));
-        let random = Args::try_parse_from(["game-server", "--world", "grid", "--spawn-seed", "9"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            random.config().world.map(|w| w.spawn),
-            Some(Spawn::Random { seed: 9 })
-        );
-    }
-
-    #[test]
-    fn bad_world_flags_are_refused() {
-        for args in [
-            &["game-server", "--world", "cube"][..],
-            &["game-server", "--world", "grid", "--spawn", "here"],
-            &["game-server", "--world", "grid", "--spawn", "1,x"],
-            &["game-server", "--map-size", "big"],
-        ] {
-            assert!(
-                Args::try_parse_from(args).is_err(),
-                "{args:?} should be refused"
-            );
-        }
-        let inverted =
-            Args::try_parse_from(["game-server", "--world", "grid", "--inner-radius", "60"])
-                .unwrap_or_else(|e| panic!("{e}"));
-        assert!(inverted
-            .world
-            .config()
-            .is_some_and(|w| w.validate().is_err()));
     }
 }

@@ -9,6 +9,7 @@
 //! - [`region`]: one region's state machine (sans-IO: jobs in, frames and messages out).
 //! - [`runtime`]: the region threads, the player directory, and each session's seat.
 
+mod args;
 mod batch;
 pub mod config;
 pub mod geometry;
@@ -19,6 +20,7 @@ pub mod message;
 pub mod region;
 pub mod runtime;
 
+pub use args::{Mode, WorldArgs};
 pub use config::{Spawn, WorldConfig, WorldConfigError, MAX_REGIONS};
 pub use geometry::{Layout, MoveVerdict, Pos, RegionId};
 pub use interest::{Interest, ViewChange};
