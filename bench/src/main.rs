@@ -9,6 +9,7 @@ mod idle;
 mod plot;
 pub mod server_proc;
 mod soak;
+mod world;
 
 /// Benchmarks of the workspace (run with --release).
 #[derive(Debug, Parser)]
@@ -36,6 +37,8 @@ enum Command {
     /// N bots with churn against the release game-server for M minutes: RSS over time,
     /// errors and lost moves; fails on any loss or error.
     Soak(soak::Args),
+    /// N bots walking a world-mode game-server at a fixed density (area of interest).
+    World(world::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +56,7 @@ fn main() -> std::process::ExitCode {
                 std::fs::write(&svg, plot::delivered_and_p99(&points)).map_err(Into::into)
             }),
         Command::Soak(args) => soak::run(args),
+        Command::World(args) => world::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

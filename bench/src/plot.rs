@@ -28,6 +28,30 @@ pub struct Point {
 /// power of ten above the largest p99 (at least 1 s, so the 2-tick target line fits): round
 /// trips span four orders of magnitude between a quiet and an overloaded room.
 pub fn delivered_and_p99(points: &[Point]) -> String {
+    chart(points, &Labels::ROOM)
+}
+
+/// The words on a chart.
+pub struct Labels {
+    /// Above the chart.
+    pub title: &'static str,
+    /// Under the x axis.
+    pub x: &'static str,
+    /// What the blue (left) series is.
+    pub left: &'static str,
+}
+
+impl Labels {
+    /// The broadcast sweep's.
+    pub const ROOM: Labels = Labels {
+        title: "One room, N bots moving every 250 ms (deliveries = N x N x 4 per second)",
+        x: "N (bots in the room)",
+        left: "delivered / nominal (left)",
+    };
+}
+
+/// [`delivered_and_p99`] with other words.
+pub fn chart(points: &[Point], labels: &Labels) -> String {
     let max_n = points.iter().map(|p| p.n).fold(1.0, f64::max);
     let max_p99 = points.iter().map(|p| p.p99_ms).fold(1000.0, f64::max);
     let (lo, hi) = (-1.0, max_p99.log10().ceil());
@@ -46,8 +70,9 @@ pub fn delivered_and_p99(points: &[Point]) -> String {
     let _ = writeln!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">One room, N bots moving every 250 ms (deliveries = N x N x 4 per second)</text>"#,
-        W / 2.0
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        W / 2.0,
+        labels.title
     );
     // Axes and grid.
     let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
@@ -102,9 +127,10 @@ pub fn delivered_and_p99(points: &[Point]) -> String {
     }
     let _ = writeln!(
         svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">N (bots in the room)</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (x0 + x1) / 2.0,
-        H - 10.0
+        H - 10.0,
+        labels.x
     );
     // Series.
     let delivered = polyline(points.iter().map(|p| (x(p.n), y_pct(p.delivered_pct))));
@@ -133,9 +159,10 @@ pub fn delivered_and_p99(points: &[Point]) -> String {
     }
     let _ = writeln!(
         svg,
-        r##"<text x="{}" y="{}" fill="#1f77b4">— delivered / nominal (left)</text><text x="{}" y="{}" fill="#d62728">— round trip p99, log scale (right)</text>"##,
+        r##"<text x="{}" y="{}" fill="#1f77b4">— {}</text><text x="{}" y="{}" fill="#d62728">— round trip p99, log scale (right)</text>"##,
         x0 + 10.0,
         y_pct(50.0),
+        labels.left,
         x0 + 10.0,
         y_pct(50.0) + 16.0
     );

@@ -57,6 +57,9 @@ pub struct Cli {
     /// Log filter for tracing output on stderr, e.g. `warn` or `dummy_client=debug`.
     #[arg(long, default_value = "warn")]
     pub log: String,
+    /// World mode (`--world grid` and its settings).
+    #[command(flatten)]
+    pub world: crate::world::WorldCli,
 }
 
 impl Cli {
@@ -126,6 +129,31 @@ mod tests {
         assert_eq!(config.churn_per_sec, 2.5);
         assert_eq!(config.enter_timeout, Duration::from_secs(20));
         assert_eq!(cli.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn world_flags_make_a_world_run() {
+        let cli = Cli::try_parse_from([
+            "dummy-client",
+            "--world",
+            "grid",
+            "--clients",
+            "300",
+            "--map-size",
+            "200",
+            "--speed",
+            "8",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cli.world.is_world());
+        let world = cli.world.config(&cli.config());
+        assert_eq!(
+            (world.clients, world.map_size, world.speed),
+            (300, 200.0, 8.0)
+        );
+        assert!(world.validate().is_ok());
+        let room = Cli::try_parse_from(["dummy-client"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!room.world.is_world(), "the room stays the default");
     }
 
     #[test]

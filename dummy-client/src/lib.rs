@@ -36,6 +36,7 @@ mod report;
 mod schedule;
 mod sequences;
 mod status;
+pub mod world;
 
 pub use accounting::MoveAccounting;
 pub use chat::ChatAccounting;

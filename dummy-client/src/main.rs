@@ -33,7 +33,36 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    if cli.world.is_world() {
+        return world(&cli).await;
+    }
     let report = match dummy_client::run_until(cli.config(), ctrl_c()).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{report}");
+    if let Some(path) = &cli.json {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(std::io::Error::from)
+            .and_then(|json| std::fs::write(path, json + "\n"));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `--world grid`: the world-mode run, its summary and JSON report.
+async fn world(cli: &Cli) -> ExitCode {
+    let report = match dummy_client::world::run_world(cli.world.config(&cli.config())).await {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

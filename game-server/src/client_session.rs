@@ -25,19 +25,21 @@ use std::time::Instant;
 
 use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
-use crate::game_room::RoomJob;
-use crate::job_queue::{JobQueue, QueueFull};
+use crate::job_queue::QueueFull;
 use crate::log_budget::LogBudget;
 use crate::metrics::{SessionMetrics, TrafficHandle};
 use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
 use crate::rate_limit::{Rate, TokenBucket};
+use crate::seat::{Game, Seat};
 use crate::session_manager::SessionManager;
 use crate::stats::ServerStats;
+use crate::world::PlayerInput;
 
 /// What every client session shares.
 pub(crate) struct Shared {
     pub sessions: SessionManager,
-    pub room: JobQueue<RoomJob<Arc<Session>>>,
+    /// The room, or the world (`--world grid`).
+    pub game: Game,
     pub stats: Arc<ServerStats>,
     pub metrics: Arc<SessionMetrics>,
     pub chat_max_chars: usize,
@@ -63,6 +65,8 @@ pub struct ClientSession {
     refusals: TokenBucket,
     /// This session's packet counters (its own, so counting touches no shared cache line).
     traffic: TrafficHandle,
+    /// Where the player's jobs go: the room, or its region of the world.
+    seat: Seat,
 }
 
 impl ClientSession {
@@ -73,6 +77,7 @@ impl ClientSession {
             chats: TokenBucket::new(shared.chat_rate, now),
             refusals: TokenBucket::new(shared.refused_input_limit, now),
             traffic: shared.metrics.traffic.open(),
+            seat: shared.game.seat(),
             shared,
             session: None,
             player_id: 0,
@@ -118,10 +123,7 @@ impl ClientSession {
             return;
         }
         self.left = true;
-        let job = RoomJob::Leave {
-            player_id: self.player_id,
-        };
-        if self.shared.room.push_follow_up(job).is_err() {
+        if !self.seat.leave(self.player_id) {
             tracing::debug!(
                 player_id = self.player_id,
                 "room already stopped; leave not needed"
@@ -129,8 +131,8 @@ impl ClientSession {
         }
     }
 
-    fn push_input(&self, job: RoomJob<Arc<Session>>) {
-        if let Err(QueueFull(_)) = self.shared.room.try_push(job) {
+    fn push_input(&mut self, input: PlayerInput) {
+        if let Err(QueueFull(())) = self.seat.input(self.player_id, input) {
             let dropped = self
                 .shared
                 .stats
@@ -160,11 +162,7 @@ impl PacketSession for ClientSession {
         if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
             tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
         }
-        let enter = RoomJob::Enter {
-            player_id: self.player_id,
-            outbox: Arc::clone(session),
-        };
-        if self.shared.room.try_push_control(enter).is_err() {
+        if !self.seat.enter(self.player_id, session) {
             // The room is far behind on letting players in: refuse this one rather than
             // queue without bound. It never entered, so it has nothing to leave.
             self.left = true;
@@ -187,6 +185,7 @@ impl PacketSession for ClientSession {
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
+        self.seat.forget();
         self.shared.sessions.remove(self.player_id);
         self.shared.metrics.closed(reason);
         let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
@@ -230,10 +229,7 @@ impl PacketHandler for ClientSession {
             self.refused("C_Move", "over the move rate limit");
             return;
         }
-        self.push_input(RoomJob::Move {
-            player_id: self.player_id,
-            pos,
-        });
+        self.push_input(PlayerInput::Move { pos });
     }
 
     fn on_c_chat(&mut self, packet: CChat) {
@@ -262,8 +258,7 @@ impl PacketHandler for ClientSession {
             self.refused("C_Chat", "over the chat rate limit");
             return;
         }
-        self.push_input(RoomJob::Chat {
-            player_id: self.player_id,
+        self.push_input(PlayerInput::Chat {
             message: broadcast.message,
         });
     }

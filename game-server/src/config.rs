@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::admin::AdminConfig;
 use crate::game_room::PLAYERS_PER_LIST;
 use crate::rate_limit::Rate;
+use crate::world::{WorldConfig, WorldConfigError};
 
 /// Bytes one player takes in `S_PlayerList` (isSelf, playerId, posX, posY, posZ).
 const PLAYER_LIST_ENTRY: usize = 1 + 4 + 4 * 3;
@@ -49,14 +50,20 @@ pub struct ServerConfig {
     pub refused_input_limit: Rate,
     /// The admin endpoint (metrics, health, live map); `None` (the default) for none.
     pub admin: Option<AdminConfig>,
+    /// `Some` for world mode (regions and area of interest, `--world grid`); `None`, the
+    /// default, for the course's one room.
+    pub world: Option<WorldConfig>,
 }
 
 /// A [`ServerConfig`] the server refuses to start with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ServerConfigError {
     /// The networking core's part is invalid.
     #[error(transparent)]
     Net(#[from] server_core::ConfigError),
+    /// The world's part (`--world grid`) is invalid.
+    #[error(transparent)]
+    World(#[from] WorldConfigError),
     /// The send queue limit is below what a player that reads normally can have queued, so
     /// players would be closed as slow consumers for no fault of theirs.
     #[error(
@@ -89,6 +96,9 @@ impl ServerConfig {
     /// players are closed.
     pub fn validate(&self) -> Result<(), ServerConfigError> {
         self.net.validate()?;
+        if let Some(world) = &self.world {
+            world.validate()?;
+        }
         let player_lists = Self::player_lists_bytes(self.net.max_connections);
         let batch = self.largest_flush_batch();
         let needed = player_lists.saturating_add(batch.saturating_mul(2));
@@ -151,6 +161,7 @@ impl Default for ServerConfig {
                 burst: 100.0,
             },
             admin: None,
+            world: None,
         }
     }
 }

@@ -19,9 +19,11 @@ mod log_budget;
 pub mod metrics;
 pub mod packets;
 mod rate_limit;
+mod seat;
 mod server;
 mod session_manager;
 mod stats;
+pub mod world;
 
 pub use client_session::ClientSession;
 pub use config::{ServerConfig, ServerConfigError};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use game_server::admin::{AdminConfig, AdminError, AdminToken};
+use game_server::world::WorldArgs;
 use game_server::{GameServer, ServerConfig};
 
 /// The MMO game server (course protocol, one room).
@@ -78,6 +79,9 @@ struct Args {
         requires = "admin"
     )]
     admin_token: Option<String>,
+    /// World mode (`--world grid` and its settings).
+    #[command(flatten)]
+    world: WorldArgs,
 }
 
 impl Args {
@@ -123,6 +127,7 @@ impl Args {
             max_pending_bytes: self.max_pending_bytes as usize,
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
             admin,
+            world: self.world.config(),
             ..defaults
         })
     }

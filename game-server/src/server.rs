@@ -1,4 +1,4 @@
-//! `GameServer`: wires the listener, the client sessions and the room together.
+//! `GameServer`: wires the listener, the client sessions and the room (or the world) together.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,34 +9,42 @@ use server_core::{Listener, Session};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{AdminServer, MapFeed};
+use crate::admin::{publish_world, world_bounds, AdminServer, MapFeed};
 use crate::client_session::{ClientSession, Shared};
 use crate::config::ServerConfig;
-use crate::game_room::{GameRoom, RoomJob, ROOM_BOUNDS};
+use crate::game_room::{GameRoom, RoomJob, RoomStats, ROOM_BOUNDS};
 use crate::job_queue::{JobQueue, JobQueueThread};
 use crate::log_budget::{LogBudget, PEER_LOG_RATE};
 use crate::metrics::{MetricSources, RoomSource, SessionMetrics};
+use crate::seat::Game;
 use crate::stats::{Snapshot, StatSources};
+use crate::world::World;
+
+/// The game's threads: the room's, or the world's regions'.
+enum Running {
+    Room(JobQueue<RoomJob<Arc<Session>>>, JobQueueThread),
+    World(Arc<World>),
+}
 
 /// A running game server.
 pub struct GameServer {
     addr: SocketAddr,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
-    room: JobQueue<RoomJob<Arc<Session>>>,
-    room_thread: JobQueueThread,
+    running: Running,
     summary: Option<JoinHandle<()>>,
     stats: StatSources,
     admin: Option<AdminServer>,
+    /// World mode with the admin endpoint on: the task that asks the regions for the map.
+    world_map: Option<JoinHandle<()>>,
 }
 
 impl GameServer {
     /// Binds `config.net.addr` (and `config.admin`'s address, if set), starts the room's
-    /// thread and begins accepting players. Must be called inside a tokio runtime. An admin
-    /// setting that is refused (see [`AdminConfig::validate`](crate::admin::AdminConfig))
-    /// fails with `InvalidInput` before anything is bound, its [`AdminError`](crate::admin::AdminError)
-    /// inside.
-    /// A config that fails [`ServerConfig::validate`] is refused with `InvalidInput` too.
+    /// thread (or the world's regions' threads) and begins accepting players. Must be called
+    /// inside a tokio runtime. A config that fails [`ServerConfig::validate`], or an admin
+    /// setting that is refused (see [`AdminConfig::validate`](crate::admin::AdminConfig)),
+    /// fails with `InvalidInput` before anything is bound.
     pub async fn start(config: ServerConfig) -> io::Result<GameServer> {
         config
             .validate()
@@ -46,28 +54,53 @@ impl GameServer {
                 .validate()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         }
-        let room_stats = Arc::default();
-        let mut room =
-            GameRoom::<Arc<Session>>::new(config.max_pending_bytes, Arc::clone(&room_stats));
+        let room_stats: Arc<RoomStats> = Arc::default();
+        let bounds = config.world.as_ref().map_or(ROOM_BOUNDS, world_bounds);
         let feed = config
             .admin
             .as_ref()
-            .map(|admin| Arc::new(MapFeed::new(admin.max_dots, ROOM_BOUNDS)));
-        if let Some(feed) = &feed {
-            room = room.with_map_feed(Arc::clone(feed));
-        }
-        let (queue, room_thread) = JobQueue::spawn(
-            "game-room",
-            config.room_queue_capacity,
-            config.net.max_connections,
-            Some(config.tick),
-            room,
-        )?;
+            .map(|admin| Arc::new(MapFeed::new(admin.max_dots, bounds)));
+        let (game, running, jobs) = match &config.world {
+            None => {
+                let mut room = GameRoom::<Arc<Session>>::new(
+                    config.max_pending_bytes,
+                    Arc::clone(&room_stats),
+                );
+                if let Some(feed) = &feed {
+                    room = room.with_map_feed(Arc::clone(feed));
+                }
+                let (queue, room_thread) = JobQueue::spawn(
+                    "game-room",
+                    config.room_queue_capacity,
+                    config.net.max_connections,
+                    Some(config.tick),
+                    room,
+                )?;
+                let jobs = vec![queue.stats_handle()];
+                (
+                    Game::Room(queue.clone()),
+                    Running::Room(queue, room_thread),
+                    jobs,
+                )
+            }
+            Some(world) => {
+                let world = Arc::new(World::start(
+                    world,
+                    config.room_queue_capacity,
+                    config.net.max_connections,
+                    config.tick,
+                    config.max_pending_bytes,
+                    Arc::clone(&room_stats),
+                )?);
+                let jobs = world.queue_stats();
+                (Game::World(Arc::clone(&world)), Running::World(world), jobs)
+            }
+        };
 
         let listener = match Listener::bind(config.net.clone()).await {
             Ok(listener) => listener,
             Err(e) => {
-                stop_room(&queue, room_thread).await;
+                stop(running).await;
                 return Err(e);
             }
         };
@@ -77,11 +110,11 @@ impl GameServer {
             listener: listener.stats(),
             room: room_stats,
             server: Arc::default(),
-            jobs: queue.stats_handle(),
+            jobs,
         };
         let shared = Arc::new(Shared {
             sessions: Default::default(),
-            room: queue.clone(),
+            game,
             stats: Arc::clone(&stats.server),
             metrics: Arc::new(SessionMetrics::default()),
             chat_max_chars: config.chat_max_chars,
@@ -91,25 +124,51 @@ impl GameServer {
             peer_log: LogBudget::new(PEER_LOG_RATE, Instant::now()),
             started: Instant::now(),
         });
+        let mut world_map = None;
         let admin = match (config.admin, feed) {
             (Some(admin_config), Some(feed)) => {
                 let probe_shared = Arc::clone(&shared);
+                // One metrics source per job queue: the room's, or each region's (the
+                // regions share one set of room counters, labelled by the first).
+                let rooms = match &running {
+                    Running::Room(..) => vec![RoomSource {
+                        label: "main".to_owned(),
+                        stats: Arc::clone(&stats.room),
+                        jobs: Arc::clone(&stats.jobs[0]),
+                    }],
+                    Running::World(_) => stats
+                        .jobs
+                        .iter()
+                        .enumerate()
+                        .map(|(k, jobs)| RoomSource {
+                            label: format!("region-{k}"),
+                            stats: Arc::clone(&stats.room),
+                            jobs: Arc::clone(jobs),
+                        })
+                        .collect(),
+                };
                 let sources = MetricSources {
                     listener: Arc::clone(&stats.listener),
                     server: Arc::clone(&stats.server),
                     sessions: Arc::clone(&shared.metrics),
                     send_queues: Arc::new(move || probe_shared.sessions.send_queue_bytes()),
-                    rooms: vec![RoomSource {
-                        label: "main".to_owned(),
-                        stats: Arc::clone(&stats.room),
-                        jobs: Arc::clone(&stats.jobs),
-                    }],
+                    rooms,
                     admin: Arc::default(),
                 };
+                if let (Running::World(world), Some(world_config)) = (&running, &config.world) {
+                    world_map = Some(publish_world(
+                        Arc::clone(world),
+                        world_config,
+                        Arc::clone(&feed),
+                    ));
+                }
                 match AdminServer::start(admin_config, sources, feed).await {
                     Ok(admin) => Some(admin),
                     Err(e) => {
-                        stop_room(&queue, room_thread).await;
+                        if let Some(task) = world_map {
+                            task.abort();
+                        }
+                        stop(running).await;
                         return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, e));
                     }
                 }
@@ -125,17 +184,38 @@ impl GameServer {
             addr,
             shutdown,
             listener,
-            room: queue,
-            room_thread,
+            running,
             summary,
             stats,
             admin,
+            world_map,
         })
     }
 
     /// Where the admin endpoint listens, if it is on.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(AdminServer::local_addr)
+    }
+
+    /// In world mode, each region's bounds and at most `max_players` of its players (the
+    /// live map's view), asked of each region as a job; `None` in room mode.
+    pub fn world_snapshot(
+        &self,
+        max_players: usize,
+        timeout: std::time::Duration,
+    ) -> Option<Vec<crate::world::RegionSnapshot>> {
+        match &self.running {
+            Running::World(world) => Some(world.snapshot(max_players, timeout)),
+            Running::Room(..) => None,
+        }
+    }
+
+    /// In world mode, the world's counters (hand-offs, clamps, ...).
+    pub fn world_stats(&self) -> Option<Arc<crate::world::WorldStats>> {
+        match &self.running {
+            Running::World(world) => Some(world.stats()),
+            Running::Room(..) => None,
+        }
     }
 
     /// The address the server listens on.
@@ -148,9 +228,12 @@ impl GameServer {
         self.stats.snapshot()
     }
 
-    /// Stops accepting, closes every session with `ServerShutdown`, lets the room run the
-    /// leaves that follows, and stops the room's thread.
+    /// Stops accepting, closes every session with `ServerShutdown`, lets the room (or the
+    /// regions) run the leaves that follow, and stops the game's threads.
     pub async fn shutdown(self) {
+        if let Some(task) = self.world_map {
+            task.abort();
+        }
         if let Some(admin) = self.admin {
             admin.shutdown().await;
         }
@@ -161,18 +244,22 @@ impl GameServer {
         if let Some(summary) = self.summary {
             summary.abort();
         }
-        stop_room(&self.room, self.room_thread).await;
+        stop(self.running).await;
         tracing::info!("game server stopped");
     }
 }
 
-/// Stops the room's thread once it has run what was pushed, and waits for it.
-async fn stop_room(room: &JobQueue<RoomJob<Arc<Session>>>, thread: JobQueueThread) {
-    room.stop();
-    if tokio::task::spawn_blocking(move || thread.join())
-        .await
-        .is_err()
-    {
-        tracing::error!("room thread join failed");
+/// Stops the game's threads once they have run what was pushed, and waits for them.
+async fn stop(running: Running) {
+    let joined = tokio::task::spawn_blocking(move || match running {
+        Running::Room(room, room_thread) => {
+            room.stop();
+            room_thread.join();
+        }
+        Running::World(world) => world.stop_and_join(),
+    })
+    .await;
+    if joined.is_err() {
+        tracing::error!("game thread join failed");
     }
 }

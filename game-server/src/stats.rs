@@ -70,7 +70,8 @@ pub(crate) struct StatSources {
     pub listener: Arc<ListenerStats>,
     pub room: Arc<RoomStats>,
     pub server: Arc<ServerStats>,
-    pub jobs: Arc<JobQueueStats>,
+    /// The room's queue, or every region's.
+    pub jobs: Vec<Arc<JobQueueStats>>,
 }
 
 impl StatSources {
@@ -87,7 +88,7 @@ impl StatSources {
             bytes_out: self.room.bytes_out.load(r),
             inputs_dropped: self.server.inputs_dropped.load(r),
             inputs_rejected: self.server.inputs_rejected.load(r),
-            job_panics: self.jobs.panics.load(r),
+            job_panics: self.jobs.iter().map(|j| j.panics.load(r)).sum(),
         }
     }
 

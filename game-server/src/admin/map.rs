@@ -166,6 +166,11 @@ impl MapFeed {
         ViewerGuard(Arc::clone(self))
     }
 
+    /// Most players one frame shows.
+    pub fn max_dots(&self) -> usize {
+        self.max_dots
+    }
+
     /// Open viewers.
     pub fn viewers(&self) -> usize {
         self.viewers.load(Ordering::Relaxed)

@@ -13,6 +13,7 @@ mod http;
 mod live;
 mod map;
 mod routes;
+mod world_map;
 
 use std::io;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ pub use map::{
     MapSource, ViewerGuard,
 };
 pub use routes::{decide, Decision, Route};
+pub use world_map::{spawn_publisher as publish_world, world_bounds};
 
 use crate::metrics::MetricSources;
 

@@ -1,0 +1,238 @@
+//! `Checker`: what one bot receives in world mode, checked frame by frame. Sans-IO.
+//!
+//! Bots put the sequence number of each move in its `posY` (the world is flat; the server
+//! carries y through untouched), so a receiver knows exactly which move of a sender each
+//! `S_BroadcastMove`, `S_BroadcastEnterGame` or `S_PlayerList` entry shows. The rules:
+//! - a move, or a despawn, of a player not spawned for this bot is a violation;
+//! - a spawn of a player already spawned for it is a violation;
+//! - a spawn or move from farther than the outer radius (plus what the receiver itself may
+//!   have walked while the server still knew its older position) is a violation.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::world::runs::SeqRuns;
+
+/// Violations by kind. Any one fails the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Violations {
+    /// `S_BroadcastMove` of a player not in view.
+    pub move_not_in_view: u64,
+    /// `S_BroadcastEnterGame` of a player already in view.
+    pub spawn_in_view: u64,
+    /// `S_BroadcastLeaveGame` of a player not in view.
+    pub despawn_not_in_view: u64,
+    /// A spawn or move from beyond the outer radius.
+    pub beyond_outer: u64,
+    /// A second `S_PlayerList`, or one without exactly one self entry.
+    pub bad_list: u64,
+    /// A `posY` that is not a move sequence number.
+    pub bad_seq: u64,
+}
+
+impl Violations {
+    /// All kinds together.
+    pub fn total(&self) -> u64 {
+        self.move_not_in_view
+            + self.spawn_in_view
+            + self.despawn_not_in_view
+            + self.beyond_outer
+            + self.bad_list
+            + self.bad_seq
+    }
+
+    /// Adds `other` in.
+    pub fn add(&mut self, other: &Violations) {
+        self.move_not_in_view += other.move_not_in_view;
+        self.spawn_in_view += other.spawn_in_view;
+        self.despawn_not_in_view += other.despawn_not_in_view;
+        self.beyond_outer += other.beyond_outer;
+        self.bad_list += other.bad_list;
+        self.bad_seq += other.bad_seq;
+    }
+}
+
+/// Frames received, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Moves of other players.
+    pub moves: u64,
+    /// Echoes of this bot's own moves.
+    pub own_moves: u64,
+    /// Other players coming into view.
+    pub spawns: u64,
+    /// Other players going out of view.
+    pub despawns: u64,
+}
+
+/// One bot's receive-side state.
+#[derive(Debug)]
+pub struct Checker {
+    me: Option<i32>,
+    /// Outer radius plus the receiver's possible lag, squared.
+    far2: f32,
+    view: HashSet<i32>,
+    /// Per sender, the move sequence numbers shown to this bot (by a move or a spawn).
+    seen: HashMap<i32, SeqRuns>,
+    /// Violations so far.
+    pub violations: Violations,
+    /// Frames so far.
+    pub received: Received,
+}
+
+/// Largest sequence number an f32 holds exactly.
+const MAX_SEQ: f32 = (1u32 << 24) as f32;
+
+fn seq_of(y: f32) -> Option<u32> {
+    ((0.0..MAX_SEQ).contains(&y) && y.fract() == 0.0).then_some(y as u32)
+}
+
+impl Checker {
+    /// A checker for a bot that flags frames from farther than `far` of where it is.
+    pub fn new(far: f32) -> Self {
+        Checker {
+            me: None,
+            far2: far * far,
+            view: HashSet::new(),
+            seen: HashMap::new(),
+            violations: Violations::default(),
+            received: Received::default(),
+        }
+    }
+
+    /// This bot's player id, once its list named it.
+    pub fn me(&self) -> Option<i32> {
+        self.me
+    }
+
+    /// The sequence numbers of `sender`'s moves this bot was shown.
+    pub fn seen(&self, sender: i32) -> Option<&SeqRuns> {
+        self.seen.get(&sender)
+    }
+
+    /// `S_PlayerList`: `(id, is_self, x, y, z)` per player; returns this bot's id and spawn
+    /// point if the list is well formed.
+    pub fn on_list(&mut self, players: &[(i32, bool, f32, f32, f32)]) -> Option<(i32, f32, f32)> {
+        let selves: Vec<_> = players.iter().filter(|p| p.1).collect();
+        if self.me.is_some() || selves.len() != 1 {
+            self.violations.bad_list += 1;
+            return None;
+        }
+        let (me, _, mx, _, mz) = *selves[0];
+        self.me = Some(me);
+        for &(id, is_self, x, y, z) in players {
+            if !is_self {
+                self.spawn(id, x, y, z, (mx, mz));
+            }
+        }
+        Some((me, mx, mz))
+    }
+
+    /// `S_BroadcastEnterGame`, with this bot's position as the run knows it.
+    pub fn on_enter(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+        if Some(id) == self.me {
+            return; // its own enter, as in the room
+        }
+        self.received.spawns += 1;
+        self.spawn(id, x, y, z, me_at);
+    }
+
+    fn spawn(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+        if !self.view.insert(id) {
+            self.violations.spawn_in_view += 1;
+        }
+        self.check_near(x, z, me_at);
+        self.note(id, y);
+    }
+
+    /// `S_BroadcastMove`.
+    pub fn on_move(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+        if Some(id) == self.me {
+            self.received.own_moves += 1;
+            return;
+        }
+        self.received.moves += 1;
+        if !self.view.contains(&id) {
+            self.violations.move_not_in_view += 1;
+        }
+        self.check_near(x, z, me_at);
+        self.note(id, y);
+    }
+
+    /// `S_BroadcastLeaveGame`.
+    pub fn on_leave(&mut self, id: i32) {
+        self.received.despawns += 1;
+        if !self.view.remove(&id) {
+            self.violations.despawn_not_in_view += 1;
+        }
+    }
+
+    fn check_near(&mut self, x: f32, z: f32, me_at: (f32, f32)) {
+        let (dx, dz) = (x - me_at.0, z - me_at.1);
+        if dx * dx + dz * dz > self.far2 {
+            self.violations.beyond_outer += 1;
+        }
+    }
+
+    fn note(&mut self, id: i32, y: f32) {
+        match seq_of(y) {
+            // 0 is the spawn point, before any move.
+            Some(0) => {}
+            Some(seq) => self.seen.entry(id).or_default().insert(seq),
+            None => self.violations.bad_seq += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_well_formed_stream_has_no_violation() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        assert_eq!(
+            c.on_list(&[(1, true, 0.0, 0.0, 0.0), (2, false, 5.0, 3.0, 0.0)]),
+            Some((1, 0.0, 0.0))
+        );
+        c.on_enter(1, 0.0, 0.0, 0.0, at);
+        c.on_move(2, 6.0, 4.0, 0.0, at);
+        c.on_move(1, 1.0, 1.0, 0.0, at);
+        c.on_enter(3, -5.0, 9.0, 0.0, at);
+        c.on_leave(2);
+        assert_eq!(c.violations.total(), 0, "{:?}", c.violations);
+        assert_eq!(
+            c.seen(2).map(SeqRuns::len),
+            Some(2),
+            "seqs 3 and 4 of player 2"
+        );
+        assert_eq!(c.received.own_moves, 1);
+    }
+
+    #[test]
+    fn each_kind_of_violation_is_counted() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0)]);
+        c.on_move(2, 1.0, 1.0, 1.0, at);
+        c.on_enter(3, 1.0, 1.0, 1.0, at);
+        c.on_enter(3, 1.0, 2.0, 1.0, at);
+        c.on_leave(4);
+        c.on_enter(5, 100.0, 1.0, 0.0, at);
+        c.on_move(5, 1.0, 0.5, 0.0, at);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0)]);
+        assert_eq!(
+            c.violations,
+            Violations {
+                move_not_in_view: 1,
+                spawn_in_view: 1,
+                despawn_not_in_view: 1,
+                beyond_outer: 1,
+                bad_list: 1,
+                bad_seq: 1,
+            }
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! `WorldRunConfig`: a world-mode run. The map and radii must match the server's.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Everything one world-mode run needs; build it with struct update syntax from the default.
+#[derive(Debug, Clone)]
+pub struct WorldRunConfig {
+    /// The server. Default `127.0.0.1:7777`.
+    pub addr: SocketAddr,
+    /// Bots. Default 1000.
+    pub clients: usize,
+    /// Connections started per second. Default 1000.
+    pub ramp_per_sec: u32,
+    /// The server's map side (the map is centred on (0, 0)). Default 1000, the server's.
+    pub map_size: f32,
+    /// The server's inner radius. Default 40.
+    pub inner_radius: f32,
+    /// The server's outer radius. Default 50.
+    pub outer_radius: f32,
+    /// Walking speed, units per second. Default 5.
+    pub speed: f32,
+    /// Time between one bot's moves. Default 250 ms, the course's.
+    pub move_interval: Duration,
+    /// Time between one bot's pings. Default 1 s.
+    pub ping_interval: Duration,
+    /// The measured window. Default 10 s.
+    pub duration: Duration,
+    /// How far behind the server's idea of a bot's position may be (moves in flight, ghost
+    /// updates between regions). A move is required for a receiver only if the receiver is
+    /// within the inner radius minus `speed x lag_allowance`, and a frame is a violation only
+    /// from beyond the outer radius plus that. Default 1 s.
+    pub lag_allowance: Duration,
+    /// A connect that takes longer fails. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long to wait for every bot's `S_PlayerList`. Default 10 s.
+    pub enter_timeout: Duration,
+    /// Longest wait for frames in flight after the window. Default 5 s.
+    pub drain_timeout: Duration,
+    /// The drain ends once nothing arrived for this long. Default 1 s.
+    pub drain_quiet: Duration,
+    /// The run passes only if at least this share of required moves arrived. Default 1.0
+    /// (every one); the benchmark's target is 0.999.
+    pub min_delivered: f64,
+    /// Seed of the bots' walks. Default 1.
+    pub seed: u64,
+    /// One status line per second on stderr. Default true.
+    pub status_line: bool,
+}
+
+impl Default for WorldRunConfig {
+    fn default() -> Self {
+        WorldRunConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 7777)),
+            clients: 1000,
+            ramp_per_sec: 1000,
+            map_size: 1000.0,
+            inner_radius: 40.0,
+            outer_radius: 50.0,
+            speed: 5.0,
+            move_interval: Duration::from_millis(250),
+            ping_interval: Duration::from_secs(1),
+            duration: Duration::from_secs(10),
+            lag_allowance: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(10),
+            enter_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(5),
+            drain_quiet: Duration::from_secs(1),
+            min_delivered: 1.0,
+            seed: 1,
+            status_line: true,
+        }
+    }
+}
+
+impl WorldRunConfig {
+    /// Slack for positions the server may know late: `speed x lag_allowance`.
+    pub fn slack(&self) -> f32 {
+        self.speed * self.lag_allowance.as_secs_f32()
+    }
+
+    /// Refuses settings that cannot make a run.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid =
+            |field: &'static str, reason: &'static str| Err(Error::InvalidConfig { field, reason });
+        if self.clients == 0 {
+            return invalid("clients", "must be at least 1");
+        }
+        if self.ramp_per_sec == 0 {
+            return invalid("ramp_per_sec", "must be at least 1");
+        }
+        for (field, v) in [
+            ("map_size", self.map_size),
+            ("inner_radius", self.inner_radius),
+            ("outer_radius", self.outer_radius),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return invalid(field, "must be a positive number");
+            }
+        }
+        if self.outer_radius < self.inner_radius {
+            return invalid("outer_radius", "must be at least the inner radius");
+        }
+        if !(self.speed.is_finite() && self.speed >= 0.0) {
+            return invalid("speed", "must be zero or more");
+        }
+        if self.slack() >= self.inner_radius {
+            return invalid(
+                "lag_allowance",
+                "times the speed must be less than the inner radius, or no move is required",
+            );
+        }
+        if self.move_interval.is_zero() || self.ping_interval.is_zero() {
+            return invalid("move_interval", "and ping_interval must be more than zero");
+        }
+        if !(0.0..=1.0).contains(&self.min_delivered) {
+            return invalid("min_delivered", "must be between 0 and 1");
+        }
+        Ok(())
+    }
+}

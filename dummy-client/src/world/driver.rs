@@ -1,0 +1,326 @@
+//! The world-mode run: connect the bots, walk them, note which moves each receiver must get,
+//! drain, and compare with what every bot's [`Checker`](super::checker::Checker) saw.
+//!
+//! The driver sends every move itself, so it knows where every bot is when any bot moves:
+//! a move is **required** for each receiver that is then within `inner - slack` of the new
+//! position (`slack = speed x lag_allowance`, the distance a receiver may have walked since
+//! the position the server knows). Requirements are kept as runs of sequence numbers per
+//! (receiver, sender) pair, and so are the receivers' observations, so a 10,000-bot run
+//! holds a few numbers per pair, not one per move.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use server_core::{Connector, Packet, Session};
+use tokio::task::JoinSet;
+
+use crate::error::Error;
+use crate::packets::{CMove, CPing};
+use crate::world::bot::{BotState, Shared, WorldBot};
+use crate::world::config::WorldRunConfig;
+use crate::world::report::WorldReport;
+use crate::world::runs::SeqRuns;
+use crate::world::walk::Walker;
+
+/// Bots by grid cell, for "who is near this move".
+struct Near {
+    cell: f32,
+    cells: HashMap<(i32, i32), Vec<usize>>,
+}
+
+impl Near {
+    fn key(&self, x: f32, z: f32) -> (i32, i32) {
+        (
+            (x / self.cell).floor() as i32,
+            (z / self.cell).floor() as i32,
+        )
+    }
+
+    fn insert(&mut self, bot: usize, x: f32, z: f32) {
+        let key = self.key(x, z);
+        self.cells.entry(key).or_default().push(bot);
+    }
+
+    fn relocate(&mut self, bot: usize, from: (f32, f32), to: (f32, f32)) {
+        let (a, b) = (self.key(from.0, from.1), self.key(to.0, to.1));
+        if a == b {
+            return;
+        }
+        if let Some(cell) = self.cells.get_mut(&a) {
+            if let Some(i) = cell.iter().position(|&x| x == bot) {
+                cell.swap_remove(i);
+            }
+        }
+        self.cells.entry(b).or_default().push(bot);
+    }
+
+    fn around(&self, x: f32, z: f32, r: f32, mut f: impl FnMut(usize)) {
+        let (x0, z0) = self.key(x - r, z - r);
+        let (x1, z1) = self.key(x + r, z + r);
+        for cx in x0..=x1 {
+            for cz in z0..=z1 {
+                if let Some(cell) = self.cells.get(&(cx, cz)) {
+                    cell.iter().for_each(|&b| f(b));
+                }
+            }
+        }
+    }
+}
+
+struct Walking {
+    walker: Walker,
+    seq: u32,
+    player_id: i32,
+    session: Arc<Session>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Move,
+    Ping,
+}
+
+/// Runs a world-mode load test against `config.addr`.
+pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
+    config.validate()?;
+    let shared = Arc::new(Shared::new());
+    let connector = Arc::new(Connector::new(server_core::Config {
+        idle_timeout: None,
+        connect_timeout: config.connect_timeout,
+        ..server_core::Config::default()
+    }));
+    let far = config.outer_radius + config.slack();
+    let mut report = WorldReport {
+        clients: config.clients,
+        map_size: config.map_size,
+        inner_radius: config.inner_radius,
+        outer_radius: config.outer_radius,
+        speed: config.speed,
+        ..WorldReport::default()
+    };
+    let mut errors: Vec<String> = Vec::new();
+    let run_start = Instant::now();
+
+    // Connect at the ramp rate, a slice every 10 ms.
+    let states: Vec<Arc<BotState>> = (0..config.clients)
+        .map(|_| Arc::new(BotState::new(far)))
+        .collect();
+    let mut sessions: Vec<Option<Arc<Session>>> = vec![None; config.clients];
+    let mut connecting = JoinSet::new();
+    let per_slice = (config.ramp_per_sec as f64 / 100.0).max(1.0);
+    let ramp_start = Instant::now();
+    for (i, state) in states.iter().enumerate() {
+        let due = ramp_start + Duration::from_secs_f64((i as f64 / per_slice).floor() / 100.0);
+        tokio::time::sleep_until(due.into()).await;
+        let bot = WorldBot {
+            state: Arc::clone(state),
+            shared: Arc::clone(&shared),
+        };
+        let (connector, addr) = (Arc::clone(&connector), config.addr);
+        connecting.spawn(async move { (i, connector.connect(addr, bot).await) });
+    }
+    while let Some(joined) = connecting.join_next().await {
+        match joined {
+            Ok((i, Ok(session))) => sessions[i] = Some(session),
+            Ok((i, Err(e))) => errors.push(format!("bot {i}: connect failed: {e}")),
+            Err(e) => errors.push(format!("connect task failed: {e}")),
+        }
+    }
+    report.connected = sessions.iter().flatten().count();
+
+    // Wait for every connected bot's S_PlayerList.
+    let deadline = Instant::now() + config.enter_timeout;
+    while Instant::now() < deadline
+        && sessions
+            .iter()
+            .zip(&states)
+            .any(|(s, st)| s.is_some() && st.entered.get().is_none())
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let half = config.map_size / 2.0;
+    let mut walking: Vec<Option<Walking>> = Vec::with_capacity(config.clients);
+    let mut near = Near {
+        cell: config.inner_radius.max(1.0),
+        cells: HashMap::new(),
+    };
+    for (i, (session, state)) in sessions.iter().zip(&states).enumerate() {
+        match (session, state.entered.get()) {
+            (Some(session), Some(&(player_id, x, z))) => {
+                near.insert(i, x, z);
+                state.set_pos(x, z);
+                walking.push(Some(Walking {
+                    walker: Walker::new(x, z, half, &mut rng),
+                    seq: 0,
+                    player_id,
+                    session: Arc::clone(session),
+                }));
+            }
+            (Some(_), None) => {
+                errors.push(format!("bot {i}: no S_PlayerList within the enter timeout"));
+                walking.push(None);
+            }
+            (None, _) => walking.push(None),
+        }
+    }
+    report.entered = walking.iter().flatten().count();
+
+    // The window: every bot moves every move_interval and pings every ping_interval,
+    // staggered so the sends spread over the interval.
+    let n = walking.len().max(1) as u64;
+    let move_us = config.move_interval.as_micros() as u64;
+    let ping_us = config.ping_interval.as_micros() as u64;
+    let mut due: BinaryHeap<Reverse<(u64, Due, usize)>> = BinaryHeap::new();
+    for (i, w) in walking.iter().enumerate() {
+        if w.is_some() {
+            due.push(Reverse((move_us * i as u64 / n, Due::Move, i)));
+            due.push(Reverse((ping_us * i as u64 / n, Due::Ping, i)));
+        }
+    }
+    let mut required: Vec<HashMap<i32, SeqRuns>> = vec![HashMap::new(); walking.len()];
+    let step = config.speed * config.move_interval.as_secs_f32();
+    let need = config.inner_radius - config.slack();
+    let need2 = need * need;
+    let count_view = |states: &[Arc<BotState>]| {
+        states.iter().fold((0u64, 0u64), |(s, d), st| {
+            let c = st.checker();
+            (s + c.received.spawns, d + c.received.despawns)
+        })
+    };
+    let view_before = count_view(&states);
+    let window_start = Instant::now();
+    report.ramp_secs = window_start.duration_since(run_start).as_secs_f64();
+    let mut ticker = tokio::time::interval(Duration::from_millis(5));
+    let mut next_status = Duration::from_secs(1);
+    loop {
+        ticker.tick().await;
+        let elapsed = window_start.elapsed();
+        if elapsed >= config.duration {
+            break;
+        }
+        let now_us = elapsed.as_micros() as u64;
+        while let Some(&Reverse((at, kind, i))) = due.peek() {
+            if at > now_us {
+                break;
+            }
+            due.pop();
+            let Some(w) = walking[i].as_mut() else {
+                continue;
+            };
+            match kind {
+                Due::Ping => {
+                    let ping = CPing {
+                        client_time: shared.now_us(),
+                    };
+                    if let Ok(frame) = ping.encode() {
+                        let _ = w.session.send(frame);
+                    }
+                    due.push(Reverse((at + ping_us, Due::Ping, i)));
+                }
+                Due::Move => {
+                    let from = (w.walker.x, w.walker.z);
+                    let (x, z) = w.walker.step(step, &mut rng);
+                    w.seq += 1;
+                    let frame = CMove {
+                        pos_x: x,
+                        pos_y: w.seq as f32,
+                        pos_z: z,
+                    }
+                    .encode();
+                    if let Ok(frame) = frame {
+                        states[i].sent(w.seq, u64::try_from(shared.now_us()).unwrap_or(0));
+                        if w.session.send(frame).is_ok() {
+                            report.moves_sent += 1;
+                        }
+                    }
+                    states[i].set_pos(x, z);
+                    near.relocate(i, from, (x, z));
+                    let (seq, sender) = (w.seq, w.player_id);
+                    near.around(x, z, need, |r| {
+                        if r == i {
+                            return;
+                        }
+                        let (rx, rz) = states[r].pos();
+                        if (rx - x).powi(2) + (rz - z).powi(2) <= need2 {
+                            required[r].entry(sender).or_default().insert(seq);
+                        }
+                    });
+                    due.push(Reverse((at + move_us, Due::Move, i)));
+                }
+            }
+        }
+        if config.status_line && elapsed >= next_status {
+            next_status += Duration::from_secs(1);
+            eprintln!(
+                "[{:>3}s] moves sent {} frames received {}",
+                elapsed.as_secs(),
+                report.moves_sent,
+                shared.frames.load(Ordering::Relaxed)
+            );
+        }
+    }
+    report.window_secs = window_start.elapsed().as_secs_f64();
+    let view_after = count_view(&states);
+
+    // Drain: until nothing arrives for drain_quiet, at most drain_timeout.
+    let drain_end = Instant::now() + config.drain_timeout;
+    let mut last = shared.frames.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < drain_end && quiet_since.elapsed() < config.drain_quiet {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = shared.frames.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+    shared.closing.store(true, Ordering::Release);
+    connector.shutdown().await;
+
+    for (r, state) in states.iter().enumerate() {
+        if let Some(lost) = state.lost.get() {
+            errors.push(format!("bot {r}: session lost: {lost}"));
+        }
+        let checker = state.checker();
+        report.violations.add(&checker.violations);
+        report.moves_received += checker.received.moves;
+        for (sender, need) in &required[r] {
+            report.required += need.len();
+            if let Some(seen) = checker.seen(*sender) {
+                report.delivered += need.overlap(seen);
+            }
+        }
+    }
+    let secs = report.window_secs.max(1e-3);
+    report.spawns_per_sec = (view_after.0 - view_before.0) as f64 / secs;
+    report.despawns_per_sec = (view_after.1 - view_before.1) as f64 / secs;
+    report.delivered_ratio = if report.required == 0 {
+        1.0
+    } else {
+        report.delivered as f64 / report.required as f64
+    };
+    {
+        let rtt = shared.rtt();
+        report.pongs = rtt.len();
+        report.rtt_p50_ms = rtt.value_at_quantile(0.5) as f64 / 1000.0;
+        report.rtt_p99_ms = rtt.value_at_quantile(0.99) as f64 / 1000.0;
+        report.rtt_max_ms = rtt.max() as f64 / 1000.0;
+        let echo = shared.echo();
+        report.move_rtt_p50_ms = echo.value_at_quantile(0.5) as f64 / 1000.0;
+        report.move_rtt_p99_ms = echo.value_at_quantile(0.99) as f64 / 1000.0;
+    }
+    report.errors = errors.len() as u64;
+    errors.truncate(10);
+    report.error_examples = errors;
+    report.passed = report.errors == 0
+        && report.violations.total() == 0
+        && report.delivered_ratio >= config.min_delivered;
+    Ok(report)
+}
