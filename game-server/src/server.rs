@@ -54,7 +54,10 @@ impl GameServer {
                 .validate()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         }
-        let room_stats: Arc<RoomStats> = Arc::default();
+        // The room's counters, or one set per region.
+        let room_stats: Vec<Arc<RoomStats>> = (0..config.world.as_ref().map_or(1, |w| w.regions))
+            .map(|_| Arc::default())
+            .collect();
         let bounds = config.world.as_ref().map_or(ROOM_BOUNDS, world_bounds);
         let feed = config
             .admin
@@ -64,7 +67,7 @@ impl GameServer {
             None => {
                 let mut room = GameRoom::<Arc<Session>>::new(
                     config.max_pending_bytes,
-                    Arc::clone(&room_stats),
+                    Arc::clone(&room_stats[0]),
                 );
                 if let Some(feed) = &feed {
                     room = room.with_map_feed(Arc::clone(feed));
@@ -90,7 +93,7 @@ impl GameServer {
                     config.net.max_connections,
                     config.tick,
                     config.max_pending_bytes,
-                    Arc::clone(&room_stats),
+                    &room_stats,
                 )?);
                 let jobs = world.queue_stats();
                 (Game::World(Arc::clone(&world)), Running::World(world), jobs)
@@ -108,7 +111,7 @@ impl GameServer {
         let shutdown = listener.shutdown_token();
         let stats = StatSources {
             listener: listener.stats(),
-            room: room_stats,
+            rooms: room_stats,
             server: Arc::default(),
             jobs,
         };
@@ -128,25 +131,21 @@ impl GameServer {
         let admin = match (config.admin, feed) {
             (Some(admin_config), Some(feed)) => {
                 let probe_shared = Arc::clone(&shared);
-                // One metrics source per job queue: the room's, or each region's (the
-                // regions share one set of room counters, labelled by the first).
-                let rooms = match &running {
-                    Running::Room(..) => vec![RoomSource {
-                        label: "main".to_owned(),
-                        stats: Arc::clone(&stats.room),
-                        jobs: Arc::clone(&stats.jobs[0]),
-                    }],
-                    Running::World(_) => stats
-                        .jobs
-                        .iter()
-                        .enumerate()
-                        .map(|(k, jobs)| RoomSource {
-                            label: format!("region-{k}"),
-                            stats: Arc::clone(&stats.room),
-                            jobs: Arc::clone(jobs),
-                        })
-                        .collect(),
-                };
+                // One metrics source per room: the room ("main"), or each region.
+                let rooms = stats
+                    .rooms
+                    .iter()
+                    .zip(&stats.jobs)
+                    .enumerate()
+                    .map(|(k, (room, jobs))| RoomSource {
+                        label: match &running {
+                            Running::Room(..) => "main".to_owned(),
+                            Running::World(_) => format!("region-{k}"),
+                        },
+                        stats: Arc::clone(room),
+                        jobs: Arc::clone(jobs),
+                    })
+                    .collect();
                 let sources = MetricSources {
                     listener: Arc::clone(&stats.listener),
                     server: Arc::clone(&stats.server),

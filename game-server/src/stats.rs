@@ -68,7 +68,8 @@ pub struct Snapshot {
 #[derive(Clone)]
 pub(crate) struct StatSources {
     pub listener: Arc<ListenerStats>,
-    pub room: Arc<RoomStats>,
+    /// The room's counters, or each region's.
+    pub rooms: Vec<Arc<RoomStats>>,
     pub server: Arc<ServerStats>,
     /// The room's queue, or every region's.
     pub jobs: Vec<Arc<JobQueueStats>>,
@@ -77,15 +78,17 @@ pub(crate) struct StatSources {
 impl StatSources {
     pub fn snapshot(&self) -> Snapshot {
         let r = Ordering::Relaxed;
+        let sum = |f: fn(&RoomStats) -> u64| self.rooms.iter().map(|room| f(room)).sum::<u64>();
         Snapshot {
             sessions: self.listener.active(),
-            players: self.room.players.load(r) as u64,
+            players: sum(|room| room.players.load(Ordering::Relaxed) as u64),
             accepted: self.listener.accepted(),
             refused: self.listener.refused(),
             refused_by_address: self.listener.refused_by_address(),
             packets_in: self.server.packets_in.load(r),
-            packets_out: self.room.packets_out.load(r) + self.server.direct_out.load(r),
-            bytes_out: self.room.bytes_out.load(r),
+            packets_out: sum(|room| room.packets_out.load(Ordering::Relaxed))
+                + self.server.direct_out.load(r),
+            bytes_out: sum(|room| room.bytes_out.load(Ordering::Relaxed)),
             inputs_dropped: self.server.inputs_dropped.load(r),
             inputs_rejected: self.server.inputs_rejected.load(r),
             job_panics: self.jobs.iter().map(|j| j.panics.load(r)).sum(),

@@ -199,3 +199,111 @@ async fn the_map_shows_bots_moving_and_leaving_in_a_real_browser() {
     });
     server.shutdown().await;
 }
+
+/// Region and cell lines on the map, by kind.
+const LINES: &str = r#"(() => ({
+  region: document.querySelectorAll('#lines line.region').length,
+  cell: document.querySelectorAll('#lines line.cell').length,
+}))()"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_world_map_draws_its_regions_cells_and_walking_players_in_a_real_browser() {
+    use dummy_client::world::{run_world, WorldRunConfig};
+    use game_server::world::{Spawn, WorldConfig};
+
+    let test = "the_world_map_draws_its_regions_cells_and_walking_players_in_a_real_browser";
+    let Some(chromium) = find_or_skip(test) else {
+        return;
+    };
+    let bots: usize = std::env::var("ADMIN_PAGE_BOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let screenshot = std::env::var_os("ADMIN_WORLD_SCREENSHOT").map(PathBuf::from);
+    let world = WorldConfig {
+        map_size: 200.0,
+        cell_size: 25.0,
+        inner_radius: 20.0,
+        outer_radius: 25.0,
+        regions: 4,
+        max_step: 10.0,
+        spawn: Spawn::Random { seed: 5 },
+    };
+    let server = crate::support::start_server(|c| {
+        c.tick = Duration::from_millis(100);
+        c.world = Some(world.clone());
+        c.admin = Some(game_server::admin::AdminConfig::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ));
+    })
+    .await;
+    let admin = server.admin_addr().expect("admin is on");
+    let run = tokio::spawn(run_world(WorldRunConfig {
+        addr: server.local_addr(),
+        clients: bots,
+        ramp_per_sec: 3000,
+        map_size: world.map_size,
+        inner_radius: world.inner_radius,
+        outer_radius: world.outer_radius,
+        speed: 6.0,
+        lag_allowance: Duration::from_millis(1500),
+        duration: Duration::from_secs(8),
+        status_line: false,
+        ..WorldRunConfig::default()
+    }));
+
+    let url = format!("http://{admin}/");
+    let browser = tokio::task::block_in_place(|| {
+        let mut browser = Browser::launch(&chromium, 1280, 860);
+        browser.navigate(&url);
+        let first = wait_for(
+            &mut browser,
+            "a dot per walking bot",
+            Duration::from_secs(40),
+            |s| positions(s).len() == bots && number(&s["players"]) == bots as f64,
+        );
+        let lines = browser.eval(LINES);
+        assert_eq!(
+            lines["region"], 3,
+            "three borders between four regions: {lines}"
+        );
+        assert_eq!(
+            lines["cell"],
+            2 * 7,
+            "7 cell lines each way on a 200-unit map of 25-unit cells: {lines}"
+        );
+        // Every dot is on the world's map, and the bots walk.
+        for (x, z) in positions(&first).values() {
+            assert!(
+                (-100.0..=100.0).contains(x) && (-100.0..=100.0).contains(z),
+                "dot at ({x}, {z})"
+            );
+        }
+        let before = positions(&first);
+        wait_for(&mut browser, "dots walking", Duration::from_secs(20), |s| {
+            let now = positions(s);
+            before
+                .iter()
+                .filter(|(id, p)| now.get(id).is_some_and(|q| q != *p))
+                .count()
+                >= bots / 2
+        });
+        if let Some(path) = &screenshot {
+            browser.screenshot(path);
+        }
+        browser
+    });
+    let report = run.await.expect("bots task").expect("bot config is valid");
+    assert!(report.passed, "the world run passes:\n{report}");
+    let mut browser = browser;
+    tokio::task::block_in_place(|| {
+        wait_for(
+            &mut browser,
+            "no dots once the bots left",
+            Duration::from_secs(30),
+            |s| positions(s).is_empty() && number(&s["players"]) == 0.0,
+        );
+        drop(browser);
+    });
+    server.shutdown().await;
+}

@@ -111,14 +111,15 @@ pub struct World {
 }
 
 impl World {
-    /// Starts one thread per region (`world-0`, `world-1`, ...). `config` must be valid.
+    /// Starts one thread per region (`world-0`, `world-1`, ...). `config` must be valid;
+    /// `room_stats` holds each region's counters (missing ones count nowhere).
     pub fn start(
         config: &WorldConfig,
         capacity: usize,
         control_capacity: usize,
         tick: Duration,
         max_pending_bytes: usize,
-        room_stats: Arc<RoomStats>,
+        room_stats: &[Arc<RoomStats>],
     ) -> io::Result<World> {
         let layout = Layout::new(config);
         let peers: Peers = Arc::default();
@@ -133,7 +134,7 @@ impl World {
                 max_pending_bytes,
                 Arc::clone(&directory),
                 Arc::clone(&stats),
-                Arc::clone(&room_stats),
+                room_stats.get(usize::from(id)).cloned().unwrap_or_default(),
             );
             let runner = RegionRunner {
                 region,
@@ -338,7 +339,7 @@ mod tests {
             16,
             Duration::from_millis(20),
             1 << 20,
-            Arc::default(),
+            &[],
         )
         .expect("world starts");
         // A real session to stand for the player (the peer only needs to accept).

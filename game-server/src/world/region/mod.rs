@@ -234,6 +234,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         if self.batch.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         let mut packets = 0u64;
         let mut bytes = 0u64;
         for (to, frame, frames) in self.batch.drain() {
@@ -248,6 +249,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         self.room_stats.packets_out.fetch_add(packets, r);
         self.room_stats.bytes_out.fetch_add(bytes, r);
         self.room_stats.flushes.fetch_add(1, r);
+        self.room_stats.flush_duration.observe(started.elapsed());
     }
 
     /// A snapshot for the live map: bounds and at most `max_players` owned players.
