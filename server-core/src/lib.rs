@@ -5,7 +5,9 @@
 //! are encoded once into thread-local [`SendBuffer`] chunks as shared [`bytes::Bytes`] and
 //! queued on any number of sessions with the non-blocking [`Session::send`]. A [`Listener`]
 //! accepts sessions on the server side and a [`Connector`] opens them on the client side, both
-//! configured by [`Config`]. Generated packet code implements [`Packet`] with the [`wire`]
+//! configured by [`Config`]; the sessions of one or several
+//! listeners are listed, looked up and reported as they start and end in a
+//! [`SessionRegistry`]. Generated packet code implements [`Packet`] with the [`wire`]
 //! field encodings. Every session ends exactly once, with a [`CloseReason`].
 //!
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
@@ -26,6 +28,7 @@ mod local_batch;
 mod packet;
 mod packet_session;
 mod recv_buffer;
+mod registry;
 mod send_buffer;
 mod session;
 mod session_set;
@@ -40,5 +43,6 @@ pub use listener::{Listener, ListenerStats};
 pub use packet::Packet;
 pub use packet_session::PacketSession;
 pub use recv_buffer::{RecvBuffer, RecvBufferError};
+pub use registry::{SessionEvents, SessionRegistry};
 pub use send_buffer::{SendBuffer, DEFAULT_CHUNK_SIZE};
 pub use session::{SendError, Session, SessionHandler};

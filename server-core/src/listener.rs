@@ -15,6 +15,7 @@ use crate::address_limits::AddressTable;
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
+use crate::registry::SessionRegistry;
 use crate::session::SessionHandler;
 use crate::session_set::SessionSet;
 
@@ -63,6 +64,7 @@ pub struct Listener {
     config: Arc<Config>,
     shutdown: CancellationToken,
     stats: Arc<ListenerStats>,
+    registry: Arc<SessionRegistry>,
 }
 
 impl Listener {
@@ -88,7 +90,28 @@ impl Listener {
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             stats: Arc::default(),
+            registry: SessionRegistry::new(),
         })
+    }
+
+    /// Registers this listener's sessions in `registry` instead of a registry of its own:
+    /// give several listeners (TCP and TLS ports, say) the same one and the game sees one
+    /// set of sessions and one stream of connect/close events.
+    pub fn with_registry(mut self, registry: Arc<SessionRegistry>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Shuts this listener down with `token` instead of a token of its own: several
+    /// listeners given the same token stop together.
+    pub fn with_shutdown_token(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
+    }
+
+    /// The registry this listener's sessions are listed in (see [`Listener::with_registry`]).
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.registry)
     }
 
     /// The address actually bound (useful with port 0).
@@ -120,6 +143,7 @@ impl Listener {
             config,
             shutdown,
             stats,
+            registry,
         } = self;
         // The permit moves into the session's task, so a slot frees itself however the
         // session ends.
@@ -210,8 +234,10 @@ impl Listener {
                     stats.accepted.fetch_add(1, Ordering::Relaxed);
                     stats.active.fetch_add(1, Ordering::Relaxed);
                     sessions.insert(&session);
+                    registry.register(&session);
                     let stats = Arc::clone(&stats);
                     let sessions = Arc::clone(&sessions);
+                    let registry = Arc::clone(&registry);
                     tracker.spawn(async move {
                         // Cleanup runs even if the task unwinds, so a bug in the I/O task
                         // cannot leave a session registered or a slot taken forever.
@@ -220,6 +246,7 @@ impl Listener {
                                 lock(&table).release(admitted);
                             }
                             sessions.remove(&session);
+                            registry.unregister(&session);
                             stats.active.fetch_sub(1, Ordering::Relaxed);
                             drop(permit);
                         });
