@@ -5,9 +5,9 @@
 //! are encoded once into thread-local [`SendBuffer`] chunks as shared [`bytes::Bytes`] and
 //! queued on any number of sessions with the non-blocking [`Session::send`]. A [`Listener`]
 //! accepts sessions on the server side and a [`Connector`] opens them on the client side, both
-//! configured by [`Config`]; the sessions of one or several
-//! listeners are listed, looked up and reported as they start and end in a
-//! [`SessionRegistry`]. Generated packet code implements [`Packet`] with the [`wire`]
+//! configured by [`Config`], over plain TCP or TLS ([`TlsAcceptor`], [`TlsConnector`]). The
+//! sessions of one or several listeners are listed, looked up and reported as they start and
+//! end in a [`SessionRegistry`]. Generated packet code implements [`Packet`] with the [`wire`]
 //! field encodings. Every session ends exactly once, with a [`CloseReason`].
 //!
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
@@ -32,6 +32,8 @@ mod registry;
 mod send_buffer;
 mod session;
 mod session_set;
+mod stream_driver;
+mod tls;
 pub mod wire;
 
 pub use address_limits::AddressLimits;
@@ -46,3 +48,4 @@ pub use recv_buffer::{RecvBuffer, RecvBufferError};
 pub use registry::{SessionEvents, SessionRegistry};
 pub use send_buffer::{SendBuffer, DEFAULT_CHUNK_SIZE};
 pub use session::{SendError, Session, SessionHandler};
+pub use tls::{TlsAcceptor, TlsConnector, TlsError};
