@@ -33,7 +33,15 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let report = match dummy_client::run_until(cli.config(), ctrl_c()).await {
+    let mut config = cli.config();
+    match cli.tls() {
+        Ok(tls) => config.tls = tls,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let report = match dummy_client::run_until(config, ctrl_c()).await {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

@@ -46,6 +46,19 @@ pub struct ServerConfig {
     /// that now and then goes over a limit is never closed; one that keeps sending what is
     /// refused (a flood, or moves at twice the move rate for about five seconds) is.
     pub refused_input_limit: Rate,
+    /// A second listener, over TLS, feeding the same room beside the plain TCP one; `None`
+    /// for TCP only. Default `None`.
+    pub tls: Option<TlsListen>,
+}
+
+/// Where and with what certificate the TLS listener runs. It shares the TCP listener's
+/// connection cap, per-address limits, sessions and counters.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address the TLS listener binds.
+    pub addr: std::net::SocketAddr,
+    /// The certificate chain and key (see [`server_core::TlsAcceptor::from_pem_files`]).
+    pub acceptor: server_core::TlsAcceptor,
 }
 
 /// A [`ServerConfig`] the server refuses to start with.
@@ -147,6 +160,7 @@ impl Default for ServerConfig {
                 per_sec: 10.0,
                 burst: 100.0,
             },
+            tls: None,
         }
     }
 }

@@ -21,7 +21,7 @@ mod session_manager;
 mod stats;
 
 pub use client_session::ClientSession;
-pub use config::{ServerConfig, ServerConfigError};
+pub use config::{ServerConfig, ServerConfigError, TlsListen};
 pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST};
 pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
 pub use rate_limit::{Rate, TokenBucket};

@@ -19,6 +19,7 @@ use crate::stats::{Snapshot, StatSources};
 /// A running game server.
 pub struct GameServer {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
     room: JobQueue<RoomJob<Arc<Session>>>,
@@ -47,6 +48,23 @@ impl GameServer {
 
         let listener = Listener::bind(config.net.clone()).await?;
         let addr = listener.local_addr()?;
+        // The TLS door shares the TCP one's cap, limits, sessions, counters and shutdown.
+        let tls_listener = match &config.tls {
+            Some(tls) => Some(
+                Listener::bind(server_core::Config {
+                    addr: tls.addr,
+                    ..config.net.clone()
+                })
+                .await?
+                .alongside(&listener)
+                .with_tls(tls.acceptor.clone()),
+            ),
+            None => None,
+        };
+        let tls_addr = tls_listener
+            .as_ref()
+            .map(Listener::local_addr)
+            .transpose()?;
         let shutdown = listener.shutdown_token();
         let stats = StatSources {
             listener: listener.stats(),
@@ -65,13 +83,27 @@ impl GameServer {
             peer_log: LogBudget::new(PEER_LOG_RATE, Instant::now()),
             started: Instant::now(),
         });
-        let listener = tokio::spawn(listener.run(move || ClientSession::new(Arc::clone(&shared))));
+        let tls_shared = Arc::clone(&shared);
+        let listener = tokio::spawn(async move {
+            let tcp = listener.run(move || ClientSession::new(Arc::clone(&shared)));
+            match tls_listener {
+                Some(tls) => {
+                    let tls = tls.run(move || ClientSession::new(Arc::clone(&tls_shared)));
+                    tokio::join!(tcp, tls);
+                }
+                None => tcp.await,
+            }
+        });
         let summary = config
             .stats_interval
             .map(|every| tokio::spawn(stats.clone().log_every(every)));
+        if let Some(tls_addr) = tls_addr {
+            tracing::info!(%tls_addr, "TLS listener feeding the same room");
+        }
         tracing::info!(%addr, tick_ms = config.tick.as_millis() as u64, "game server listening");
         Ok(GameServer {
             addr,
+            tls_addr,
             shutdown,
             listener,
             room: queue,
@@ -84,6 +116,11 @@ impl GameServer {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the TLS listener listens on, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// The server's counters now.

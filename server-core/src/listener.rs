@@ -82,6 +82,12 @@ pub struct Listener {
     stats: Arc<ListenerStats>,
     registry: Arc<SessionRegistry>,
     tls: Option<TlsAcceptor>,
+    /// Connection slots (`max_connections`). The permit moves into the session's task, so a
+    /// slot frees itself however the session ends.
+    slots: Arc<Semaphore>,
+    /// A std mutex: the accept loop admits and each session's cleanup releases, a few map
+    /// operations per connection, never held across an `.await`.
+    addresses: Option<Arc<Mutex<AddressTable>>>,
 }
 
 impl Listener {
@@ -102,7 +108,14 @@ impl Listener {
         set_buffer_sizes(&socket, &config)?;
         socket.bind(config.addr)?;
         let tcp = socket.listen(config.backlog)?;
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let addresses = config
+            .address_limits
+            .clone()
+            .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
         Ok(Listener {
+            slots,
+            addresses,
             tcp,
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
@@ -110,6 +123,19 @@ impl Listener {
             registry: SessionRegistry::new(),
             tls: None,
         })
+    }
+
+    /// Makes this listener a second door into the same server as `first` (a TLS port beside
+    /// a TCP one): from now on they share one cap on open connections (`first`'s
+    /// `max_connections`), one per-address table, one [`SessionRegistry`], one shutdown
+    /// token and one [`ListenerStats`]. Their own configs still set everything else.
+    pub fn alongside(mut self, first: &Listener) -> Self {
+        self.slots = Arc::clone(&first.slots);
+        self.addresses = first.addresses.clone();
+        self.registry = Arc::clone(&first.registry);
+        self.shutdown = first.shutdown.clone();
+        self.stats = Arc::clone(&first.stats);
+        self
     }
 
     /// Makes this a TLS listener: every accepted connection does a TLS handshake (within
@@ -172,10 +198,9 @@ impl Listener {
             stats,
             registry,
             tls,
+            slots,
+            addresses,
         } = self;
-        // The permit moves into the session's task, so a slot frees itself however the
-        // session ends.
-        let slots = Arc::new(Semaphore::new(config.max_connections));
         let tracker = TaskTracker::new();
         let sessions = Arc::new(SessionSet::default());
         let live = Live {
@@ -189,13 +214,6 @@ impl Listener {
         let mut backoff = Backoff::default();
         let mut last_refusal_log: Option<tokio::time::Instant> = None;
         let mut last_address_log: Option<tokio::time::Instant> = None;
-        // A std mutex: the accept loop admits and each session's cleanup releases, a few
-        // map operations per connection, never held across an `.await`.
-        let addresses = config
-            .address_limits
-            .clone()
-            .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
-
         loop {
             let accepted = tokio::select! {
                 biased;

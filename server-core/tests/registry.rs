@@ -137,3 +137,62 @@ async fn two_listeners_share_one_registry_its_events_and_one_shutdown() {
     assert_eq!(registry.session_count(), 0);
     drop(second);
 }
+
+#[tokio::test]
+async fn a_listener_alongside_another_shares_its_cap_stats_registry_and_shutdown() {
+    let first = Listener::bind(Config {
+        max_connections: 1,
+        ..local()
+    })
+    .await
+    .expect("bind the first");
+    // Its own config would allow more; the shared cap is the first's.
+    let second = Listener::bind(local())
+        .await
+        .expect("bind the second")
+        .alongside(&first);
+    assert!(Arc::ptr_eq(&first.sessions(), &second.sessions()));
+    assert!(Arc::ptr_eq(&first.stats(), &second.stats()));
+    let registry = first.sessions();
+    let stats = first.stats();
+    let shutdown = first.shutdown_token();
+    let (a1, a2) = (
+        first.local_addr().expect("first address"),
+        second.local_addr().expect("second address"),
+    );
+    let runs = [
+        tokio::spawn(first.run(|| Sink)),
+        tokio::spawn(second.run(|| Sink)),
+    ];
+
+    let _one = TcpStream::connect(a1).await.expect("connect to the first");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while registry.session_count() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "first session starts"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The one slot is taken, so the second door refuses.
+    let mut two = TcpStream::connect(a2)
+        .await
+        .expect("TCP accepts before refusal");
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read(&mut two, &mut buf))
+        .await
+        .expect("the refused connection is closed in time");
+    assert!(matches!(read, Ok(0) | Err(_)), "refused connection closed");
+    assert_eq!(stats.refused(), 1);
+    assert_eq!(stats.accepted(), 1);
+    assert_eq!(registry.session_count(), 1);
+
+    shutdown.cancel();
+    for run in runs {
+        tokio::time::timeout(WAIT, run)
+            .await
+            .expect("both stop on the first's token")
+            .expect("listener task");
+    }
+    assert_eq!(registry.session_count(), 0);
+}
