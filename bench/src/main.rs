@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod broadcast;
 mod echo;
 mod idle;
+mod pki;
 mod plot;
 pub mod server_proc;
 mod soak;

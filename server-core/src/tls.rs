@@ -13,6 +13,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::TcpStream;
 
 /// A TLS file or setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +108,20 @@ impl TlsAcceptor {
     }
 }
 
+impl TlsAcceptor {
+    /// Runs the server side of a handshake on `stream` and returns the encrypted stream, for
+    /// code that drives its own I/O (benchmarks, other protocols). A [`Listener`] given this
+    /// acceptor does this itself, with a timeout.
+    ///
+    /// [`Listener`]: crate::Listener
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+        self.inner.accept(stream).await
+    }
+}
+
 impl fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsAcceptor").finish_non_exhaustive()
@@ -155,6 +170,20 @@ impl TlsConnector {
             inner: tokio_rustls::TlsConnector::from(config),
             server_name,
         })
+    }
+}
+
+impl TlsConnector {
+    /// Runs the client side of a handshake on `stream` and returns the encrypted stream, for
+    /// code that drives its own I/O. A [`Connector`] given this connector does this itself,
+    /// with a timeout.
+    ///
+    /// [`Connector`]: crate::Connector
+    pub async fn connect(
+        &self,
+        stream: TcpStream,
+    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        self.inner.connect(self.server_name.clone(), stream).await
     }
 }
 
