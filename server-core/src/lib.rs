@@ -7,7 +7,8 @@
 //! accepts sessions on the server side and a [`Connector`] opens them on the client side, both
 //! configured by [`Config`], over plain TCP or TLS ([`TlsAcceptor`], [`TlsConnector`]). The
 //! sessions of one or several listeners are listed, looked up and reported as they start and
-//! end in a [`SessionRegistry`]. Generated packet code implements [`Packet`] with the [`wire`]
+//! end in a [`SessionRegistry`]. A [`UdpListener`] makes each remote address a session, with
+//! whole frames inside datagrams ([`udp`]). Generated packet code implements [`Packet`] with the [`wire`]
 //! field encodings. Every session ends exactly once, with a [`CloseReason`].
 //!
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
@@ -34,6 +35,7 @@ mod session;
 mod session_set;
 mod stream_driver;
 mod tls;
+pub mod udp;
 pub mod wire;
 
 pub use address_limits::AddressLimits;
@@ -49,3 +51,4 @@ pub use registry::{SessionEvents, SessionRegistry};
 pub use send_buffer::{SendBuffer, DEFAULT_CHUNK_SIZE};
 pub use session::{SendError, Session, SessionHandler};
 pub use tls::{TlsAcceptor, TlsConnector, TlsError};
+pub use udp::{UdpConfig, UdpListener, UdpStats};
