@@ -14,7 +14,7 @@ use game_server::packets::SBroadcastMove;
 use game_server::TlsListen;
 use pki::TestPki;
 use server_core::{Packet, TlsAcceptor, TlsConnector};
-use support::{raw_frame, start_server, Client, WAIT};
+use support::{eventually, raw_frame, start_server, Client, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_bots_and_a_tcp_player_share_one_room() {
@@ -62,6 +62,14 @@ async fn tls_bots_and_a_tcp_player_share_one_room() {
         }
     }
     assert!(moves_seen > 0, "a TCP player sees TLS players' moves");
+
+    // The server's one registry lists sessions from both doors; once the bots' sessions
+    // have wound down, only the watcher's (TCP) is left.
+    let sessions = server.sessions();
+    eventually("the bots' sessions to end", || {
+        sessions.session_count() == 1
+    })
+    .await;
 
     // A plain-TCP client on the TLS port never reaches the room.
     let before = server.snapshot();

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{Listener, Session};
+use server_core::{Listener, Session, SessionRegistry};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,7 @@ use crate::stats::{Snapshot, StatSources};
 pub struct GameServer {
     addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
+    sessions: Arc<SessionRegistry>,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
     room: JobQueue<RoomJob<Arc<Session>>>,
@@ -66,6 +67,7 @@ impl GameServer {
             .map(Listener::local_addr)
             .transpose()?;
         let shutdown = listener.shutdown_token();
+        let sessions = listener.sessions();
         let stats = StatSources {
             listener: listener.stats(),
             room: room_stats,
@@ -104,6 +106,7 @@ impl GameServer {
         Ok(GameServer {
             addr,
             tls_addr,
+            sessions,
             shutdown,
             listener,
             room: queue,
@@ -121,6 +124,11 @@ impl GameServer {
     /// The address the TLS listener listens on, if there is one.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
+    }
+
+    /// The live sessions of every listener (TCP and TLS), by session id.
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.sessions)
     }
 
     /// The server's counters now.

@@ -85,6 +85,9 @@ pub struct Listener {
     /// Connection slots (`max_connections`). The permit moves into the session's task, so a
     /// slot frees itself however the session ends.
     slots: Arc<Semaphore>,
+    /// How many slots `slots` was made with (the first listener's `max_connections` when
+    /// shared through `alongside`), for the refusal log.
+    slots_max: usize,
     /// A std mutex: the accept loop admits and each session's cleanup releases, a few map
     /// operations per connection, never held across an `.await`.
     addresses: Option<Arc<Mutex<AddressTable>>>,
@@ -115,6 +118,7 @@ impl Listener {
             .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
         Ok(Listener {
             slots,
+            slots_max: config.max_connections,
             addresses,
             tcp,
             config: Arc::new(config),
@@ -131,6 +135,7 @@ impl Listener {
     /// token and one [`ListenerStats`]. Their own configs still set everything else.
     pub fn alongside(mut self, first: &Listener) -> Self {
         self.slots = Arc::clone(&first.slots);
+        self.slots_max = first.slots_max;
         self.addresses = first.addresses.clone();
         self.registry = Arc::clone(&first.registry);
         self.shutdown = first.shutdown.clone();
@@ -199,6 +204,7 @@ impl Listener {
             registry,
             tls,
             slots,
+            slots_max,
             addresses,
         } = self;
         let tracker = TaskTracker::new();
@@ -246,7 +252,7 @@ impl Listener {
                     last_refusal_log = Some(now);
                     tracing::warn!(
                         refused_total = refused,
-                        max_connections = config.max_connections,
+                        max_connections = slots_max,
                         "connection refused: max_connections reached"
                     );
                 }
