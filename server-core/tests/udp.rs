@@ -163,6 +163,26 @@ async fn each_address_is_a_session_and_frames_travel_whole_in_datagrams() {
         back.extend(d);
     }
     assert_eq!(back, many);
+
+    // A batch of frames sent from outside the handler as one buffer (what the room's
+    // broadcast is) is cut at frame boundaries too.
+    let session = server
+        .registry
+        .snapshot()
+        .into_iter()
+        .find(|s| s.peer_addr() == b.local_addr().expect("b's address"))
+        .expect("b's session");
+    session
+        .send(bytes::Bytes::from(many.clone()))
+        .expect("queue a 4400-byte batch");
+    let mut back = Vec::new();
+    while back.len() < many.len() {
+        let d = recv(&b).await;
+        assert!(d.len() <= 1200, "datagram of {} bytes", d.len());
+        assert_eq!(d.len() % 44, 0, "whole frames only");
+        back.extend(d);
+    }
+    assert_eq!(back, many);
     server.stop().await;
 }
 
