@@ -263,7 +263,12 @@ impl<H: SessionHandler> Driver<H> {
     }
 }
 
+// The buffering below is shared with `stream_driver.rs` (TLS sessions): only the I/O calls
+// differ between the two drivers. Plain functions in one crate, so the plain driver compiles
+// to what it was when they were its methods.
+
 /// Makes room in `recv` for the next read. False (and the session closed) if it is full.
+#[inline]
 pub(crate) fn reserve_for_read(
     session: &Session,
     recv: &mut RecvBuffer,
@@ -325,6 +330,7 @@ pub(crate) fn deliver<H: SessionHandler>(
 /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
 /// frames cost far more as a hundred iovecs than as one copied run; large frames (the
 /// room's shared broadcast batch) are passed by reference, never copied.
+#[inline]
 pub(crate) fn stage(staging: &mut BytesMut, in_flight: &mut Vec<Bytes>, taken: &mut Vec<Bytes>) {
     for frame in taken.drain(..) {
         if frame.len() <= COALESCE_MAX {
@@ -350,6 +356,7 @@ pub(crate) fn stage(staging: &mut BytesMut, in_flight: &mut Vec<Bytes>, taken: &
 
 /// Drops the `n` bytes just written from the front of `in_flight`; `offset` is how much of
 /// its first frame was already out.
+#[inline]
 pub(crate) fn advance(in_flight: &mut Vec<Bytes>, offset: &mut usize, mut n: usize) {
     let mut done = 0;
     for frame in in_flight.iter() {
@@ -374,6 +381,7 @@ pub(crate) fn advance(in_flight: &mut Vec<Bytes>, offset: &mut usize, mut n: usi
 
 /// The in-flight frames as at most `MAX_IOVECS` slices for one vectored write, the first
 /// `offset` bytes skipped; returns how many slices were filled.
+#[inline]
 pub(crate) fn io_slices<'a>(
     in_flight: &'a [Bytes],
     offset: usize,
