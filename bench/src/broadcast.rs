@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use dummy_client::{Report, RunConfig};
 
+use crate::pki::BenchPki;
 use crate::plot;
-use crate::server_proc::{ProcSample, ServerProcess};
+use crate::server_proc::{free_port, ProcSample, ServerProcess};
 
 /// Flags of `bench broadcast`.
 #[derive(Debug, clap::Args)]
@@ -36,7 +37,10 @@ pub struct Args {
     /// One arm of a side-by-side comparison, `NAME=SERVER FLAGS` (e.g.
     /// `--variant "auto=--socket-send-buffer 0" --variant "256k=--socket-send-buffer 262144"`).
     /// Repeatable; every run of every N runs each variant in turn, so they see the same
-    /// machine. None: one variant, `default`, with the server's defaults.
+    /// machine. None: one variant, `default`, with the server's defaults. The flag `@tls`
+    /// in a variant puts its bots on TLS: the server gets a TLS listener (a CA and
+    /// certificate made at run time) and the bots connect to it, e.g.
+    /// `--variant plain= --variant tls=@tls`.
     #[arg(long = "variant", value_parser = parse_variant)]
     variants: Vec<Variant>,
     /// The server's admin endpoint: `off`, `on` (with one live-map viewer and a /metrics
@@ -62,7 +66,12 @@ pub enum AdminMode {
 pub struct Variant {
     name: String,
     server_args: Vec<String>,
+    /// `@tls` was among the flags: server and bots over TLS.
+    tls: bool,
 }
+
+/// The variant flag that turns TLS on for both the server and the bots.
+const TLS_FLAG: &str = "@tls";
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
     let (name, flags) = s
@@ -71,9 +80,13 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
     if name.is_empty() {
         return Err(format!("the variant needs a name before '=': {s:?}"));
     }
+    let mut server_args: Vec<String> = flags.split_whitespace().map(str::to_owned).collect();
+    let tls = server_args.iter().any(|a| a == TLS_FLAG);
+    server_args.retain(|a| a != TLS_FLAG);
     Ok(Variant {
         name: name.to_owned(),
-        server_args: flags.split_whitespace().map(str::to_owned).collect(),
+        server_args,
+        tls,
     })
 }
 
@@ -110,6 +123,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         vec![Variant {
             name: "default".into(),
             server_args: Vec::new(),
+            tls: false,
         }]
     } else {
         args.variants.clone()
@@ -139,15 +153,26 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     for (v, _) in &variants {
         println!(
-            "variant {}: game-server {}",
+            "variant {}: game-server {}{}",
             v.name,
-            v.server_args.join(" ")
+            v.server_args.join(" "),
+            if v.tls {
+                " (server and bots over TLS)"
+            } else {
+                ""
+            }
         );
     }
+    // One CA and certificate for every TLS run of the sweep.
+    let pki = if variants.iter().any(|(v, _)| v.tls) {
+        Some(BenchPki::new()?)
+    } else {
+        None
+    };
     for &clients in &args.clients {
         for run in 1..=args.runs {
             for (variant, admin) in &variants {
-                let row = run_one(&args, clients, variant, run, *admin)?;
+                let row = run_one(&args, clients, variant, run, *admin, pki.as_ref())?;
                 eprintln!(
                     "N = {clients}, {} run {run}: {:.2}% delivered, p99 {:.0} ms",
                     variant.name,
@@ -193,6 +218,7 @@ fn run_one(
     variant: &Variant,
     run: u64,
     admin: bool,
+    pki: Option<&BenchPki>,
 ) -> Result<Row, Box<dyn std::error::Error>> {
     let tick = args.tick_ms.to_string();
     let admin_addr = if admin {
@@ -200,12 +226,28 @@ fn run_one(
     } else {
         None
     };
-    let admin_arg = admin_addr.map(|a| a.to_string()).unwrap_or_default();
-    let mut server_args = vec!["--tick-ms", &tick, "--max-connections", "10000"];
-    server_args.extend(variant.server_args.iter().map(String::as_str));
-    if admin_addr.is_some() {
-        server_args.extend(["--admin", &admin_arg]);
+    let mut server_args: Vec<String> = ["--tick-ms", &tick, "--max-connections", "10000"]
+        .map(str::to_owned)
+        .to_vec();
+    server_args.extend(variant.server_args.iter().cloned());
+    if let Some(admin_addr) = admin_addr {
+        server_args.extend(["--admin".to_owned(), admin_addr.to_string()]);
     }
+    // The bots' address and TLS settings: the TLS listener's for a TLS variant.
+    let mut tls = None;
+    if let (true, Some(pki)) = (variant.tls, pki) {
+        let tls_addr = free_port()?;
+        server_args.extend([
+            "--tls-cert".to_owned(),
+            pki.cert().display().to_string(),
+            "--tls-key".to_owned(),
+            pki.key().display().to_string(),
+            "--tls-addr".to_owned(),
+            tls_addr.to_string(),
+        ]);
+        tls = Some((tls_addr, pki.connector()?));
+    }
+    let server_args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let server = ServerProcess::start(&server_args)?;
     let watcher = admin_addr.map(crate::admin_watch::AdminWatch::start);
     let idle_rss = server.sample()?.rss;
@@ -228,7 +270,8 @@ fn run_one(
     };
 
     let config = RunConfig {
-        addr: server.addr,
+        addr: tls.as_ref().map_or(server.addr, |(addr, _)| *addr),
+        tls: tls.map(|(_, connector)| connector),
         clients,
         move_interval: Duration::from_millis(args.move_interval_ms),
         duration: Duration::from_secs(args.secs),
@@ -447,6 +490,14 @@ mod tests {
         assert_eq!(v.server_args, ["--socket-send-buffer", "0"]);
         let none = parse_variant("off=").expect("a variant with no flags");
         assert!(none.server_args.is_empty());
+        assert!(!none.tls);
+        let tls = parse_variant("tls=@tls --tick-ms 100").expect("a TLS variant");
+        assert!(tls.tls);
+        assert_eq!(
+            tls.server_args,
+            ["--tick-ms", "100"],
+            "@tls is not a server flag"
+        );
         assert!(parse_variant("no-equals").is_err());
         assert!(parse_variant("=--admin x").is_err());
     }

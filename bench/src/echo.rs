@@ -14,10 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use server_core::{CloseReason, Config, Listener, PacketSession, Session};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use server_core::{
+    CloseReason, Config, Listener, PacketSession, Session, TlsAcceptor, TlsConnector,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+
+use crate::pki::BenchPki;
 
 /// Flags of `bench echo`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +44,11 @@ pub struct Args {
     /// Which servers to run (both for the comparison; one alone for profiling).
     #[arg(long, value_enum, default_value_t = Which::Both)]
     server: Which,
+    /// Everything over TLS (a CA and certificate made at run time): server-core's TLS
+    /// listener against a bare tokio-rustls echo, clients over tokio-rustls. Compare with a
+    /// run without it for the cost of TLS itself.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Servers `bench echo` runs.
@@ -75,20 +84,27 @@ impl PacketSession for Echo {
     }
 }
 
-async fn start_core_server() -> io::Result<(SocketAddr, CancellationToken)> {
-    let listener = Listener::bind(Config {
+async fn start_core_server(
+    tls: Option<TlsAcceptor>,
+) -> io::Result<(SocketAddr, CancellationToken)> {
+    let mut listener = Listener::bind(Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         idle_timeout: None,
         ..Config::default()
     })
     .await?;
+    if let Some(tls) = tls {
+        listener = listener.with_tls(tls);
+    }
     let addr = listener.local_addr()?;
     let token = listener.shutdown_token();
     tokio::spawn(listener.run(|| Echo));
     Ok((addr, token))
 }
 
-async fn start_bare_server() -> io::Result<(SocketAddr, CancellationToken)> {
+async fn start_bare_server(
+    tls: Option<TlsAcceptor>,
+) -> io::Result<(SocketAddr, CancellationToken)> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
     let token = CancellationToken::new();
@@ -99,7 +115,20 @@ async fn start_bare_server() -> io::Result<(SocketAddr, CancellationToken)> {
                 _ = stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(bare_echo(stream));
+                        let _ = stream.set_nodelay(true);
+                        match &tls {
+                            None => {
+                                tokio::spawn(bare_echo(stream));
+                            }
+                            Some(tls) => {
+                                let tls = tls.clone();
+                                tokio::spawn(async move {
+                                    if let Ok(stream) = tls.accept(stream).await {
+                                        bare_echo(stream).await;
+                                    }
+                                });
+                            }
+                        }
                     }
                     Err(_) => return,
                 },
@@ -112,8 +141,7 @@ async fn start_bare_server() -> io::Result<(SocketAddr, CancellationToken)> {
 /// The bare tokio echo: same framing rules, no library. Like the PacketSession handler it
 /// writes a reply frame per received frame (header and body copied into an output buffer),
 /// then sends everything one read produced with one `write_all`.
-async fn bare_echo(mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+async fn bare_echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut out = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -136,7 +164,8 @@ async fn bare_echo(mut stream: TcpStream) {
             buf.advance(size);
         }
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            // `flush` pushes a TLS stream's records out; on a TcpStream it does nothing.
+            if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
                 return;
             }
             out.clear();
@@ -145,7 +174,7 @@ async fn bare_echo(mut stream: TcpStream) {
 }
 
 /// Drives `connections` clients for `secs`, returns frames echoed per second.
-async fn load(addr: SocketAddr, args: &Args) -> io::Result<f64> {
+async fn load(addr: SocketAddr, args: &Args, tls: Option<&TlsConnector>) -> io::Result<f64> {
     let echoed = Arc::new(AtomicU64::new(0));
     let running = Arc::new(AtomicBool::new(true));
     let mut tasks = Vec::new();
@@ -156,21 +185,26 @@ async fn load(addr: SocketAddr, args: &Args) -> io::Result<f64> {
         let running = Arc::clone(&running);
         let size = usize::from(args.packet_size);
         let window = args.window;
-        tasks.push(tokio::spawn(async move {
-            let (mut rd, mut wr) = stream.into_split();
-            let mut frame = vec![0u8; size];
-            frame[0..2].copy_from_slice(&(size as u16).to_le_bytes());
-            frame[2..4].copy_from_slice(&(i as u16).to_le_bytes());
-            let batch: Vec<u8> = frame.repeat(window);
-            let mut inbox = vec![0u8; batch.len()];
-            // A window of frames out, the same window back, repeat: pipelined, bounded.
-            while running.load(Ordering::Relaxed) {
-                if wr.write_all(&batch).await.is_err() || rd.read_exact(&mut inbox).await.is_err() {
-                    return;
-                }
-                echoed.fetch_add(window as u64, Ordering::Relaxed);
+        let mut frame = vec![0u8; size];
+        frame[0..2].copy_from_slice(&(size as u16).to_le_bytes());
+        frame[2..4].copy_from_slice(&(i as u16).to_le_bytes());
+        let batch: Vec<u8> = frame.repeat(window);
+        let client = Client {
+            batch,
+            window,
+            echoed,
+            running,
+        };
+        tasks.push(match tls {
+            None => {
+                let (rd, wr) = stream.into_split();
+                tokio::spawn(client.run(rd, wr))
             }
-        }));
+            Some(tls) => {
+                let (rd, wr) = tokio::io::split(tls.connect(stream).await?);
+                tokio::spawn(client.run(rd, wr))
+            }
+        });
     }
     // Warm up, then measure.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -186,6 +220,32 @@ async fn load(addr: SocketAddr, args: &Args) -> io::Result<f64> {
     Ok(rate)
 }
 
+/// One load connection: a window of frames out, the same window back, repeat: pipelined,
+/// bounded.
+struct Client {
+    batch: Vec<u8>,
+    window: usize,
+    echoed: Arc<AtomicU64>,
+    running: Arc<AtomicBool>,
+}
+
+impl Client {
+    async fn run<R, W>(self, mut rd: R, mut wr: W)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let mut inbox = vec![0u8; self.batch.len()];
+        while self.running.load(Ordering::Relaxed) {
+            let sent = wr.write_all(&self.batch).await.is_ok() && wr.flush().await.is_ok();
+            if !sent || rd.read_exact(&mut inbox).await.is_err() {
+                return;
+            }
+            self.echoed.fetch_add(self.window as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 fn runtime(name: &str) -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -198,9 +258,25 @@ fn runtime(name: &str) -> io::Result<tokio::runtime::Runtime> {
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let server_rt = runtime("echo-server")?;
     let client_rt = runtime("echo-client")?;
+    let pki = if args.tls {
+        Some(BenchPki::new()?)
+    } else {
+        None
+    };
+    let acceptor = pki.as_ref().map(BenchPki::acceptor).transpose()?;
+    let connector = pki.as_ref().map(BenchPki::connector).transpose()?;
     println!(
-        "echo: {} connections, {}-byte frames, window {}, {} s x {} rounds per server",
-        args.connections, args.packet_size, args.window, args.secs, args.rounds
+        "echo: {} connections, {}-byte frames, window {}, {} s x {} rounds per server{}",
+        args.connections,
+        args.packet_size,
+        args.window,
+        args.secs,
+        args.rounds,
+        if args.tls {
+            ", over TLS (server-core TLS listener vs bare tokio-rustls)"
+        } else {
+            ""
+        }
     );
     println!("| round | server-core frames/s | bare tokio frames/s | ratio |");
     println!("|---|---|---|---|");
@@ -222,12 +298,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             let (addr, token) = server_rt.block_on(async {
                 if core {
-                    start_core_server().await
+                    start_core_server(acceptor.clone()).await
                 } else {
-                    start_bare_server().await
+                    start_bare_server(acceptor.clone()).await
                 }
             })?;
-            let rate = client_rt.block_on(load(addr, &args))?;
+            let rate = client_rt.block_on(load(addr, &args, connector.as_ref()))?;
             token.cancel();
             rates[usize::from(!core)] = Some(rate);
         }

@@ -6,6 +6,7 @@ mod admin_watch;
 mod broadcast;
 mod echo;
 mod idle;
+mod pki;
 mod plot;
 pub mod server_proc;
 mod soak;

@@ -215,7 +215,7 @@ fn clock_ticks_per_sec() -> f64 {
 }
 
 /// A loopback address with a port nobody listens on right now.
-fn free_port() -> io::Result<SocketAddr> {
+pub fn free_port() -> io::Result<SocketAddr> {
     let probe = TcpListener::bind("127.0.0.1:0")?;
     probe.local_addr()
 }

@@ -48,6 +48,15 @@ pub struct Cli {
     /// (0 = no churn). Bot 0 never churns: it is the reference the others are checked against.
     #[arg(long, default_value_t = 0.0)]
     pub churn_per_sec: f64,
+    /// Connect over TLS (needs --tls-ca).
+    #[arg(long, requires = "tls_ca")]
+    pub tls: bool,
+    /// PEM file of the CA(s) to trust for the server's certificate, e.g. a test CA.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub tls_ca: Option<PathBuf>,
+    /// Name the server's certificate must carry (a DNS name or an IP address).
+    #[arg(long, default_value = "localhost", requires = "tls")]
+    pub tls_name: String,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -79,6 +88,16 @@ impl Cli {
             status_line: !self.quiet,
             churn_per_sec: self.churn_per_sec,
             ..RunConfig::default()
+        }
+    }
+
+    /// The TLS settings these flags describe, loaded from `--tls-ca`; `None` without `--tls`.
+    pub fn tls(&self) -> Result<Option<server_core::TlsConnector>, server_core::TlsError> {
+        match (&self.tls_ca, self.tls) {
+            (Some(ca), true) => {
+                server_core::TlsConnector::from_ca_pem_file(ca, &self.tls_name).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 }
@@ -164,6 +183,8 @@ mod tests {
             &["dummy-client", "--move-interval-ms", "0"],
             &["dummy-client", "--addr", "nowhere"],
             &["dummy-client", "--bogus"],
+            &["dummy-client", "--tls"],
+            &["dummy-client", "--tls-ca", "ca.pem"],
         ] {
             assert!(
                 Cli::try_parse_from(args).is_err(),

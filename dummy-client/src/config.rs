@@ -60,6 +60,9 @@ pub struct RunConfig {
     pub leave_timeout: Duration,
     /// Pause between a leaver's session closing and its new connection. Default 100 ms.
     pub rejoin_delay: Duration,
+    /// Connect over TLS, verifying the server with this connector's CA and name; `None`
+    /// (the default) for plain TCP.
+    pub tls: Option<server_core::TlsConnector>,
 }
 
 impl Default for RunConfig {
@@ -83,6 +86,7 @@ impl Default for RunConfig {
             churn_per_sec: 0.0,
             leave_timeout: Duration::from_secs(5),
             rejoin_delay: Duration::from_millis(100),
+            tls: None,
         }
     }
 }

@@ -184,7 +184,10 @@ impl Driver {
                 drain_timeout: config.drain_timeout,
                 drain_quiet: config.drain_quiet,
             }),
-            connector: Arc::new(Connector::new(net)),
+            connector: Arc::new(match config.tls.clone() {
+                Some(tls) => Connector::new(net).with_tls(tls),
+                None => Connector::new(net),
+            }),
             run: Arc::new(
                 RunShared::new(
                     Instant::now(),

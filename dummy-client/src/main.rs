@@ -36,7 +36,15 @@ async fn main() -> ExitCode {
     if cli.world.is_world() {
         return world(&cli).await;
     }
-    let report = match dummy_client::run_until(cli.config(), ctrl_c()).await {
+    let mut config = cli.config();
+    match cli.tls() {
+        Ok(tls) => config.tls = tls,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let report = match dummy_client::run_until(config, ctrl_c()).await {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

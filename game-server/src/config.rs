@@ -53,6 +53,19 @@ pub struct ServerConfig {
     /// `Some` for world mode (regions and area of interest, `--world grid`); `None`, the
     /// default, for the course's one room.
     pub world: Option<WorldConfig>,
+    /// A second listener, over TLS, feeding the same room beside the plain TCP one; `None`
+    /// for TCP only. Default `None`.
+    pub tls: Option<TlsListen>,
+}
+
+/// Where and with what certificate the TLS listener runs. It shares the TCP listener's
+/// connection cap, per-address limits, sessions and counters.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address the TLS listener binds.
+    pub addr: std::net::SocketAddr,
+    /// The certificate chain and key (see [`server_core::TlsAcceptor::from_pem_files`]).
+    pub acceptor: server_core::TlsAcceptor,
 }
 
 /// A [`ServerConfig`] the server refuses to start with.
@@ -162,6 +175,7 @@ impl Default for ServerConfig {
             },
             admin: None,
             world: None,
+            tls: None,
         }
     }
 }

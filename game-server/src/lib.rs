@@ -26,7 +26,7 @@ mod stats;
 pub mod world;
 
 pub use client_session::ClientSession;
-pub use config::{ServerConfig, ServerConfigError};
+pub use config::{ServerConfig, ServerConfigError, TlsListen};
 pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST, ROOM_BOUNDS};
 pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
 pub use rate_limit::{Rate, TokenBucket};

@@ -1,6 +1,7 @@
 //! `game-server`: parse flags, start the server, stop it on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -61,6 +62,16 @@ struct Args {
     /// Seconds between summary log lines (0 = none).
     #[arg(long, default_value_t = 5)]
     stats_secs: u64,
+    /// PEM certificate chain for a TLS listener beside the TCP one (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Address of the TLS listener (with --tls-cert and --tls-key); TLS and TCP players
+    /// share one room.
+    #[arg(long, default_value = "127.0.0.1:7778", requires = "tls_cert")]
+    tls_addr: SocketAddr,
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     log: String,
@@ -136,7 +147,7 @@ impl Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = parse_or_usage();
-    let config = match args.config() {
+    let mut config = match args.config() {
         Ok(config) => config,
         Err(e) => usage_error(&e.to_string()),
     };
@@ -147,6 +158,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match server_core::TlsAcceptor::from_pem_files(cert, key) {
+            Ok(acceptor) => {
+                config.tls = Some(game_server::TlsListen {
+                    addr: args.tls_addr,
+                    acceptor,
+                })
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Err(e) = config.validate() {
         // Flags that parse but cannot work together: as much a usage error as a bad flag.
         usage_error(&format!(

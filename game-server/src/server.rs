@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{Listener, Session};
+use server_core::{Listener, Session, SessionRegistry};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,8 @@ enum Running {
 /// A running game server.
 pub struct GameServer {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    sessions: Arc<SessionRegistry>,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
     running: Running,
@@ -108,7 +110,35 @@ impl GameServer {
             }
         };
         let addr = listener.local_addr()?;
+        // The TLS door shares the TCP one's cap, limits, sessions, counters and shutdown.
+        let tls_listener = match &config.tls {
+            Some(tls) => {
+                let bound = Listener::bind(server_core::Config {
+                    addr: tls.addr,
+                    ..config.net.clone()
+                })
+                .await;
+                match bound {
+                    Ok(tls_listener) => Some(
+                        tls_listener
+                            .alongside(&listener)
+                            .with_tls(tls.acceptor.clone()),
+                    ),
+                    Err(e) => {
+                        // Stop the game's threads too, or a failed TLS bind would leak them.
+                        stop(running).await;
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        let tls_addr = tls_listener
+            .as_ref()
+            .map(Listener::local_addr)
+            .transpose()?;
         let shutdown = listener.shutdown_token();
+        let sessions = listener.sessions();
         let stats = StatSources {
             listener: listener.stats(),
             rooms: room_stats,
@@ -174,13 +204,28 @@ impl GameServer {
             }
             _ => None,
         };
-        let listener = tokio::spawn(listener.run(move || ClientSession::new(Arc::clone(&shared))));
+        let tls_shared = Arc::clone(&shared);
+        let listener = tokio::spawn(async move {
+            let tcp = listener.run(move || ClientSession::new(Arc::clone(&shared)));
+            match tls_listener {
+                Some(tls) => {
+                    let tls = tls.run(move || ClientSession::new(Arc::clone(&tls_shared)));
+                    tokio::join!(tcp, tls);
+                }
+                None => tcp.await,
+            }
+        });
         let summary = config
             .stats_interval
             .map(|every| tokio::spawn(stats.clone().log_every(every)));
+        if let Some(tls_addr) = tls_addr {
+            tracing::info!(%tls_addr, "TLS listener feeding the same room");
+        }
         tracing::info!(%addr, tick_ms = config.tick.as_millis() as u64, "game server listening");
         Ok(GameServer {
             addr,
+            tls_addr,
+            sessions,
             shutdown,
             listener,
             running,
@@ -220,6 +265,16 @@ impl GameServer {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the TLS listener listens on, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// The live sessions of every listener (TCP and TLS), by session id.
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.sessions)
     }
 
     /// The server's counters now.

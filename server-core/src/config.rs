@@ -39,6 +39,11 @@ pub struct Config {
     /// How long a [`Connector`](crate::Connector) waits for one connection to open before
     /// reporting it as timed out. Default 10 s.
     pub connect_timeout: std::time::Duration,
+    /// How long a TLS handshake may take, on a [`Listener`](crate::Listener) given
+    /// [`Listener::with_tls`](crate::Listener::with_tls) (a client that stalls mid-handshake
+    /// is dropped then) and on a TLS [`Connector`](crate::Connector). Must not be zero.
+    /// Default 10 s.
+    pub tls_handshake_timeout: Duration,
     /// `SO_SNDBUF` of every session's socket, in bytes; `None` leaves it to the kernel. On
     /// Linux the kernel then grows it for a peer that does not read up to `tcp_wmem`'s
     /// maximum (4 MiB by default), so a stalled peer pins that much kernel memory on top of
@@ -92,6 +97,9 @@ pub enum ConfigError {
     /// `idle_timeout` is `Some(0)`: use `None` to turn the idle check off.
     #[error("idle_timeout must be longer than zero (None turns the idle check off)")]
     IdleTimeout,
+    /// `tls_handshake_timeout` is zero: every handshake would fail.
+    #[error("tls_handshake_timeout must be longer than zero")]
+    TlsHandshakeTimeout,
 }
 
 impl Config {
@@ -116,6 +124,9 @@ impl Config {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::IdleTimeout);
+        }
+        if self.tls_handshake_timeout.is_zero() {
+            return Err(ConfigError::TlsHandshakeTimeout);
         }
         for (name, size) in [
             ("socket_send_buffer", self.socket_send_buffer),
@@ -161,6 +172,7 @@ impl Default for Config {
             backlog: 1024,
             nodelay: true,
             connect_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
             socket_send_buffer: Some(256 * 1024),
             socket_recv_buffer: Some(64 * 1024),
             address_limits: Some(AddressLimits::default()),

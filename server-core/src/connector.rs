@@ -14,6 +14,8 @@ use crate::driver;
 use crate::listener::OnDrop;
 use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;
+use crate::stream_driver;
+use crate::tls::TlsConnector;
 
 /// A connection that could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,7 @@ pub struct Connector {
     config: Arc<Config>,
     sessions: Arc<SessionSet>,
     tracker: TaskTracker,
+    tls: Option<TlsConnector>,
 }
 
 impl Connector {
@@ -59,7 +62,16 @@ impl Connector {
             config: Arc::new(config),
             sessions,
             tracker: TaskTracker::new(),
+            tls: None,
         }
+    }
+
+    /// Makes every session of this connector TLS: after the TCP connect, a handshake within
+    /// [`Config::tls_handshake_timeout`] that must verify the server's certificate against
+    /// `tls`'s CAs and server name; a failure is the connect's error.
+    pub fn with_tls(mut self, tls: TlsConnector) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Opens one session to `addr` driven by `handler`.
@@ -69,7 +81,15 @@ impl Connector {
         handler: H,
     ) -> io::Result<Arc<Session>> {
         let stream = connect_within(addr, &self.config).await?;
-        spawn(stream, handler, &self.config, &self.sessions, &self.tracker)
+        spawn(
+            stream,
+            handler,
+            &self.config,
+            self.tls.as_ref(),
+            &self.sessions,
+            &self.tracker,
+        )
+        .await
     }
 
     /// Opens `count` sessions to `addr` concurrently, each with a handler from `factory`
@@ -91,10 +111,11 @@ impl Connector {
             let config = Arc::clone(&self.config);
             let sessions = Arc::clone(&self.sessions);
             let tracker = self.tracker.clone();
+            let tls = self.tls.clone();
             attempts.spawn(async move {
                 let opened = async {
                     let stream = connect_within(addr, &config).await?;
-                    spawn(stream, handler, &config, &sessions, &tracker)
+                    spawn(stream, handler, &config, tls.as_ref(), &sessions, &tracker).await
                 };
                 (
                     index,
@@ -145,15 +166,46 @@ impl Connector {
     }
 }
 
-/// Starts the session for a connected `stream` on `tracker`, registered in `sessions`.
-fn spawn<H: SessionHandler>(
+/// Starts the session for a connected `stream` (after a TLS handshake if `tls` is set) on
+/// `tracker`, registered in `sessions`.
+async fn spawn<H: SessionHandler>(
     stream: TcpStream,
     handler: H,
     config: &Config,
+    tls: Option<&TlsConnector>,
     sessions: &Arc<SessionSet>,
     tracker: &TaskTracker,
 ) -> io::Result<Arc<Session>> {
-    let (session, driver) = driver::start(stream, handler, config)?;
+    let Some(tls) = tls else {
+        let (session, driver) = driver::start(stream, handler, config)?;
+        return track(session, driver, sessions, tracker);
+    };
+    if config.nodelay {
+        stream.set_nodelay(true)?;
+    }
+    let (peer, local) = (stream.peer_addr()?, stream.local_addr()?);
+    let limit = config.tls_handshake_timeout;
+    let handshake = tls.inner.connect(tls.server_name.clone(), stream);
+    let stream = match tokio::time::timeout(limit, handshake).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("TLS handshake not done within {limit:?}"),
+            ))
+        }
+    };
+    let (session, driver) = stream_driver::start(stream, peer, local, handler, config);
+    track(session, driver, sessions, tracker)
+}
+
+/// Runs a started session on `tracker`, listed in `sessions` while it runs.
+fn track(
+    session: Arc<Session>,
+    driver: impl std::future::Future<Output = CloseReason> + Send + 'static,
+    sessions: &Arc<SessionSet>,
+    tracker: &TaskTracker,
+) -> io::Result<Arc<Session>> {
     sessions.insert(&session);
     let registered = Arc::clone(&session);
     let sessions = Arc::clone(sessions);

@@ -17,7 +17,7 @@ use crate::recv_buffer::RecvBuffer;
 use crate::session::{Session, SessionHandler};
 
 /// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
-const MAX_IOVECS: usize = 64;
+pub(crate) const MAX_IOVECS: usize = 64;
 
 /// Frames up to this size are copied together into one buffer before writing; larger ones
 /// are written from their own (shared) memory.
@@ -160,18 +160,7 @@ impl<H: SessionHandler> Driver<H> {
     /// One non-blocking read and the handler call that follows. Returns true if bytes
     /// arrived.
     fn read_once(&mut self) -> bool {
-        // Room for a good read, not just a byte: a partial frame left near the end of the
-        // buffer would otherwise be read a few bytes per syscall. Never more than the cap
-        // leaves room for, or a partial frame of exactly `max_packet_size` could not complete.
-        let room = self.recv.max_capacity() - self.recv.data_size();
-        let want = (self.recv_initial / 4).min(room).max(1);
-        if let Err(e) = self.recv.reserve(want, self.recv_initial) {
-            // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
-            // `max_packet_size`; `PacketSession` refuses oversized frames first.
-            self.session
-                .disconnect(CloseReason::ApplicationError(format!(
-                    "receive buffer full: {e}"
-                )));
+        if !reserve_for_read(&self.session, &mut self.recv, self.recv_initial) {
             return false;
         }
         match self.stream.try_read(self.recv.write_segment()) {
@@ -195,35 +184,12 @@ impl<H: SessionHandler> Driver<H> {
     }
 
     fn deliver(&mut self) {
-        let session = Arc::clone(&self.session);
-        let recv = &self.recv;
-        let handler = &mut self.handler;
-        let data = recv.read_segment();
-        local_batch::open(session.id());
-        let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(&session, data)));
-        local_batch::close(|frames, bytes| session.enqueue_batch(frames, bytes));
-        let consumed = match result {
-            Ok(consumed) => consumed,
-            Err(_) => {
-                session.disconnect(CloseReason::ApplicationError("on_recv panicked".into()));
-                return;
-            }
-        };
-        if consumed > 0 {
-            // Progress for the idle check is input the handler could use (for a
-            // PacketSession, a complete frame), not bytes: a peer trickling a frame that never
-            // completes is as idle as a silent one.
-            session.received_since_check.store(true, Ordering::Relaxed);
-        }
-        if let Err(e) = self.recv.on_read(consumed) {
-            session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
-            return;
-        }
-        self.recv.clean();
-        if self.recv.data_size() == 0 && self.recv.capacity() > self.recv_initial {
-            // A burst grew the buffer; hand the memory back now that it is drained.
-            self.recv.release_if_empty();
-        }
+        deliver(
+            &self.session,
+            &mut self.handler,
+            &mut self.recv,
+            self.recv_initial,
+        );
     }
 
     /// Takes everything queued and tries to write it at once: a socket is writable far more
@@ -236,31 +202,8 @@ impl<H: SessionHandler> Driver<H> {
         }
     }
 
-    /// Moves the frames just taken from the queue into `in_flight`, copying runs of small
-    /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
-    /// frames cost far more as a hundred iovecs than as one copied run; large frames (the
-    /// room's shared broadcast batch) are passed by reference, never copied.
     fn stage(&mut self, taken: &mut Vec<Bytes>) {
-        for frame in taken.drain(..) {
-            if frame.len() <= COALESCE_MAX {
-                // Grows to the largest run seen; once the previous run's `Bytes` is written
-                // and dropped, `reserve` reuses the same allocation.
-                self.staging.extend_from_slice(&frame);
-            } else {
-                if !self.staging.is_empty() {
-                    self.in_flight.push(self.staging.split().freeze());
-                }
-                self.in_flight.push(frame);
-            }
-        }
-        if !self.staging.is_empty() {
-            self.in_flight.push(self.staging.split().freeze());
-        }
-        if self.staging.capacity() > STAGING_KEEP {
-            // A burst grew it; the runs already cut keep their own memory, and an idle
-            // session should not hold a large buffer for the next burst.
-            self.staging = BytesMut::new();
-        }
+        stage(&mut self.staging, &mut self.in_flight, taken);
     }
 
     /// One non-blocking vectored write of as much of the in-flight frames as the socket takes.
@@ -270,12 +213,7 @@ impl<H: SessionHandler> Driver<H> {
             self.stream.try_write(&only[self.in_flight_offset..])
         } else {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut count = 0;
-            for (i, frame) in self.in_flight.iter().take(MAX_IOVECS).enumerate() {
-                let skip = if i == 0 { self.in_flight_offset } else { 0 };
-                slices[count] = IoSlice::new(&frame[skip..]);
-                count += 1;
-            }
+            let count = io_slices(&self.in_flight, self.in_flight_offset, &mut slices);
             self.stream.try_write_vectored(&slices[..count])
         };
         match written {
@@ -301,26 +239,8 @@ impl<H: SessionHandler> Driver<H> {
         }
     }
 
-    fn advance(&mut self, mut n: usize) {
-        let mut done = 0;
-        for frame in &self.in_flight {
-            let left = frame.len() - self.in_flight_offset;
-            if n < left {
-                self.in_flight_offset += n;
-                break;
-            }
-            n -= left;
-            self.in_flight_offset = 0;
-            done += 1;
-        }
-        self.in_flight.drain(..done);
-        if let Some(first) = self.in_flight.first_mut() {
-            // Keep the offset small relative to the frame: once it is worth it, re-slice.
-            if self.in_flight_offset > 0 && self.in_flight_offset * 2 > first.len() {
-                first.advance(self.in_flight_offset);
-                self.in_flight_offset = 0;
-            }
-        }
+    fn advance(&mut self, n: usize) {
+        advance(&mut self.in_flight, &mut self.in_flight_offset, n);
     }
 
     /// Runs a handler callback, turning a panic into an `ApplicationError` close instead of
@@ -339,7 +259,148 @@ impl<H: SessionHandler> Driver<H> {
         session: &Arc<Session>,
         f: impl FnOnce(&mut H, &Arc<Session>),
     ) -> bool {
-        let handler = &mut self.handler;
-        catch_unwind(AssertUnwindSafe(|| f(handler, session))).is_ok()
+        guard_with(&mut self.handler, session, f)
     }
+}
+
+// The buffering below is shared with `stream_driver.rs` (TLS sessions): only the I/O calls
+// differ between the two drivers. Plain functions in one crate, so the plain driver compiles
+// to what it was when they were its methods.
+
+/// Makes room in `recv` for the next read. False (and the session closed) if it is full.
+#[inline]
+pub(crate) fn reserve_for_read(
+    session: &Session,
+    recv: &mut RecvBuffer,
+    recv_initial: usize,
+) -> bool {
+    // Room for a good read, not just a byte: a partial frame left near the end of the
+    // buffer would otherwise be read a few bytes per syscall. Never more than the cap
+    // leaves room for, or a partial frame of exactly `max_packet_size` could not complete.
+    let room = recv.max_capacity() - recv.data_size();
+    let want = (recv_initial / 4).min(room).max(1);
+    if let Err(e) = recv.reserve(want, recv_initial) {
+        // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
+        // `max_packet_size`; `PacketSession` refuses oversized frames first.
+        session.disconnect(CloseReason::ApplicationError(format!(
+            "receive buffer full: {e}"
+        )));
+        return false;
+    }
+    true
+}
+
+/// Hands the unconsumed received bytes to the handler, collects the replies it made into the
+/// session's queue, and drops what it consumed.
+pub(crate) fn deliver<H: SessionHandler>(
+    session: &Arc<Session>,
+    handler: &mut H,
+    recv: &mut RecvBuffer,
+    recv_initial: usize,
+) {
+    let data = recv.read_segment();
+    local_batch::open(session.id());
+    let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(session, data)));
+    local_batch::close(|frames, bytes| session.enqueue_batch(frames, bytes));
+    let consumed = match result {
+        Ok(consumed) => consumed,
+        Err(_) => {
+            session.disconnect(CloseReason::ApplicationError("on_recv panicked".into()));
+            return;
+        }
+    };
+    if consumed > 0 {
+        // Progress for the idle check is input the handler could use (for a
+        // PacketSession, a complete frame), not bytes: a peer trickling a frame that never
+        // completes is as idle as a silent one.
+        session.received_since_check.store(true, Ordering::Relaxed);
+    }
+    if let Err(e) = recv.on_read(consumed) {
+        session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
+        return;
+    }
+    recv.clean();
+    if recv.data_size() == 0 && recv.capacity() > recv_initial {
+        // A burst grew the buffer; hand the memory back now that it is drained.
+        recv.release_if_empty();
+    }
+}
+
+/// Moves the frames just taken from the queue into `in_flight`, copying runs of small
+/// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte
+/// frames cost far more as a hundred iovecs than as one copied run; large frames (the
+/// room's shared broadcast batch) are passed by reference, never copied.
+#[inline]
+pub(crate) fn stage(staging: &mut BytesMut, in_flight: &mut Vec<Bytes>, taken: &mut Vec<Bytes>) {
+    for frame in taken.drain(..) {
+        if frame.len() <= COALESCE_MAX {
+            // Grows to the largest run seen; once the previous run's `Bytes` is written
+            // and dropped, `reserve` reuses the same allocation.
+            staging.extend_from_slice(&frame);
+        } else {
+            if !staging.is_empty() {
+                in_flight.push(staging.split().freeze());
+            }
+            in_flight.push(frame);
+        }
+    }
+    if !staging.is_empty() {
+        in_flight.push(staging.split().freeze());
+    }
+    if staging.capacity() > STAGING_KEEP {
+        // A burst grew it; the runs already cut keep their own memory, and an idle
+        // session should not hold a large buffer for the next burst.
+        *staging = BytesMut::new();
+    }
+}
+
+/// Drops the `n` bytes just written from the front of `in_flight`; `offset` is how much of
+/// its first frame was already out.
+#[inline]
+pub(crate) fn advance(in_flight: &mut Vec<Bytes>, offset: &mut usize, mut n: usize) {
+    let mut done = 0;
+    for frame in in_flight.iter() {
+        let left = frame.len() - *offset;
+        if n < left {
+            *offset += n;
+            break;
+        }
+        n -= left;
+        *offset = 0;
+        done += 1;
+    }
+    in_flight.drain(..done);
+    if let Some(first) = in_flight.first_mut() {
+        // Keep the offset small relative to the frame: once it is worth it, re-slice.
+        if *offset > 0 && *offset * 2 > first.len() {
+            first.advance(*offset);
+            *offset = 0;
+        }
+    }
+}
+
+/// The in-flight frames as at most `MAX_IOVECS` slices for one vectored write, the first
+/// `offset` bytes skipped; returns how many slices were filled.
+#[inline]
+pub(crate) fn io_slices<'a>(
+    in_flight: &'a [Bytes],
+    offset: usize,
+    slices: &mut [IoSlice<'a>; MAX_IOVECS],
+) -> usize {
+    let mut count = 0;
+    for (i, frame) in in_flight.iter().take(MAX_IOVECS).enumerate() {
+        let skip = if i == 0 { offset } else { 0 };
+        slices[count] = IoSlice::new(&frame[skip..]);
+        count += 1;
+    }
+    count
+}
+
+/// Runs a handler callback, catching a panic. Returns false if it panicked.
+pub(crate) fn guard_with<H>(
+    handler: &mut H,
+    session: &Arc<Session>,
+    f: impl FnOnce(&mut H, &Arc<Session>),
+) -> bool {
+    catch_unwind(AssertUnwindSafe(|| f(handler, session))).is_ok()
 }

@@ -5,7 +5,10 @@
 //! are encoded once into thread-local [`SendBuffer`] chunks as shared [`bytes::Bytes`] and
 //! queued on any number of sessions with the non-blocking [`Session::send`]. A [`Listener`]
 //! accepts sessions on the server side and a [`Connector`] opens them on the client side, both
-//! configured by [`Config`]. Generated packet code implements [`Packet`] with the [`wire`]
+//! configured by [`Config`], over plain TCP or TLS ([`TlsAcceptor`], [`TlsConnector`]). The
+//! sessions of one or several listeners are listed, looked up and reported as they start and
+//! end in a [`SessionRegistry`]. A [`UdpListener`] makes each remote address a session, with
+//! whole frames inside datagrams ([`udp`]). Generated packet code implements [`Packet`] with the [`wire`]
 //! field encodings. Every session ends exactly once, with a [`CloseReason`].
 //!
 //! Framing, buffers and encodings are plain structs with no sockets, tested without I/O; the
@@ -26,9 +29,13 @@ mod local_batch;
 mod packet;
 mod packet_session;
 mod recv_buffer;
+mod registry;
 mod send_buffer;
 mod session;
 mod session_set;
+mod stream_driver;
+mod tls;
+pub mod udp;
 pub mod wire;
 
 pub use address_limits::AddressLimits;
@@ -40,5 +47,8 @@ pub use listener::{Listener, ListenerStats};
 pub use packet::Packet;
 pub use packet_session::PacketSession;
 pub use recv_buffer::{RecvBuffer, RecvBufferError};
+pub use registry::{SessionEvents, SessionRegistry};
 pub use send_buffer::{SendBuffer, DEFAULT_CHUNK_SIZE};
 pub use session::{SendError, Session, SessionHandler};
+pub use tls::{TlsAcceptor, TlsConnector, TlsError};
+pub use udp::{UdpConfig, UdpListener, UdpStats};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,8 +15,11 @@ use crate::address_limits::AddressTable;
 use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
-use crate::session::SessionHandler;
+use crate::registry::SessionRegistry;
+use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;
+use crate::stream_driver;
+use crate::tls::TlsAcceptor;
 
 /// Counters of one listener, readable while it runs.
 #[derive(Debug, Default)]
@@ -26,6 +29,8 @@ pub struct ListenerStats {
     refused_by_address: AtomicU64,
     accept_errors: AtomicU64,
     active: AtomicU64,
+    tls_handshake_failed: AtomicU64,
+    tls_handshake_timed_out: AtomicU64,
 }
 
 impl ListenerStats {
@@ -54,6 +59,18 @@ impl ListenerStats {
     pub fn active(&self) -> u64 {
         self.active.load(Ordering::Relaxed)
     }
+
+    /// TLS connections dropped because the handshake failed: not TLS at all (plain TCP,
+    /// garbage), a protocol error, or the peer closing before it finished.
+    pub fn tls_handshake_failed(&self) -> u64 {
+        self.tls_handshake_failed.load(Ordering::Relaxed)
+    }
+
+    /// TLS connections dropped because the handshake did not finish within
+    /// [`Config::tls_handshake_timeout`].
+    pub fn tls_handshake_timed_out(&self) -> u64 {
+        self.tls_handshake_timed_out.load(Ordering::Relaxed)
+    }
 }
 
 /// A bound server socket. [`Listener::run`] accepts until [`Listener::shutdown_token`] is
@@ -63,6 +80,17 @@ pub struct Listener {
     config: Arc<Config>,
     shutdown: CancellationToken,
     stats: Arc<ListenerStats>,
+    registry: Arc<SessionRegistry>,
+    tls: Option<TlsAcceptor>,
+    /// Connection slots (`max_connections`). The permit moves into the session's task, so a
+    /// slot frees itself however the session ends.
+    slots: Arc<Semaphore>,
+    /// How many slots `slots` was made with (the first listener's `max_connections` when
+    /// shared through `alongside`), for the refusal log.
+    slots_max: usize,
+    /// A std mutex: the accept loop admits and each session's cleanup releases, a few map
+    /// operations per connection, never held across an `.await`.
+    addresses: Option<Arc<Mutex<AddressTable>>>,
 }
 
 impl Listener {
@@ -83,12 +111,65 @@ impl Listener {
         set_buffer_sizes(&socket, &config)?;
         socket.bind(config.addr)?;
         let tcp = socket.listen(config.backlog)?;
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let addresses = config
+            .address_limits
+            .clone()
+            .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
         Ok(Listener {
+            slots,
+            slots_max: config.max_connections,
+            addresses,
             tcp,
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             stats: Arc::default(),
+            registry: SessionRegistry::new(),
+            tls: None,
         })
+    }
+
+    /// Makes this listener a second door into the same server as `first` (a TLS port beside
+    /// a TCP one): from now on they share one cap on open connections (`first`'s
+    /// `max_connections`), one per-address table, one [`SessionRegistry`], one shutdown
+    /// token and one [`ListenerStats`]. Their own configs still set everything else.
+    pub fn alongside(mut self, first: &Listener) -> Self {
+        self.slots = Arc::clone(&first.slots);
+        self.slots_max = first.slots_max;
+        self.addresses = first.addresses.clone();
+        self.registry = Arc::clone(&first.registry);
+        self.shutdown = first.shutdown.clone();
+        self.stats = Arc::clone(&first.stats);
+        self
+    }
+
+    /// Makes this a TLS listener: every accepted connection does a TLS handshake (within
+    /// [`Config::tls_handshake_timeout`], on its own task) before its session starts; one
+    /// that fails or times out is dropped, counted in [`ListenerStats`] and logged with the
+    /// reason. Sessions on top are the same `Session`/`PacketSession` as over plain TCP.
+    pub fn with_tls(mut self, acceptor: TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// Registers this listener's sessions in `registry` instead of a registry of its own:
+    /// give several listeners (TCP and TLS ports, say) the same one and the game sees one
+    /// set of sessions and one stream of connect/close events.
+    pub fn with_registry(mut self, registry: Arc<SessionRegistry>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Shuts this listener down with `token` instead of a token of its own: several
+    /// listeners given the same token stop together.
+    pub fn with_shutdown_token(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
+    }
+
+    /// The registry this listener's sessions are listed in (see [`Listener::with_registry`]).
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.registry)
     }
 
     /// The address actually bound (useful with port 0).
@@ -120,25 +201,25 @@ impl Listener {
             config,
             shutdown,
             stats,
+            registry,
+            tls,
+            slots,
+            slots_max,
+            addresses,
         } = self;
-        // The permit moves into the session's task, so a slot frees itself however the
-        // session ends.
-        let slots = Arc::new(Semaphore::new(config.max_connections));
         let tracker = TaskTracker::new();
         let sessions = Arc::new(SessionSet::default());
+        let live = Live {
+            sessions: Arc::clone(&sessions),
+            registry,
+            stats: Arc::clone(&stats),
+        };
         let reaper = config
             .idle_timeout
             .map(|every| tokio::spawn(Arc::clone(&sessions).reap_idle_every(every)));
         let mut backoff = Backoff::default();
         let mut last_refusal_log: Option<tokio::time::Instant> = None;
         let mut last_address_log: Option<tokio::time::Instant> = None;
-        // A std mutex: the accept loop admits and each session's cleanup releases, a few
-        // map operations per connection, never held across an `.await`.
-        let addresses = config
-            .address_limits
-            .clone()
-            .map(|limits| Arc::new(Mutex::new(AddressTable::new(limits))));
-
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -171,7 +252,7 @@ impl Listener {
                     last_refusal_log = Some(now);
                     tracing::warn!(
                         refused_total = refused,
-                        max_connections = config.max_connections,
+                        max_connections = slots_max,
                         "connection refused: max_connections reached"
                     );
                 }
@@ -205,36 +286,50 @@ impl Listener {
                 }
             };
             let handler = factory();
-            match driver::start(stream, handler, &config) {
-                Ok((session, driver)) => {
-                    stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    stats.active.fetch_add(1, Ordering::Relaxed);
-                    sessions.insert(&session);
-                    let stats = Arc::clone(&stats);
-                    let sessions = Arc::clone(&sessions);
-                    tracker.spawn(async move {
-                        // Cleanup runs even if the task unwinds, so a bug in the I/O task
-                        // cannot leave a session registered or a slot taken forever.
-                        let _cleanup = OnDrop::new(move || {
-                            if let Some((table, admitted)) = admitted {
-                                lock(&table).release(admitted);
-                            }
-                            sessions.remove(&session);
-                            stats.active.fetch_sub(1, Ordering::Relaxed);
-                            drop(permit);
+            let admission = Admission {
+                _permit: permit,
+                admitted,
+            };
+            let Some(acceptor) = &tls else {
+                match driver::start(stream, handler, &config) {
+                    Ok((session, driver)) => {
+                        let cleanup = live.track(&session, admission);
+                        tracker.spawn(async move {
+                            // Cleanup runs even if the task unwinds, so a bug in the I/O task
+                            // cannot leave a session registered or a slot taken forever.
+                            let _cleanup = cleanup;
+                            let reason = driver.await;
+                            tracing::debug!(%reason, "session closed");
                         });
-                        let reason = driver.await;
-                        tracing::debug!(%reason, "session closed");
-                    });
-                }
-                Err(e) => {
-                    // The peer vanished between accept and setup; only its admission to undo.
-                    if let Some((table, admitted)) = admitted {
-                        lock(&table).release(admitted);
                     }
-                    tracing::debug!(error = %e, "accepted socket unusable");
+                    // The peer vanished between accept and setup; dropping the admission
+                    // undoes it.
+                    Err(e) => tracing::debug!(error = %e, "accepted socket unusable"),
                 }
-            }
+                continue;
+            };
+            // TLS: the handshake runs on the session's own task, so a client that stalls or
+            // sends garbage costs the accept loop nothing. It holds its connection slot and
+            // per-address admission meanwhile (for at most `tls_handshake_timeout`), so a
+            // flood of half-open handshakes is capped like any other connections.
+            let acceptor = acceptor.clone();
+            let config = Arc::clone(&config);
+            let live = live.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                // Shutdown must not wait out a stalled handshake: it has no session to close.
+                let shaken = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    shaken = handshake(&acceptor, stream, peer, &config, &live.stats) => shaken,
+                };
+                let Some((stream, local)) = shaken else {
+                    return;
+                };
+                let (session, driver) = stream_driver::start(stream, peer, local, handler, &config);
+                let _cleanup = live.track(&session, admission);
+                let reason = driver.await;
+                tracing::debug!(%reason, "TLS session closed");
+            });
         }
 
         // Stop accepting first, so no session can start after the close below.
@@ -244,6 +339,85 @@ impl Listener {
         tracker.wait().await;
         if let Some(reaper) = reaper {
             reaper.abort();
+        }
+    }
+}
+
+/// What a session needs to be tracked while it runs, shared by the accept loop and the
+/// TLS handshake tasks.
+#[derive(Clone)]
+struct Live {
+    sessions: Arc<SessionSet>,
+    registry: Arc<SessionRegistry>,
+    stats: Arc<ListenerStats>,
+}
+
+impl Live {
+    /// Counts and registers a session that is about to run; the returned guard undoes it
+    /// all (and frees the admission) when the session's task ends, even by unwinding.
+    fn track(&self, session: &Arc<Session>, admission: Admission) -> OnDrop<impl FnOnce()> {
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        self.stats.active.fetch_add(1, Ordering::Relaxed);
+        self.sessions.insert(session);
+        self.registry.register(session);
+        let live = self.clone();
+        let session = Arc::clone(session);
+        OnDrop::new(move || {
+            live.sessions.remove(&session);
+            live.registry.unregister(&session);
+            live.stats.active.fetch_sub(1, Ordering::Relaxed);
+            drop(admission);
+        })
+    }
+}
+
+/// A connection's connection slot and per-address admission; dropping it gives both back.
+struct Admission {
+    /// Held, never read: dropping it frees the connection slot.
+    _permit: OwnedSemaphorePermit,
+    admitted: Option<(Arc<Mutex<AddressTable>>, crate::address_limits::Admitted)>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some((table, admitted)) = self.admitted.take() {
+            lock(&table).release(admitted);
+        }
+    }
+}
+
+/// Runs the server side of a TLS handshake within the configured time. On failure the
+/// connection is dropped, counted and logged with its reason, and `None` returned.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    stats: &ListenerStats,
+) -> Option<(
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    SocketAddr,
+)> {
+    if config.nodelay {
+        // Set before the handshake, so its flights are not held back by Nagle either.
+        let _ = stream.set_nodelay(true);
+    }
+    let local = stream.local_addr().ok()?;
+    let limit = config.tls_handshake_timeout;
+    match tokio::time::timeout(limit, acceptor.inner.accept(stream)).await {
+        Ok(Ok(tls)) => Some((tls, local)),
+        Ok(Err(e)) => {
+            stats.tls_handshake_failed.fetch_add(1, Ordering::Relaxed);
+            // A peer's doing, so debug: a scanner must not be able to flood the log.
+            tracing::debug!(%peer, reason = %e, "TLS handshake failed; connection closed");
+            None
+        }
+        Err(_) => {
+            stats
+                .tls_handshake_timed_out
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, ?limit, "TLS handshake timed out; connection closed");
+            None
         }
     }
 }
