@@ -113,7 +113,7 @@ pub struct Row {
     rss_window_end: u64,
     disconnects: u64,
     errors: u64,
-    /// Seconds of bot CPU per million moves received: what the load generator pays.
+    /// Nanoseconds of bot CPU per move received: what the load generator pays.
     bot_cpu_s_per_m: f64,
 }
 
@@ -311,7 +311,7 @@ fn run_one(
         variant: variant.name.clone(),
         run,
         admin,
-        bot_cpu_s_per_m: bot_cpu_secs / (report.moves.received.max(1) as f64 / 1e6),
+        bot_cpu_s_per_m: bot_cpu_secs * 1e9 / report.moves.received.max(1) as f64,
         clients,
         delivered_nominal: report.moves.received as f64 / nominal.max(1.0),
         delivered_sent: report.moves.delivered_ratio,
@@ -332,13 +332,13 @@ fn run_one(
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | variant | run | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors | admin frames / scrapes |"
+        "| N | variant | run | delivered / nominal | delivered / sent | lost | rtt p50 | rtt p99 | server CPU | bots CPU | bots CPU ns / move | server peak RSS | RSS / session | RSS window start -> end | disconnects | errors | admin frames / scrapes |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} | {} |",
+            "| {} | {} | {} | {:.2}% | {:.4}% | {} | {:.1} ms | {:.1} ms | {:.0}% | {:.0}% | {:.1} | {:.1} MiB | {:.1} KiB | {:.1} -> {:.1} MiB | {} | {} | {} |",
             r.clients,
             r.variant,
             r.run,
@@ -452,13 +452,13 @@ fn print_summary(summary: &[Summary]) {
     println!("Median of the runs, with the spread (min .. max):");
     println!();
     println!(
-        "| N | variant | runs | clean runs | delivered / nominal | rtt p99 | server CPU | bots CPU | bots CPU-s / M moves | server peak RSS | lost (all runs) | errors (all runs) |"
+        "| N | variant | runs | clean runs | delivered / nominal | rtt p99 | server CPU | bots CPU | bots CPU ns / move | server peak RSS | lost (all runs) | errors (all runs) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for s in summary {
         let m = &s.median;
         println!(
-            "| {} | {} | {} | {} | {:.2}% ({:.2} .. {:.2}) | {:.0} ms ({:.0} .. {:.0}) | {:.0}% | {:.0}% | {:.2} | {:.1} MiB | {} | {} |",
+            "| {} | {} | {} | {} | {:.2}% ({:.2} .. {:.2}) | {:.0} ms ({:.0} .. {:.0}) | {:.0}% | {:.0}% | {:.1} | {:.1} MiB | {} | {} |",
             s.clients,
             s.variant,
             s.runs,
