@@ -44,42 +44,36 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let report = match dummy_client::run_until(config, ctrl_c()).await {
-        Ok(report) => report,
+    match dummy_client::run_until(config, ctrl_c()).await {
+        Ok(report) => finish(&cli, &report, report.passed),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    println!("{report}");
-    if let Some(path) = &cli.json {
-        let written = serde_json::to_string_pretty(&report)
-            .map_err(std::io::Error::from)
-            .and_then(|json| std::fs::write(path, json + "\n"));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    }
-    if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 
 /// `--world grid`: the world-mode run, its summary and JSON report.
 async fn world(cli: &Cli) -> ExitCode {
-    let report = match dummy_client::world::run_world(cli.world.config(&cli.config())).await {
-        Ok(report) => report,
+    match dummy_client::world::run_world(cli.world.config(&cli.config())).await {
+        Ok(report) => finish(cli, &report, report.passed),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
+    }
+}
+
+/// Prints the summary, writes the JSON report if asked, and turns the verdict into the exit
+/// status (2 if the JSON could not be written).
+fn finish<R: std::fmt::Display + serde::Serialize>(
+    cli: &Cli,
+    report: &R,
+    passed: bool,
+) -> ExitCode {
     println!("{report}");
     if let Some(path) = &cli.json {
-        let written = serde_json::to_string_pretty(&report)
+        let written = serde_json::to_string_pretty(report)
             .map_err(std::io::Error::from)
             .and_then(|json| std::fs::write(path, json + "\n"));
         if let Err(e) = written {
@@ -87,7 +81,7 @@ async fn world(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if report.passed {
+    if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
