@@ -1,5 +1,8 @@
 //! Sessions over real loopback sockets: framing, batching, limits, closing and shutdown.
 
+#[path = "support/echo.rs"]
+mod echo;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,37 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn frame(id: u16, body: &[u8]) -> Vec<u8> {
-    let size = (4 + body.len()) as u16;
-    let mut f = size.to_le_bytes().to_vec();
-    f.extend_from_slice(&id.to_le_bytes());
-    f.extend_from_slice(body);
-    f
-}
-
-/// Echoes every frame back and reports each session's close reason.
-struct Echo {
-    closed: mpsc::UnboundedSender<CloseReason>,
-}
-
-impl PacketSession for Echo {
-    fn on_recv_packet(
-        &mut self,
-        session: &Arc<Session>,
-        id: u16,
-        body: &[u8],
-    ) -> Result<(), CloseReason> {
-        let echoed = SendBuffer::copy_from_slice(&frame(id, body));
-        let _ = session.send(echoed);
-        Ok(())
-    }
-
-    fn on_disconnected(&mut self, _: &Arc<Session>, reason: &CloseReason) {
-        let _ = self.closed.send(reason.clone());
-    }
-}
+use echo::{frame, Echo, WAIT};
 
 struct Server {
     addr: SocketAddr,

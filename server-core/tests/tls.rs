@@ -2,6 +2,8 @@
 //! sessions play as over TCP, bad files are typed errors, and hostile or broken handshakes
 //! are dropped with a counted reason without holding up other clients.
 
+#[path = "support/echo.rs"]
+mod echo;
 #[path = "support/pki.rs"]
 mod pki;
 
@@ -19,36 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn frame(id: u16, body: &[u8]) -> Vec<u8> {
-    let size = (4 + body.len()) as u16;
-    let mut f = size.to_le_bytes().to_vec();
-    f.extend_from_slice(&id.to_le_bytes());
-    f.extend_from_slice(body);
-    f
-}
-
-/// Server side: echoes every frame and reports each session's close reason.
-struct Echo {
-    closed: mpsc::UnboundedSender<CloseReason>,
-}
-
-impl PacketSession for Echo {
-    fn on_recv_packet(
-        &mut self,
-        session: &Arc<Session>,
-        id: u16,
-        body: &[u8],
-    ) -> Result<(), CloseReason> {
-        let _ = session.send(SendBuffer::copy_from_slice(&frame(id, body)));
-        Ok(())
-    }
-
-    fn on_disconnected(&mut self, _: &Arc<Session>, reason: &CloseReason) {
-        let _ = self.closed.send(reason.clone());
-    }
-}
+use echo::{frame, Echo, WAIT};
 
 /// Client side: forwards every frame it gets.
 struct Collect {

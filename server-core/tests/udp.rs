@@ -3,47 +3,22 @@
 //! session, and a flood from many source addresses capped by the session limit, the
 //! per-address limits and the per-address datagram rate.
 
+#[path = "support/echo.rs"]
+mod echo;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server_core::{
-    AddressLimits, CloseReason, Config, PacketSession, ProtocolError, SendBuffer, Session,
-    SessionRegistry, UdpConfig, UdpListener, UdpStats,
+    AddressLimits, CloseReason, Config, ProtocolError, SessionRegistry, UdpConfig, UdpListener,
+    UdpStats,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn frame(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut f = ((4 + body.len()) as u16).to_le_bytes().to_vec();
-    f.extend_from_slice(&id.to_le_bytes());
-    f.extend_from_slice(body);
-    f
-}
-
-/// Echoes every frame and reports each session's close reason.
-struct Echo {
-    closed: mpsc::UnboundedSender<CloseReason>,
-}
-
-impl PacketSession for Echo {
-    fn on_recv_packet(
-        &mut self,
-        session: &Arc<Session>,
-        id: u16,
-        body: &[u8],
-    ) -> Result<(), CloseReason> {
-        let _ = session.send(SendBuffer::copy_from_slice(&frame(id, body)));
-        Ok(())
-    }
-
-    fn on_disconnected(&mut self, _: &Arc<Session>, reason: &CloseReason) {
-        let _ = self.closed.send(reason.clone());
-    }
-}
+use echo::{frame, Echo, WAIT};
 
 struct Server {
     addr: SocketAddr,
