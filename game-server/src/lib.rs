@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod cli;
 mod client_session;
 mod config;
 mod game_room;
