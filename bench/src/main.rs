@@ -28,12 +28,15 @@ enum Command {
     Broadcast(broadcast::Args),
     /// Server memory per connected idle session (10,000 by default).
     Idle(idle::Args),
-    /// Redraws the broadcast chart from the CSV a sweep wrote beside it.
+    /// Redraws a sweep's chart from the CSV it wrote beside it.
     Plot {
         /// The CSV (`n,delivered_pct,p99_ms`).
         csv: std::path::PathBuf,
         /// The SVG to write.
         svg: std::path::PathBuf,
+        /// The world sweep's chart (`bench world`) rather than the broadcast sweep's.
+        #[arg(long)]
+        world: bool,
     },
     /// N bots with churn against the release game-server for M minutes: RSS over time,
     /// errors and lost moves; fails on any loss or error.
@@ -48,13 +51,18 @@ fn main() -> std::process::ExitCode {
         Command::Echo(args) => echo::run(args),
         Command::Broadcast(args) => broadcast::run(args),
         Command::Idle(args) => idle::run(args),
-        Command::Plot { csv, svg } => std::fs::read_to_string(&csv)
+        Command::Plot { csv, svg, world } => std::fs::read_to_string(&csv)
             .map_err(|e| format!("{}: {e}", csv.display()).into())
             .and_then(|text| {
                 plot::read_csv(&text).map_err(|e| format!("{}: {e}", csv.display()).into())
             })
             .and_then(|points| {
-                std::fs::write(&svg, plot::delivered_and_p99(&points)).map_err(Into::into)
+                let labels = if world {
+                    &plot::Labels::WORLD
+                } else {
+                    &plot::Labels::ROOM
+                };
+                std::fs::write(&svg, plot::chart(&points, labels)).map_err(Into::into)
             }),
         Command::Soak(args) => soak::run(args),
         Command::World(args) => world::run(args),

@@ -39,6 +39,8 @@ pub struct Labels {
     pub x: &'static str,
     /// What the blue (left) series is.
     pub left: &'static str,
+    /// What the red (right, log scale) series is.
+    pub right: &'static str,
 }
 
 impl Labels {
@@ -47,6 +49,16 @@ impl Labels {
         title: "One room, N bots moving every 250 ms (deliveries = N x N x 4 per second)",
         x: "N (bots in the room)",
         left: "delivered / nominal (left)",
+        right: "round trip p99 (C_Ping), log scale (right)",
+    };
+
+    /// The world sweep's: the red line is the move round trip (a bot's `C_Move` to its own
+    /// `S_BroadcastMove`, the tick's wait included), the one the world's target is about.
+    pub const WORLD: Labels = Labels {
+        title: "World mode, N bots walking at a fixed density (area of interest)",
+        x: "N (bots in the world)",
+        left: "required moves delivered (left)",
+        right: "move round trip p99, tick included, log scale (right)",
     };
 }
 
@@ -159,12 +171,13 @@ pub fn chart(points: &[Point], labels: &Labels) -> String {
     }
     let _ = writeln!(
         svg,
-        r##"<text x="{}" y="{}" fill="#1f77b4">— {}</text><text x="{}" y="{}" fill="#d62728">— round trip p99, log scale (right)</text>"##,
+        r##"<text x="{}" y="{}" fill="#1f77b4">— {}</text><text x="{}" y="{}" fill="#d62728">— {}</text>"##,
         x0 + 10.0,
         y_pct(50.0),
         labels.left,
         x0 + 10.0,
-        y_pct(50.0) + 16.0
+        y_pct(50.0) + 16.0,
+        labels.right
     );
     svg.push_str("</svg>\n");
     svg

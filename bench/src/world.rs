@@ -81,15 +81,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map(|r| plot::Point {
                 n: r.clients as f64,
                 delivered_pct: r.report.delivered_ratio * 100.0,
-                p99_ms: r.report.rtt_p99_ms,
+                p99_ms: r.report.move_rtt_p99_ms,
             })
             .collect();
-        let labels = plot::Labels {
-            title: "World mode, N bots walking at a fixed density (area of interest)",
-            x: "N (bots in the world)",
-            left: "required moves delivered (left)",
-        };
-        std::fs::write(path, plot::chart(&points, &labels))?;
+        std::fs::write(path, plot::chart(&points, &plot::Labels::WORLD))?;
         std::fs::write(path.with_extension("csv"), plot::write_csv(&points))?;
         println!("\nchart written to {}", path.display());
     }
