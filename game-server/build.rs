@@ -10,6 +10,13 @@ fn main() {
         .role(Role::Server)
         .compile_in_build_script("../packets.json");
 
+    // The messages regions exchange (world/wire.rs), in the same frame and codec as the
+    // game's packets, so they can cross processes (NATS) as they are.
+    Config::new()
+        .role(Role::Server)
+        .out_file_name("regions.rs")
+        .compile_in_build_script("regions.json");
+
     // A second schema with every field type, compiled in both string encodings, only for
     // the round-trip tests in tests/packets_all_types.rs. It is generated here because the
     // generated code needs a crate that depends on server-core, and generating costs

@@ -19,6 +19,7 @@ pub mod interest;
 pub mod message;
 pub mod region;
 pub mod runtime;
+pub mod wire;
 
 pub use args::{Mode, WorldArgs};
 pub use config::{Spawn, WorldConfig, WorldConfigError, MAX_REGIONS};
