@@ -82,6 +82,18 @@ fn wait_for(
     }
 }
 
+/// Once the bots have left, the page must show no dot and no player.
+fn every_dot_goes(mut browser: Browser) {
+    tokio::task::block_in_place(|| {
+        wait_for(
+            &mut browser,
+            "no dots once the bots left",
+            Duration::from_secs(30),
+            |s| positions(s).is_empty() && number(&s["players"]) == 0.0,
+        );
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_map_shows_bots_moving_and_leaving_in_a_real_browser() {
     let Some(chromium) = find_or_skip("the_map_shows_bots_moving_and_leaving_in_a_real_browser")
@@ -187,16 +199,7 @@ async fn the_map_shows_bots_moving_and_leaving_in_a_real_browser() {
     assert!(report.passed, "the bots' run passes:\n{report}");
 
     // The bots left: every dot goes, the counter drops to zero.
-    let mut browser = page_checks;
-    tokio::task::block_in_place(|| {
-        wait_for(
-            &mut browser,
-            "no dots once the bots left",
-            Duration::from_secs(30),
-            |s| positions(s).is_empty() && number(&s["players"]) == 0.0,
-        );
-        drop(browser);
-    });
+    every_dot_goes(page_checks);
     server.shutdown().await;
 }
 
@@ -295,15 +298,6 @@ async fn the_world_map_draws_its_regions_cells_and_walking_players_in_a_real_bro
     });
     let report = run.await.expect("bots task").expect("bot config is valid");
     assert!(report.passed, "the world run passes:\n{report}");
-    let mut browser = browser;
-    tokio::task::block_in_place(|| {
-        wait_for(
-            &mut browser,
-            "no dots once the bots left",
-            Duration::from_secs(30),
-            |s| positions(s).is_empty() && number(&s["players"]) == 0.0,
-        );
-        drop(browser);
-    });
+    every_dot_goes(browser);
     server.shutdown().await;
 }
