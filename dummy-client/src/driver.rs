@@ -161,6 +161,14 @@ struct Driver {
     churn: Churn,
 }
 
+/// Bytes one bot reads per syscall. A bot's flush batch is about N x 20 bytes a tick (60 KB
+/// at N = 3000): read 4 KB at a time (server-core's default) it took 15 reads, and between
+/// them the other bots' reads pushed this bot's per-sender sequence slots out of the cache,
+/// so most moves missed on their slot. Read whole, a batch costs one syscall and a slot is
+/// fetched once per batch. 64 KB a bot is 256 MB at N = 4000, on a machine meant to drive
+/// the server hard. Side by side at N = 3000 in BENCHMARKS.md ("Cheaper bots").
+pub(crate) const BOT_RECV_BUFFER: usize = 64 * 1024;
+
 impl Driver {
     fn new(config: RunConfig) -> Driver {
         let ping_us = u64::try_from(config.ping_interval.as_micros()).unwrap_or(u64::MAX);
@@ -171,6 +179,7 @@ impl Driver {
             // buffers to the kernel's autotuning rather than the server-side defaults.
             socket_send_buffer: None,
             socket_recv_buffer: None,
+            recv_buffer_size: BOT_RECV_BUFFER,
             ..server_core::Config::default()
         };
         Driver {
@@ -520,6 +529,9 @@ impl Driver {
             ..
         } = self;
         for slot in bots.iter_mut() {
+            if !schedule.any_due(&slot.timers, now) {
+                continue;
+            }
             // A leaver sends nothing more; a rejoined bot waits until it is in the room, so
             // that no move of its reaches the room before its enter.
             if slot.session.is_closed()

@@ -70,13 +70,12 @@ pub(crate) fn random_move(rng: &mut impl Rng, tag: Option<Tag>) -> CMove {
     }
 }
 
-/// The tag of a window move, or `None` if it is not one.
-#[inline]
+/// The tag of a window move, or `None` if it is not one: the float form of what the
+/// receive path does on the raw bits (`WINDOW_Y_BITS`, [`tag_of_bits`]), kept as the
+/// reference the tests hold it to.
+#[cfg(test)]
 pub(crate) fn tag(pos_x: f32, pos_y: f32, pos_z: f32) -> Option<Tag> {
-    in_window(pos_y).then(|| Tag {
-        sender: (pos_x.to_bits() & TAG_MASK) as u16,
-        seq: (pos_z.to_bits() & TAG_MASK) as u16,
-    })
+    in_window(pos_y).then(|| tag_of_bits(pos_x.to_bits(), pos_z.to_bits()))
 }
 
 /// `v` with its low mantissa bits replaced by `payload`, kept inside the square.
@@ -93,9 +92,21 @@ fn with_payload(v: f32, payload: u16) -> f32 {
 }
 
 /// True if a broadcast's `posY` carries the window mark.
+/// The bits of `pos_y` of a window move: -0.0, the only float that is 0 with its sign set.
+pub(crate) const WINDOW_Y_BITS: u32 = 0x8000_0000;
+
+/// The tag of a window move from the bits of its x and z (see [`tag`]).
 #[inline]
+pub(crate) fn tag_of_bits(x: u32, z: u32) -> Tag {
+    Tag {
+        sender: (x & TAG_MASK) as u16,
+        seq: (z & TAG_MASK) as u16,
+    }
+}
+
+#[cfg(test)]
 pub(crate) fn in_window(pos_y: f32) -> bool {
-    pos_y == 0.0 && pos_y.is_sign_negative()
+    pos_y.to_bits() == WINDOW_Y_BITS
 }
 
 #[cfg(test)]

@@ -47,6 +47,17 @@ impl Schedule {
         }
     }
 
+    /// True if anything is due at `now`, the timers untouched. The driver asks this first:
+    /// it reads only the bot's slot, so a tick passes over the bots with nothing due without
+    /// touching their sessions (at N = 3000, 200 ticks a second, that touching was 6% of the
+    /// bots' CPU).
+    #[inline]
+    pub(crate) fn any_due(&self, timers: &Timers, now: Duration) -> bool {
+        now >= timers.next_move
+            || now >= timers.next_ping
+            || timers.next_chat.is_some_and(|next| now >= next)
+    }
+
     /// What is due at `now`, advancing the timers past it.
     pub(crate) fn due(&self, timers: &mut Timers, now: Duration) -> Due {
         Due {
@@ -91,6 +102,32 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn any_due_says_what_due_would_fire_and_changes_nothing() {
+        let schedule = Schedule {
+            move_interval: Duration::from_millis(250),
+            ping_interval: Duration::from_millis(1000),
+            chat_interval: Some(Duration::from_millis(700)),
+        };
+        for index in 0..50 {
+            let mut timers = schedule.timers(index, Duration::ZERO);
+            for ms in (0..3000).step_by(7) {
+                let now = Duration::from_millis(ms);
+                let before = timers;
+                let any = schedule.any_due(&timers, now);
+                assert_eq!(
+                    (timers.next_move, timers.next_ping, timers.next_chat),
+                    (before.next_move, before.next_ping, before.next_chat)
+                );
+                assert_eq!(
+                    any,
+                    schedule.due(&mut timers, now) != Due::default(),
+                    "bot {index} at {ms} ms"
+                );
+            }
+        }
     }
 
     #[test]
