@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use server_core::filter::{self, PacketFilter};
+use server_core::filter::{PacketFilter, ReceiveFilter};
+use server_core::frame::HEADER_SIZE;
 use server_core::{CloseReason, Packet, Session, SessionHandler};
 
 use crate::chat::{self, ChatSeen, ChatSeqs};
@@ -305,6 +306,13 @@ pub(crate) struct Bot {
     tally: Tally,
 }
 
+/// Bytes of an `S_BroadcastMove` frame: the header and four 4-byte fields.
+const MOVE_FRAME_LEN: usize = HEADER_SIZE + 16;
+
+/// The header of every `S_BroadcastMove` frame, `[size u16][id u16]`, read as one
+/// little-endian word.
+const MOVE_HEADER: u32 = MOVE_FRAME_LEN as u32 | (SBroadcastMove::ID as u32) << 16;
+
 /// What the common move (another bot's next window move) changes, counted in plain fields
 /// and published to the bot's shared counters once per read: a read carries a thousand moves
 /// or more, and three counter updates per move in the shared struct cost more than the
@@ -343,23 +351,64 @@ impl Bot {
 }
 
 impl Bot {
-    /// One frame: count it, decode it, check it. The session-free core of `on_recv`, so
-    /// tests need no socket.
-    fn on_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
-        // The hot packet (every move of every player, N x N x 4 a second) is read straight
-        // from its 16 bytes: a body of exactly that length always decodes, so this decides as
-        // the generic table would (a proptest holds them together), with no `Result`, no
-        // `Incoming` enum moved through the dispatch and no float compare.
-        if id == SBroadcastMove::ID {
-            if let Ok(body) = <&[u8; 16]>::try_from(body) {
-                self.tally.moves += 1;
-                let word = |at: usize| {
-                    u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]])
-                };
-                self.on_move_bits(word(0) as i32, word(4), word(8), word(12));
-                return Ok(());
+    /// What `on_recv` does, without the session: takes whole frames from `data`, returns the
+    /// bytes used and, if a frame was malformed or failed its checks, why to close.
+    ///
+    /// The hot frame (every move of every player, N x N x 4 a second) is taken in a loop of
+    /// its own: an `S_BroadcastMove` frame is always 20 bytes with the header `[20, 0, 6, 0]`
+    /// (4-byte header, 16-byte body), which the framing accepts whenever the packet size
+    /// limit is 20 or more and whose body always decodes, so the loop decides exactly as
+    /// the filter and the decoder would (a proptest holds them together) with no `Result`,
+    /// no `Incoming` enum moved through the dispatch and no float compare. Any other frame,
+    /// or a move frame of any other size, goes through `PacketFilter` and `on_frame`.
+    fn on_bytes(&mut self, data: &[u8], max_packet_size: usize) -> (usize, Option<CloseReason>) {
+        let mut framing = PacketFilter::new(max_packet_size);
+        let fast = max_packet_size >= MOVE_FRAME_LEN;
+        let mut used = 0;
+        loop {
+            if fast {
+                used += self.on_moves(&data[used..]);
+            }
+            let rest = &data[used..];
+            match framing.decode(rest) {
+                Ok(Some(span)) => {
+                    let Some(frame) = rest.get(..span.len) else {
+                        // PacketFilter never claims more than it was given.
+                        return (used, None);
+                    };
+                    used += span.len;
+                    // The filter checked the size, so the 4-byte header is there.
+                    let id = u16::from_le_bytes([frame[2], frame[3]]);
+                    if let Err(reason) = self.on_frame(id, &frame[HEADER_SIZE..]) {
+                        return (used, Some(reason));
+                    }
+                }
+                Ok(None) => return (used, None),
+                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
             }
         }
+    }
+
+    /// The run of whole `S_BroadcastMove` frames at the front of `data`; returns its length.
+    #[inline]
+    fn on_moves(&mut self, data: &[u8]) -> usize {
+        let mut used = 0;
+        for frame in data.chunks_exact(MOVE_FRAME_LEN) {
+            let word = |at: usize| {
+                u32::from_le_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
+            };
+            if word(0) != MOVE_HEADER {
+                break;
+            }
+            self.tally.moves += 1;
+            self.on_move_bits(word(4) as i32, word(8), word(12), word(16));
+            used += MOVE_FRAME_LEN;
+        }
+        used
+    }
+
+    /// One frame of any kind: count it, decode it, dispatch it.
+    fn on_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
         match self.shared.received.get(usize::from(id)) {
             Some(counter) => counter.incr(),
             None => self.shared.received_unknown.incr(),
@@ -461,12 +510,13 @@ impl SessionHandler for Bot {
         if data.len() >= self.seqs.senders() * 5 / 2 {
             self.seqs.warm();
         }
-        let mut framing = PacketFilter::new(session.max_packet_size());
-        let used = filter::deliver(&mut framing, session, data, |frame, _| {
-            // The filter checked the size, so the 4-byte header is there.
-            let id = u16::from_le_bytes([frame[2], frame[3]]);
-            self.on_frame(id, &frame[server_core::frame::HEADER_SIZE..])
-        });
+        let (used, close) = self.on_bytes(data, session.max_packet_size());
+        if let Some(reason) = close {
+            if let CloseReason::ProtocolError(e) = &reason {
+                tracing::debug!(session = session.id(), error = %e, "malformed frame");
+            }
+            session.disconnect(reason);
+        }
         // Whole frames, the one that failed to decode (if any) included.
         self.shared.bytes_received.add(used as u64);
         self.publish();
@@ -749,39 +799,108 @@ mod tests {
     #[test]
     fn frames_are_counted_by_id_and_decoded() {
         let (mut b, shared) = bot();
-        let frame = frame_of(&window_move(9, 1));
-        assert_eq!(b.on_frame(SBroadcastMove::ID, &frame[4..]), Ok(()));
+        let mut stream = frame_of(&window_move(9, 1));
+        stream.extend(frame_of(&SPong { client_time: 0 }));
+        stream.extend(&frame_of(&window_move(9, 2))[..7]);
+        assert_eq!(b.on_bytes(&stream, 4096), (32, None), "the partial move waits");
+        assert_eq!(
+            shared.received[usize::from(SPong::ID)].get(),
+            1,
+            "other ids count at once"
+        );
         assert_eq!(
             shared.received[usize::from(SBroadcastMove::ID)].get(),
             0,
-            "tallied, not yet published"
+            "moves are tallied, not yet published"
         );
         assert_eq!(b.window_received(), 1, "the marks see the tally");
         b.publish();
         assert_eq!(shared.received[usize::from(SBroadcastMove::ID)].get(), 1);
         assert_eq!(shared.window_others.get(), 1);
-        assert_eq!(
-            b.on_frame(SPong::ID, &[0; 8]),
-            Ok(()),
-            "other ids count at once"
+    }
+
+    /// `on_bytes` with the move loop turned off: the filter and the decoder for every frame.
+    fn generic(b: &mut Bot, data: &[u8], max: usize) -> (usize, Option<CloseReason>) {
+        let mut framing = PacketFilter::new(max);
+        let mut used = 0;
+        loop {
+            match framing.decode(&data[used..]) {
+                Ok(Some(span)) => {
+                    let frame = &data[used..used + span.len];
+                    used += span.len;
+                    let id = u16::from_le_bytes([frame[2], frame[3]]);
+                    if let Err(reason) = b.on_frame(id, &frame[HEADER_SIZE..]) {
+                        return (used, Some(reason));
+                    }
+                }
+                Ok(None) => return (used, None),
+                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
+            }
+        }
+    }
+
+    fn counts(b: &mut Bot) -> Vec<u64> {
+        b.publish();
+        let s = &b.shared;
+        let mut out: Vec<u64> = s.received.iter().map(Counter::get).collect();
+        out.extend(
+            [
+                &s.received_unknown,
+                &s.window_own,
+                &s.window_others,
+                &s.seq_head_skipped,
+                &s.seq_gaps,
+                &s.seq_repeats,
+                &s.seq_foreign,
+                &s.own_echo_seq,
+                &s.decode_errors,
+                &s.pong_unknown,
+            ]
+            .map(Counter::get),
         );
-        assert_eq!(shared.received[usize::from(SPong::ID)].get(), 1);
+        out
+    }
+
+    /// One piece of a received stream: moves of every kind, other frames, garbage.
+    fn piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0i32..20, 1u32..6).prop_map(|(who, seq)| frame_of(&window_move(who, seq))),
+            1 => any::<[u8; 16]>().prop_map(|body| {
+                let mut f = MOVE_HEADER.to_le_bytes().to_vec();
+                f.extend(body);
+                f
+            }),
+            1 => (0usize..24).prop_map(|extra| {
+                let mut f = frame_of(&window_move(3, 1));
+                f.extend(std::iter::repeat_n(7u8, extra));
+                f[..2].copy_from_slice(&((20 + extra) as u16).to_le_bytes());
+                f
+            }),
+            1 => any::<i64>().prop_map(|t| frame_of(&SPong { client_time: t })),
+            1 => proptest::collection::vec(any::<u8>(), 0..8),
+        ]
     }
 
     proptest::proptest! {
         #[test]
-        fn the_direct_move_path_decides_exactly_as_the_generic_decoder(
-            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        fn the_move_loop_decides_exactly_as_the_filter_and_the_decoder(
+            pieces in proptest::collection::vec(piece(), 0..40),
+            cut in 0usize..2000,
+            max in proptest::prop_oneof![proptest::strategy::Just(4096usize), 4usize..40],
         ) {
-            let (mut b, shared) = bot();
-            let direct = b.on_frame(SBroadcastMove::ID, &body);
-            let generic = PacketManager::decode(SBroadcastMove::ID, &body);
-            match (&direct, &generic) {
-                (Ok(()), Ok(_)) => {}
-                (Err(CloseReason::ProtocolError(d)), Err(g)) => proptest::prop_assert_eq!(d, g),
-                _ => proptest::prop_assert!(false, "{direct:?} against {generic:?}"),
+            let stream: Vec<u8> = pieces.concat();
+            let stream = &stream[..cut.min(stream.len())];
+            let (mut fast, _) = bot();
+            let (mut slow, _) = bot();
+            for b in [&mut fast, &mut slow] {
+                b.on_s_player_list(list(vec![player(5, true)]));
             }
-            proptest::prop_assert_eq!(shared.decode_errors.get(), u64::from(generic.is_err()));
+            let got = fast.on_bytes(stream, max);
+            let want = generic(&mut slow, stream, max);
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(counts(&mut fast), counts(&mut slow));
+            proptest::prop_assert_eq!(fast.seqs.clone().into_vec(), slow.seqs.clone().into_vec());
         }
     }
 
