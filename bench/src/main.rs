@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod admin_watch;
+mod bots;
 mod broadcast;
 mod echo;
 mod idle;
@@ -26,6 +27,9 @@ enum Command {
     Echo(echo::Args),
     /// The course's broadcast load test against the release game-server, for one N or a sweep.
     Broadcast(broadcast::Args),
+    /// The bots' own CPU per delivered move, an older dummy-client build against this one,
+    /// side by side.
+    Bots(bots::Args),
     /// Server memory per connected idle session (10,000 by default).
     Idle(idle::Args),
     /// Redraws a sweep's chart from the CSV it wrote beside it.
@@ -49,6 +53,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::Bots(args) => bots::run(args),
         Command::Broadcast(args) => broadcast::run(args),
         Command::Idle(args) => idle::run(args),
         Command::Plot { csv, svg, world } => std::fs::read_to_string(&csv)

@@ -172,9 +172,21 @@ impl ProcSample {
     }
 }
 
-/// utime + stime (fields 14 and 15 of /proc/<pid>/stat) in seconds. The command name (field
-/// 2) may contain spaces, so fields are counted after its closing parenthesis.
+/// CPU time of this process's children that have been waited for (cutime + cstime): what a
+/// child run to completion cost, read before and after it.
+pub fn children_cpu_secs() -> io::Result<f64> {
+    parse_cpu_fields(&std::fs::read_to_string("/proc/self/stat")?, 13)
+}
+
+/// utime + stime (fields 14 and 15 of /proc/<pid>/stat) in seconds.
 fn parse_cpu_secs(stat: &str) -> io::Result<f64> {
+    parse_cpu_fields(stat, 11)
+}
+
+/// The sum of two adjacent clock-tick fields of /proc/<pid>/stat, in seconds, `first`
+/// counted from the state field (index 0). The command name (field 2) may contain spaces,
+/// so fields are counted after its closing parenthesis.
+fn parse_cpu_fields(stat: &str, first: usize) -> io::Result<f64> {
     let bad = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -183,16 +195,12 @@ fn parse_cpu_secs(stat: &str) -> io::Result<f64> {
     };
     let after_name = stat.rsplit_once(')').ok_or_else(bad)?.1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name, field 3 (state) is index 0, so utime (14) is index 11, stime (15) 12.
-    let utime: f64 = fields
-        .get(11)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(bad)?;
-    let stime: f64 = fields
-        .get(12)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(bad)?;
-    Ok((utime + stime) / clock_ticks_per_sec())
+    // After the name, field 3 (state) is index 0, so utime (14) is index 11, stime (15) 12,
+    // cutime (16) 13 and cstime (17) 14.
+    let field = |i: usize| -> io::Result<f64> {
+        fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(bad)
+    };
+    Ok((field(first)? + field(first + 1)?) / clock_ticks_per_sec())
 }
 
 fn parse_status_kib(status: &str, key: &str) -> io::Result<u64> {
@@ -221,7 +229,7 @@ pub fn free_port() -> io::Result<SocketAddr> {
 }
 
 /// A binary of this workspace built next to the running one (`target/release/NAME`).
-fn sibling_binary(name: &str) -> io::Result<PathBuf> {
+pub fn sibling_binary(name: &str) -> io::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let dir = me.parent().ok_or_else(|| {
         io::Error::new(io::ErrorKind::NotFound, "no directory for the bench binary")

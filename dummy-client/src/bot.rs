@@ -439,7 +439,9 @@ impl Bot {
 
     /// One `S_BroadcastMove`, its position as raw bits. The common case, another bot's next
     /// window move, is a sequence check and a count; everything else is `on_move_rest`.
-    #[inline]
+    /// Inlined into the move loop: as a call, its register saves and restores were a
+    /// fifth of its time.
+    #[inline(always)]
     fn on_move_bits(&mut self, player_id: i32, x: u32, y: u32, z: u32) {
         if y != moves::WINDOW_Y_BITS {
             return;
@@ -802,7 +804,11 @@ mod tests {
         let mut stream = frame_of(&window_move(9, 1));
         stream.extend(frame_of(&SPong { client_time: 0 }));
         stream.extend(&frame_of(&window_move(9, 2))[..7]);
-        assert_eq!(b.on_bytes(&stream, 4096), (32, None), "the partial move waits");
+        assert_eq!(
+            b.on_bytes(&stream, 4096),
+            (32, None),
+            "the partial move waits"
+        );
         assert_eq!(
             shared.received[usize::from(SPong::ID)].get(),
             1,
