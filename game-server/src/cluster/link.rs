@@ -1,0 +1,172 @@
+//! Remote player links: how a region reaches a player whose session another node holds.
+//!
+//! A region sends frames to a [`RemoteLink`] as to a local session; they collect in the
+//! region's [`Outbound`], one buffer per destination node, and leave as one NATS message
+//! per node at the end of the region's tick (frames batched per gateway per tick). Region
+//! messages and route changes are *ordered* records: before one is queued, every other
+//! node's pending buffer is published, and buffers holding one are published at the end of
+//! the job. So anything a region sent about a player goes out before any message that lets
+//! another region send about it (a hand-off), which keeps each watcher's view of a player in
+//! order across the process border as it is within one process.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::cluster::envelope::{EnvelopeWriter, Record};
+use crate::cluster::node::{ClusterNode, Subject};
+use crate::game_room::Outbox;
+use crate::world::{PlayerLink, RegionId};
+
+/// A buffer over this size is published at once (NATS's default max payload is 1 MiB).
+const PUBLISH_AT: usize = 512 * 1024;
+
+struct Pending {
+    node: u16,
+    writer: EnvelopeWriter,
+    ordered: bool,
+}
+
+/// One region's NATS messages being gathered, per destination node. Touched only by its
+/// region's thread (the mutex is never contended; it makes the links `Send + Sync`).
+pub struct Outbound {
+    node: Arc<ClusterNode>,
+    pending: Mutex<Vec<Pending>>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").finish_non_exhaustive()
+    }
+}
+
+impl Outbound {
+    /// An empty outbound for a region of `node`.
+    pub fn new(node: Arc<ClusterNode>) -> Self {
+        Outbound {
+            node,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The cluster this outbound publishes to.
+    pub fn cluster(&self) -> &Arc<ClusterNode> {
+        &self.node
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Pending>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slot<'a>(&self, pending: &'a mut Vec<Pending>, to: u16) -> &'a mut Pending {
+        let i = match pending.iter().position(|p| p.node == to) {
+            Some(i) => i,
+            None => {
+                pending.push(Pending {
+                    node: to,
+                    writer: EnvelopeWriter::new(self.node.id(), self.node.epoch()),
+                    ordered: false,
+                });
+                pending.len() - 1
+            }
+        };
+        &mut pending[i]
+    }
+
+    /// Frames for a player whose session is on `gateway`; they leave with the tick.
+    pub fn frames(&self, gateway: u16, player_id: i32, frames: Bytes) {
+        let mut pending = self.lock();
+        let slot = self.slot(&mut pending, gateway);
+        slot.writer.push(&Record::ToPlayer { player_id, frames });
+        if slot.writer.len() >= PUBLISH_AT {
+            let full = std::mem::replace(
+                &mut slot.writer,
+                EnvelopeWriter::new(self.node.id(), self.node.epoch()),
+            );
+            slot.ordered = false;
+            drop(pending);
+            self.node
+                .publish_blocking(Subject::Node(gateway), full.finish());
+        }
+    }
+
+    /// A record that must not overtake anything queued before it (a region message, a
+    /// route change): every other node's pending buffer goes first.
+    pub fn ordered(&self, to: u16, record: Record) {
+        let mut pending = self.lock();
+        let others: Vec<Pending> = {
+            let (mine, others) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition(|p| p.node == to);
+            *pending = mine;
+            others
+        };
+        for p in others {
+            self.send(p);
+        }
+        let slot = self.slot(&mut pending, to);
+        slot.writer.push(&record);
+        slot.ordered = true;
+    }
+
+    /// Publishes the buffers that hold ordered records (the end of a job: region messages
+    /// do not wait for the tick).
+    pub fn end_of_job(&self) {
+        let ready: Vec<Pending> = {
+            let mut pending = self.lock();
+            let (ready, wait) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition(|p| p.ordered);
+            *pending = wait;
+            ready
+        };
+        for p in ready {
+            self.send(p);
+        }
+    }
+
+    /// Publishes everything (the tick, and before a local effect that must follow it).
+    pub fn publish_all(&self) {
+        let all = std::mem::take(&mut *self.lock());
+        for p in all {
+            self.send(p);
+        }
+    }
+
+    fn send(&self, p: Pending) {
+        if !p.writer.is_empty() {
+            self.node
+                .publish_blocking(Subject::Node(p.node), p.writer.finish());
+        }
+    }
+}
+
+/// A player whose session another node holds, as a region sees it.
+#[derive(Debug, Clone)]
+pub struct RemoteLink {
+    /// The player.
+    pub player_id: i32,
+    /// The node holding its session.
+    pub gateway: u16,
+    /// The region's outbound.
+    pub out: Arc<Outbound>,
+}
+
+impl Outbox for RemoteLink {
+    fn send(&self, frame: Bytes) -> bool {
+        self.out.frames(self.gateway, self.player_id, frame);
+        true
+    }
+}
+
+impl PlayerLink for RemoteLink {
+    fn route_to(&self, region: RegionId) {
+        self.out.ordered(
+            self.gateway,
+            Record::Route {
+                player_id: self.player_id,
+                region,
+            },
+        );
+    }
+}
