@@ -121,7 +121,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             state: Arc::clone(state),
             shared: Arc::clone(&shared),
         };
-        let (connector, addr) = (Arc::clone(&connector), config.addr);
+        let (connector, addr) = (Arc::clone(&connector), config.addr_of(i));
         connecting.spawn(async move { (i, connector.connect(addr, bot).await) });
     }
     while let Some(joined) = connecting.join_next().await {

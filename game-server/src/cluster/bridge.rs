@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::envelope::{self, Record};
 use crate::cluster::node::{ClusterNode, Publish, Subject};
-use crate::cluster::presence::{Heartbeat, Seen};
+use crate::cluster::presence::{Change, Heartbeat};
 use crate::cluster::subjects;
 use crate::packets::SChat;
 use crate::world::wire::{self, WireMsg};
@@ -202,7 +202,7 @@ async fn publisher(
     mut publishes: mpsc::Receiver<Publish>,
 ) {
     while let Some(p) = publishes.recv().await {
-        if !node.connected() && p.subject != Subject::Heartbeat {
+        if client.connection_state() != async_nats::connection::State::Connected {
             node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
@@ -314,27 +314,26 @@ async fn read_heartbeats(
             continue;
         };
         let players = world.directory().len() as u64;
-        let seen = {
+        let changes = {
             let mut presence = node.presence();
-            let seen = presence.observe(&hb, Instant::now());
+            let changes = presence.observe(&hb, node.epoch(), Instant::now());
             node.update_owners(&presence, players);
-            seen
+            changes
         };
-        match seen {
-            Seen::Joined { node: other, regions } => {
-                tracing::info!(node = other, regions = format!("{regions:#b}"), "node joined");
-                world.tell_all(|| RegionJob::Resync);
+        for change in changes {
+            match change {
+                Change::Lost { node: other, regions } => lose(
+                    &node,
+                    &world,
+                    other,
+                    regions,
+                    "it lost its NATS connection (a new epoch) or stopped hearing this node",
+                ),
+                Change::Joined { node: other, regions } => {
+                    tracing::info!(node = other, regions = format!("{regions:#b}"), "node linked");
+                    world.tell_all(|| RegionJob::Resync);
+                }
             }
-            Seen::Restarted {
-                node: other,
-                old_regions,
-                regions,
-            } => {
-                lose(&node, &world, other, old_regions, "it came back in a new epoch");
-                tracing::info!(node = other, regions = format!("{regions:#b}"), "node rejoined");
-                world.tell_all(|| RegionJob::Resync);
-            }
-            Seen::Same | Seen::Own => {}
         }
     }
 }
@@ -350,6 +349,7 @@ async fn heartbeat(node: Arc<ClusterNode>, world: Arc<World>) {
             epoch: node.epoch(),
             regions: node.config().own,
             players,
+            sees: node.presence().sees(),
         };
         node.try_publish(Subject::Heartbeat, hb.encode().into());
         let dead = {

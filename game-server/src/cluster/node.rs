@@ -150,7 +150,8 @@ impl ClusterNode {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Whether NATS is connected now (publishes while it is not are dropped).
+    /// Whether NATS is connected now, as its events last said (informational: the
+    /// publisher asks the client itself before each publish).
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
@@ -189,10 +190,6 @@ impl ClusterNode {
     /// region that outruns NATS slows down instead of growing memory or losing a message.
     /// Must not be called on a tokio worker thread.
     pub fn publish_blocking(&self, subject: Subject, payload: Bytes) -> bool {
-        if !self.connected() {
-            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
         let ok = self.tx.blocking_send(Publish { subject, payload }).is_ok();
         if !ok {
             self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
@@ -203,10 +200,6 @@ impl ClusterNode {
     /// Queues a publish without waiting (sessions, async tasks); false when the queue is
     /// full or NATS is down: the caller drops what it was sending, as for a full region.
     pub fn try_publish(&self, subject: Subject, payload: Bytes) -> bool {
-        if !self.connected() {
-            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
         let ok = self.tx.try_send(Publish { subject, payload }).is_ok();
         if !ok {
             self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
@@ -217,10 +210,6 @@ impl ClusterNode {
     /// Queues a publish that must not be dropped for a full queue (a player's leave: one per
     /// session that entered, so these stay bounded by the sessions): waits on a task.
     pub fn publish_soon(self: &Arc<Self>, subject: Subject, payload: Bytes) {
-        if !self.connected() {
-            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         if let Err(mpsc::error::TrySendError::Full(p)) =
             self.tx.try_send(Publish { subject, payload })
         {

@@ -3,7 +3,10 @@
 //!
 //! A node is alive from its first heartbeat until `dead_after` passes without one, or until
 //! it comes back with another bus epoch (it lost NATS and cut its links with everyone, so
-//! the others cut theirs with it too, then take it back as new). Regions another node
+//! the others cut theirs with it too, then take it back as new). It is *linked* once its
+//! heartbeat lists this node in this node's current epoch: both sides then accept each
+//! other's messages, so only then does this node send it anything (a resync sent to a node
+//! that has not heard us yet would be dropped there as stale, and lost). Regions another node
 //! claims that this node runs itself are refused and counted: the world has one owner per
 //! region, and a misconfigured cluster says so in the log instead of splitting a region.
 
@@ -24,10 +27,12 @@ pub struct Heartbeat {
     pub regions: u64,
     /// Players whose sessions it holds.
     pub players: u64,
+    /// The nodes it hears, each in the epoch it heard: (node, epoch).
+    pub sees: Vec<(u16, u32)>,
 }
 
 /// Largest heartbeat accepted, in bytes; anything bigger is not one of ours.
-pub const MAX_HEARTBEAT: usize = 512;
+pub const MAX_HEARTBEAT: usize = 4096;
 
 impl Heartbeat {
     /// As JSON bytes.
@@ -50,32 +55,29 @@ struct Peer {
     regions: u64,
     players: u64,
     last_seen: Instant,
+    /// It hears this node in this node's current epoch.
+    linked: bool,
 }
 
-/// What a heartbeat changed.
+/// What a heartbeat changed; a heartbeat can make both (lost in its old epoch, then
+/// linked in the new one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seen {
-    /// Nothing new: a known node, same epoch, same regions.
-    Same,
-    /// A node not alive until now: its regions are reachable (resend ghosts to them).
+pub enum Change {
+    /// Everything shared with `node` ends: it came back in a new epoch (it was cut), or
+    /// it stopped hearing this node.
+    Lost {
+        /// The node.
+        node: u16,
+        /// Its regions until now.
+        regions: u64,
+    },
+    /// `node` and this one hear each other now: its regions are reachable (resend ghosts).
     Joined {
         /// The node.
         node: u16,
         /// Its regions.
         regions: u64,
     },
-    /// A node came back in a new epoch: everything shared with its old epoch is gone
-    /// (treat as lost, then joined).
-    Restarted {
-        /// The node.
-        node: u16,
-        /// Its regions in the old epoch.
-        old_regions: u64,
-        /// Its regions now.
-        regions: u64,
-    },
-    /// Our own heartbeat, echoed back by NATS.
-    Own,
 }
 
 /// The other nodes as this one sees them.
@@ -101,10 +103,10 @@ impl Presence {
         }
     }
 
-    /// Takes a heartbeat in.
-    pub fn observe(&mut self, hb: &Heartbeat, now: Instant) -> Seen {
+    /// Takes a heartbeat in; this node is in bus epoch `my_epoch`.
+    pub fn observe(&mut self, hb: &Heartbeat, my_epoch: u32, now: Instant) -> Vec<Change> {
         if hb.node == self.me {
-            return Seen::Own;
+            return Vec::new();
         }
         let clash = hb.regions & self.own;
         if clash != 0 {
@@ -118,55 +120,70 @@ impl Presence {
         // Two other nodes claiming one region: the lower node id keeps it.
         let mut regions = hb.regions & !self.own;
         for (&other, peer) in &self.peers {
-            if other != hb.node && other < hb.node && peer.regions & regions != 0 {
+            if other < hb.node && peer.regions & regions != 0 {
                 self.conflicts += 1;
                 tracing::error!(node = hb.node, other, "two nodes claim one region");
                 regions &= !peer.regions;
             }
         }
-        let fresh = Peer {
-            epoch: hb.epoch,
-            regions,
-            players: hb.players,
-            last_seen: now,
+        let linked = hb.sees.contains(&(self.me, my_epoch));
+        let mut changes = Vec::new();
+        let was_linked = match self.peers.get(&hb.node) {
+            Some(old) if old.epoch != hb.epoch || (old.linked && !linked) => {
+                if old.linked {
+                    changes.push(Change::Lost {
+                        node: hb.node,
+                        regions: old.regions,
+                    });
+                }
+                false
+            }
+            Some(old) => old.linked,
+            None => false,
         };
-        match self.peers.insert(hb.node, fresh) {
-            None => Seen::Joined {
+        if linked && !was_linked {
+            changes.push(Change::Joined {
                 node: hb.node,
                 regions,
-            },
-            Some(old) if old.epoch != hb.epoch => Seen::Restarted {
-                node: hb.node,
-                old_regions: old.regions,
-                regions,
-            },
-            Some(old) if old.regions != regions => Seen::Restarted {
-                node: hb.node,
-                old_regions: old.regions,
-                regions,
-            },
-            Some(_) => Seen::Same,
+            });
         }
+        self.peers.insert(
+            hb.node,
+            Peer {
+                epoch: hb.epoch,
+                regions,
+                players: hb.players,
+                last_seen: now,
+                linked,
+            },
+        );
+        changes
     }
 
-    /// Forgets the nodes not heard from for `dead_after`; returns them with their regions.
+    /// The nodes this one hears, for its heartbeat.
+    pub fn sees(&self) -> Vec<(u16, u32)> {
+        self.peers.iter().map(|(&n, p)| (n, p.epoch)).collect()
+    }
+
+    /// Forgets the nodes not heard from for `dead_after`; returns the linked ones with
+    /// their regions (what was shared with them ends).
     pub fn expire(&mut self, now: Instant) -> Vec<(u16, u64)> {
-        let dead: Vec<(u16, u64)> = self
+        let dead: Vec<u16> = self
             .peers
             .iter()
             .filter(|(_, p)| now.saturating_duration_since(p.last_seen) >= self.dead_after)
-            .map(|(&n, p)| (n, p.regions))
+            .map(|(&n, _)| n)
             .collect();
-        for (n, _) in &dead {
-            self.peers.remove(n);
-        }
-        dead
+        dead.into_iter()
+            .filter_map(|n| self.peers.remove(&n).filter(|p| p.linked).map(|p| (n, p.regions)))
+            .collect()
     }
 
-    /// Forgets every node (this node lost NATS); returns them with their regions.
+    /// Forgets every node (this node lost NATS); returns the linked ones with their regions.
     pub fn clear(&mut self) -> Vec<(u16, u64)> {
         std::mem::take(&mut self.peers)
             .into_iter()
+            .filter(|(_, p)| p.linked)
             .map(|(n, p)| (n, p.regions))
             .collect()
     }
@@ -176,23 +193,26 @@ impl Presence {
         self.peers.get(&node).is_some_and(|p| p.epoch == epoch)
     }
 
-    /// The live node running `region`, if any (this node's own regions are not listed).
+    /// The linked node running `region`, if any (this node's own regions are not listed).
     pub fn owner_of(&self, region: u16) -> Option<u16> {
         let bit = 1u64.checked_shl(u32::from(region))?;
         self.peers
             .iter()
-            .find(|(_, p)| p.regions & bit != 0)
+            .find(|(_, p)| p.linked && p.regions & bit != 0)
             .map(|(&n, _)| n)
     }
 
-    /// Regions of live nodes and this one's.
+    /// Regions of linked nodes and this one's.
     pub fn reachable(&self) -> u64 {
-        self.peers.values().fold(self.own, |m, p| m | p.regions)
+        self.peers
+            .values()
+            .filter(|p| p.linked)
+            .fold(self.own, |m, p| m | p.regions)
     }
 
-    /// Other nodes alive.
+    /// Other nodes linked with this one.
     pub fn alive(&self) -> usize {
-        self.peers.len()
+        self.peers.values().filter(|p| p.linked).count()
     }
 
     /// Players on every live node, this one's `own_players` included.
@@ -205,26 +225,31 @@ impl Presence {
 mod tests {
     use super::*;
 
-    fn hb(node: u16, epoch: u32, regions: u64, players: u64) -> Heartbeat {
+    fn hb(node: u16, epoch: u32, regions: u64, players: u64, sees: &[(u16, u32)]) -> Heartbeat {
         Heartbeat {
             node,
             epoch,
             regions,
             players,
+            sees: sees.to_vec(),
         }
     }
 
     #[test]
-    fn a_node_joins_lives_on_heartbeats_and_dies_without_them() {
+    fn a_node_links_once_it_hears_us_lives_on_heartbeats_and_dies_without_them() {
         let t0 = Instant::now();
         let mut p = Presence::new(0, 0b01, Duration::from_secs(3));
-        assert_eq!(p.observe(&hb(0, 1, 0b01, 5), t0), Seen::Own);
+        assert!(p.observe(&hb(0, 1, 0b01, 5, &[]), 1, t0).is_empty(), "own echo");
+        assert!(p.observe(&hb(1, 1, 0b10, 7, &[]), 1, t0).is_empty(), "heard, not linked");
+        assert_eq!(p.owner_of(1), None, "nothing is sent to a node that does not hear us");
+        assert!(p.accepts(1, 1), "but what it sends is taken");
+        assert_eq!(p.sees(), vec![(1, 1)]);
         assert_eq!(
-            p.observe(&hb(1, 1, 0b10, 7), t0),
-            Seen::Joined {
+            p.observe(&hb(1, 1, 0b10, 7, &[(0, 1)]), 1, t0),
+            vec![Change::Joined {
                 node: 1,
                 regions: 0b10
-            }
+            }]
         );
         assert_eq!(p.owner_of(1), Some(1));
         assert_eq!(p.owner_of(0), None, "own regions are not a peer's");
@@ -232,7 +257,7 @@ mod tests {
         assert_eq!(p.total_players(5), 12);
         assert!(p.accepts(1, 1) && !p.accepts(1, 0) && !p.accepts(2, 1));
         let t1 = t0 + Duration::from_millis(2500);
-        assert_eq!(p.observe(&hb(1, 1, 0b10, 8), t1), Seen::Same);
+        assert!(p.observe(&hb(1, 1, 0b10, 8, &[(0, 1)]), 1, t1).is_empty());
         assert!(p.expire(t1 + Duration::from_millis(2999)).is_empty());
         assert_eq!(p.expire(t1 + Duration::from_secs(3)), vec![(1, 0b10)]);
         assert_eq!(p.reachable(), 0b01);
@@ -240,42 +265,52 @@ mod tests {
     }
 
     #[test]
-    fn a_new_epoch_is_a_restart_and_old_messages_are_refused() {
+    fn a_new_epoch_is_lost_then_linked_again_and_old_messages_are_refused() {
         let t0 = Instant::now();
         let mut p = Presence::new(0, 0b01, Duration::from_secs(3));
-        p.observe(&hb(1, 1, 0b10, 0), t0);
+        p.observe(&hb(1, 1, 0b10, 0, &[(0, 1)]), 1, t0);
+        // It was cut: it hears nobody in its new epoch yet.
         assert_eq!(
-            p.observe(&hb(1, 2, 0b10, 0), t0),
-            Seen::Restarted {
+            p.observe(&hb(1, 2, 0b10, 0, &[]), 1, t0),
+            vec![Change::Lost {
                 node: 1,
-                old_regions: 0b10,
                 regions: 0b10
-            }
+            }]
         );
         assert!(!p.accepts(1, 1), "messages of the old epoch are stale");
         assert!(p.accepts(1, 2));
+        assert_eq!(
+            p.observe(&hb(1, 2, 0b10, 0, &[(0, 1)]), 1, t0),
+            vec![Change::Joined {
+                node: 1,
+                regions: 0b10
+            }]
+        );
         assert_eq!(p.clear(), vec![(1, 0b10)]);
         assert!(!p.accepts(1, 2), "after a cut nobody is accepted until heard again");
+        // After our own cut (epoch 2), a heartbeat that hears us in epoch 1 is no link.
+        assert!(p.observe(&hb(1, 2, 0b10, 0, &[(0, 1)]), 2, t0).is_empty());
+        assert_eq!(p.owner_of(1), None);
     }
 
     #[test]
     fn claims_on_another_nodes_regions_are_refused() {
         let t0 = Instant::now();
         let mut p = Presence::new(0, 0b01, Duration::from_secs(3));
-        p.observe(&hb(1, 1, 0b11, 0), t0);
+        p.observe(&hb(1, 1, 0b11, 0, &[(0, 1)]), 1, t0);
         assert_eq!(p.conflicts, 1);
         assert_eq!(p.owner_of(0), None, "region 0 stays this node's");
-        p.observe(&hb(2, 1, 0b10, 0), t0);
+        p.observe(&hb(2, 1, 0b10, 0, &[(0, 1)]), 1, t0);
         assert_eq!(p.owner_of(1), Some(1), "the lower node keeps a contested region");
         assert_eq!(p.conflicts, 2);
     }
 
     #[test]
     fn heartbeats_round_trip_and_junk_is_refused() {
-        let h = hb(3, 9, 0b1100, 42);
+        let h = hb(3, 9, 0b1100, 42, &[(1, 2)]);
         assert_eq!(Heartbeat::decode(&h.encode()), Some(h));
         assert_eq!(Heartbeat::decode(b"{\"node\":1}"), None);
-        assert_eq!(Heartbeat::decode(&[b' '; 600]), None);
+        assert_eq!(Heartbeat::decode(&[b' '; 5000]), None);
         assert_eq!(Heartbeat::decode(&[0xff, 0x00]), None);
     }
 }
