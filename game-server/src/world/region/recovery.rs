@@ -37,9 +37,10 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                     }
                 }
             }
+            // Not buried: after a NATS restart the same player comes back as a ghost with the
+            // resync. Late messages of the lost owner cannot revive it: the bridge drops
+            // anything sent in an epoch before the cut.
             self.drop_ghost(id, true);
-            // Its owner is gone: no message about it may bring it back.
-            self.bury(id);
         }
         if let Some(gateway) = gateway {
             let theirs: Vec<i32> = self
