@@ -389,9 +389,16 @@ impl World {
         Arc::clone(&self.stats)
     }
 
-    /// Each region's job-queue counters.
+    /// Each region's job-queue counters, by region id.
     pub fn queue_stats(&self) -> Vec<Arc<JobQueueStats>> {
-        self.queues().map(JobQueue::stats_handle).collect()
+        // One entry per region, so index k is region k's; a region another process runs
+        // has empty counters here.
+        self.peers
+            .get()
+            .into_iter()
+            .flatten()
+            .map(|q| q.as_ref().map_or_else(Arc::default, JobQueue::stats_handle))
+            .collect()
     }
 
     /// Asks every region for its bounds and at most `max_players` of its players, as a job
