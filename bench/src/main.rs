@@ -10,6 +10,7 @@ mod pki;
 mod plot;
 pub mod server_proc;
 mod soak;
+mod cluster;
 mod world;
 
 /// Benchmarks of the workspace (run with --release).
@@ -43,6 +44,9 @@ enum Command {
     Soak(soak::Args),
     /// N bots walking a world-mode game-server at a fixed density (area of interest).
     World(world::Args),
+    /// The same world on one process and on two joined by NATS: hand-off and delivery
+    /// latency, NATS messages and bytes per second.
+    Cluster(cluster::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +70,7 @@ fn main() -> std::process::ExitCode {
             }),
         Command::Soak(args) => soak::run(args),
         Command::World(args) => world::run(args),
+        Command::Cluster(args) => cluster::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -39,6 +39,10 @@ pub struct WorldCli {
     /// split over --addr and these, round robin.
     #[arg(long, value_name = "ADDR")]
     pub also_addr: Vec<std::net::SocketAddr>,
+    /// The server's --regions, to time the hand-offs (a bot's first move after crossing a
+    /// stripe border); 0 = do not.
+    #[arg(long, default_value_t = 0)]
+    pub regions: usize,
     /// Share of required moves that must arrive for the run to pass.
     #[arg(long, default_value_t = 1.0)]
     pub min_delivered: f64,
@@ -55,6 +59,7 @@ impl WorldCli {
         WorldRunConfig {
             addr: room.addr,
             also_addrs: self.also_addr.clone(),
+            regions: self.regions,
             clients: room.clients,
             ramp_per_sec: room.ramp_per_sec,
             map_size: self.map_size,

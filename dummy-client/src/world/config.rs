@@ -13,6 +13,9 @@ pub struct WorldRunConfig {
     /// More servers of the same world (the nodes of a cluster): bot `i` connects to the
     /// `i mod n`-th of `addr` followed by these. Default none.
     pub also_addrs: Vec<SocketAddr>,
+    /// The server's region count, for the hand-off round trips (a bot's first move after
+    /// crossing a stripe border). 0, the default: not measured.
+    pub regions: usize,
     /// Bots. Default 1000.
     pub clients: usize,
     /// Connections started per second. Default 1000.
@@ -58,6 +61,7 @@ impl Default for WorldRunConfig {
         WorldRunConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7777)),
             also_addrs: Vec::new(),
+            regions: 0,
             clients: 1000,
             ramp_per_sec: 1000,
             map_size: 1000.0,
