@@ -62,10 +62,19 @@ async fn wait_for<P: Packet + std::fmt::Debug>(
             }
             Ok(Some((id, body))) => {
                 if std::env::var("CLUSTER_DEBUG").is_ok() {
-                    println!("player {} got {:?} {:?}", client.player_id, PacketId::from_u16(id), body);
+                    println!(
+                        "player {} got {:?} {:?}",
+                        client.player_id,
+                        PacketId::from_u16(id),
+                        body
+                    );
                 }
             }
-            Ok(None) => panic!("player {}: connection closed waiting for {}", client.player_id, P::NAME),
+            Ok(None) => panic!(
+                "player {}: connection closed waiting for {}",
+                client.player_id,
+                P::NAME
+            ),
             Err(_) => panic!(
                 "player {}: no {} within {within:?}",
                 client.player_id,
@@ -141,7 +150,8 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
         .map(|w| w.inputs_skipped.load(Ordering::Relaxed))
         .sum();
     let (ca, cb) = (a.cluster().expect("node"), b.cluster().expect("node"));
-    let published = ca.stats.published.load(Ordering::Relaxed) + cb.stats.published.load(Ordering::Relaxed);
+    let published =
+        ca.stats.published.load(Ordering::Relaxed) + cb.stats.published.load(Ordering::Relaxed);
     let refused = ca.stats.malformed.load(Ordering::Relaxed)
         + cb.stats.malformed.load(Ordering::Relaxed)
         + ca.stats.stale.load(Ordering::Relaxed)
@@ -161,12 +171,27 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
     assert!(report.passed, "the two-node run should pass:\n{report}");
     assert_eq!(report.entered, 200, "every bot entered, on either node");
     assert_eq!(report.violations.total(), 0, "no violation:\n{report}");
-    assert!(report.required > 500, "the bots had neighbours to see:\n{report}");
-    assert_eq!(report.delivered, report.required, "every required move arrived");
-    assert!(handoffs >= 5, "bots crossed the border ({handoffs} hand-offs)");
+    assert!(
+        report.required > 500,
+        "the bots had neighbours to see:\n{report}"
+    );
+    assert_eq!(
+        report.delivered, report.required,
+        "every required move arrived"
+    );
+    assert!(
+        handoffs >= 5,
+        "bots crossed the border ({handoffs} hand-offs)"
+    );
     assert_eq!(skipped, 0, "no input was given up");
-    assert!(published > 100, "the nodes talked over NATS ({published} messages)");
-    assert_eq!(refused, 0, "no cluster message was refused as malformed or stale");
+    assert!(
+        published > 100,
+        "the nodes talked over NATS ({published} messages)"
+    );
+    assert_eq!(
+        refused, 0,
+        "no cluster message was refused as malformed or stale"
+    );
     assert!(
         after.iter().all(|r| r.owned == 0 && r.ghosts == 0),
         "no player and no ghost is left on either node: {after:?}"
@@ -263,11 +288,10 @@ async fn a_dead_node_is_despawned_and_its_regions_players_disconnected_in_time()
     let stated = Duration::from_secs(5);
     let mut gone = Vec::new();
     while gone.len() < 2 {
-        let left: SBroadcastLeaveGame =
-            wait_for(&mut w, stated, |l: &SBroadcastLeaveGame| {
-                (l.player_id == t_id || l.player_id == r_id) && !gone.contains(&l.player_id)
-            })
-            .await;
+        let left: SBroadcastLeaveGame = wait_for(&mut w, stated, |l: &SBroadcastLeaveGame| {
+            (l.player_id == t_id || l.player_id == r_id) && !gone.contains(&l.player_id)
+        })
+        .await;
         gone.push(left.player_id);
     }
     let despawned = killed.elapsed();
@@ -280,7 +304,12 @@ async fn a_dead_node_is_despawned_and_its_regions_players_disconnected_in_time()
     );
     assert!(despawned < stated && disconnected < stated);
     assert_eq!(a.snapshot().cluster_nodes, 0, "a no longer counts b");
-    let lost = a.cluster().expect("node").stats.nodes_lost.load(Ordering::Relaxed);
+    let lost = a
+        .cluster()
+        .expect("node")
+        .stats
+        .nodes_lost
+        .load(Ordering::Relaxed);
     assert_eq!(lost, 1, "one node lost");
     assert_eq!(a.snapshot().world_players, 1, "only w is left in a's world");
     drop((w, t));

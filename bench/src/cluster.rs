@@ -232,7 +232,14 @@ impl NatsServer {
             .ok_or("nats-server is not installed (Debian package: nats-server)")?;
         let (port, monitor) = (free_port()?.port(), free_port()?.port());
         let child = Command::new(program)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor.to_string()])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-m",
+                &monitor.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;

@@ -4,13 +4,13 @@ use clap::{Parser, Subcommand};
 
 mod admin_watch;
 mod broadcast;
+mod cluster;
 mod echo;
 mod idle;
 mod pki;
 mod plot;
 pub mod server_proc;
 mod soak;
-mod cluster;
 mod world;
 
 /// Benchmarks of the workspace (run with --release).

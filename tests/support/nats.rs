@@ -40,9 +40,7 @@ impl Nats {
     /// Starts one, or returns `None` after printing the SKIPPED line.
     pub fn start(test: &str) -> Option<Nats> {
         let Some(program) = program() else {
-            println!(
-                "SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)"
-            );
+            println!("SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)");
             eprintln!(
                 "SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)"
             );
@@ -76,7 +74,10 @@ impl Nats {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start listening");
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -122,9 +122,10 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             shared: Arc::clone(&shared),
         };
         let (connector, addr) = (Arc::clone(&connector), config.addr_of(i));
-        state
-            .server
-            .store((i % (1 + config.also_addrs.len())) as u32, Ordering::Relaxed);
+        state.server.store(
+            (i % (1 + config.also_addrs.len())) as u32,
+            Ordering::Relaxed,
+        );
         connecting.spawn(async move { (i, connector.connect(addr, bot).await) });
     }
     while let Some(joined) = connecting.join_next().await {

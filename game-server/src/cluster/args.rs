@@ -11,7 +11,12 @@ use crate::cluster::config::{parse_regions, ClusterConfig, ClusterConfigError};
 pub struct ClusterArgs {
     /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222 (needs --world
     /// grid, --node-id and --own-regions). Without it this process runs every region.
-    #[arg(long, value_name = "URL", conflicts_with = "cluster", requires = "own_regions")]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "cluster",
+        requires = "own_regions"
+    )]
     pub nats: Option<String>,
     /// This process's node id in the cluster, unique, 0..63 (with --nats or --cluster).
     #[arg(long, value_name = "K", default_value_t = 0)]
@@ -67,9 +72,16 @@ mod tests {
 
     #[test]
     fn flags_make_a_node() {
-        let c = parse(&["--nats", "nats://127.0.0.1:4222", "--node-id", "1", "--own-regions", "2,3"])
-            .expect("valid")
-            .expect("a cluster");
+        let c = parse(&[
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--node-id",
+            "1",
+            "--own-regions",
+            "2,3",
+        ])
+        .expect("valid")
+        .expect("a cluster");
         assert_eq!((c.node_id, c.own), (1, 0b1100));
         assert_eq!(c.validate(4), Ok(()));
         assert!(c.validate(3).is_err(), "region 3 of a 3-region world");
@@ -82,14 +94,23 @@ mod tests {
             &["--own-regions", "0"],
             &["--nats", "nats://x", "--own-regions", "0,zero"],
             &["--nats", "nats://x", "--own-regions", "0,0"],
-            &["--nats", "nats://x", "--own-regions", "0", "--cluster", "c.json"],
+            &[
+                "--nats",
+                "nats://x",
+                "--own-regions",
+                "0",
+                "--cluster",
+                "c.json",
+            ],
             &["--node-id", "-1"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
         }
         let missing = parse(&["--cluster", "/nonexistent/cluster.json"]);
         assert!(
-            missing.as_ref().is_err_and(|e| e.contains("/nonexistent/cluster.json")),
+            missing
+                .as_ref()
+                .is_err_and(|e| e.contains("/nonexistent/cluster.json")),
             "the error names the file: {missing:?}"
         );
     }

@@ -105,7 +105,11 @@ impl Bridge {
             tokio::spawn(publisher(client.clone(), Arc::clone(&node), publishes)),
             tokio::spawn(read_inbox(inbox, Arc::clone(&node), Arc::clone(&world))),
             tokio::spawn(read_chat(chat, Arc::clone(&world))),
-            tokio::spawn(read_heartbeats(beats, Arc::clone(&node), Arc::clone(&world))),
+            tokio::spawn(read_heartbeats(
+                beats,
+                Arc::clone(&node),
+                Arc::clone(&world),
+            )),
             tokio::spawn(heartbeat(node, world)),
         ];
         tracing::info!(
@@ -144,7 +148,10 @@ fn on_event(node: &Arc<ClusterNode>, world: &Arc<World>, event: async_nats::Even
         }
         async_nats::Event::Connected => {
             if !node.connected() {
-                tracing::info!(node = node.id(), "NATS connection back; waiting for heartbeats");
+                tracing::info!(
+                    node = node.id(),
+                    "NATS connection back; waiting for heartbeats"
+                );
             }
             node.set_connected(true);
         }
@@ -161,7 +168,12 @@ fn cut(node: &Arc<ClusterNode>, world: &World, why: &str) {
         node.update_owners(&presence, world.directory().len() as u64);
         lost
     };
-    tracing::warn!(node = node.id(), nodes = lost.len(), why, "cut from the cluster");
+    tracing::warn!(
+        node = node.id(),
+        nodes = lost.len(),
+        why,
+        "cut from the cluster"
+    );
     for (other, regions) in lost {
         lose(node, world, other, regions, why);
     }
@@ -180,10 +192,16 @@ fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) 
         let region = link.route();
         if 1u64.checked_shl(u32::from(region)).unwrap_or(0) & regions != 0 {
             cut += 1;
-            tracing::debug!(player_id, region, other, "disconnecting: region's node lost");
-            link.session().disconnect(CloseReason::ApplicationError(format!(
-                "region {region} ran on node {other}, which is unreachable: {why}"
-            )));
+            tracing::debug!(
+                player_id,
+                region,
+                other,
+                "disconnecting: region's node lost"
+            );
+            link.session()
+                .disconnect(CloseReason::ApplicationError(format!(
+                    "region {region} ran on node {other}, which is unreachable: {why}"
+                )));
         }
     }
     node.stats.players_cut.fetch_add(cut, Ordering::Relaxed);
@@ -284,7 +302,11 @@ fn malformed(node: &ClusterNode, why: &str) {
     let n = node.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
     // 1, 2, 4, 8, ...: a peer sending garbage cannot flood the log.
     if n.is_power_of_two() {
-        tracing::warn!(malformed_total = n, why, "refused a malformed cluster message");
+        tracing::warn!(
+            malformed_total = n,
+            why,
+            "refused a malformed cluster message"
+        );
     }
 }
 
@@ -294,7 +316,9 @@ async fn read_chat(mut chat: async_nats::Subscriber, world: Arc<World>) {
         let whole = server_core::frame::parse_header(&msg.payload, usize::from(u16::MAX))
             .ok()
             .flatten()
-            .is_some_and(|h| h.size == msg.payload.len() && h.id == <SChat as server_core::Packet>::ID);
+            .is_some_and(|h| {
+                h.size == msg.payload.len() && h.id == <SChat as server_core::Packet>::ID
+            });
         if !whole {
             continue;
         }
@@ -322,15 +346,25 @@ async fn read_heartbeats(
         };
         for change in changes {
             match change {
-                Change::Lost { node: other, regions } => lose(
+                Change::Lost {
+                    node: other,
+                    regions,
+                } => lose(
                     &node,
                     &world,
                     other,
                     regions,
                     "it lost its NATS connection (a new epoch) or stopped hearing this node",
                 ),
-                Change::Joined { node: other, regions } => {
-                    tracing::info!(node = other, regions = format!("{regions:#b}"), "node linked");
+                Change::Joined {
+                    node: other,
+                    regions,
+                } => {
+                    tracing::info!(
+                        node = other,
+                        regions = format!("{regions:#b}"),
+                        "node linked"
+                    );
                     world.tell_all(|| RegionJob::Resync);
                 }
             }

@@ -241,7 +241,9 @@ pub enum ClusterConfigError {
     #[error("node {0} is not one of the cluster file's nodes")]
     NotListed(u16),
     /// Heartbeats must come at least twice within the death timeout.
-    #[error("heartbeat {heartbeat:?} must be above zero and under half of dead_after {dead_after:?}")]
+    #[error(
+        "heartbeat {heartbeat:?} must be above zero and under half of dead_after {dead_after:?}"
+    )]
     Timing {
         /// Heartbeat interval.
         heartbeat: Duration,
@@ -312,7 +314,8 @@ mod tests {
         assert_eq!(c.own, 0b1100);
         assert_eq!(c.validate(4), Ok(()));
 
-        let overlap = r#"{"nats": "n", "nodes": [{"id": 0, "regions": [0, 1]}, {"id": 1, "regions": [1]}]}"#;
+        let overlap =
+            r#"{"nats": "n", "nodes": [{"id": 0, "regions": [0, 1]}, {"id": 1, "regions": [1]}]}"#;
         assert_eq!(
             ClusterConfig::from_json(overlap, 0).and_then(|c| c.validate(2)),
             Err(ClusterConfigError::Overlap { region: 1, node: 1 })
@@ -327,7 +330,8 @@ mod tests {
             ClusterConfig::from_json(stranger, 5).and_then(|c| c.validate(2)),
             Err(ClusterConfigError::NotListed(5))
         );
-        let twice = r#"{"nats": "n", "nodes": [{"id": 0, "regions": [0]}, {"id": 0, "regions": [1]}]}"#;
+        let twice =
+            r#"{"nats": "n", "nodes": [{"id": 0, "regions": [0]}, {"id": 0, "regions": [1]}]}"#;
         assert_eq!(
             ClusterConfig::from_json(twice, 0).and_then(|c| c.validate(2)),
             Err(ClusterConfigError::DuplicateNode(0))

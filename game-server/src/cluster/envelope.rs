@@ -169,7 +169,11 @@ pub fn decode(payload: &Bytes) -> Result<Envelope, EnvelopeError> {
     while at < payload.len() {
         let left = payload.len() - at;
         if left < RECORD_HEAD {
-            return Err(EnvelopeError::Truncated { at, len: RECORD_HEAD, left });
+            return Err(EnvelopeError::Truncated {
+                at,
+                len: RECORD_HEAD,
+                left,
+            });
         }
         let kind = payload[at];
         let len = u32::from_le_bytes([
@@ -179,7 +183,11 @@ pub fn decode(payload: &Bytes) -> Result<Envelope, EnvelopeError> {
             payload[at + 4],
         ]) as usize;
         if len > left - RECORD_HEAD {
-            return Err(EnvelopeError::Truncated { at, len, left: left - RECORD_HEAD });
+            return Err(EnvelopeError::Truncated {
+                at,
+                len,
+                left: left - RECORD_HEAD,
+            });
         }
         let body = payload.slice(at + RECORD_HEAD..at + RECORD_HEAD + len);
         let short = || EnvelopeError::Body { at, kind, len };
@@ -215,7 +223,11 @@ pub fn decode(payload: &Bytes) -> Result<Envelope, EnvelopeError> {
         });
         at += RECORD_HEAD + len;
     }
-    Ok(Envelope { from, epoch, records })
+    Ok(Envelope {
+        from,
+        epoch,
+        records,
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +300,9 @@ mod tests {
         want.extend(0x0100_0002i32.to_le_bytes());
         want.extend(1u16.to_le_bytes());
         assert_eq!(w.finish().to_vec(), want);
-        assert_eq!(decode(&Bytes::from_static(&[1, 0, 0])), Err(EnvelopeError::Short(3)));
+        assert_eq!(
+            decode(&Bytes::from_static(&[1, 0, 0])),
+            Err(EnvelopeError::Short(3))
+        );
     }
 }

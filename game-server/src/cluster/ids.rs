@@ -30,6 +30,10 @@ mod tests {
             assert_eq!(gateway_of(first), node);
             assert_eq!(gateway_of(last), node);
         }
-        assert_eq!(range(0).0, 1, "node 0 numbers its players 1, 2, 3 as before");
+        assert_eq!(
+            range(0).0,
+            1,
+            "node 0 numbers its players 1, 2, 3 as before"
+        );
     }
 }

@@ -94,8 +94,18 @@ impl Outbound {
     /// route change): every other node's pending buffer goes first.
     pub fn ordered(&self, to: u16, record: Record) {
         let mut pending = self.lock();
+        // Usually nothing else is pending (frames leave with the tick): no reshuffle then.
+        if pending.iter().any(|p| p.node != to) {
+            self.publish_others(&mut pending, to);
+        }
+        let slot = self.slot(&mut pending, to);
+        slot.writer.push(&record);
+        slot.ordered = true;
+    }
+
+    fn publish_others(&self, pending: &mut Vec<Pending>, to: u16) {
         let others: Vec<Pending> = {
-            let (mine, others) = std::mem::take(&mut *pending)
+            let (mine, others) = std::mem::take(pending)
                 .into_iter()
                 .partition(|p| p.node == to);
             *pending = mine;
@@ -104,9 +114,6 @@ impl Outbound {
         for p in others {
             self.send(p);
         }
-        let slot = self.slot(&mut pending, to);
-        slot.writer.push(&record);
-        slot.ordered = true;
     }
 
     /// Publishes the buffers that hold ordered records (the end of a job: region messages

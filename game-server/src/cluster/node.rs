@@ -136,7 +136,10 @@ impl ClusterNode {
 
     /// The live node running `region` (this one for its own), if any.
     pub fn owner_of(&self, region: RegionId) -> Option<u16> {
-        let owner = self.owners.get(usize::from(region))?.load(Ordering::Acquire);
+        let owner = self
+            .owners
+            .get(usize::from(region))?
+            .load(Ordering::Acquire);
         (owner != NO_OWNER).then_some(owner)
     }
 
@@ -177,7 +180,8 @@ impl ClusterNode {
                 owner.store(node, Ordering::Release);
             }
         }
-        self.reachable.store(presence.reachable(), Ordering::Release);
+        self.reachable
+            .store(presence.reachable(), Ordering::Release);
         self.stats
             .nodes_alive
             .store(presence.alive() as u64, Ordering::Relaxed);

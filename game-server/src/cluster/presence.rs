@@ -175,7 +175,12 @@ impl Presence {
             .map(|(&n, _)| n)
             .collect();
         dead.into_iter()
-            .filter_map(|n| self.peers.remove(&n).filter(|p| p.linked).map(|p| (n, p.regions)))
+            .filter_map(|n| {
+                self.peers
+                    .remove(&n)
+                    .filter(|p| p.linked)
+                    .map(|p| (n, p.regions))
+            })
             .collect()
     }
 
@@ -239,9 +244,19 @@ mod tests {
     fn a_node_links_once_it_hears_us_lives_on_heartbeats_and_dies_without_them() {
         let t0 = Instant::now();
         let mut p = Presence::new(0, 0b01, Duration::from_secs(3));
-        assert!(p.observe(&hb(0, 1, 0b01, 5, &[]), 1, t0).is_empty(), "own echo");
-        assert!(p.observe(&hb(1, 1, 0b10, 7, &[]), 1, t0).is_empty(), "heard, not linked");
-        assert_eq!(p.owner_of(1), None, "nothing is sent to a node that does not hear us");
+        assert!(
+            p.observe(&hb(0, 1, 0b01, 5, &[]), 1, t0).is_empty(),
+            "own echo"
+        );
+        assert!(
+            p.observe(&hb(1, 1, 0b10, 7, &[]), 1, t0).is_empty(),
+            "heard, not linked"
+        );
+        assert_eq!(
+            p.owner_of(1),
+            None,
+            "nothing is sent to a node that does not hear us"
+        );
         assert!(p.accepts(1, 1), "but what it sends is taken");
         assert_eq!(p.sees(), vec![(1, 1)]);
         assert_eq!(
@@ -287,7 +302,10 @@ mod tests {
             }]
         );
         assert_eq!(p.clear(), vec![(1, 0b10)]);
-        assert!(!p.accepts(1, 2), "after a cut nobody is accepted until heard again");
+        assert!(
+            !p.accepts(1, 2),
+            "after a cut nobody is accepted until heard again"
+        );
         // After our own cut (epoch 2), a heartbeat that hears us in epoch 1 is no link.
         assert!(p.observe(&hb(1, 2, 0b10, 0, &[(0, 1)]), 2, t0).is_empty());
         assert_eq!(p.owner_of(1), None);
@@ -301,7 +319,11 @@ mod tests {
         assert_eq!(p.conflicts, 1);
         assert_eq!(p.owner_of(0), None, "region 0 stays this node's");
         p.observe(&hb(2, 1, 0b10, 0, &[(0, 1)]), 1, t0);
-        assert_eq!(p.owner_of(1), Some(1), "the lower node keeps a contested region");
+        assert_eq!(
+            p.owner_of(1),
+            Some(1),
+            "the lower node keeps a contested region"
+        );
         assert_eq!(p.conflicts, 2);
     }
 

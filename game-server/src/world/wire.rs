@@ -207,76 +207,78 @@ pub fn decode_any(frame: &[u8]) -> Result<WireMsg, ProtocolError> {
     let body = frame
         .get(server_core::frame::HEADER_SIZE..)
         .ok_or_else(|| ProtocolError::Invalid("a frame shorter than its header".into()))?;
-    Ok(WireMsg::Region(match PacketManager::decode(header.id, body)? {
-        Incoming::RGhostUpdate(m) => RegionMsg::GhostUpdate {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            pos: [m.pos_x, m.pos_y, m.pos_z],
-        },
-        Incoming::RGhostRemove(m) => RegionMsg::GhostRemove {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-        },
-        Incoming::RHandoff(m) => RegionMsg::Handoff {
-            from: m.from,
-            player_id: m.player_id,
-            pos: [m.pos_x, m.pos_y, m.pos_z],
-            next_seq: m.next_seq,
-            watchers: m.watchers.into_iter().map(|w| w.player_id).collect(),
-            ghosted_to: m.ghosted_to,
-        },
-        Incoming::RForwardMove(m) => RegionMsg::ForwardInput {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            input: PlayerInput::Move {
+    Ok(WireMsg::Region(
+        match PacketManager::decode(header.id, body)? {
+            Incoming::RGhostUpdate(m) => RegionMsg::GhostUpdate {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
                 pos: [m.pos_x, m.pos_y, m.pos_z],
             },
-        },
-        Incoming::RForwardChat(m) => RegionMsg::ForwardInput {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            input: PlayerInput::Chat { message: m.message },
-        },
-        Incoming::RForwardLeave(m) => RegionMsg::ForwardLeave {
-            from: m.from,
-            player_id: m.player_id,
-        },
-        Incoming::RPlayerGone(m) => RegionMsg::PlayerGone {
-            from: m.from,
-            player_id: m.player_id,
-        },
-        Incoming::REnter(m) => {
-            return Ok(WireMsg::Enter {
+            Incoming::RGhostRemove(m) => RegionMsg::GhostRemove {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+            },
+            Incoming::RHandoff(m) => RegionMsg::Handoff {
+                from: m.from,
                 player_id: m.player_id,
                 pos: [m.pos_x, m.pos_y, m.pos_z],
-            })
-        }
-        Incoming::RGatewayMove(m) => {
-            return Ok(WireMsg::Input {
+                next_seq: m.next_seq,
+                watchers: m.watchers.into_iter().map(|w| w.player_id).collect(),
+                ghosted_to: m.ghosted_to,
+            },
+            Incoming::RForwardMove(m) => RegionMsg::ForwardInput {
+                from: m.from,
                 player_id: m.player_id,
                 seq: m.seq,
                 input: PlayerInput::Move {
                     pos: [m.pos_x, m.pos_y, m.pos_z],
                 },
-            })
-        }
-        Incoming::RGatewayChat(m) => {
-            return Ok(WireMsg::Input {
+            },
+            Incoming::RForwardChat(m) => RegionMsg::ForwardInput {
+                from: m.from,
                 player_id: m.player_id,
                 seq: m.seq,
                 input: PlayerInput::Chat { message: m.message },
-            })
-        }
-        Incoming::RGatewayLeave(m) => {
-            return Ok(WireMsg::Leave {
+            },
+            Incoming::RForwardLeave(m) => RegionMsg::ForwardLeave {
+                from: m.from,
                 player_id: m.player_id,
-            })
-        }
-    }))
+            },
+            Incoming::RPlayerGone(m) => RegionMsg::PlayerGone {
+                from: m.from,
+                player_id: m.player_id,
+            },
+            Incoming::REnter(m) => {
+                return Ok(WireMsg::Enter {
+                    player_id: m.player_id,
+                    pos: [m.pos_x, m.pos_y, m.pos_z],
+                })
+            }
+            Incoming::RGatewayMove(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Move {
+                        pos: [m.pos_x, m.pos_y, m.pos_z],
+                    },
+                })
+            }
+            Incoming::RGatewayChat(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Chat { message: m.message },
+                })
+            }
+            Incoming::RGatewayLeave(m) => {
+                return Ok(WireMsg::Leave {
+                    player_id: m.player_id,
+                })
+            }
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -672,7 +672,10 @@ fn a_cut_border_despawns_both_sides_and_the_resync_brings_them_back() {
     c.settle();
     for (me, other) in [(1, 2), (2, 1)] {
         let (view, _) = replay(me, &c.seen(me));
-        assert!(view.contains(&other), "{me} sees {other} again after the resync");
+        assert!(
+            view.contains(&other),
+            "{me} sees {other} again after the resync"
+        );
     }
     // And play goes on: 2's move reaches 1.
     c.walk(2, 3.0, 1.0);
@@ -708,7 +711,10 @@ fn a_player_is_not_handed_to_an_unreachable_region() {
     c.regions[0].set_reachable(0b01);
     c.walk(1, 2.0, 0.0);
     c.settle();
-    assert!(c.regions[0].owns(1), "it stays with its owner past the border");
+    assert!(
+        c.regions[0].owns(1),
+        "it stays with its owner past the border"
+    );
     assert_eq!(c.route(1), 0);
     c.regions[0].set_reachable(0b11);
     c.walk(1, 3.0, 0.0);
