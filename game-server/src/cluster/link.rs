@@ -177,3 +177,78 @@ impl PlayerLink for RemoteLink {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::config::ClusterConfig;
+    use crate::cluster::envelope;
+
+    fn drain(
+        rx: &mut tokio::sync::mpsc::Receiver<crate::cluster::node::Publish>,
+    ) -> Vec<(Subject, Vec<Record>)> {
+        let mut out = Vec::new();
+        while let Ok(p) = rx.try_recv() {
+            let env = envelope::decode(&p.payload).expect("our own envelope");
+            assert_eq!(
+                (env.from, env.epoch),
+                (0, 1),
+                "stamped with this node and epoch"
+            );
+            out.push((p.subject, env.records));
+        }
+        out
+    }
+
+    #[test]
+    fn frames_wait_for_the_tick_but_never_trail_a_later_message() {
+        let (node, mut rx) = ClusterNode::new(ClusterConfig::new("nats://x", 0, 0b01));
+        let out = Arc::new(Outbound::new(node));
+        let watcher = RemoteLink {
+            player_id: (1 << 24) | 1,
+            gateway: 1,
+            out: Arc::clone(&out),
+        };
+        watcher.send(Bytes::from_static(b"old owner's last move"));
+        out.end_of_job();
+        assert!(drain(&mut rx).is_empty(), "frames alone wait for the tick");
+
+        // A hand-off to node 2: node 1's pending frames must leave first.
+        let handoff = Record::ToRegion {
+            region: 2,
+            frame: Bytes::from_static(b"handoff"),
+        };
+        out.ordered(2, handoff.clone());
+        watcher.route_to(2);
+        out.end_of_job();
+        let sent = drain(&mut rx);
+        assert_eq!(
+            sent,
+            vec![
+                (
+                    Subject::Node(1),
+                    vec![Record::ToPlayer {
+                        player_id: (1 << 24) | 1,
+                        frames: Bytes::from_static(b"old owner's last move"),
+                    }]
+                ),
+                (Subject::Node(2), vec![handoff]),
+                (
+                    Subject::Node(1),
+                    vec![Record::Route {
+                        player_id: (1 << 24) | 1,
+                        region: 2,
+                    }]
+                ),
+            ],
+            "frames, then the hand-off, then the route change, each to its node in that order"
+        );
+
+        watcher.send(Bytes::from_static(b"tick"));
+        watcher.send(Bytes::from_static(b"tock"));
+        out.publish_all();
+        let sent = drain(&mut rx);
+        assert_eq!(sent.len(), 1, "one message per gateway per tick");
+        assert_eq!(sent[0].1.len(), 2);
+    }
+}
