@@ -29,6 +29,9 @@ use crate::packets::SChat;
 use crate::world::wire::{self, WireMsg};
 use crate::world::{RegionJob, World};
 
+/// Longest wait for the NATS client to take one publish.
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
+
 /// The bridge could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -225,14 +228,23 @@ async fn publisher(
             continue;
         }
         let len = p.payload.len() as u64;
-        match client.publish(p.subject.name(), p.payload).await {
-            Ok(()) => {
+        // The client's own queue drains only while it is connected: a publish that cannot
+        // get in within a second (the connection just went) is dropped, so the regions
+        // waiting on this queue do not stall for as long as NATS is away.
+        let published =
+            tokio::time::timeout(PUBLISH_WAIT, client.publish(p.subject.name(), p.payload)).await;
+        match published {
+            Ok(Ok(())) => {
                 node.stats.published.fetch_add(1, Ordering::Relaxed);
                 node.stats.published_bytes.fetch_add(len, Ordering::Relaxed);
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(error = %e, "publish failed");
+            }
+            Err(_) => {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("publish timed out: NATS is not taking messages");
             }
         }
     }
