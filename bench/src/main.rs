@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod admin_watch;
 mod bots;
 mod broadcast;
+mod cluster;
 mod echo;
 mod idle;
 mod pki;
@@ -47,6 +48,9 @@ enum Command {
     Soak(soak::Args),
     /// N bots walking a world-mode game-server at a fixed density (area of interest).
     World(world::Args),
+    /// The same world on one process and on two joined by NATS: hand-off and delivery
+    /// latency, NATS messages and bytes per second.
+    Cluster(cluster::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +75,7 @@ fn main() -> std::process::ExitCode {
             }),
         Command::Soak(args) => soak::run(args),
         Command::World(args) => world::run(args),
+        Command::Cluster(args) => cluster::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

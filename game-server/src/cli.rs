@@ -22,6 +22,9 @@ pub enum CliError {
     /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] server_core::TlsError),
+    /// The cluster flags or file.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterConfigError),
 }
 
 /// The MMO game server (course protocol, one room).
@@ -107,6 +110,9 @@ pub struct Cli {
     /// World mode (`--world grid` and its settings).
     #[command(flatten)]
     world: WorldArgs,
+    /// Cluster mode (`--nats`, `--node-id`, `--own-regions`, or `--cluster FILE`).
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 impl Cli {
@@ -163,6 +169,7 @@ impl Cli {
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
             admin,
             world: self.world.config(),
+            cluster: self.cluster.config()?,
             tls,
             ..defaults
         })

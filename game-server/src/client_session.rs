@@ -162,13 +162,12 @@ impl PacketSession for ClientSession {
         if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
             tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
         }
-        if !self.seat.enter(self.player_id, session) {
-            // The room is far behind on letting players in: refuse this one rather than
-            // queue without bound. It never entered, so it has nothing to leave.
+        if let Err(reason) = self.seat.enter(self.player_id, session) {
+            // The room is far behind on letting players in (or, in a cluster, the spawn
+            // region's process is gone): refuse this one rather than queue without bound.
+            // It never entered, so it has nothing to leave.
             self.left = true;
-            session.disconnect(CloseReason::ApplicationError(
-                "room is full of pending entries".into(),
-            ));
+            session.disconnect(CloseReason::ApplicationError(reason));
         }
     }
 

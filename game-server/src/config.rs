@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::admin::AdminConfig;
+use crate::cluster::{ClusterConfig, ClusterConfigError};
 use crate::game_room::PLAYERS_PER_LIST;
 use crate::rate_limit::Rate;
 use crate::world::{WorldConfig, WorldConfigError};
@@ -53,6 +54,9 @@ pub struct ServerConfig {
     /// `Some` for world mode (regions and area of interest, `--world grid`); `None`, the
     /// default, for the course's one room.
     pub world: Option<WorldConfig>,
+    /// `Some` to run part of the world as one node of a cluster joined by NATS (needs
+    /// `world`); `None`, the default, for a process that runs every region itself.
+    pub cluster: Option<ClusterConfig>,
     /// A second listener, over TLS, feeding the same room beside the plain TCP one; `None`
     /// for TCP only. Default `None`.
     pub tls: Option<TlsListen>,
@@ -77,6 +81,12 @@ pub enum ServerConfigError {
     /// The world's part (`--world grid`) is invalid.
     #[error(transparent)]
     World(#[from] WorldConfigError),
+    /// The cluster's part (`--nats`, `--own-regions`, `--cluster`) is invalid.
+    #[error(transparent)]
+    Cluster(#[from] ClusterConfigError),
+    /// A cluster shares a world's regions; the course's one room cannot be split.
+    #[error("a cluster (--nats or --cluster) needs world mode (--world grid)")]
+    ClusterWithoutWorld,
     /// The send queue limit is below what a player that reads normally can have queued, so
     /// players would be closed as slow consumers for no fault of theirs.
     #[error(
@@ -111,6 +121,11 @@ impl ServerConfig {
         self.net.validate()?;
         if let Some(world) = &self.world {
             world.validate()?;
+        }
+        match (&self.cluster, &self.world) {
+            (Some(cluster), Some(world)) => cluster.validate(world.regions)?,
+            (Some(_), None) => return Err(ServerConfigError::ClusterWithoutWorld),
+            (None, _) => {}
         }
         let player_lists = Self::player_lists_bytes(self.net.max_connections);
         let batch = self.largest_flush_batch();
@@ -175,6 +190,7 @@ impl Default for ServerConfig {
             },
             admin: None,
             world: None,
+            cluster: None,
             tls: None,
         }
     }

@@ -6,13 +6,15 @@
 //! owning all room state without a lock, and flushes the broadcasts it collected on every
 //! tick. [`GameServer`] wires it all to a `server_core::Listener`, configured by
 //! [`ServerConfig`]. The counters behind `/metrics` live in [`metrics`]; the optional
-//! [`admin`] endpoint serves them, a health check and a live map of the room.
+//! [`admin`] endpoint serves them, a health check and a live map of the room. In world mode
+//! the regions may be spread over several processes joined by NATS: [`cluster`].
 
 #![warn(missing_docs)]
 
 pub mod admin;
 pub mod cli;
 mod client_session;
+pub mod cluster;
 mod config;
 mod game_room;
 mod job_queue;

@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
     if let Err(e) = config.validate() {
         // Flags that parse but cannot work together: as much a usage error as a bad flag.
         usage_error(&format!(
-            "{e}\n(flags: --send-queue-limit, --max-pending-bytes, --max-connections, --socket-*-buffer)"
+            "{e}\n(flags: --send-queue-limit, --max-pending-bytes, --max-connections, --socket-*-buffer, --regions, --nats, --own-regions, --cluster)"
         ));
     }
     tracing_subscriber::fmt().with_env_filter(filter).init();

@@ -32,16 +32,19 @@ pub(crate) enum Seat {
 }
 
 impl Seat {
-    /// Asks to let the player in; false when too many entries are pending.
-    pub fn enter(&mut self, player_id: i32, session: &Arc<Session>) -> bool {
+    /// Asks to let the player in; the reason when it is refused (too many entries pending,
+    /// or in a cluster the spawn region's process unreachable).
+    pub fn enter(&mut self, player_id: i32, session: &Arc<Session>) -> Result<(), String> {
         match self {
             Seat::Room(room) => room
                 .try_push_control(RoomJob::Enter {
                     player_id,
                     outbox: Arc::clone(session),
                 })
-                .is_ok(),
-            Seat::World(seat) => seat.enter(player_id, Arc::clone(session)).is_ok(),
+                .map_err(|_| "room is full of pending entries".to_owned()),
+            Seat::World(seat) => seat
+                .enter(player_id, Arc::clone(session))
+                .map_err(|e| e.to_string()),
         }
     }
 

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{publish_world, world_bounds, AdminServer, MapFeed};
 use crate::client_session::{ClientSession, Shared};
+use crate::cluster::{ids, Bridge, ClusterNode};
 use crate::config::ServerConfig;
 use crate::game_room::{GameRoom, RoomJob, RoomStats, ROOM_BOUNDS};
 use crate::job_queue::{JobQueue, JobQueueThread};
@@ -39,6 +40,9 @@ pub struct GameServer {
     admin: Option<AdminServer>,
     /// World mode with the admin endpoint on: the task that asks the regions for the map.
     world_map: Option<JoinHandle<()>>,
+    /// In a cluster: the NATS side (taken by `sever_cluster` or `shutdown`).
+    bridge: Option<Bridge>,
+    cluster: Option<Arc<ClusterNode>>,
 }
 
 impl GameServer {
@@ -65,6 +69,7 @@ impl GameServer {
             .admin
             .as_ref()
             .map(|admin| Arc::new(MapFeed::new(admin.max_dots, bounds)));
+        let mut cluster_parts = None;
         let (game, running, jobs) = match &config.world {
             None => {
                 let mut room = GameRoom::<Arc<Session>>::new(
@@ -89,14 +94,27 @@ impl GameServer {
                 )
             }
             Some(world) => {
-                let world = Arc::new(World::start(
+                let node = config.cluster.clone().map(ClusterNode::new);
+                let world = Arc::new(World::start_in(
                     world,
                     config.room_queue_capacity,
                     config.net.max_connections,
                     config.tick,
                     config.max_pending_bytes,
                     &room_stats,
+                    node.as_ref().map(|(node, _)| Arc::clone(node)),
                 )?);
+                if let Some((node, publishes)) = node {
+                    // Reach NATS before accepting anyone: a node that cannot see the others
+                    // must not let players in.
+                    match Bridge::start(Arc::clone(&node), publishes, Arc::clone(&world)).await {
+                        Ok(bridge) => cluster_parts = Some((node, bridge)),
+                        Err(e) => {
+                            stop(Running::World(world)).await;
+                            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, e));
+                        }
+                    }
+                }
                 let jobs = world.queue_stats();
                 (Game::World(Arc::clone(&world)), Running::World(world), jobs)
             }
@@ -139,14 +157,24 @@ impl GameServer {
             .transpose()?;
         let shutdown = listener.shutdown_token();
         let sessions = listener.sessions();
+        let (cluster, bridge) = match cluster_parts {
+            Some((node, bridge)) => (Some(node), Some(bridge)),
+            None => (None, None),
+        };
         let stats = StatSources {
             listener: listener.stats(),
             rooms: room_stats,
             server: Arc::default(),
             jobs,
+            cluster: cluster.clone(),
         };
+        // In a cluster each node numbers its players in its own range, so any node can tell
+        // a player's gateway from its id.
+        let (first_id, last_id) = cluster
+            .as_ref()
+            .map_or((1, i32::MAX), |node| ids::range(node.id()));
         let shared = Arc::new(Shared {
-            sessions: Default::default(),
+            sessions: crate::SessionManager::with_range(first_id, last_id),
             game,
             stats: Arc::clone(&stats.server),
             metrics: Arc::new(SessionMetrics::default()),
@@ -233,7 +261,23 @@ impl GameServer {
             stats,
             admin,
             world_map,
+            bridge,
+            cluster,
         })
+    }
+
+    /// In a cluster, this node's view of it (counters, owners); `None` otherwise.
+    pub fn cluster(&self) -> Option<Arc<ClusterNode>> {
+        self.cluster.clone()
+    }
+
+    /// Drops this node's NATS side at once, with no goodbye and no more heartbeats: to the
+    /// other nodes it looks as if the process died (they notice within `dead_after`). For
+    /// failure tests and drills; the game itself keeps running locally.
+    pub fn sever_cluster(&mut self) {
+        if let Some(bridge) = self.bridge.take() {
+            bridge.sever();
+        }
     }
 
     /// Where the admin endpoint listens, if it is on.
@@ -299,6 +343,9 @@ impl GameServer {
             summary.abort();
         }
         stop(self.running).await;
+        if let Some(bridge) = self.bridge {
+            bridge.shutdown().await;
+        }
         tracing::info!("game server stopped");
     }
 }

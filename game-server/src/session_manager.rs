@@ -1,7 +1,7 @@
 //! `SessionManager`: gives each client session its player id and finds sessions by it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use server_core::Session;
@@ -9,29 +9,41 @@ use server_core::Session;
 /// Player ids 1, 2, 3, ... and the sessions that hold them. Safe from any thread.
 #[derive(Debug)]
 pub struct SessionManager {
-    next_id: AtomicI32,
+    /// An i64 so that the one past the last id (`i32::MAX + 1` at most) fits.
+    next_id: AtomicI64,
+    /// The last id this manager may hand out (a cluster node has its own range).
+    last_id: i32,
     /// A std mutex: held only for a map insert, lookup or remove, never across an `.await`.
     sessions: Mutex<HashMap<i32, Arc<Session>>>,
 }
 
 impl Default for SessionManager {
     fn default() -> Self {
-        SessionManager {
-            next_id: AtomicI32::new(1),
-            sessions: Mutex::new(HashMap::new()),
-        }
+        SessionManager::with_range(1, i32::MAX)
     }
 }
 
 impl SessionManager {
+    /// Ids `first..=last` (a cluster node's range, `cluster::ids::range`).
+    pub fn with_range(first: i32, last: i32) -> Self {
+        SessionManager {
+            next_id: AtomicI64::new(i64::from(first)),
+            last_id: last,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Registers `session` under a new player id and returns the id; `None` once all
     /// 2^31 - 1 positive ids were handed out (ids are never reused, so a stale id in a
     /// client's hands can never name someone else).
     pub fn generate(&self, session: Arc<Session>) -> Option<i32> {
         let id = self
             .next_id
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
-            .ok()?;
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| {
+                (id <= i64::from(self.last_id)).then_some(id + 1)
+            })
+            .ok()
+            .and_then(|id| i32::try_from(id).ok())?;
         self.lock().insert(id, session);
         Some(id)
     }

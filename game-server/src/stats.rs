@@ -62,6 +62,11 @@ pub struct Snapshot {
     pub inputs_rejected: u64,
     /// Room jobs that panicked.
     pub job_panics: u64,
+    /// In a cluster: the other nodes alive now (0 otherwise).
+    pub cluster_nodes: u64,
+    /// Players in the whole world: this process's, plus in a cluster every live node's
+    /// from its last heartbeat.
+    pub world_players: u64,
 }
 
 /// Everything a snapshot is read from.
@@ -73,6 +78,8 @@ pub(crate) struct StatSources {
     pub server: Arc<ServerStats>,
     /// The room's queue, or every region's.
     pub jobs: Vec<Arc<JobQueueStats>>,
+    /// In a cluster, the node (for the world's player count).
+    pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
 }
 
 impl StatSources {
@@ -92,6 +99,14 @@ impl StatSources {
             inputs_dropped: self.server.inputs_dropped.load(r),
             inputs_rejected: self.server.inputs_rejected.load(r),
             job_panics: self.jobs.iter().map(|j| j.panics.load(r)).sum(),
+            cluster_nodes: self
+                .cluster
+                .as_ref()
+                .map_or(0, |c| c.stats.nodes_alive.load(r)),
+            world_players: match &self.cluster {
+                Some(c) => c.stats.players_total.load(r),
+                None => sum(|room| room.players.load(Ordering::Relaxed) as u64),
+            },
         }
     }
 

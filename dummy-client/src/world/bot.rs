@@ -1,7 +1,8 @@
 //! `WorldBot`: one bot's session in world mode. It decodes what the server sends and feeds
 //! its [`Checker`]; the driver walks it and reads its results.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -28,6 +29,16 @@ pub struct Shared {
     pub echo: Mutex<Histogram<u64>>,
     /// Set when the driver starts closing the bots.
     pub closing: AtomicBool,
+    /// Round trips of the first move after a region crossing (the new owner's first
+    /// echo), in microseconds: the hand-off's cost as a player feels it.
+    pub handoff_echo: Mutex<Histogram<u64>>,
+    /// Sender to receiver delivery times of moves, in microseconds: `[same, other]` for a
+    /// sender connected to the same server as the receiver, or to another (a cluster:
+    /// another process). Recorded only when the run has several servers.
+    pub delivery: [Mutex<Histogram<u64>>; 2],
+    /// Player id -> the sending bot's state, set by the driver once every bot entered, for
+    /// the delivery times (only with several servers).
+    pub senders: OnceLock<HashMap<i32, Arc<BotState>>>,
 }
 
 impl Shared {
@@ -39,7 +50,22 @@ impl Shared {
             rtt: Mutex::new(histogram()),
             echo: Mutex::new(histogram()),
             closing: AtomicBool::new(false),
+            handoff_echo: Mutex::new(histogram()),
+            delivery: [Mutex::new(histogram()), Mutex::new(histogram())],
+            senders: OnceLock::new(),
         }
+    }
+
+    /// The hand-off round-trip histogram.
+    pub fn handoff_echo(&self) -> MutexGuard<'_, Histogram<u64>> {
+        self.handoff_echo.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The delivery histogram: same server (`false`) or another (`true`).
+    pub fn delivery(&self, cross: bool) -> MutexGuard<'_, Histogram<u64>> {
+        self.delivery[usize::from(cross)]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Microseconds since the run started.
@@ -86,6 +112,11 @@ pub struct BotState {
     /// Send times of its latest moves: slot `seq % 16` holds `seq << 40 | micros since the
     /// run started`, so an echo finds its own move's time or sees it was overwritten.
     sent: [AtomicU64; SENT_SLOTS],
+    /// Which server it is connected to (index in the run's address list).
+    pub server: AtomicU32,
+    /// The sequence number of the first move after its latest region crossing (0: none):
+    /// its echo is a hand-off round trip.
+    pub handoff_probe: AtomicU32,
 }
 
 impl BotState {
@@ -97,6 +128,8 @@ impl BotState {
             checker: Mutex::new(Checker::new(far)),
             lost: OnceLock::new(),
             sent: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
+            server: AtomicU32::new(0),
+            handoff_probe: AtomicU32::new(0),
         }
     }
 
@@ -190,13 +223,28 @@ impl PacketHandler for WorldBot {
     }
 
     fn on_s_broadcast_move(&mut self, p: SBroadcastMove) {
-        if self.state.checker().me() == Some(p.player_id) && p.pos_y.fract() == 0.0 {
+        let mine = self.state.checker().me() == Some(p.player_id);
+        if mine && p.pos_y.fract() == 0.0 {
             if let Some(sent) = self.state.sent_at(p.pos_y as u32) {
                 let now = u64::try_from(self.shared.now_us()).unwrap_or(0);
-                let _ = self
-                    .shared
-                    .echo()
-                    .record(now.saturating_sub(sent).clamp(1, 60_000_000));
+                let took = now.saturating_sub(sent).clamp(1, 60_000_000);
+                let _ = self.shared.echo().record(took);
+                if self.state.handoff_probe.load(Ordering::Relaxed) == p.pos_y as u32 {
+                    let _ = self.shared.handoff_echo().record(took);
+                }
+            }
+        } else if p.pos_y.fract() == 0.0 && p.pos_y >= 1.0 {
+            let sender = self.shared.senders.get().and_then(|s| s.get(&p.player_id));
+            if let Some(sender) = sender {
+                if let Some(sent) = sender.sent_at(p.pos_y as u32) {
+                    let now = u64::try_from(self.shared.now_us()).unwrap_or(0);
+                    let cross = sender.server.load(Ordering::Relaxed)
+                        != self.state.server.load(Ordering::Relaxed);
+                    let _ = self
+                        .shared
+                        .delivery(cross)
+                        .record(now.saturating_sub(sent).clamp(1, 60_000_000));
+                }
             }
         }
         let at = self.state.pos();

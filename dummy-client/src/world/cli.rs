@@ -35,6 +35,14 @@ pub struct WorldCli {
     /// Milliseconds the server's idea of a bot's position may lag (see WorldRunConfig).
     #[arg(long, default_value_t = 1000)]
     pub lag_allowance_ms: u64,
+    /// Another server of the same world (a cluster node); repeat for more. The bots are
+    /// split over --addr and these, round robin.
+    #[arg(long, value_name = "ADDR")]
+    pub also_addr: Vec<std::net::SocketAddr>,
+    /// The server's --regions, to time the hand-offs (a bot's first move after crossing a
+    /// stripe border); 0 = do not.
+    #[arg(long, default_value_t = 0)]
+    pub regions: usize,
     /// Share of required moves that must arrive for the run to pass.
     #[arg(long, default_value_t = 1.0)]
     pub min_delivered: f64,
@@ -50,6 +58,8 @@ impl WorldCli {
     pub fn config(&self, room: &crate::RunConfig) -> WorldRunConfig {
         WorldRunConfig {
             addr: room.addr,
+            also_addrs: self.also_addr.clone(),
+            regions: self.regions,
             clients: room.clients,
             ramp_per_sec: room.ramp_per_sec,
             map_size: self.map_size,

@@ -10,6 +10,12 @@ use crate::error::Error;
 pub struct WorldRunConfig {
     /// The server. Default `127.0.0.1:7777`.
     pub addr: SocketAddr,
+    /// More servers of the same world (the nodes of a cluster): bot `i` connects to the
+    /// `i mod n`-th of `addr` followed by these. Default none.
+    pub also_addrs: Vec<SocketAddr>,
+    /// The server's region count, for the hand-off round trips (a bot's first move after
+    /// crossing a stripe border). 0, the default: not measured.
+    pub regions: usize,
     /// Bots. Default 1000.
     pub clients: usize,
     /// Connections started per second. Default 1000.
@@ -54,6 +60,8 @@ impl Default for WorldRunConfig {
     fn default() -> Self {
         WorldRunConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7777)),
+            also_addrs: Vec::new(),
+            regions: 0,
             clients: 1000,
             ramp_per_sec: 1000,
             map_size: 1000.0,
@@ -76,6 +84,14 @@ impl Default for WorldRunConfig {
 }
 
 impl WorldRunConfig {
+    /// The server bot `i` connects to.
+    pub fn addr_of(&self, i: usize) -> SocketAddr {
+        match i % (1 + self.also_addrs.len()) {
+            0 => self.addr,
+            k => self.also_addrs[k - 1],
+        }
+    }
+
     /// Slack for positions the server may know late: `speed x lag_allowance`.
     pub fn slack(&self) -> f32 {
         self.speed * self.lag_allowance.as_secs_f32()

@@ -121,7 +121,11 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             state: Arc::clone(state),
             shared: Arc::clone(&shared),
         };
-        let (connector, addr) = (Arc::clone(&connector), config.addr);
+        let (connector, addr) = (Arc::clone(&connector), config.addr_of(i));
+        state.server.store(
+            (i % (1 + config.also_addrs.len())) as u32,
+            Ordering::Relaxed,
+        );
         connecting.spawn(async move { (i, connector.connect(addr, bot).await) });
     }
     while let Some(joined) = connecting.join_next().await {
@@ -171,6 +175,20 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         }
     }
     report.entered = walking.iter().flatten().count();
+    if !config.also_addrs.is_empty() {
+        let senders = walking
+            .iter()
+            .zip(&states)
+            .filter_map(|(w, st)| w.as_ref().map(|w| (w.player_id, Arc::clone(st))))
+            .collect();
+        let _ = shared.senders.set(senders);
+    }
+    // The stripe of an x, as the server cuts the map (for the hand-off round trips).
+    let stripe = |x: f32| -> usize {
+        let n = config.regions.max(1);
+        let k = ((x.clamp(-half, half) + half) / (config.map_size / n as f32)).floor() as usize;
+        k.min(n - 1)
+    };
 
     // The window: every bot moves every move_interval and pings every ping_interval,
     // staggered so the sends spread over the interval.
@@ -228,6 +246,10 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                     let from = (w.walker.x, w.walker.z);
                     let (x, z) = w.walker.step(step, &mut rng);
                     w.seq += 1;
+                    if config.regions > 1 && stripe(from.0) != stripe(x) {
+                        // The next move is the new owner's first.
+                        states[i].handoff_probe.store(w.seq + 1, Ordering::Relaxed);
+                    }
                     let frame = CMove {
                         pos_x: x,
                         pos_y: w.seq as f32,
@@ -315,6 +337,21 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         let echo = shared.echo();
         report.move_rtt_p50_ms = echo.value_at_quantile(0.5) as f64 / 1000.0;
         report.move_rtt_p99_ms = echo.value_at_quantile(0.99) as f64 / 1000.0;
+        let handoff = shared.handoff_echo();
+        report.handoff_moves = handoff.len();
+        report.handoff_rtt_p50_ms = handoff.value_at_quantile(0.5) as f64 / 1000.0;
+        report.handoff_rtt_p99_ms = handoff.value_at_quantile(0.99) as f64 / 1000.0;
+        for (cross, out) in [
+            (false, &mut report.delivery_same),
+            (true, &mut report.delivery_cross),
+        ] {
+            let h = shared.delivery(cross);
+            *out = [
+                h.len() as f64,
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0,
+            ];
+        }
     }
     report.errors = errors.len() as u64;
     errors.truncate(10);

@@ -61,6 +61,18 @@ pub struct WorldReport {
     pub move_rtt_p50_ms: f64,
     /// Move round trip 99th percentile, milliseconds.
     pub move_rtt_p99_ms: f64,
+    /// First moves after a region crossing whose echo came back (needs `regions`).
+    pub handoff_moves: u64,
+    /// Their round trip (the new owner's first echo), median, milliseconds.
+    pub handoff_rtt_p50_ms: f64,
+    /// Their round trip, 99th percentile, milliseconds.
+    pub handoff_rtt_p99_ms: f64,
+    /// Moves from a sender on the receiver's own server: [count, p50 ms, p99 ms] from send
+    /// to receipt (only with several servers).
+    pub delivery_same: [f64; 3],
+    /// Moves from a sender on another server (in a cluster: through NATS): [count, p50 ms,
+    /// p99 ms].
+    pub delivery_cross: [f64; 3],
     /// Every required move delivered (to `min_delivered`), no violation, no error.
     pub passed: bool,
 }
@@ -109,6 +121,21 @@ impl fmt::Display for WorldReport {
             "move round trip (C_Move to own echo, tick included): p50 {:.1} ms, p99 {:.1} ms",
             self.move_rtt_p50_ms, self.move_rtt_p99_ms
         )?;
+        if self.handoff_moves > 0 {
+            writeln!(
+                f,
+                "hand-off (first move after a crossing, to its echo): {} moves, p50 {:.1} ms, p99 {:.1} ms",
+                self.handoff_moves, self.handoff_rtt_p50_ms, self.handoff_rtt_p99_ms
+            )?;
+        }
+        if self.delivery_same[0] + self.delivery_cross[0] > 0.0 {
+            writeln!(
+                f,
+                "delivery (send to receipt): same server {} moves p50 {:.1} ms p99 {:.1} ms; other server {} moves p50 {:.1} ms p99 {:.1} ms",
+                self.delivery_same[0], self.delivery_same[1], self.delivery_same[2],
+                self.delivery_cross[0], self.delivery_cross[1], self.delivery_cross[2]
+            )?;
+        }
         writeln!(f, "errors: {} {:?}", self.errors, self.error_examples)?;
         write!(f, "verdict: {}", if self.passed { "PASS" } else { "FAIL" })
     }

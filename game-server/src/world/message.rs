@@ -144,6 +144,19 @@ pub enum RegionJob {
     },
     /// A message from another region.
     Peer(RegionMsg),
+    /// In a cluster: the process running `regions` is lost (dead, or this process lost
+    /// NATS). Drop the ghosts those regions owned (despawning them for this region's players
+    /// who may see them), let the players whose sessions that process held (`gateway`)
+    /// leave, and forget hand-off forwarding to those regions.
+    NodeLost {
+        /// The lost process's node id: its players' sessions are gone.
+        gateway: Option<u16>,
+        /// Its regions.
+        regions: u64,
+    },
+    /// In a cluster: a process (re)joined; send every neighbour a fresh ghost of each owned
+    /// player near it (a full resync of the borders).
+    Resync,
     /// Answer with a snapshot of at most `max_players` players on `reply`.
     Snapshot {
         /// K.

@@ -9,6 +9,11 @@
 //! per other region for an input; one `PlayerGone` per region for a leave), so they are
 //! bounded by the admitted jobs times the region count, and never lost: losing one would
 //! lose a move or leave a ghost.
+//!
+//! In a cluster (`crate::cluster`) this process runs only its own regions; a message for
+//! another process's region, and the frames of a player whose session another process
+//! holds, go through the region's [`Outbound`] to NATS, and a seat whose player's region is
+//! elsewhere publishes its enter, inputs and leave to that region's process.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,12 +24,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use server_core::Session;
 
+use crate::cluster::envelope::{EnvelopeWriter, Record};
+use crate::cluster::ids::gateway_of;
+use crate::cluster::link::{Outbound, RemoteLink};
+use crate::cluster::node::{ClusterNode, Subject};
 use crate::game_room::{Outbox, RoomStats};
 use crate::job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull};
+use crate::packets::SChat;
 use crate::world::config::WorldConfig;
 use crate::world::geometry::{Layout, RegionId};
 use crate::world::message::{PlayerInput, RegionJob, RegionSnapshot};
 use crate::world::region::{Directory, Outgoing, PlayerLink, Region, WorldStats};
+use crate::world::wire::{self, WireMsg};
 
 /// A connected player as the regions reach it: its session, and which region its session
 /// sends inputs to.
@@ -47,6 +58,69 @@ impl PlayerLink for Arc<WorldLink> {
     }
 }
 
+impl WorldLink {
+    /// The player's session.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// The region its inputs go to now.
+    pub fn route(&self) -> RegionId {
+        self.route.load(Ordering::Acquire)
+    }
+}
+
+/// A player as a region reaches it: its session in this process, or through NATS to the
+/// process that holds it.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// The session is here.
+    Local(Arc<WorldLink>),
+    /// Another node holds the session.
+    Remote(RemoteLink),
+}
+
+impl Outbox for Link {
+    fn send(&self, frame: Bytes) -> bool {
+        match self {
+            Link::Local(link) => link.send(frame),
+            Link::Remote(link) => link.send(frame),
+        }
+    }
+}
+
+impl PlayerLink for Link {
+    fn route_to(&self, region: RegionId) {
+        match self {
+            Link::Local(link) => link.route_to(region),
+            Link::Remote(link) => link.route_to(region),
+        }
+    }
+}
+
+/// One region's directory: local players from the shared map, remote ones (by the node in
+/// their id) as links through the region's outbound.
+pub struct RegionDirectory {
+    local: Arc<PlayerDirectory>,
+    remote: Option<Arc<Outbound>>,
+}
+
+impl Directory<Link> for RegionDirectory {
+    fn find(&self, player_id: i32) -> Option<Link> {
+        if let Some(out) = &self.remote {
+            let gateway = gateway_of(player_id);
+            if gateway != out.cluster().id() {
+                return Some(Link::Remote(RemoteLink {
+                    player_id,
+                    gateway,
+                    out: Arc::clone(out),
+                }));
+            }
+        }
+        self.local.find(player_id).map(Link::Local)
+    }
+}
+
 /// Player id -> link, for every connected player in world mode. A std mutex held only for a
 /// map insert, lookup or remove; regions look a player up once when they first learn of it.
 #[derive(Debug, Default)]
@@ -55,6 +129,37 @@ pub struct PlayerDirectory {
 }
 
 impl PlayerDirectory {
+    /// The link of a player whose session is in this process.
+    pub fn get(&self, player_id: i32) -> Option<Arc<WorldLink>> {
+        self.lock().get(&player_id).cloned()
+    }
+
+    /// Players whose sessions are in this process.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no player's session is here.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with every local player's link, under the lock (`f` must only queue, as
+    /// `Session::send` does).
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<WorldLink>)) {
+        for link in self.lock().values() {
+            f(link);
+        }
+    }
+
+    /// Every local player's link (a copy: the lock is not held while the caller works).
+    pub fn all(&self) -> Vec<(i32, Arc<WorldLink>)> {
+        self.lock()
+            .iter()
+            .map(|(&id, link)| (id, Arc::clone(link)))
+            .collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<i32, Arc<WorldLink>>> {
         // The map is consistent after any panic in insert/remove; ignore poisoning.
         self.links.lock().unwrap_or_else(|p| p.into_inner())
@@ -67,36 +172,80 @@ impl Directory<Arc<WorldLink>> for Arc<PlayerDirectory> {
     }
 }
 
-type Peers = Arc<OnceLock<Vec<JobQueue<RegionJob>>>>;
+/// Every region's queue, `None` for regions another process runs; set once, before the
+/// first player enters.
+type Peers = Arc<OnceLock<Vec<Option<JobQueue<RegionJob>>>>>;
 
 struct RegionRunner {
-    region: Region<Arc<WorldLink>, Arc<PlayerDirectory>>,
-    /// Every region's queue, this one's included; set once, before the first player enters.
+    region: Region<Link, RegionDirectory>,
     peers: Peers,
+    /// In a cluster: what leaves this region for other processes.
+    out: Option<Arc<Outbound>>,
+}
+
+impl RegionRunner {
+    fn send(&self, to: RegionId, msg: crate::world::RegionMsg) {
+        let queue = self
+            .peers
+            .get()
+            .and_then(|p| p.get(usize::from(to)))
+            .and_then(Option::as_ref);
+        if let Some(queue) = queue {
+            // Frames queued for other processes go before a message that lets another
+            // region send about the same players.
+            if let Some(out) = &self.out {
+                out.publish_all();
+            }
+            if queue.push_follow_up(RegionJob::Peer(msg)).is_err() {
+                tracing::debug!(to, "region stopped; message dropped at shutdown");
+            }
+            return;
+        }
+        let Some(out) = &self.out else {
+            return;
+        };
+        let cluster = out.cluster();
+        let (Some(node), Ok(frame)) = (cluster.owner_of(to), wire::encode(&msg)) else {
+            // Its process is not alive (or, impossibly, the message does not fit a frame):
+            // see the delivery rules in docs/ARCHITECTURE.md.
+            cluster.stats.unroutable.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        out.ordered(node, Record::ToRegion { region: to, frame });
+    }
 }
 
 impl JobRunner for RegionRunner {
     type Job = RegionJob;
 
     fn run(&mut self, job: RegionJob) {
+        if let Some(out) = &self.out {
+            self.region.set_reachable(out.cluster().reachable());
+        }
         self.region.run(job);
         for effect in self.region.take_outgoing() {
             match effect {
-                Outgoing::Msg(to, msg) => {
-                    let queue = self.peers.get().and_then(|p| p.get(to as usize));
-                    if let Some(queue) = queue {
-                        if queue.push_follow_up(RegionJob::Peer(msg)).is_err() {
-                            tracing::debug!(to, "region stopped; message dropped at shutdown");
-                        }
+                Outgoing::Msg(to, msg) => self.send(to, msg),
+                Outgoing::Route(link, to) => {
+                    // The hand-off must be on its way before the session sends its next
+                    // input to the new owner.
+                    if let Some(out) = &self.out {
+                        out.publish_all();
                     }
+                    link.route_to(to)
                 }
-                Outgoing::Route(link, to) => link.route_to(to),
             }
+        }
+        if let Some(out) = &self.out {
+            out.end_of_job();
         }
     }
 
     fn tick(&mut self, _now: Instant) {
         self.region.flush();
+        if let Some(out) = &self.out {
+            out.publish_all();
+        }
     }
 }
 
@@ -104,6 +253,7 @@ impl JobRunner for RegionRunner {
 pub struct World {
     layout: Layout,
     peers: Peers,
+    cluster: Option<Arc<ClusterNode>>,
     /// Taken by `stop_and_join`; a mutex so that sessions may still hold the world then.
     threads: Mutex<Vec<JobQueueThread>>,
     directory: Arc<PlayerDirectory>,
@@ -121,6 +271,28 @@ impl World {
         max_pending_bytes: usize,
         room_stats: &[Arc<RoomStats>],
     ) -> io::Result<World> {
+        Self::start_in(
+            config,
+            capacity,
+            control_capacity,
+            tick,
+            max_pending_bytes,
+            room_stats,
+            None,
+        )
+    }
+
+    /// [`World::start`], as one node of a cluster when `cluster` is given: only the
+    /// node's own regions get a thread.
+    pub fn start_in(
+        config: &WorldConfig,
+        capacity: usize,
+        control_capacity: usize,
+        tick: Duration,
+        max_pending_bytes: usize,
+        room_stats: &[Arc<RoomStats>],
+        cluster: Option<Arc<ClusterNode>>,
+    ) -> io::Result<World> {
         let layout = Layout::new(config);
         let peers: Peers = Arc::default();
         let directory = Arc::new(PlayerDirectory::default());
@@ -128,17 +300,28 @@ impl World {
         let mut queues = Vec::new();
         let mut threads = Vec::new();
         for id in 0..config.regions as RegionId {
+            if cluster.as_ref().is_some_and(|c| !c.runs(id)) {
+                queues.push(None);
+                continue;
+            }
+            let out = cluster
+                .as_ref()
+                .map(|c| Arc::new(Outbound::new(Arc::clone(c))));
             let region = Region::new(
                 id,
                 config,
                 max_pending_bytes,
-                Arc::clone(&directory),
+                RegionDirectory {
+                    local: Arc::clone(&directory),
+                    remote: out.clone(),
+                },
                 Arc::clone(&stats),
                 room_stats.get(usize::from(id)).cloned().unwrap_or_default(),
             );
             let runner = RegionRunner {
                 region,
                 peers: Arc::clone(&peers),
+                out,
             };
             let (queue, thread) = JobQueue::spawn(
                 &format!("world-{id}"),
@@ -147,7 +330,7 @@ impl World {
                 Some(tick),
                 runner,
             )?;
-            queues.push(queue);
+            queues.push(Some(queue));
             threads.push(thread);
         }
         // Nothing can be pushed before `start` returns, so no region sends before this.
@@ -155,14 +338,37 @@ impl World {
         Ok(World {
             layout,
             peers,
+            cluster,
             threads: Mutex::new(threads),
             directory,
             stats,
         })
     }
 
-    fn queues(&self) -> &[JobQueue<RegionJob>] {
-        self.peers.get().map_or(&[], Vec::as_slice)
+    fn queues(&self) -> impl Iterator<Item = &JobQueue<RegionJob>> {
+        self.peers.get().into_iter().flatten().flatten()
+    }
+
+    /// The queue of `region` if this process runs it.
+    pub fn local_queue(&self, region: RegionId) -> Option<&JobQueue<RegionJob>> {
+        self.peers.get()?.get(usize::from(region))?.as_ref()
+    }
+
+    /// Pushes `job` to every region this process runs (always admitted).
+    pub fn tell_all(&self, job: impl Fn() -> RegionJob) {
+        for queue in self.queues() {
+            let _ = queue.push_follow_up(job());
+        }
+    }
+
+    /// The players whose sessions this process holds.
+    pub fn directory(&self) -> &Arc<PlayerDirectory> {
+        &self.directory
+    }
+
+    /// The map's geometry.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// A seat for a new session.
@@ -170,6 +376,7 @@ impl World {
         WorldSeat {
             layout: self.layout.clone(),
             peers: Arc::clone(&self.peers),
+            cluster: self.cluster.clone(),
             directory: Arc::clone(&self.directory),
             link: None,
             player_id: 0,
@@ -182,15 +389,22 @@ impl World {
         Arc::clone(&self.stats)
     }
 
-    /// Each region's job-queue counters.
+    /// Each region's job-queue counters, by region id.
     pub fn queue_stats(&self) -> Vec<Arc<JobQueueStats>> {
-        self.queues().iter().map(JobQueue::stats_handle).collect()
+        // One entry per region, so index k is region k's; a region another process runs
+        // has empty counters here.
+        self.peers
+            .get()
+            .into_iter()
+            .flatten()
+            .map(|q| q.as_ref().map_or_else(Arc::default, JobQueue::stats_handle))
+            .collect()
     }
 
     /// Asks every region for its bounds and at most `max_players` of its players, as a job
     /// on its own thread; regions that do not answer within `timeout` are left out.
     pub fn snapshot(&self, max_players: usize, timeout: Duration) -> Vec<RegionSnapshot> {
-        let (tx, rx) = crossbeam_channel::bounded(self.queues().len());
+        let (tx, rx) = crossbeam_channel::bounded(self.queues().count());
         let mut asked = 0;
         for queue in self.queues() {
             let job = RegionJob::Snapshot {
@@ -226,15 +440,22 @@ impl World {
     }
 }
 
-/// An enter the world refused; the session is closed.
+/// An enter the world refused; the session is closed with this reason.
 #[derive(Debug, thiserror::Error)]
-#[error("the world has too many entries pending")]
-pub struct EnterRefused;
+pub enum EnterRefused {
+    /// The spawn region has too many entries waiting.
+    #[error("the world has too many entries pending")]
+    Full,
+    /// The spawn region's process is not alive (cluster only).
+    #[error("region {0} is on a node that is not reachable")]
+    Unreachable(RegionId),
+}
 
 /// One session's place in the world: its link, its input sequence, its route.
 pub struct WorldSeat {
     layout: Layout,
     peers: Peers,
+    cluster: Option<Arc<ClusterNode>>,
     directory: Arc<PlayerDirectory>,
     link: Option<Arc<WorldLink>>,
     player_id: i32,
@@ -244,10 +465,23 @@ pub struct WorldSeat {
 }
 
 impl WorldSeat {
-    fn queue(&self) -> Option<&JobQueue<RegionJob>> {
-        let link = self.link.as_ref()?;
-        let region = link.route.load(Ordering::Acquire) as usize;
-        self.peers.get()?.get(region)
+    fn route(&self) -> Option<RegionId> {
+        Some(self.link.as_ref()?.route())
+    }
+
+    fn local(&self, region: RegionId) -> Option<&JobQueue<RegionJob>> {
+        self.peers.get()?.get(usize::from(region))?.as_ref()
+    }
+
+    /// One gateway job as a NATS message for the process running `region`; `None` when no
+    /// live process runs it.
+    fn remote(&self, region: RegionId, job: &WireMsg) -> Option<(Arc<ClusterNode>, u16, Bytes)> {
+        let cluster = self.cluster.as_ref()?;
+        let node = cluster.owner_of(region)?;
+        let frame = wire::encode_any(job).ok()?;
+        let mut w = EnvelopeWriter::new(cluster.id(), cluster.epoch());
+        w.push(&Record::ToRegion { region, frame });
+        Some((Arc::clone(cluster), node, w.finish()))
     }
 
     /// Registers the player and asks the region of its spawn point to let it in.
@@ -261,23 +495,43 @@ impl WorldSeat {
         self.player_id = player_id;
         self.directory.lock().insert(player_id, Arc::clone(&link));
         self.link = Some(link);
-        let job = RegionJob::Enter {
-            player_id,
-            pos: [spawn.x, 0.0, spawn.z],
+        let pos = [spawn.x, 0.0, spawn.z];
+        let result = match self.local(region) {
+            Some(queue) => queue
+                .try_push_control(RegionJob::Enter { player_id, pos })
+                .map_err(|_| EnterRefused::Full),
+            None => match self.remote(region, &WireMsg::Enter { player_id, pos }) {
+                Some((cluster, node, payload)) => {
+                    if cluster.try_publish(Subject::Node(node), payload) {
+                        Ok(())
+                    } else {
+                        Err(EnterRefused::Full)
+                    }
+                }
+                None => Err(EnterRefused::Unreachable(region)),
+            },
         };
-        match self.queue().map(|q| q.try_push_control(job)) {
-            Some(Ok(())) => Ok(()),
-            _ => {
-                self.directory.lock().remove(&player_id);
-                self.link = None;
-                Err(EnterRefused)
-            }
+        if result.is_err() {
+            self.directory.lock().remove(&player_id);
+            self.link = None;
         }
+        result
     }
 
-    /// Pushes an input to the player's region; refused when that region is full.
+    /// Pushes an input to the player's region; refused when that region is full. In a
+    /// cluster a chat line is world chat instead: published once on `world.chat` for every
+    /// player of every process (it takes no sequence number: no region applies it).
     pub fn input(&mut self, input: PlayerInput) -> Result<(), QueueFull<()>> {
-        let Some(queue) = self.queue() else {
+        if let (Some(cluster), PlayerInput::Chat { message }) = (&self.cluster, &input) {
+            let chat = SChat {
+                player_id: self.player_id,
+                message: message.clone(),
+            };
+            let sent = server_core::Packet::encode(&chat)
+                .is_ok_and(|frame| cluster.try_publish(Subject::Chat, frame));
+            return if sent { Ok(()) } else { Err(QueueFull(())) };
+        }
+        let Some(region) = self.route() else {
             return Err(QueueFull(()));
         };
         let job = RegionJob::Input {
@@ -285,21 +539,53 @@ impl WorldSeat {
             seq: self.next_seq,
             input,
         };
-        match queue.try_push(job) {
-            Ok(()) => {
-                self.next_seq += 1;
-                Ok(())
+        let admitted = match self.local(region) {
+            Some(queue) => queue.try_push(job).is_ok(),
+            None => {
+                let RegionJob::Input {
+                    player_id,
+                    seq,
+                    input,
+                } = job
+                else {
+                    return Err(QueueFull(()));
+                };
+                let wire = WireMsg::Input {
+                    player_id,
+                    seq,
+                    input,
+                };
+                self.remote(region, &wire)
+                    .is_some_and(|(cluster, node, payload)| {
+                        cluster.try_publish(Subject::Node(node), payload)
+                    })
             }
-            Err(QueueFull(_)) => Err(QueueFull(())),
+        };
+        if admitted {
+            self.next_seq += 1;
+            Ok(())
+        } else {
+            Err(QueueFull(()))
         }
     }
 
-    /// Takes the player out of the world (always admitted); false if the world stopped.
+    /// Takes the player out of the world (always admitted); false if the world stopped or
+    /// (in a cluster) its region's process is gone, which has then dropped the player.
     pub fn leave(&mut self) -> bool {
-        let job = RegionJob::Leave {
-            player_id: self.player_id,
+        let Some(region) = self.route() else {
+            return false;
         };
-        self.queue().is_some_and(|q| q.push_follow_up(job).is_ok())
+        let player_id = self.player_id;
+        match self.local(region) {
+            Some(queue) => queue.push_follow_up(RegionJob::Leave { player_id }).is_ok(),
+            None => match self.remote(region, &WireMsg::Leave { player_id }) {
+                Some((cluster, node, payload)) => {
+                    cluster.publish_soon(Subject::Node(node), payload);
+                    true
+                }
+                None => false,
+            },
+        }
     }
 
     /// The session is gone: regions that learn of the player from now on find no link.
@@ -359,7 +645,9 @@ mod tests {
             max_players: 0,
             reply: tx,
         };
-        assert!(world.queues()[0].try_push_control(stall).is_ok());
+        assert!(world
+            .local_queue(0)
+            .is_some_and(|q| q.try_push_control(stall).is_ok()));
         let mv = || PlayerInput::Move {
             pos: [1.0, 0.0, 1.0],
         };

@@ -20,9 +20,91 @@ mod generated {
 }
 
 use generated::{
-    Incoming, PacketManager, RForwardChat, RForwardLeave, RForwardMove, RGhostRemove, RGhostUpdate,
-    RHandoff, RPlayerGone, Watcher,
+    Incoming, PacketManager, REnter, RForwardChat, RForwardLeave, RForwardMove, RGatewayChat,
+    RGatewayLeave, RGatewayMove, RGhostRemove, RGhostUpdate, RHandoff, RPlayerGone, Watcher,
 };
+
+/// Anything a region can be sent from another process: a message from another region, or
+/// a player's enter, input or leave from the gateway that holds its session (a process of
+/// the cluster, `crate::cluster`). Gateway jobs carry the sequence numbers the player's
+/// seat gave its inputs, so the owner orders them as it orders local ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireMsg {
+    /// From another region.
+    Region(RegionMsg),
+    /// A player enters at its spawn point.
+    Enter {
+        /// The player.
+        player_id: i32,
+        /// Spawn point (x, y, z).
+        pos: [f32; 3],
+    },
+    /// A player's numbered input.
+    Input {
+        /// The player.
+        player_id: i32,
+        /// Its seat's sequence number.
+        seq: u64,
+        /// The input.
+        input: PlayerInput,
+    },
+    /// A player leaves.
+    Leave {
+        /// The player.
+        player_id: i32,
+    },
+}
+
+/// One wire message as a frame.
+pub fn encode_any(msg: &WireMsg) -> Result<Bytes, EncodeError> {
+    match msg {
+        WireMsg::Region(m) => encode(m),
+        WireMsg::Enter { player_id, pos } => REnter {
+            player_id: *player_id,
+            pos_x: pos[0],
+            pos_y: pos[1],
+            pos_z: pos[2],
+        }
+        .encode(),
+        WireMsg::Input {
+            player_id,
+            seq,
+            input: PlayerInput::Move { pos },
+        } => RGatewayMove {
+            player_id: *player_id,
+            seq: *seq,
+            pos_x: pos[0],
+            pos_y: pos[1],
+            pos_z: pos[2],
+        }
+        .encode(),
+        WireMsg::Input {
+            player_id,
+            seq,
+            input: PlayerInput::Chat { message },
+        } => RGatewayChat {
+            player_id: *player_id,
+            seq: *seq,
+            message: message.clone(),
+        }
+        .encode(),
+        WireMsg::Leave { player_id } => RGatewayLeave {
+            player_id: *player_id,
+        }
+        .encode(),
+    }
+}
+
+/// A region message in one whole frame; a gateway job is an error here (see
+/// [`decode_any`]).
+pub fn decode(frame: &[u8]) -> Result<RegionMsg, ProtocolError> {
+    match decode_any(frame)? {
+        WireMsg::Region(m) => Ok(m),
+        other => Err(ProtocolError::Invalid(format!(
+            "expected a region message, got {other:?}"
+        ))),
+    }
+}
 
 /// One region message as a frame.
 pub fn encode(msg: &RegionMsg) -> Result<Bytes, EncodeError> {
@@ -111,9 +193,9 @@ pub fn encode(msg: &RegionMsg) -> Result<Bytes, EncodeError> {
     }
 }
 
-/// The region message in one whole frame (header included); any malformed byte is a
+/// The wire message in one whole frame (header included); any malformed byte is a
 /// [`ProtocolError`], as for a game packet.
-pub fn decode(frame: &[u8]) -> Result<RegionMsg, ProtocolError> {
+pub fn decode_any(frame: &[u8]) -> Result<WireMsg, ProtocolError> {
     let header = server_core::frame::parse_header(frame, usize::from(u16::MAX))?
         .filter(|h| h.size == frame.len())
         .ok_or_else(|| {
@@ -122,50 +204,81 @@ pub fn decode(frame: &[u8]) -> Result<RegionMsg, ProtocolError> {
                 frame.len()
             ))
         })?;
-    let body = &frame[server_core::frame::HEADER_SIZE..];
-    Ok(match PacketManager::decode(header.id, body)? {
-        Incoming::RGhostUpdate(m) => RegionMsg::GhostUpdate {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            pos: [m.pos_x, m.pos_y, m.pos_z],
-        },
-        Incoming::RGhostRemove(m) => RegionMsg::GhostRemove {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-        },
-        Incoming::RHandoff(m) => RegionMsg::Handoff {
-            from: m.from,
-            player_id: m.player_id,
-            pos: [m.pos_x, m.pos_y, m.pos_z],
-            next_seq: m.next_seq,
-            watchers: m.watchers.into_iter().map(|w| w.player_id).collect(),
-            ghosted_to: m.ghosted_to,
-        },
-        Incoming::RForwardMove(m) => RegionMsg::ForwardInput {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            input: PlayerInput::Move {
+    let body = frame
+        .get(server_core::frame::HEADER_SIZE..)
+        .ok_or_else(|| ProtocolError::Invalid("a frame shorter than its header".into()))?;
+    Ok(WireMsg::Region(
+        match PacketManager::decode(header.id, body)? {
+            Incoming::RGhostUpdate(m) => RegionMsg::GhostUpdate {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
                 pos: [m.pos_x, m.pos_y, m.pos_z],
             },
+            Incoming::RGhostRemove(m) => RegionMsg::GhostRemove {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+            },
+            Incoming::RHandoff(m) => RegionMsg::Handoff {
+                from: m.from,
+                player_id: m.player_id,
+                pos: [m.pos_x, m.pos_y, m.pos_z],
+                next_seq: m.next_seq,
+                watchers: m.watchers.into_iter().map(|w| w.player_id).collect(),
+                ghosted_to: m.ghosted_to,
+            },
+            Incoming::RForwardMove(m) => RegionMsg::ForwardInput {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+                input: PlayerInput::Move {
+                    pos: [m.pos_x, m.pos_y, m.pos_z],
+                },
+            },
+            Incoming::RForwardChat(m) => RegionMsg::ForwardInput {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+                input: PlayerInput::Chat { message: m.message },
+            },
+            Incoming::RForwardLeave(m) => RegionMsg::ForwardLeave {
+                from: m.from,
+                player_id: m.player_id,
+            },
+            Incoming::RPlayerGone(m) => RegionMsg::PlayerGone {
+                from: m.from,
+                player_id: m.player_id,
+            },
+            Incoming::REnter(m) => {
+                return Ok(WireMsg::Enter {
+                    player_id: m.player_id,
+                    pos: [m.pos_x, m.pos_y, m.pos_z],
+                })
+            }
+            Incoming::RGatewayMove(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Move {
+                        pos: [m.pos_x, m.pos_y, m.pos_z],
+                    },
+                })
+            }
+            Incoming::RGatewayChat(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Chat { message: m.message },
+                })
+            }
+            Incoming::RGatewayLeave(m) => {
+                return Ok(WireMsg::Leave {
+                    player_id: m.player_id,
+                })
+            }
         },
-        Incoming::RForwardChat(m) => RegionMsg::ForwardInput {
-            from: m.from,
-            player_id: m.player_id,
-            seq: m.seq,
-            input: PlayerInput::Chat { message: m.message },
-        },
-        Incoming::RForwardLeave(m) => RegionMsg::ForwardLeave {
-            from: m.from,
-            player_id: m.player_id,
-        },
-        Incoming::RPlayerGone(m) => RegionMsg::PlayerGone {
-            from: m.from,
-            player_id: m.player_id,
-        },
-    })
+    ))
 }
 
 #[cfg(test)]
@@ -244,7 +357,43 @@ mod tests {
             && encode(a).map(|f| f.to_vec()).ok() == encode(b).map(|f| f.to_vec()).ok()
     }
 
+    fn job() -> impl Strategy<Value = WireMsg> {
+        prop_oneof![
+            msg().prop_map(WireMsg::Region),
+            (any::<i32>(), pos()).prop_map(|(player_id, pos)| WireMsg::Enter { player_id, pos }),
+            (any::<i32>(), any::<u64>(), pos()).prop_map(|(player_id, seq, pos)| {
+                WireMsg::Input {
+                    player_id,
+                    seq,
+                    input: PlayerInput::Move { pos },
+                }
+            }),
+            (any::<i32>(), any::<u64>(), ".{0,200}").prop_map(|(player_id, seq, message)| {
+                WireMsg::Input {
+                    player_id,
+                    seq,
+                    input: PlayerInput::Chat { message },
+                }
+            }),
+            any::<i32>().prop_map(|player_id| WireMsg::Leave { player_id }),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn every_gateway_job_comes_back_as_it_went(m in job()) {
+            let frame = encode_any(&m).expect("these fit a frame");
+            let back = decode_any(&frame).expect("a frame we made decodes");
+            prop_assert_eq!(format!("{m:?}"), format!("{back:?}"));
+            let region_only = decode(&frame);
+            prop_assert_eq!(region_only.is_ok(), matches!(m, WireMsg::Region(_)));
+        }
+
+        #[test]
+        fn any_bytes_are_a_job_or_an_error(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_any(&bytes);
+        }
+
         #[test]
         fn every_message_comes_back_as_it_went(m in msg()) {
             let frame = encode(&m).expect("these messages fit a frame");

@@ -103,6 +103,9 @@ struct Owned {
 struct Ghost {
     y: f32,
     seq: u64,
+    /// The region that owns it (the sender of the last update applied): when that region's
+    /// process is lost, its ghosts go with it.
+    owner: RegionId,
 }
 
 /// One region's state.
@@ -132,6 +135,10 @@ pub struct Region<L, D> {
     directory: D,
     stats: Arc<WorldStats>,
     room_stats: Arc<RoomStats>,
+    /// Regions that can take a player now (bit per region): all of them in one process; in
+    /// a cluster, those whose process is alive. A player is never handed to one that cannot
+    /// take it: it stays here, past the border, until that region is back.
+    reachable: u64,
 }
 
 impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
@@ -171,7 +178,14 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             directory,
             stats,
             room_stats,
+            reachable: u64::MAX,
         }
+    }
+
+    /// Which regions can take a player now (see the field); the runtime sets it before
+    /// each job in a cluster.
+    pub fn set_reachable(&mut self, regions: u64) {
+        self.reachable = regions;
     }
 
     /// This region's id.
@@ -223,6 +237,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             RegionJob::Snapshot { max_players, reply } => {
                 let _ = reply.send(self.snapshot(max_players));
             }
+            RegionJob::NodeLost { gateway, regions } => self.node_lost(gateway, regions),
+            RegionJob::Resync => self.resync(),
         }
         if self.batch.bytes() >= self.max_pending_bytes {
             self.flush();
@@ -458,7 +474,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
         self.sync_ghosts(player_id);
         let home = self.layout.region_of(to.x);
-        if home != self.id {
+        if home != self.id && self.reachable & (1u64 << home) != 0 {
             self.hand_off(player_id, home);
         }
     }
@@ -595,5 +611,6 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
 }
 
 mod peers;
+mod recovery;
 #[cfg(test)]
 mod tests;

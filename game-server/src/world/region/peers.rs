@@ -80,6 +80,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 Ghost {
                     y: owned.y,
                     seq: owned.last_seq,
+                    owner: to,
                 },
             );
         } else {
@@ -124,11 +125,11 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     pub(super) fn peer(&mut self, msg: RegionMsg) {
         match msg {
             RegionMsg::GhostUpdate {
+                from,
                 player_id,
                 seq,
                 pos,
-                ..
-            } => self.ghost_update(player_id, seq, pos),
+            } => self.ghost_update(from, player_id, seq, pos),
             RegionMsg::GhostRemove { player_id, seq, .. } => {
                 if self.ghosts.get(&player_id).is_some_and(|g| seq >= g.seq) {
                     self.drop_ghost(player_id, false);
@@ -159,7 +160,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
     }
 
-    pub(super) fn ghost_update(&mut self, player_id: i32, seq: u64, pos: [f32; 3]) {
+    pub(super) fn ghost_update(&mut self, from: RegionId, player_id: i32, seq: u64, pos: [f32; 3]) {
         if self.owned.contains_key(&player_id) || self.gone.contains(&player_id) {
             // A stale update from an old owner, or about a player who left.
             return;
@@ -173,6 +174,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             Some(ghost) => {
                 ghost.seq = seq;
                 ghost.y = pos[1];
+                ghost.owner = from;
                 self.interest.set_pos(player_id, p, &mut self.changes);
             }
             None => {
@@ -181,7 +183,14 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 if let Some(link) = self.directory.find(player_id) {
                     self.links.insert(player_id, link);
                 }
-                self.ghosts.insert(player_id, Ghost { y: pos[1], seq });
+                self.ghosts.insert(
+                    player_id,
+                    Ghost {
+                        y: pos[1],
+                        seq,
+                        owner: from,
+                    },
+                );
                 self.interest.insert(player_id, p, false, &mut self.changes);
             }
         }

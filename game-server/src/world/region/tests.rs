@@ -642,3 +642,83 @@ proptest! {
         prop_assert_eq!(c.stats.unknown_watchers.load(Ordering::Relaxed), 0);
     }
 }
+
+/// A cluster's recovery, driven by hand: both sides of a border lose each other (what a
+/// NATS restart does), despawn what the other owned, and see it again after the resync;
+/// a lost gateway's players leave the region that owned them.
+#[test]
+fn a_cut_border_despawns_both_sides_and_the_resync_brings_them_back() {
+    let mut c = Cluster::new(2);
+    c.enter(1, -2.0, 0.0);
+    c.enter(2, 2.0, 0.0);
+    c.settle();
+    assert!(c.regions[0].has_ghost(2) && c.regions[1].has_ghost(1));
+    c.queues[0].push_back(RegionJob::NodeLost {
+        gateway: None,
+        regions: 0b10,
+    });
+    c.queues[1].push_back(RegionJob::NodeLost {
+        gateway: None,
+        regions: 0b01,
+    });
+    c.settle();
+    assert!(!c.regions[0].has_ghost(2) && !c.regions[1].has_ghost(1));
+    for (me, other) in [(1, 2), (2, 1)] {
+        let (view, _) = replay(me, &c.seen(me));
+        assert!(!view.contains(&other), "{me} no longer sees {other}");
+    }
+    c.queues[0].push_back(RegionJob::Resync);
+    c.queues[1].push_back(RegionJob::Resync);
+    c.settle();
+    for (me, other) in [(1, 2), (2, 1)] {
+        let (view, _) = replay(me, &c.seen(me));
+        assert!(
+            view.contains(&other),
+            "{me} sees {other} again after the resync"
+        );
+    }
+    // And play goes on: 2's move reaches 1.
+    c.walk(2, 3.0, 1.0);
+    c.settle();
+    let (_, moves) = replay(1, &c.seen(1));
+    assert_eq!(moves.get(&2).and_then(|m| m.last()), Some(&(3.0, 1.0)));
+}
+
+#[test]
+fn a_lost_gateway_takes_its_players_out_of_the_regions_that_owned_them() {
+    let remote = (1 << crate::cluster::ids::LOCAL_BITS) | 5;
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(remote, 1.0, 0.0);
+    c.settle();
+    assert!(c.regions[0].owns(remote));
+    c.queues[0].push_back(RegionJob::NodeLost {
+        gateway: Some(1),
+        regions: 0,
+    });
+    c.settle();
+    assert!(!c.regions[0].owns(remote), "the lost gateway's player left");
+    assert!(c.regions[0].owns(1), "the local player stays");
+    let (view, _) = replay(1, &c.seen(1));
+    assert!(!view.contains(&remote), "and was despawned for the others");
+}
+
+#[test]
+fn a_player_is_not_handed_to_an_unreachable_region() {
+    let mut c = Cluster::new(2);
+    c.enter(1, -2.0, 0.0);
+    c.settle();
+    c.regions[0].set_reachable(0b01);
+    c.walk(1, 2.0, 0.0);
+    c.settle();
+    assert!(
+        c.regions[0].owns(1),
+        "it stays with its owner past the border"
+    );
+    assert_eq!(c.route(1), 0);
+    c.regions[0].set_reachable(0b11);
+    c.walk(1, 3.0, 0.0);
+    c.settle();
+    assert!(c.regions[1].owns(1), "handed on once the region is back");
+    assert_eq!(c.route(1), 1);
+}

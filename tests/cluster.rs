@@ -1,0 +1,392 @@
+//! Two game-server nodes owning half the world each, joined only by a real `nats-server`
+//! (each node in this process has its own NATS connection and its own listener): bots walk
+//! across the process border with every world check holding; world chat and the player
+//! count cross it; a node that dies is despawned and its regions' players disconnected in
+//! the stated time; after a NATS restart the borders come back by themselves.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use dummy_client::world::{run_world, WorldRunConfig};
+use game_server::cluster::ClusterConfig;
+use game_server::packets::{
+    CChat, CMove, PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
+};
+use game_server::world::{Spawn, WorldConfig};
+use game_server::GameServer;
+use server_core::Packet;
+
+use support::nats::Nats;
+use support::{start_server, Client};
+
+/// Node `id` of a two-region world, running region `id`.
+async fn node(nats: &Nats, id: u16, world: &WorldConfig) -> GameServer {
+    let cluster = ClusterConfig::new(nats.url(), id, 1 << id);
+    let world = world.clone();
+    start_server(move |c| {
+        c.tick = Duration::from_millis(50);
+        c.world = Some(world);
+        c.cluster = Some(cluster);
+    })
+    .await
+}
+
+/// Both nodes see each other.
+async fn formed(a: &GameServer, b: &GameServer) {
+    support::eventually("both nodes hear each other's heartbeats", || {
+        a.snapshot().cluster_nodes == 1 && b.snapshot().cluster_nodes == 1
+    })
+    .await;
+}
+
+/// Reads frames until a `P` for which `want` holds; panics after `within`.
+async fn wait_for<P: Packet + std::fmt::Debug>(
+    client: &mut Client,
+    within: Duration,
+    mut want: impl FnMut(&P) -> bool,
+) -> P {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let next = tokio::time::timeout_at(deadline, client.try_next_frame()).await;
+        match next {
+            Ok(Some((id, body))) if id == P::ID => {
+                let p = P::decode(&body).expect("server frame decodes");
+                if std::env::var("CLUSTER_DEBUG").is_ok() {
+                    println!("player {} got {p:?}", client.player_id);
+                }
+                if want(&p) {
+                    return p;
+                }
+            }
+            Ok(Some((id, body))) => {
+                if std::env::var("CLUSTER_DEBUG").is_ok() {
+                    println!(
+                        "player {} got {:?} {:?}",
+                        client.player_id,
+                        PacketId::from_u16(id),
+                        body
+                    );
+                }
+            }
+            Ok(None) => panic!(
+                "player {}: connection closed waiting for {}",
+                client.player_id,
+                P::NAME
+            ),
+            Err(_) => panic!(
+                "player {}: no {} within {within:?}",
+                client.player_id,
+                P::NAME
+            ),
+        }
+    }
+}
+
+/// Reads frames until the server closes the connection; panics after `within`.
+async fn wait_closed(client: &mut Client, within: Duration) {
+    let closed = tokio::time::timeout(within, async {
+        while let Some((id, _)) = client.try_next_frame().await {
+            let _ = PacketId::from_u16(id);
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "player {}: should have been disconnected within {within:?}",
+        client.player_id
+    );
+}
+
+fn small_world(spawn: Spawn) -> WorldConfig {
+    WorldConfig {
+        map_size: 200.0,
+        cell_size: 25.0,
+        inner_radius: 20.0,
+        outer_radius: 25.0,
+        regions: 2,
+        max_step: 10.0,
+        spawn,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighbourhood() {
+    let Some(nats) = Nats::start("cluster bots") else {
+        return;
+    };
+    let world = small_world(Spawn::Random { seed: 11 });
+    let a = node(&nats, 0, &world).await;
+    let b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+
+    let report = run_world(WorldRunConfig {
+        addr: a.local_addr(),
+        also_addrs: vec![b.local_addr()],
+        clients: 200,
+        ramp_per_sec: 2000,
+        map_size: world.map_size,
+        inner_radius: world.inner_radius,
+        outer_radius: world.outer_radius,
+        speed: 8.0,
+        lag_allowance: Duration::from_millis(1500),
+        duration: Duration::from_secs(4),
+        ping_interval: Duration::from_millis(250),
+        status_line: false,
+        ..WorldRunConfig::default()
+    })
+    .await
+    .expect("the run config is valid");
+
+    let handoffs: u64 = [&a, &b]
+        .iter()
+        .filter_map(|s| s.world_stats())
+        .map(|w| w.handoffs.load(Ordering::Relaxed))
+        .sum();
+    let skipped: u64 = [&a, &b]
+        .iter()
+        .filter_map(|s| s.world_stats())
+        .map(|w| w.inputs_skipped.load(Ordering::Relaxed))
+        .sum();
+    let (ca, cb) = (a.cluster().expect("node"), b.cluster().expect("node"));
+    let published =
+        ca.stats.published.load(Ordering::Relaxed) + cb.stats.published.load(Ordering::Relaxed);
+    let refused = ca.stats.malformed.load(Ordering::Relaxed)
+        + cb.stats.malformed.load(Ordering::Relaxed)
+        + ca.stats.stale.load(Ordering::Relaxed)
+        + cb.stats.stale.load(Ordering::Relaxed);
+    support::eventually("every bot has left both nodes", || {
+        a.snapshot().players == 0 && b.snapshot().players == 0
+    })
+    .await;
+    let after: Vec<_> = [&a, &b]
+        .iter()
+        .flat_map(|s| s.world_snapshot(0, Duration::from_secs(5)).expect("world"))
+        .collect();
+    a.shutdown().await;
+    b.shutdown().await;
+
+    println!("{report}\nhand-offs: {handoffs}, NATS messages published: {published}");
+    assert!(report.passed, "the two-node run should pass:\n{report}");
+    assert_eq!(report.entered, 200, "every bot entered, on either node");
+    assert_eq!(report.violations.total(), 0, "no violation:\n{report}");
+    assert!(
+        report.required > 500,
+        "the bots had neighbours to see:\n{report}"
+    );
+    assert_eq!(
+        report.delivered, report.required,
+        "every required move arrived"
+    );
+    assert!(
+        handoffs >= 5,
+        "bots crossed the border ({handoffs} hand-offs)"
+    );
+    assert_eq!(skipped, 0, "no input was given up");
+    assert!(
+        published > 100,
+        "the nodes talked over NATS ({published} messages)"
+    );
+    assert_eq!(
+        refused, 0,
+        "no cluster message was refused as malformed or stale"
+    );
+    assert!(
+        after.iter().all(|r| r.owned == 0 && r.ghosts == 0),
+        "no player and no ghost is left on either node: {after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_reaches_every_player_of_every_node_and_both_count_them_all() {
+    let Some(nats) = Nats::start("cluster chat") else {
+        return;
+    };
+    // Far apart: chat must not depend on seeing each other.
+    let world = small_world(Spawn::Random { seed: 3 });
+    let a = node(&nats, 0, &world).await;
+    let b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+
+    let mut clients = Vec::new();
+    for addr in [a.local_addr(), a.local_addr(), b.local_addr()] {
+        clients.push(Client::join(addr).await.0);
+    }
+    support::eventually("both nodes count all three players", || {
+        a.snapshot().world_players == 3 && b.snapshot().world_players == 3
+    })
+    .await;
+
+    let speaker = clients[2].player_id;
+    let line = "세계 채팅 🌍 across nodes";
+    clients[2]
+        .send(&CChat {
+            message: line.to_owned(),
+        })
+        .await;
+    for client in &mut clients {
+        let chat: SChat = wait_for(client, Duration::from_secs(5), |c: &SChat| {
+            c.player_id == speaker
+        })
+        .await;
+        assert_eq!(chat.message, line, "the line arrives as sent");
+    }
+    drop(clients);
+    support::eventually("the count drops when they leave", || {
+        a.snapshot().world_players == 0 && b.snapshot().world_players == 0
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_node_is_despawned_and_its_regions_players_disconnected_in_time() {
+    let Some(nats) = Nats::start("cluster node death") else {
+        return;
+    };
+    // Everyone spawns at (-1, 0): region 0, node a's.
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let a = node(&nats, 0, &world).await;
+    let mut b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+
+    // w: session and region on a. t: session on b, walks into b's region. r: session on a,
+    // walks into b's region too.
+    let (mut w, _) = Client::join(a.local_addr()).await;
+    let (mut t, _) = Client::join(b.local_addr()).await;
+    let (mut r, _) = Client::join(a.local_addr()).await;
+    for (c, x) in [(&mut t, 5.0), (&mut r, 3.0)] {
+        c.send(&CMove {
+            pos_x: x,
+            pos_y: 0.0,
+            pos_z: 0.0,
+        })
+        .await;
+    }
+    let (t_id, r_id) = (t.player_id, r.player_id);
+    let mut crossed = Vec::new();
+    while crossed.len() < 2 {
+        let m = wait_for(&mut w, Duration::from_secs(5), |m: &SBroadcastMove| {
+            (m.player_id == t_id || m.player_id == r_id) && m.pos_x > 0.0
+        })
+        .await;
+        if !crossed.contains(&m.player_id) {
+            crossed.push(m.player_id);
+        }
+    }
+    support::eventually("t and r are owned by node b", || {
+        b.world_snapshot(0, Duration::from_secs(1))
+            .is_some_and(|s| s.iter().map(|r| r.owned).sum::<usize>() == 2)
+    })
+    .await;
+
+    let killed = Instant::now();
+    b.sever_cluster();
+    // Stated time: dead_after (3 s) + a heartbeat (0.5 s) + a tick; 5 s with slack.
+    let stated = Duration::from_secs(5);
+    let mut gone = Vec::new();
+    while gone.len() < 2 {
+        let left: SBroadcastLeaveGame = wait_for(&mut w, stated, |l: &SBroadcastLeaveGame| {
+            (l.player_id == t_id || l.player_id == r_id) && !gone.contains(&l.player_id)
+        })
+        .await;
+        gone.push(left.player_id);
+    }
+    let despawned = killed.elapsed();
+    wait_closed(&mut r, stated).await;
+    let disconnected = killed.elapsed();
+    println!("despawned after {despawned:?}, r disconnected after {disconnected:?}");
+    assert!(
+        despawned >= Duration::from_millis(2500),
+        "nobody is despawned before the node is declared dead ({despawned:?})"
+    );
+    assert!(despawned < stated && disconnected < stated);
+    assert_eq!(a.snapshot().cluster_nodes, 0, "a no longer counts b");
+    let lost = a
+        .cluster()
+        .expect("node")
+        .stats
+        .nodes_lost
+        .load(Ordering::Relaxed);
+    assert_eq!(lost, 1, "one node lost");
+    // r's session closes, then the next heartbeat tick recounts (every 500 ms).
+    support::eventually("only w is left in a's world", || {
+        a.snapshot().world_players == 1
+    })
+    .await;
+    drop((w, t));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_nats_restart_the_nodes_rejoin_and_the_border_comes_back() {
+    let Some(mut nats) = Nats::start("cluster NATS restart") else {
+        return;
+    };
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let a = node(&nats, 0, &world).await;
+    let b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+
+    // w on a in region 0; v on b, walks into b's own region 1: both stay local to their
+    // node, and see each other across the process border.
+    let (mut w, _) = Client::join(a.local_addr()).await;
+    let (mut v, _) = Client::join(b.local_addr()).await;
+    v.send(&CMove {
+        pos_x: 1.0,
+        pos_y: 0.0,
+        pos_z: 0.0,
+    })
+    .await;
+    let (w_id, v_id) = (w.player_id, v.player_id);
+    wait_for(&mut w, Duration::from_secs(5), |m: &SBroadcastMove| {
+        m.player_id == v_id && m.pos_x > 0.0
+    })
+    .await;
+    support::eventually("v is owned by node b", || {
+        b.world_snapshot(0, Duration::from_secs(1))
+            .is_some_and(|s| s.iter().map(|r| r.owned).sum::<usize>() == 1)
+    })
+    .await;
+
+    nats.kill();
+    // Each node cuts the other: each side despawns the other's player.
+    wait_for(&mut w, Duration::from_secs(5), |l: &SBroadcastLeaveGame| {
+        l.player_id == v_id
+    })
+    .await;
+    wait_for(&mut v, Duration::from_secs(5), |l: &SBroadcastLeaveGame| {
+        l.player_id == w_id
+    })
+    .await;
+    nats.restart();
+    formed(&a, &b).await;
+    // The borders resync without anyone moving: each sees the other again.
+    let seen: SBroadcastEnterGame =
+        wait_for(&mut w, Duration::from_secs(5), |e: &SBroadcastEnterGame| {
+            e.player_id == v_id
+        })
+        .await;
+    assert!(seen.pos_x > 0.0, "v is where it was: {seen:?}");
+    wait_for(&mut v, Duration::from_secs(5), |e: &SBroadcastEnterGame| {
+        e.player_id == w_id
+    })
+    .await;
+    // And play goes on across the border.
+    v.send(&CMove {
+        pos_x: 2.0,
+        pos_y: 0.0,
+        pos_z: 1.0,
+    })
+    .await;
+    wait_for(&mut w, Duration::from_secs(5), |m: &SBroadcastMove| {
+        m.player_id == v_id && m.pos_z == 1.0
+    })
+    .await;
+    drop((w, v));
+    a.shutdown().await;
+    b.shutdown().await;
+}
