@@ -609,3 +609,57 @@ async fn course_clients_see_no_new_packet_while_others_use_udp() {
     );
     server.shutdown().await;
 }
+
+fn udp_bots(addr: SocketAddr, clients: usize) -> dummy_client::RunConfig {
+    dummy_client::RunConfig {
+        addr,
+        clients,
+        ramp_per_sec: 2_000,
+        duration: Duration::from_secs(2),
+        status_line: false,
+        udp: true,
+        ..dummy_client::RunConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dummy_client_bots_bind_and_move_over_udp() {
+    let server = udp_server(|_| {}).await;
+    let report = dummy_client::run(udp_bots(server.local_addr(), 20))
+        .await
+        .expect("the config is valid");
+    let stats = server.udp_stats().expect("UDP stats");
+    server.shutdown().await;
+    assert!(report.passed, "the run should pass:\n{report}");
+    assert_eq!(report.udp.bound, 20, "every bot bound:\n{report}");
+    let over_udp = report.sent.packets.get("C_UdpMove").copied().unwrap_or(0);
+    assert!(
+        over_udp >= report.moves.sent,
+        "the window's moves went over UDP:\n{report}"
+    );
+    assert!(stats.moves() >= over_udp * 9 / 10, "the server took them");
+    assert!(
+        report.moves.delivered_ratio > 0.95,
+        "loopback loses next to nothing:\n{report}"
+    );
+    assert!(
+        report.move_echo.samples > 0,
+        "own echoes over UDP are timed"
+    );
+    assert_eq!(report.moves.duplicates, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dummy_client_bots_stay_on_tcp_when_the_server_has_no_udp() {
+    let server = start_server(|_| {}).await;
+    let report = dummy_client::run(udp_bots(server.local_addr(), 5))
+        .await
+        .expect("the config is valid");
+    server.shutdown().await;
+    assert!(report.passed, "the run should pass:\n{report}");
+    assert_eq!(
+        report.udp.stayed_on_tcp, 5,
+        "port 0: every bot stays on TCP"
+    );
+    assert_eq!(report.moves.lost, 0, "and over TCP nothing is lost");
+}

@@ -229,6 +229,13 @@ impl BotShared {
         }
     }
 
+    /// Marks the bot as let in with this player id, as its `S_PlayerList` would.
+    #[cfg(test)]
+    pub(crate) fn mark_entered_for_test(&self, player_id: i32) {
+        let _ = self.player_id.set(player_id);
+        self.entered.store(true, Ordering::Release);
+    }
+
     /// True once the server sent this bot its `S_PlayerList`.
     pub(crate) fn entered(&self) -> bool {
         self.entered.load(Ordering::Acquire)
