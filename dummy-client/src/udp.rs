@@ -16,7 +16,7 @@
 //! the report gives the delivered ratio and does not count the loss as an error;
 //! duplicates and moves no bot sent still are.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +45,12 @@ enum State {
     Asked,
     /// The socket is open; `C_UdpBind` is sent until `bound` is set.
     Binding {
-        socket: Arc<UdpSocket>,
+        socket: Arc<StdUdpSocket>,
         bind: Bytes,
         next_bind: Duration,
     },
     /// Moves go over `socket`.
-    Bound { socket: Arc<UdpSocket> },
+    Bound { socket: Arc<StdUdpSocket> },
     /// UDP is off on the server, or the socket failed: the bot stays on TCP.
     Off,
 }
@@ -137,8 +137,8 @@ impl UdpSide {
                     self.state = State::Off;
                     return Action::None;
                 }
-                let socket = match open(SocketAddr::new(server, port)) {
-                    Ok(socket) => Arc::new(socket),
+                let (socket, receiving) = match open(SocketAddr::new(server, port)) {
+                    Ok((socket, receiving)) => (Arc::new(socket), receiving),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot open a UDP socket; the bot stays on TCP");
                         self.state = State::Off;
@@ -155,7 +155,7 @@ impl UdpSide {
                 let bot = Bot::new(Arc::clone(&self.shared), Arc::clone(run), index, base)
                     .known_as(player_id);
                 self.task = Some(tokio::spawn(receive(
-                    Arc::clone(&socket),
+                    receiving,
                     bot,
                     Arc::clone(&self.bound),
                     cancel.clone(),
@@ -181,7 +181,7 @@ impl UdpSide {
                     *next_bind = now + BIND_RESEND;
                     self.counts.binds_sent += 1;
                     // A lost or refused send is a lost datagram: the next resend covers it.
-                    let _ = socket.try_send(bind);
+                    let _ = socket.send(bind);
                 }
                 Action::None
             }
@@ -204,7 +204,7 @@ impl UdpSide {
             pos_z: mv.pos_z,
         };
         let frame = packet.encode().unwrap_or_default();
-        match socket.try_send(&frame) {
+        match socket.send(&frame) {
             Ok(n) => Some(n),
             Err(_) => {
                 self.counts.send_drops += 1;
@@ -223,8 +223,11 @@ impl UdpSide {
     }
 }
 
-/// A non-blocking UDP socket connected to `to`, on the matching unspecified address.
-fn open(to: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A non-blocking UDP socket connected to `to`, on the matching unspecified address: a std
+/// handle for sending and a tokio one for the receive task. The driver sends with a plain
+/// non-blocking `send` because tokio's `try_send` answers `WouldBlock` until the reactor has
+/// seen the new socket writable, which would lose every first bind.
+fn open(to: SocketAddr) -> std::io::Result<(StdUdpSocket, UdpSocket)> {
     let local = match to {
         SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
         SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
@@ -232,12 +235,13 @@ fn open(to: SocketAddr) -> std::io::Result<UdpSocket> {
     let socket = std::net::UdpSocket::bind(local)?;
     socket.connect(to)?;
     socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket)
+    let sending = socket.try_clone()?;
+    Ok((sending, UdpSocket::from_std(socket)?))
 }
 
 /// The receive side: every frame of every datagram to `bot`, `S_UdpBound` to `bound`.
 async fn receive(
-    socket: Arc<UdpSocket>,
+    socket: UdpSocket,
     mut bot: Bot,
     bound: Arc<AtomicBool>,
     cancel: CancellationToken,
