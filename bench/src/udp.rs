@@ -201,8 +201,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !args.in_namespace {
         return Ok(reexec_in_namespace()?);
     }
-    run_all(&[["ip", "link", "set", "lo", "up"].map(str::to_owned).to_vec()])
-        .map_err(|e| format!("in the bench's network namespace: {e}"))?;
+    run_all(&[["ip", "link", "set", "lo", "up"]
+        .map(str::to_owned)
+        .to_vec()])
+    .map_err(|e| format!("in the bench's network namespace: {e}"))?;
     println!(
         "udp: N = {}, window {} s, move every {} ms, tick {} ms; loopback in a private network \
          namespace; server = release game-server child, bots = dummy-client in this process",

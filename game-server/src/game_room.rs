@@ -313,20 +313,29 @@ impl<O: Outbox> GameRoom<O> {
         let mut bytes = 0u64;
         let mut full = 0u64;
         for player in self.players.values_mut() {
-            if let (Some((moves, rest)), Some(udp), None) =
-                (&split, &player.moves_outbox, player.joined_at)
-            {
-                // A newcomer's first batch is a slice of the whole one (below), over TCP;
-                // from its next tick on its moves take UDP. A lost UDP send is a lost move,
-                // which is what the player asked for.
-                full += 1;
-                delivered += frames;
-                bytes += batch.len() as u64;
+            if let (Some((moves, rest)), Some(udp)) = (&split, &player.moves_outbox) {
+                let (moves, rest, skipped) = match player.joined_at.take() {
+                    None => (moves.clone(), rest.clone(), 0),
+                    // A newcomer that bound UDP before its first flush (a client binds
+                    // within milliseconds of entering): only what came after its enter,
+                    // split for it alone, once in its life.
+                    Some((_, skipped)) => {
+                        if skipped > 0 {
+                            self.newcomer_skips.push(skipped);
+                        }
+                        let (moves, rest) = split_moves(&self.pending[skipped..]);
+                        (moves, rest, skipped as u64)
+                    }
+                };
+                full += u64::from(skipped == 0);
+                delivered += frames - skipped;
+                bytes += (moves.len() + rest.len()) as u64;
                 if !rest.is_empty() {
-                    player.outbox.send(rest.clone());
+                    player.outbox.send(rest);
                 }
+                // A lost UDP send is a lost move, which is what the player asked for.
                 if !moves.is_empty() {
-                    udp.send(moves.clone());
+                    udp.send(moves);
                 }
                 continue;
             }
@@ -874,5 +883,48 @@ mod tests {
         assert_eq!(room.udp_receivers, 1, "a player not in the room is ignored");
         room.run(RoomJob::Leave { player_id: 1 });
         assert_eq!(room.udp_receivers, 0);
+    }
+
+    #[test]
+    fn a_newcomer_bound_before_its_first_flush_gets_that_flushs_moves_over_udp() {
+        let mut room = room();
+        let (a, b, b_udp) = (Inbox::default(), Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 0.0],
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        room.run(RoomJob::UdpMoves {
+            player_id: 2,
+            outbox: Some(b_udp.clone()),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [2.0, 0.0, 0.0],
+        });
+        room.flush();
+        let over_udp: Vec<f32> = b_udp
+            .frames()
+            .into_iter()
+            .map(|(_, body)| SBroadcastMove::decode(&body).expect("a move").pos_x)
+            .collect();
+        assert_eq!(
+            over_udp,
+            vec![2.0],
+            "only the move after its enter (its list had x = 1), over UDP"
+        );
+        assert_eq!(
+            b.ids(),
+            vec![LIST, ENTER],
+            "its list, then its own enter, over TCP"
+        );
+        assert_eq!(a.ids(), vec![LIST, ENTER, MOVE, ENTER, MOVE]);
     }
 }
