@@ -44,6 +44,9 @@ fn reencode(packet: &server_packets::Incoming) -> Vec<u8> {
         Incoming::CMove(p) => p.encode(),
         Incoming::CChat(p) => p.encode(),
         Incoming::CPing(p) => p.encode(),
+        Incoming::CUdpRequest(p) => p.encode(),
+        Incoming::CUdpBind(p) => p.encode(),
+        Incoming::CUdpMove(p) => p.encode(),
     };
     frame
         .expect("a decoded packet encodes")
