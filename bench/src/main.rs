@@ -12,6 +12,7 @@ mod pki;
 mod plot;
 pub mod server_proc;
 mod soak;
+mod udp;
 mod world;
 
 /// Benchmarks of the workspace (run with --release).
@@ -51,6 +52,9 @@ enum Command {
     /// The same world on one process and on two joined by NATS: hand-off and delivery
     /// latency, NATS messages and bytes per second.
     Cluster(cluster::Args),
+    /// Moves over UDP against TCP at N bots, with 0% and 2% loss on loopback (a private
+    /// network namespace made with `unshare -n`; needs root).
+    Udp(udp::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -76,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Soak(args) => soak::run(args),
         Command::World(args) => world::run(args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Udp(args) => udp::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

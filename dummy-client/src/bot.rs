@@ -22,7 +22,7 @@ use crate::latency::Latency;
 use crate::moves::{self, Tag};
 use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
-    SBroadcastMove, SChat, SPlayerList, SPong,
+    SBroadcastMove, SChat, SPlayerList, SPong, SUdpBound, SUdpTicket,
 };
 use crate::pings::{PingLog, Pong};
 use crate::sequences::{Seen, SenderSeqs};
@@ -185,6 +185,8 @@ pub(crate) struct BotShared {
     pub(crate) own_chat_echo: Counter,
     /// First and last chat number seen per sender, handed over when the session ends.
     chat_seen: Mutex<Vec<(u32, u32)>>,
+    /// The server's `S_UdpTicket`, once asked for (`--udp`, see `udp.rs`).
+    pub(crate) udp_ticket: OnceLock<SUdpTicket>,
 }
 
 impl BotShared {
@@ -225,7 +227,15 @@ impl BotShared {
             chat_foreign: Counter::default(),
             own_chat_echo: Counter::default(),
             chat_seen: Mutex::new(Vec::new()),
+            udp_ticket: OnceLock::new(),
         }
+    }
+
+    /// Marks the bot as let in with this player id, as its `S_PlayerList` would.
+    #[cfg(test)]
+    pub(crate) fn mark_entered_for_test(&self, player_id: i32) {
+        let _ = self.player_id.set(player_id);
+        self.entered.store(true, Ordering::Release);
     }
 
     /// True once the server sent this bot its `S_PlayerList`.
@@ -348,6 +358,20 @@ impl Bot {
         self.order = Some(RoomOrder::default());
         self
     }
+
+    /// A bot that already knows its player id: the receive side of a UDP socket, which
+    /// never gets an `S_PlayerList` (see `udp.rs`).
+    pub(crate) fn known_as(mut self, player_id: i32) -> Bot {
+        self.player_id = Some(player_id);
+        self
+    }
+
+    /// Hands the last sequence numbers seen to `shared.seen`, as `on_disconnected` does,
+    /// for a receive side with no session (see `udp.rs`).
+    pub(crate) fn hand_over_seen(&mut self) {
+        self.publish();
+        *self.shared.seen() = std::mem::take(&mut self.seqs).into_vec();
+    }
 }
 
 impl Bot {
@@ -408,7 +432,7 @@ impl Bot {
     }
 
     /// One frame of any kind: count it, decode it, dispatch it.
-    fn on_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+    pub(crate) fn on_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
         match self.shared.received.get(usize::from(id)) {
             Some(counter) => counter.incr(),
             None => self.shared.received_unknown.incr(),
@@ -425,8 +449,9 @@ impl Bot {
         }
     }
 
-    /// Adds the tally to the shared counters.
-    fn publish(&mut self) {
+    /// Adds the tally to the shared counters. `on_recv` does it after every read; a receive
+    /// side with no session (`udp.rs`) after every datagram.
+    pub(crate) fn publish(&mut self) {
         let tally = std::mem::take(&mut self.tally);
         self.shared.received[usize::from(SBroadcastMove::ID)].add(tally.moves);
         self.shared.window_others.add(tally.others);
@@ -617,6 +642,15 @@ impl PacketHandler for Bot {
             ChatSeen::Repeat => self.shared.chat_repeats.incr(),
             ChatSeen::Foreign => self.shared.chat_foreign.incr(),
         }
+    }
+
+    fn on_s_udp_ticket(&mut self, packet: SUdpTicket) {
+        // Kept for the driver's UDP side; a repeat (the bot asks once) changes nothing.
+        let _ = self.shared.udp_ticket.set(packet);
+    }
+
+    fn on_s_udp_bound(&mut self, _packet: SUdpBound) {
+        // Comes over UDP, to `udp.rs`; the server never sends it over TCP.
     }
 
     fn on_s_pong(&mut self, packet: SPong) {

@@ -57,6 +57,10 @@ pub struct Cli {
     /// Name the server's certificate must carry (a DNS name or an IP address).
     #[arg(long, default_value = "localhost", requires = "tls")]
     pub tls_name: String,
+    /// Send moves over UDP and get the room's moves back over UDP (the server needs
+    /// --udp-addr); lost moves are reported, not errors. Room mode, no churn.
+    #[arg(long)]
+    pub udp: bool,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -87,6 +91,7 @@ impl Cli {
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             status_line: !self.quiet,
             churn_per_sec: self.churn_per_sec,
+            udp: self.udp,
             ..RunConfig::default()
         }
     }

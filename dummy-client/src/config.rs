@@ -63,6 +63,11 @@ pub struct RunConfig {
     /// Connect over TLS, verifying the server with this connector's CA and name; `None`
     /// (the default) for plain TCP.
     pub tls: Option<server_core::TlsConnector>,
+    /// Moves over UDP (`--udp`, see `udp.rs`): each bot binds a UDP socket to its player
+    /// through the server's `S_UdpTicket`, sends its moves over it and gets the room's moves
+    /// back over it. Lost moves are then reported (delivered ratio), not errors. Room mode
+    /// only, and not with churn. Default off.
+    pub udp: bool,
 }
 
 impl Default for RunConfig {
@@ -87,6 +92,7 @@ impl Default for RunConfig {
             leave_timeout: Duration::from_secs(5),
             rejoin_delay: Duration::from_millis(100),
             tls: None,
+            udp: false,
         }
     }
 }
@@ -111,6 +117,10 @@ impl RunConfig {
         }
         if !(self.churn_per_sec.is_finite() && self.churn_per_sec >= 0.0) {
             return invalid("churn_per_sec", "must be a finite number, zero or more");
+        }
+        if self.udp && self.churn_per_sec > 0.0 {
+            // Churn's exact accounting needs every move of a stay: over UDP some are lost.
+            return invalid("udp", "cannot be used with churn");
         }
         if self.churn_per_sec > 0.0 && self.clients < 2 {
             return invalid(

@@ -19,6 +19,7 @@ use rand::SeedableRng;
 use server_core::{CloseReason, Connector, Packet, SendError, Session};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 
 use crate::bot::{Bot, BotShared, RunShared, ID_SLOTS};
 use crate::chat;
@@ -26,11 +27,12 @@ use crate::churn::ChurnAccounting;
 use crate::config::RunConfig;
 use crate::error::Error;
 use crate::moves::{self, Tag};
-use crate::packets::{CChat, CLeaveGame, CPing};
+use crate::packets::{CChat, CLeaveGame, CPing, CUdpMove, CUdpRequest};
 use crate::phase::{Limits, Phase, Phases, Progress};
 use crate::report::Report;
 use crate::schedule::{Schedule, Timers};
 use crate::status::{self, Snapshot};
+use crate::udp::{Action, UdpSide};
 
 mod finish;
 
@@ -73,6 +75,8 @@ struct Slot {
     churned_in: bool,
     /// Set once this bot starts leaving the room (churn).
     leave: Option<Leave>,
+    /// Its UDP transport, with `--udp`.
+    udp: Option<UdpSide>,
 }
 
 /// A churning bot on its way out: first it waits for the echo of its last move, then for the
@@ -93,9 +97,16 @@ impl Slot {
         self.session.is_closed() || self.shared.disconnect.get().is_some()
     }
 
-    /// Window moves this bot received, its own echoes included.
+    /// Window moves this bot received, its own echoes included, over TCP and UDP.
     fn window_received(&self) -> u64 {
-        self.shared.window_own.get() + self.shared.window_others.get()
+        self.shared.window_own.get()
+            + self.shared.window_others.get()
+            + self.udp.as_ref().map_or(0, |u| u.shared.window_received())
+    }
+
+    /// In the room, and with `--udp` bound (or known to stay on TCP).
+    fn ready(&self) -> bool {
+        self.shared.entered() && self.udp.as_ref().is_none_or(UdpSide::settled)
     }
 }
 
@@ -162,6 +173,8 @@ struct Driver {
     progress_cache: Option<(Phase, Progress, Duration)>,
     max_lag: Duration,
     churn: Churn,
+    /// Stops the bots' UDP receive tasks at the end (`--udp`).
+    udp_stop: CancellationToken,
 }
 
 /// How often the driver looks at every bot to decide the phase, outside the window.
@@ -231,6 +244,7 @@ impl Driver {
             progress_cache: None,
             max_lag: Duration::ZERO,
             churn: Churn::default(),
+            udp_stop: CancellationToken::new(),
             config,
         }
     }
@@ -462,6 +476,7 @@ impl Driver {
                     waiting_at_open: false,
                     churned_in: rejoin,
                     leave: None,
+                    udp: self.config.udp.then(UdpSide::new),
                 });
                 return;
             }
@@ -501,7 +516,7 @@ impl Driver {
             let gone = slot.gone();
             if !gone {
                 p.alive += 1;
-                p.entered += usize::from(slot.shared.entered());
+                p.entered += usize::from(slot.ready());
             }
             let received = slot.window_received();
             p.window_received += received;
@@ -548,9 +563,21 @@ impl Driver {
             run,
             issued,
             chats_issued,
+            udp_stop,
+            config,
             ..
         } = self;
         for slot in bots.iter_mut() {
+            if let Some(udp) = &mut slot.udp {
+                let base = issued.get(slot.index).copied().unwrap_or(0);
+                let at = (slot.index, base);
+                let server = config.addr.ip();
+                if udp.tick(now, &slot.shared, run, at, server, udp_stop) == Action::RequestTicket
+                    && !slot.session.is_closed()
+                {
+                    send(&slot.session, &CUdpRequest {}, sent);
+                }
+            }
             if !schedule.any_due(&slot.timers, now) {
                 continue;
             }
@@ -576,8 +603,19 @@ impl Driver {
                     // returns. A move that is not queued leaves a stamp no echo will match.
                     let now_us = u64::try_from(run.now_us()).unwrap_or(0);
                     slot.shared.move_clock.sent(tag.seq, now_us);
+                    if let Some(udp) = &slot.udp {
+                        // Over UDP the echo comes to the UDP side's bot.
+                        udp.shared.move_clock.sent(tag.seq, now_us);
+                    }
                 }
-                if send(&slot.session, &moves::random_move(rng, tag), sent) && tag.is_some() {
+                let mv = moves::random_move(rng, tag);
+                let queued = match slot.udp.as_mut().and_then(|u| u.send_move(&mv)) {
+                    // Refused by the socket (0 bytes): lost before the wire, like any
+                    // datagram; not sent, so no receiver is owed it.
+                    Some(bytes) => count(sent, CUdpMove::ID, bytes),
+                    None => send(&slot.session, &mv, sent),
+                };
+                if queued && tag.is_some() {
                     slot.window_sent += 1;
                     if let Some(seq) = seq {
                         *seq += 1;
@@ -677,6 +715,19 @@ fn send<P: Packet>(session: &Session, packet: &P, totals: &mut SendTotals) -> bo
             false
         }
     }
+}
+
+/// Counts a packet handed to a socket other than a session's (a UDP datagram) in `totals`;
+/// `bytes` 0 means it was not sent. Returns whether it was.
+fn count(totals: &mut SendTotals, id: u16, bytes: usize) -> bool {
+    if bytes == 0 {
+        return false;
+    }
+    if let Some(n) = totals.by_id.get_mut(usize::from(id)) {
+        *n += 1;
+    }
+    totals.bytes += bytes as u64;
+    true
 }
 
 /// A connect failure's key in the report: the `io::ErrorKind` name (`ConnectionRefused`), or

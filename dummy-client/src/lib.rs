@@ -36,6 +36,7 @@ mod report;
 mod schedule;
 mod sequences;
 mod status;
+mod udp;
 pub mod world;
 
 pub use accounting::MoveAccounting;
@@ -47,4 +48,4 @@ pub use driver::{run, run_until};
 pub use error::Error;
 pub use latency::RttSummary;
 pub use pings::PongAccounting;
-pub use report::{ErrorCounts, Report, Timeline, Traffic};
+pub use report::{ErrorCounts, Report, Timeline, Traffic, UdpReport};

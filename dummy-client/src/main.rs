@@ -34,6 +34,10 @@ async fn main() -> ExitCode {
         .init();
 
     if cli.world.is_world() {
+        if cli.udp {
+            eprintln!("error: --udp is room mode only (the server's UDP moves are too)");
+            return ExitCode::from(2);
+        }
         return world(&cli).await;
     }
     let mut config = cli.config();

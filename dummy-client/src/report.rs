@@ -55,6 +55,9 @@ pub struct Report {
     /// reports written before chat was checked.
     #[serde(default)]
     pub chat: ChatAccounting,
+    /// The bots' UDP side (`--udp`). Absent from reports written before it existed.
+    #[serde(default)]
+    pub udp: UdpReport,
     /// Everything counted as wrong.
     pub errors: ErrorCounts,
     /// The threshold the run was held to.
@@ -68,6 +71,23 @@ pub struct Report {
     pub passed: bool,
     /// Why the run failed; empty when it passed.
     pub failures: Vec<String>,
+}
+
+/// What the bots' UDP transport did (`--udp`). With it, `moves.lost` is what UDP lost and
+/// is not counted as an error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UdpReport {
+    /// The run used `--udp`.
+    pub enabled: bool,
+    /// Bots bound to their player over UDP.
+    pub bound: u64,
+    /// Bots that stayed on TCP: the server gave port 0 (no UDP), or a socket failed.
+    pub stayed_on_tcp: u64,
+    /// `C_UdpBind`s sent, resends included.
+    pub binds_sent: u64,
+    /// `C_UdpMove`s the bots' sockets refused (send buffer full): lost before the wire,
+    /// and not counted as sent.
+    pub send_drops: u64,
 }
 
 /// Lengths of the run's phases, in seconds.
@@ -277,6 +297,19 @@ impl fmt::Display for Report {
             m.duplicates,
             m.never_sent
         )?;
+        let u = &self.udp;
+        if u.enabled {
+            writeln!(
+                f,
+                "  udp:          {} bots bound, {} stayed on TCP, {} binds sent, {} moves \
+                 refused by the socket; lost moves are UDP's, not errors (delivered {:.4}%)",
+                u.bound,
+                u.stayed_on_tcp,
+                u.binds_sent,
+                u.send_drops,
+                m.delivered_ratio * 100.0
+            )?;
+        }
         let c = &self.churn;
         if c.enabled {
             writeln!(

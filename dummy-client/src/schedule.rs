@@ -162,7 +162,10 @@ mod tests {
                 let due = aligned.due(&mut timers, ms(t));
                 if due.ping {
                     pings += 1;
-                    assert!(due.send_move, "bot {index}: its ping at {t} ms goes with a move");
+                    assert!(
+                        due.send_move,
+                        "bot {index}: its ping at {t} ms goes with a move"
+                    );
                 }
             }
             assert!((4..=5).contains(&pings), "one ping a second, got {pings}");
@@ -173,7 +176,10 @@ mod tests {
                 .filter(|due| due.ping && !due.send_move)
                 .count();
             if index > 0 {
-                assert!(alone > 0, "bot {index}: 900 ms is not a whole number of moves");
+                assert!(
+                    alone > 0,
+                    "bot {index}: 900 ms is not a whole number of moves"
+                );
             }
         }
     }

@@ -11,6 +11,7 @@ use clap::Parser;
 
 use crate::admin::{AdminConfig, AdminError, AdminToken};
 use crate::config::{ServerConfig, TlsListen};
+use crate::udp::UdpSettings;
 use crate::world::WorldArgs;
 
 /// Flags that parse but cannot be used.
@@ -89,6 +90,15 @@ pub struct Cli {
     /// share one room.
     #[arg(long, default_value = "127.0.0.1:7778", requires = "tls_cert")]
     tls_addr: SocketAddr,
+    /// Accept moves over UDP on this address from players bound through their TCP session
+    /// (C_UdpRequest, then C_UdpBind), and send moves over UDP to those who ask (off unless
+    /// given; room mode only).
+    #[arg(long, value_name = "ADDR")]
+    udp_addr: Option<SocketAddr>,
+    /// Unbind a UDP session that sent nothing for this many seconds (its player's moves go
+    /// back to TCP).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    udp_idle_timeout_secs: u64,
     /// Log filter, e.g. `info`, `warn`, `game_server=debug,server_core=debug`.
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -171,6 +181,10 @@ impl Cli {
             world: self.world.config(),
             cluster: self.cluster.config()?,
             tls,
+            udp: self.udp_addr.map(|addr| UdpSettings {
+                idle_timeout: Duration::from_secs(self.udp_idle_timeout_secs),
+                ..UdpSettings::new(addr)
+            }),
             ..defaults
         })
     }

@@ -17,7 +17,11 @@
 //! - a player arriving while the room has `max_connections` entries still pending is closed
 //!   (`ApplicationError`);
 //! - `C_LeaveGame` takes the player out of the room and closes the session
-//!   (`ServerClosing`); the disconnect that follows does not broadcast a second leave.
+//!   (`ServerClosing`); the disconnect that follows does not broadcast a second leave;
+//! - `C_UdpRequest` is answered with `S_UdpTicket` (a token, or port 0 when UDP is off);
+//!   `C_UdpBind` and `C_UdpMove` are UDP packets: over TCP they close the session with a
+//!   protocol error. The move limits are the player's, shared with its UDP session
+//!   (`input_gate.rs`), so moves over both transports together meet one rate.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,14 +29,21 @@ use std::time::Instant;
 
 use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
+use crate::input_gate::{InputGate, Meters, Verdict};
 use crate::job_queue::QueueFull;
 use crate::log_budget::LogBudget;
 use crate::metrics::{SessionMetrics, TrafficHandle};
-use crate::packets::{CChat, CLeaveGame, CMove, CPing, PacketHandler, PacketManager, SChat, SPong};
+use crate::packets::{
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketHandler, PacketManager,
+    SChat, SPong, SUdpTicket,
+};
 use crate::rate_limit::{Rate, TokenBucket};
 use crate::seat::{Game, Seat};
 use crate::session_manager::SessionManager;
 use crate::stats::ServerStats;
+use crate::udp::link::UdpLink;
+use crate::udp::session::UdpShared;
+use crate::udp::stats::bump;
 use crate::world::PlayerInput;
 
 /// What every client session shares.
@@ -49,6 +60,30 @@ pub(crate) struct Shared {
     /// Per-session log lines (connected, disconnected) draw from this.
     pub peer_log: LogBudget,
     pub started: Instant,
+    /// Moves over UDP (`--udp-addr`); `None` when off.
+    pub udp: Option<UdpShared>,
+}
+
+impl Shared {
+    fn meters(&self) -> Meters<'_> {
+        Meters {
+            stats: &self.stats,
+            rate_limited: &self.metrics.rate_limited,
+            started: self.started,
+        }
+    }
+}
+
+/// Counts an input dropped because the room's queue is full, and says so at most once a
+/// second. For both transports.
+pub(crate) fn drop_full_input(shared: &Shared) {
+    let dropped = shared.stats.inputs_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    if shared.stats.warn_once_a_second(shared.started) {
+        tracing::warn!(
+            dropped_total = dropped,
+            "room input queue full: dropping player input"
+        );
+    }
 }
 
 /// One player's connection.
@@ -59,10 +94,9 @@ pub struct ClientSession {
     player_id: i32,
     /// True once this player's leave job was pushed, so it is pushed once.
     left: bool,
-    moves: TokenBucket,
+    /// The move rate and the refusal budget: the player's, shared with its UDP session.
+    gate: Arc<InputGate>,
     chats: TokenBucket,
-    /// One token per refused input; empty means the peer keeps sending what is refused.
-    refusals: TokenBucket,
     /// This session's packet counters (its own, so counting touches no shared cache line).
     traffic: TrafficHandle,
     /// Where the player's jobs go: the room, or its region of the world.
@@ -73,9 +107,12 @@ impl ClientSession {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let now = Instant::now();
         ClientSession {
-            moves: TokenBucket::new(shared.move_rate, now),
+            gate: Arc::new(InputGate::new(
+                shared.move_rate,
+                shared.refused_input_limit,
+                now,
+            )),
             chats: TokenBucket::new(shared.chat_rate, now),
-            refusals: TokenBucket::new(shared.refused_input_limit, now),
             traffic: shared.metrics.traffic.open(),
             seat: shared.game.seat(),
             shared,
@@ -88,27 +125,15 @@ impl ClientSession {
     /// Counts a refused input and logs it (at most once a second, server-wide); closes the
     /// session once the peer has used up its refusals.
     fn refused(&mut self, what: &'static str, why: &'static str) {
-        let rejected = self
-            .shared
-            .stats
-            .inputs_rejected
-            .fetch_add(1, Ordering::Relaxed)
-            + 1;
-        if self.shared.stats.warn_once_a_second(self.shared.started) {
-            tracing::warn!(
-                player_id = self.player_id,
-                input = what,
-                why,
-                rejected_total = rejected,
-                "input refused (logged at most once a second)"
-            );
-        }
-        if !self.refusals.try_take(Instant::now()) {
-            let limit = self.shared.refused_input_limit;
-            self.close(CloseReason::ApplicationError(format!(
-                "kept sending refused input ({what}: {why}) past {} refusals at {}/s",
-                limit.burst, limit.per_sec
-            )));
+        let verdict = self.gate.refused(
+            what,
+            why,
+            self.player_id,
+            self.shared.meters(),
+            Instant::now(),
+        );
+        if let Verdict::Close(reason) = verdict {
+            self.close(reason);
         }
     }
 
@@ -133,18 +158,7 @@ impl ClientSession {
 
     fn push_input(&mut self, input: PlayerInput) {
         if let Err(QueueFull(())) = self.seat.input(self.player_id, input) {
-            let dropped = self
-                .shared
-                .stats
-                .inputs_dropped
-                .fetch_add(1, Ordering::Relaxed)
-                + 1;
-            if self.shared.stats.warn_once_a_second(self.shared.started) {
-                tracing::warn!(
-                    dropped_total = dropped,
-                    "room input queue full: dropping player input"
-                );
-            }
+            drop_full_input(&self.shared);
         }
     }
 }
@@ -184,6 +198,15 @@ impl PacketSession for ClientSession {
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
         self.leave();
+        // The player's token dies with this session, and its UDP session with it.
+        if let Some(link) = self
+            .shared
+            .udp
+            .as_ref()
+            .and_then(|udp| udp.tickets.revoke(self.player_id))
+        {
+            link.close();
+        }
         self.seat.forget();
         self.shared.sessions.remove(self.player_id);
         self.shared.metrics.closed(reason);
@@ -211,24 +234,21 @@ impl PacketHandler for ClientSession {
 
     fn on_c_move(&mut self, packet: CMove) {
         let pos = [packet.pos_x, packet.pos_y, packet.pos_z];
-        if !pos.iter().all(|c| c.is_finite()) {
-            self.close(CloseReason::ProtocolError(ProtocolError::Invalid(format!(
-                "C_Move with a non-finite position {pos:?}"
-            ))));
+        if self.left && pos.iter().all(|c| c.is_finite()) {
             return;
         }
-        if self.left {
-            return;
+        let verdict = self.gate.check_move(
+            "C_Move",
+            self.player_id,
+            pos,
+            self.shared.meters(),
+            Instant::now(),
+        );
+        match verdict {
+            Verdict::Admit => self.push_input(PlayerInput::Move { pos }),
+            Verdict::Drop => {}
+            Verdict::Close(reason) => self.close(reason),
         }
-        if !self.moves.try_take(Instant::now()) {
-            self.shared
-                .metrics
-                .rate_limited
-                .fetch_add(1, Ordering::Relaxed);
-            self.refused("C_Move", "over the move rate limit");
-            return;
-        }
-        self.push_input(PlayerInput::Move { pos });
     }
 
     fn on_c_chat(&mut self, packet: CChat) {
@@ -280,5 +300,52 @@ impl PacketHandler for ClientSession {
                 Err(_) => {}
             }
         }
+    }
+
+    fn on_c_udp_request(&mut self, _packet: CUdpRequest) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let ticket = match &self.shared.udp {
+            // Port 0: this server has no UDP; the client stays on TCP.
+            None => SUdpTicket {
+                player_id: self.player_id,
+                token: 0,
+                port: 0,
+            },
+            Some(udp) => {
+                let link = Arc::new(UdpLink::new(self.player_id, Arc::clone(&self.gate)));
+                // rand's thread_rng is a CSPRNG seeded from the OS: the token cannot be
+                // guessed from other players' tokens.
+                let token = udp.tickets.issue(self.player_id, rand::random::<i64>, link);
+                bump(&udp.stats.tickets);
+                SUdpTicket {
+                    player_id: self.player_id,
+                    token,
+                    port: i32::from(udp.port),
+                }
+            }
+        };
+        match session.send_packet(&ticket) {
+            Ok(()) => {
+                self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                self.traffic
+                    .sent(SUdpTicket::ID, ticket.frame_len().unwrap_or(0));
+            }
+            Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_UdpTicket did not encode"),
+            Err(_) => {}
+        }
+    }
+
+    fn on_c_udp_bind(&mut self, _packet: CUdpBind) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_UdpBind is a UDP packet, sent over TCP".into(),
+        )));
+    }
+
+    fn on_c_udp_move(&mut self, _packet: CUdpMove) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_UdpMove is a UDP packet, sent over TCP".into(),
+        )));
     }
 }

@@ -6,6 +6,7 @@ use crate::admin::AdminConfig;
 use crate::cluster::{ClusterConfig, ClusterConfigError};
 use crate::game_room::PLAYERS_PER_LIST;
 use crate::rate_limit::Rate;
+use crate::udp::UdpSettings;
 use crate::world::{WorldConfig, WorldConfigError};
 
 /// Bytes one player takes in `S_PlayerList` (isSelf, playerId, posX, posY, posZ).
@@ -60,6 +61,9 @@ pub struct ServerConfig {
     /// A second listener, over TLS, feeding the same room beside the plain TCP one; `None`
     /// for TCP only. Default `None`.
     pub tls: Option<TlsListen>,
+    /// A UDP listener for moves of players bound through their TCP session (`--udp-addr`,
+    /// room mode only); `None`, the default, for none.
+    pub udp: Option<UdpSettings>,
 }
 
 /// Where and with what certificate the TLS listener runs. It shares the TCP listener's
@@ -105,6 +109,13 @@ pub enum ServerConfigError {
         /// The largest flush batch (see [`ServerConfig::largest_flush_batch`]).
         batch: usize,
     },
+    /// UDP moves go through the room's input queue; a world's players move through their
+    /// region's seat, which UDP is not wired to.
+    #[error("--udp-addr works in room mode only, not with --world grid")]
+    UdpNeedsRoom,
+    /// A zero UDP idle timeout would unbind every player at once.
+    #[error("the UDP idle timeout must be above zero")]
+    UdpIdleTimeout,
 }
 
 impl ServerConfig {
@@ -126,6 +137,14 @@ impl ServerConfig {
             (Some(cluster), Some(world)) => cluster.validate(world.regions)?,
             (Some(_), None) => return Err(ServerConfigError::ClusterWithoutWorld),
             (None, _) => {}
+        }
+        if let Some(udp) = &self.udp {
+            if self.world.is_some() {
+                return Err(ServerConfigError::UdpNeedsRoom);
+            }
+            if udp.idle_timeout.is_zero() {
+                return Err(ServerConfigError::UdpIdleTimeout);
+            }
         }
         let player_lists = Self::player_lists_bytes(self.net.max_connections);
         let batch = self.largest_flush_batch();
@@ -192,6 +211,7 @@ impl Default for ServerConfig {
             world: None,
             cluster: None,
             tls: None,
+            udp: None,
         }
     }
 }

@@ -5,6 +5,11 @@
 //! happen: each is encoded once into the pending list, and on every flush tick the whole list
 //! is joined into one shared buffer that every player's session receives (one reference-count
 //! increment per player, one vectored write per session per flush).
+//!
+//! A player bound over UDP that asked for its moves there (`C_UdpBind { wantMoves }`) has a
+//! second outbox: on each flush it gets the tick's moves as one batch over UDP and the rest
+//! (enters, leaves, chat) as another over TCP. The two batches are joined once per tick, for
+//! all such players, and only in ticks where there is one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -67,6 +72,14 @@ pub enum RoomJob<O> {
         /// What was said.
         message: String,
     },
+    /// From the next flush on, the player's `S_BroadcastMove`s go to `outbox` (its UDP
+    /// session) instead of its main one; `None` sends them back to the main one.
+    UdpMoves {
+        /// Whose moves.
+        player_id: i32,
+        /// Where they go now.
+        outbox: Option<O>,
+    },
 }
 
 /// Room counters, read by the server's periodic summary.
@@ -94,6 +107,8 @@ struct RoomPlayer<O> {
     /// of a player its `S_PlayerList` already described (the course's client adds players to
     /// a dictionary and throws on a duplicate). A slice of the shared batch, so no copy.
     joined_at: Option<(usize, usize)>,
+    /// Where this player's `S_BroadcastMove`s go when not to `outbox`: its UDP session.
+    moves_outbox: Option<O>,
 }
 
 /// The one room of the course's game: players, positions and pending broadcasts.
@@ -111,6 +126,8 @@ pub struct GameRoom<O> {
     newcomer_skips: Vec<usize>,
     /// Where the admin page's map gets its player positions, if it is on.
     map_feed: Option<Arc<MapFeed>>,
+    /// Players with a `moves_outbox`: while zero, a flush is the one shared batch.
+    udp_receivers: usize,
 }
 
 impl<O: Outbox> GameRoom<O> {
@@ -124,6 +141,7 @@ impl<O: Outbox> GameRoom<O> {
             stats,
             newcomer_skips: Vec::new(),
             map_feed: None,
+            udp_receivers: 0,
         }
     }
 
@@ -155,6 +173,7 @@ impl<O: Outbox> GameRoom<O> {
                 outbox,
                 pos: [0.0; 3],
                 joined_at,
+                moves_outbox: None,
             },
         );
         self.stats
@@ -217,14 +236,32 @@ impl<O: Outbox> GameRoom<O> {
     }
 
     fn leave(&mut self, player_id: i32) {
-        if self.players.remove(&player_id).is_none() {
+        let Some(gone) = self.players.remove(&player_id) else {
             // The second of C_LeaveGame and disconnect: the course broadcast twice; we don't.
             return;
+        };
+        if gone.moves_outbox.is_some() {
+            self.udp_receivers -= 1;
         }
         self.stats
             .players
             .store(self.players.len(), Ordering::Relaxed);
         self.broadcast(&SBroadcastLeaveGame { player_id });
+    }
+
+    fn udp_moves(&mut self, player_id: i32, outbox: Option<O>) {
+        let Some(player) = self.players.get_mut(&player_id) else {
+            // It left before its UDP session bound or ended: nothing to route.
+            return;
+        };
+        let was = player.moves_outbox.is_some();
+        let now = outbox.is_some();
+        player.moves_outbox = outbox;
+        match (was, now) {
+            (false, true) => self.udp_receivers += 1,
+            (true, false) => self.udp_receivers -= 1,
+            _ => {}
+        }
     }
 
     fn chat(&mut self, player_id: i32, message: String) {
@@ -269,10 +306,39 @@ impl<O: Outbox> GameRoom<O> {
             })
         };
         self.pending_bytes = 0;
+        // The same frames again, split into moves and the rest, for UDP receivers: joined
+        // once for all of them, and only in a tick that has one.
+        let split = (self.udp_receivers > 0).then(|| split_moves(&self.pending));
         let mut delivered = 0u64;
         let mut bytes = 0u64;
         let mut full = 0u64;
         for player in self.players.values_mut() {
+            if let (Some((moves, rest)), Some(udp)) = (&split, &player.moves_outbox) {
+                let (moves, rest, skipped) = match player.joined_at.take() {
+                    None => (moves.clone(), rest.clone(), 0),
+                    // A newcomer that bound UDP before its first flush (a client binds
+                    // within milliseconds of entering): only what came after its enter,
+                    // split for it alone, once in its life.
+                    Some((_, skipped)) => {
+                        if skipped > 0 {
+                            self.newcomer_skips.push(skipped);
+                        }
+                        let (moves, rest) = split_moves(&self.pending[skipped..]);
+                        (moves, rest, skipped as u64)
+                    }
+                };
+                full += u64::from(skipped == 0);
+                delivered += frames - skipped;
+                bytes += (moves.len() + rest.len()) as u64;
+                if !rest.is_empty() {
+                    player.outbox.send(rest);
+                }
+                // A lost UDP send is a lost move, which is what the player asked for.
+                if !moves.is_empty() {
+                    udp.send(moves);
+                }
+                continue;
+            }
             let (frame, skipped) = match player.joined_at.take() {
                 None => (batch.clone(), 0),
                 Some((offset, skipped)) => {
@@ -315,6 +381,7 @@ impl<O: Outbox> JobRunner for GameRoom<O> {
             RoomJob::Move { player_id, pos } => self.move_player(player_id, pos),
             RoomJob::Leave { player_id } => self.leave(player_id),
             RoomJob::Chat { player_id, message } => self.chat(player_id, message),
+            RoomJob::UdpMoves { player_id, outbox } => self.udp_moves(player_id, outbox),
         }
     }
 
@@ -324,6 +391,35 @@ impl<O: Outbox> JobRunner for GameRoom<O> {
             feed.publish(self);
         }
     }
+}
+
+/// `frames` joined into two buffers: the `S_BroadcastMove`s, and everything else, each in
+/// the order it happened (the order between a move and a leave on two transports is lost
+/// anyway: UDP may reorder or drop).
+fn split_moves(frames: &[Bytes]) -> (Bytes, Bytes) {
+    let is_move = |f: &Bytes| {
+        f.get(2..4)
+            .is_some_and(|id| u16::from_le_bytes([id[0], id[1]]) == SBroadcastMove::ID)
+    };
+    let join = |want_moves: bool| {
+        let total: usize = frames
+            .iter()
+            .filter(|f| is_move(f) == want_moves)
+            .map(Bytes::len)
+            .sum();
+        if total == 0 {
+            return Bytes::new();
+        }
+        SendBuffer::write(total, |dst| {
+            let mut at = 0;
+            for frame in frames.iter().filter(|f| is_move(f) == want_moves) {
+                dst[at..at + frame.len()].copy_from_slice(frame);
+                at += frame.len();
+            }
+            at
+        })
+    };
+    (join(true), join(false))
 }
 
 /// The course's room is the square [-50, 50) on x and z (the bots move inside it).
@@ -404,6 +500,7 @@ mod tests {
     const ENTER: u16 = PacketId::SBroadcastEnterGame as u16;
     const MOVE: u16 = PacketId::SBroadcastMove as u16;
     const LEAVE: u16 = PacketId::SBroadcastLeaveGame as u16;
+    const CHAT: u16 = PacketId::SChat as u16;
 
     #[test]
     fn newcomer_gets_the_list_with_itself_flagged_then_the_enter_broadcast() {
@@ -703,5 +800,131 @@ mod tests {
             "pending bytes stay under the bound"
         );
         assert!(a.batches() > 1, "the bound flushed early");
+    }
+
+    #[test]
+    fn a_udp_receiver_gets_moves_on_its_udp_outbox_and_the_rest_on_its_main_one() {
+        let mut room = room();
+        let (a, a_udp, b) = (Inbox::default(), Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        room.flush();
+        room.run(RoomJob::UdpMoves {
+            player_id: 1,
+            outbox: Some(a_udp.clone()),
+        });
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [1.0, 0.0, 0.0],
+        });
+        room.run(RoomJob::Chat {
+            player_id: 2,
+            message: "hi".into(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [2.0, 0.0, 0.0],
+        });
+        room.flush();
+        assert_eq!(
+            a_udp.ids(),
+            vec![MOVE, MOVE],
+            "both moves of the tick, over UDP, in order"
+        );
+        assert_eq!(
+            a.ids(),
+            vec![LIST, ENTER, ENTER, CHAT],
+            "the chat line stays on TCP, and no move comes there"
+        );
+        assert_eq!(
+            b.ids(),
+            vec![LIST, ENTER, MOVE, CHAT, MOVE],
+            "a TCP player gets the tick as before"
+        );
+        room.run(RoomJob::UdpMoves {
+            player_id: 1,
+            outbox: None,
+        });
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [3.0, 0.0, 0.0],
+        });
+        room.flush();
+        assert_eq!(
+            a.ids().last(),
+            Some(&MOVE),
+            "unbound: moves are back on TCP"
+        );
+        assert_eq!(a_udp.ids().len(), 2, "and no longer on UDP");
+        assert_eq!(room.udp_receivers, 0);
+    }
+
+    #[test]
+    fn a_udp_receiver_that_leaves_is_no_longer_counted() {
+        let mut room = room();
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: Inbox::default(),
+        });
+        room.run(RoomJob::UdpMoves {
+            player_id: 1,
+            outbox: Some(Inbox::default()),
+        });
+        room.run(RoomJob::UdpMoves {
+            player_id: 9,
+            outbox: Some(Inbox::default()),
+        });
+        assert_eq!(room.udp_receivers, 1, "a player not in the room is ignored");
+        room.run(RoomJob::Leave { player_id: 1 });
+        assert_eq!(room.udp_receivers, 0);
+    }
+
+    #[test]
+    fn a_newcomer_bound_before_its_first_flush_gets_that_flushs_moves_over_udp() {
+        let mut room = room();
+        let (a, b, b_udp) = (Inbox::default(), Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 0.0],
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        room.run(RoomJob::UdpMoves {
+            player_id: 2,
+            outbox: Some(b_udp.clone()),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [2.0, 0.0, 0.0],
+        });
+        room.flush();
+        let over_udp: Vec<f32> = b_udp
+            .frames()
+            .into_iter()
+            .map(|(_, body)| SBroadcastMove::decode(&body).expect("a move").pos_x)
+            .collect();
+        assert_eq!(
+            over_udp,
+            vec![2.0],
+            "only the move after its enter (its list had x = 1), over UDP"
+        );
+        assert_eq!(
+            b.ids(),
+            vec![LIST, ENTER],
+            "its list, then its own enter, over TCP"
+        );
+        assert_eq!(a.ids(), vec![LIST, ENTER, MOVE, ENTER, MOVE]);
     }
 }

@@ -23,6 +23,14 @@ impl Game {
             Game::World(world) => Seat::World(Box::new(world.seat())),
         }
     }
+
+    /// The room's queue; `None` in world mode (UDP moves are room-mode only).
+    pub fn room(&self) -> Option<&JobQueue<RoomJob<Arc<Session>>>> {
+        match self {
+            Game::Room(queue) => Some(queue),
+            Game::World(_) => None,
+        }
+    }
 }
 
 /// One session's seat.

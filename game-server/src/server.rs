@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{Listener, Session, SessionRegistry};
+use server_core::{Listener, Session, SessionRegistry, UdpListener, UdpStats};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,9 @@ use crate::log_budget::{LogBudget, PEER_LOG_RATE};
 use crate::metrics::{MetricSources, RoomSource, SessionMetrics};
 use crate::seat::Game;
 use crate::stats::{Snapshot, StatSources};
+use crate::udp::session::{UdpPlayerSession, UdpShared};
+use crate::udp::tickets::Tickets;
+use crate::udp::UdpGameStats;
 use crate::world::World;
 
 /// The game's threads: the room's, or the world's regions'.
@@ -31,6 +34,8 @@ enum Running {
 pub struct GameServer {
     addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
+    /// The UDP listener's address and counters (transport, then game), with `--udp-addr`.
+    udp: Option<(SocketAddr, Arc<UdpStats>, Arc<UdpGameStats>)>,
     sessions: Arc<SessionRegistry>,
     shutdown: CancellationToken,
     listener: JoinHandle<()>,
@@ -156,6 +161,33 @@ impl GameServer {
             .map(Listener::local_addr)
             .transpose()?;
         let shutdown = listener.shutdown_token();
+        // The UDP door: its own sessions (one per address, not players), the TCP one's
+        // limits, shutdown with it.
+        let udp_listener = match &config.udp {
+            Some(udp) => {
+                let bound = UdpListener::bind(
+                    server_core::Config {
+                        addr: udp.addr,
+                        idle_timeout: Some(udp.idle_timeout),
+                        ..config.net.clone()
+                    },
+                    udp.transport.clone(),
+                )
+                .await;
+                match bound {
+                    Ok(udp_listener) => Some(udp_listener.with_shutdown_token(shutdown.clone())),
+                    Err(e) => {
+                        stop(running).await;
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        let udp = match &udp_listener {
+            Some(l) => Some((l.local_addr()?, l.stats(), Arc::<UdpGameStats>::default())),
+            None => None,
+        };
         let sessions = listener.sessions();
         let (cluster, bridge) = match cluster_parts {
             Some((node, bridge)) => (Some(node), Some(bridge)),
@@ -184,6 +216,12 @@ impl GameServer {
             refused_input_limit: config.refused_input_limit,
             peer_log: LogBudget::new(PEER_LOG_RATE, Instant::now()),
             started: Instant::now(),
+            udp: udp.as_ref().map(|(addr, _, stats)| UdpShared {
+                tickets: Tickets::new(),
+                stats: Arc::clone(stats),
+                max_bad_tokens: config.udp.as_ref().map_or(3, |u| u.max_bad_tokens),
+                port: addr.port(),
+            }),
         });
         let mut world_map = None;
         let admin = match (config.admin, feed) {
@@ -233,15 +271,22 @@ impl GameServer {
             _ => None,
         };
         let tls_shared = Arc::clone(&shared);
+        let udp_shared = Arc::clone(&shared);
         let listener = tokio::spawn(async move {
             let tcp = listener.run(move || ClientSession::new(Arc::clone(&shared)));
-            match tls_listener {
-                Some(tls) => {
-                    let tls = tls.run(move || ClientSession::new(Arc::clone(&tls_shared)));
-                    tokio::join!(tcp, tls);
+            let tls = async move {
+                if let Some(tls) = tls_listener {
+                    tls.run(move || ClientSession::new(Arc::clone(&tls_shared)))
+                        .await;
                 }
-                None => tcp.await,
-            }
+            };
+            let udp = async move {
+                if let Some(udp) = udp_listener {
+                    udp.run(move || UdpPlayerSession::new(Arc::clone(&udp_shared)))
+                        .await;
+                }
+            };
+            tokio::join!(tcp, tls, udp);
         });
         let summary = config
             .stats_interval
@@ -249,10 +294,14 @@ impl GameServer {
         if let Some(tls_addr) = tls_addr {
             tracing::info!(%tls_addr, "TLS listener feeding the same room");
         }
+        if let Some((udp_addr, ..)) = &udp {
+            tracing::info!(%udp_addr, "UDP listener for moves of bound players");
+        }
         tracing::info!(%addr, tick_ms = config.tick.as_millis() as u64, "game server listening");
         Ok(GameServer {
             addr,
             tls_addr,
+            udp,
             sessions,
             shutdown,
             listener,
@@ -314,6 +363,21 @@ impl GameServer {
     /// The address the TLS listener listens on, if there is one.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
+    }
+
+    /// The address the UDP listener listens on, with `--udp-addr`.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp.as_ref().map(|(addr, ..)| *addr)
+    }
+
+    /// The UDP transport's counters (datagrams, sessions, drops), with `--udp-addr`.
+    pub fn udp_transport_stats(&self) -> Option<Arc<UdpStats>> {
+        self.udp.as_ref().map(|(_, stats, _)| Arc::clone(stats))
+    }
+
+    /// The game's UDP counters (binds, bad tokens, stale moves), with `--udp-addr`.
+    pub fn udp_stats(&self) -> Option<Arc<UdpGameStats>> {
+        self.udp.as_ref().map(|(.., stats)| Arc::clone(stats))
     }
 
     /// The live sessions of every listener (TCP and TLS), by session id.

@@ -2,8 +2,9 @@
 //! the server's `PacketManager` against every kind of bad frame body.
 
 use game_server::packets::{
-    CChat, CLeaveGame, CMove, CPing, Incoming, PacketHandler, PacketId, PacketManager, Player,
-    SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList, SPong,
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, Incoming, PacketHandler,
+    PacketId, PacketManager, Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove,
+    SChat, SPlayerList, SPong,
 };
 use proptest::prelude::*;
 use server_core::{DecodeError, EncodeError, Packet, ProtocolError};
@@ -26,6 +27,12 @@ fn course_ids_never_move() {
         (8, "S_Chat"),
         (9, "C_Ping"),
         (10, "S_Pong"),
+        // This project's UDP handshake, appended after the course's.
+        (11, "C_UdpRequest"),
+        (12, "S_UdpTicket"),
+        (13, "C_UdpBind"),
+        (14, "S_UdpBound"),
+        (15, "C_UdpMove"),
     ];
     for (id, name) in expected {
         let packet = PacketId::from_u16(id).expect("every schema id should map to a PacketId");
@@ -34,7 +41,7 @@ fn course_ids_never_move() {
     }
     assert_eq!(PacketId::ALL.len(), expected.len());
     assert_eq!(PacketId::from_u16(0), None, "id 0 is never a packet");
-    assert_eq!(PacketId::from_u16(11), None);
+    assert_eq!(PacketId::from_u16(16), None);
     assert_eq!(<CMove as Packet>::ID, 5);
     assert_eq!(<SPlayerList as Packet>::NAME, "S_PlayerList");
 }
@@ -148,7 +155,7 @@ fn manager_decodes_client_packets() {
 
 #[test]
 fn manager_refuses_unknown_ids() {
-    for id in [0, 11, 999, u16::MAX] {
+    for id in [0, 16, 999, u16::MAX] {
         assert_eq!(
             PacketManager::decode(id, &[]),
             Err(ProtocolError::UnknownPacketId { id }),
@@ -270,6 +277,19 @@ impl PacketHandler for Recorder {
     fn on_c_ping(&mut self, packet: CPing) {
         self.calls.push(format!("ping {}", packet.client_time));
     }
+    fn on_c_udp_request(&mut self, _packet: CUdpRequest) {
+        self.calls.push("udp request".to_owned());
+    }
+    fn on_c_udp_bind(&mut self, packet: CUdpBind) {
+        self.calls.push(format!(
+            "udp bind {} {} {}",
+            packet.player_id, packet.token, packet.want_moves
+        ));
+    }
+    fn on_c_udp_move(&mut self, packet: CUdpMove) {
+        self.calls
+            .push(format!("udp move {} {}", packet.seq, packet.pos_x));
+    }
 }
 
 #[test]
@@ -286,6 +306,19 @@ fn dispatch_calls_the_matching_handler_method() {
         }
         .encode(),
         CPing { client_time: 42 }.encode(),
+        CUdpRequest.encode(),
+        CUdpBind {
+            player_id: 7,
+            token: -3,
+            want_moves: true,
+        }
+        .encode(),
+        CUdpMove {
+            seq: 9,
+            pos_x: 1.5,
+            ..CUdpMove::default()
+        }
+        .encode(),
         CLeaveGame.encode(),
     ];
     for frame in frames {
@@ -295,14 +328,22 @@ fn dispatch_calls_the_matching_handler_method() {
     }
     assert_eq!(
         recorder.calls,
-        ["move 2.5", "chat héllo", "ping 42", "leave"],
+        [
+            "move 2.5",
+            "chat héllo",
+            "ping 42",
+            "udp request",
+            "udp bind 7 -3 true",
+            "udp move 9 1.5",
+            "leave"
+        ],
         "each packet should reach its own handler method, in order"
     );
     assert!(
         PacketManager::dispatch(1, &[], &mut recorder).is_err(),
         "an S_ packet must not reach the server's handler"
     );
-    assert_eq!(recorder.calls.len(), 4);
+    assert_eq!(recorder.calls.len(), 7);
 }
 
 fn finite_f32() -> impl Strategy<Value = f32> {

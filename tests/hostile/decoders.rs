@@ -44,6 +44,9 @@ fn reencode(packet: &server_packets::Incoming) -> Vec<u8> {
         Incoming::CMove(p) => p.encode(),
         Incoming::CChat(p) => p.encode(),
         Incoming::CPing(p) => p.encode(),
+        Incoming::CUdpRequest(p) => p.encode(),
+        Incoming::CUdpBind(p) => p.encode(),
+        Incoming::CUdpMove(p) => p.encode(),
     };
     frame
         .expect("a decoded packet encodes")
@@ -93,8 +96,15 @@ proptest! {
             Ok(packet) => {
                 prop_assert_eq!(u16::from(packet.id()), id);
                 // Encoding gives back the very bytes: the decoder used all of the body and
-                // nothing beyond it.
-                prop_assert_eq!(reencode(&packet), body);
+                // nothing beyond it. A bool decodes any non-zero byte as true and encodes
+                // it as 1 (C_UdpBind's last field), so that byte is compared as a bool.
+                let mut expected = body.clone();
+                if matches!(packet, server_packets::Incoming::CUdpBind(_)) {
+                    if let Some(want_moves) = expected.last_mut() {
+                        *want_moves = u8::from(*want_moves != 0);
+                    }
+                }
+                prop_assert_eq!(reencode(&packet), expected);
             }
             Err(ProtocolError::UnknownPacketId { id: got }) => {
                 prop_assert_eq!(got, id);

@@ -129,6 +129,18 @@ class BotSession : PacketSession
         }
     }
 
+    /// <summary>
+    /// A packet this course-style bot never asked for (the UDP handshake's replies come only
+    /// after C_UdpRequest): receiving one is the server's fault.
+    /// </summary>
+    public void OnUnasked(string name)
+    {
+        lock (_run.Lock)
+        {
+            _run.Fail("bot " + Index + ": got " + name + " without asking for it");
+        }
+    }
+
     public void OnPong(S_Pong packet)
     {
         lock (_run.Lock)

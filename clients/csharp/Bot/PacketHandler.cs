@@ -35,4 +35,16 @@ static class PacketHandler
     {
         ((BotSession)session).OnPong((S_Pong)packet);
     }
+
+    // The UDP handshake's replies: this bot never sends C_UdpRequest, so the server must
+    // never send them (a course client has no handler for them at all).
+    public static void S_UdpTicketHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_UdpTicket");
+    }
+
+    public static void S_UdpBoundHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_UdpBound");
+    }
 }

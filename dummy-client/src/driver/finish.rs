@@ -10,7 +10,7 @@ use crate::chat::{BotChats, ChatAccounting, Owed};
 use crate::churn::{Membership, Start};
 use crate::packets::PacketId;
 use crate::pings::PongAccounting;
-use crate::report::{ErrorCounts, Report, Timeline, Traffic};
+use crate::report::{ErrorCounts, Report, Timeline, Traffic, UdpReport};
 
 impl Driver {
     /// Closes every bot and adds everything up.
@@ -22,6 +22,21 @@ impl Driver {
         self.connecting.abort_all();
         while self.connecting.join_next().await.is_some() {}
         self.connector.shutdown().await;
+        // The UDP receive tasks hand over what they saw as they stop.
+        self.udp_stop.cancel();
+        let mut udp = UdpReport {
+            enabled: self.config.udp,
+            ..UdpReport::default()
+        };
+        for slot in &mut self.bots {
+            if let Some(side) = &mut slot.udp {
+                let counts = side.finish().await;
+                udp.bound += u64::from(counts.bound);
+                udp.stayed_on_tcp += u64::from(counts.off);
+                udp.binds_sent += counts.binds_sent;
+                udp.send_drops += counts.send_drops;
+            }
+        }
         let end = self.run.start.elapsed();
 
         let mut report = Report {
@@ -34,6 +49,7 @@ impl Driver {
             driver_max_lag_ms: self.max_lag.as_secs_f64() * 1e3,
             rtt: self.run.latency().summary(),
             move_echo: self.run.move_echo().summary(),
+            udp,
             ..Report::default()
         };
         let (ramp, window, drain) = self.phases.lengths(end);
@@ -116,11 +132,31 @@ impl Driver {
             } else {
                 Receiver::Unchecked
             };
-            let seen = if receiver == Receiver::WholeWindow {
+            let mut seen = if receiver == Receiver::WholeWindow {
                 std::mem::take(&mut *shared.seen())
             } else {
                 Vec::new()
             };
+            // With --udp, what the UDP side saw adds to the TCP side's (see `udp.rs`).
+            let over_udp = slot.udp.as_ref().map(|u| &*u.shared);
+            if let Some(u) = over_udp {
+                errors.decode += u.decode_errors.get();
+                for (total, counter) in received.iter_mut().zip(&u.received) {
+                    *total += counter.get();
+                }
+                received_unknown += u.received_unknown.get();
+                report.received.bytes += u.bytes_received.get();
+                if receiver == Receiver::WholeWindow {
+                    let by_udp = std::mem::take(&mut *u.seen());
+                    if seen.len() < by_udp.len() {
+                        seen.resize(by_udp.len(), 0);
+                    }
+                    for (last, &udp_last) in seen.iter_mut().zip(&by_udp) {
+                        *last = (*last).max(udp_last);
+                    }
+                }
+            }
+            let udp_count = |f: fn(&crate::bot::BotShared) -> u64| over_udp.map_or(0, f);
             if self.run.chat {
                 if let Some(owed) = chat_owed.get_mut(slot.index) {
                     let echo = u32::try_from(shared.own_chat_echo.get()).unwrap_or(u32::MAX);
@@ -140,17 +176,24 @@ impl Driver {
             moves.push(BotMoves {
                 index: slot.index,
                 sent: slot.window_sent,
-                own_received: shared.window_own.get(),
-                others_received: shared.window_others.get(),
+                own_received: shared.window_own.get() + udp_count(|u| u.window_own.get()),
+                others_received: shared.window_others.get() + udp_count(|u| u.window_others.get()),
                 receiver,
                 // A leaver's moves are bounded by its echoes: a clean leave drained them
                 // all, and a failed one (an error already) may not have.
                 stayed: shared.entered() && !unexpected && slot.leave.is_none(),
-                own_echo_seq: u32::try_from(shared.own_echo_seq.get()).unwrap_or(u32::MAX),
-                head_skipped: shared.seq_head_skipped.get(),
-                gaps: shared.seq_gaps.get(),
-                repeats: shared.seq_repeats.get(),
-                foreign: shared.seq_foreign.get(),
+                own_echo_seq: u32::try_from(
+                    shared
+                        .own_echo_seq
+                        .get()
+                        .max(udp_count(|u| u.own_echo_seq.get())),
+                )
+                .unwrap_or(u32::MAX),
+                head_skipped: shared.seq_head_skipped.get()
+                    + udp_count(|u| u.seq_head_skipped.get()),
+                gaps: shared.seq_gaps.get() + udp_count(|u| u.seq_gaps.get()),
+                repeats: shared.seq_repeats.get() + udp_count(|u| u.seq_repeats.get()),
+                foreign: shared.seq_foreign.get() + udp_count(|u| u.seq_foreign.get()),
                 seen,
             });
             if churned && !unexpected {
@@ -179,7 +222,21 @@ impl Driver {
         report.pongs = pongs;
         report.moves = MoveAccounting::compute(&moves, &self.issued);
         drop(moves);
-        errors.lost_moves = report.moves.lost;
+        // Over UDP a lost move is what the transport does, reported as the delivered ratio;
+        // duplicates and moves no bot sent (`extra`) stay errors.
+        errors.lost_moves = if self.config.udp {
+            // A receiver's TCP and UDP checkers each see part of a sender's sequence when
+            // its moves switched transport inside the window (the first tick after the
+            // bind), and the UDP one then counts the moves that came over TCP as skipped.
+            // What was received against what was owed is exact either way.
+            let m = &mut report.moves;
+            m.lost = m
+                .expected
+                .saturating_sub(m.received.saturating_sub(m.duplicates));
+            0
+        } else {
+            report.moves.lost
+        };
         if self.run.chat {
             report.chat = ChatAccounting::compute(&chats, &chat_owed);
             errors.chat = report.chat.errors();

@@ -11,7 +11,7 @@ use server_core::{CloseReason, PacketSession, Session};
 
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
-    SPlayerList, SPong,
+    SPlayerList, SPong, SUdpBound, SUdpTicket,
 };
 use crate::world::checker::Checker;
 
@@ -196,6 +196,11 @@ impl PacketSession for WorldBot {
 }
 
 impl PacketHandler for WorldBot {
+    // World-mode bots never ask for UDP (the server's UDP is room-mode only).
+    fn on_s_udp_ticket(&mut self, _p: SUdpTicket) {}
+
+    fn on_s_udp_bound(&mut self, _p: SUdpBound) {}
+
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();
         self.state

@@ -1,0 +1,257 @@
+//! `UdpPlayerSession`: the handler of one UDP address, which speaks for a player once bound.
+//!
+//! Policy for what comes over UDP:
+//! - `C_UdpBind` with the right (playerId, token) binds this address to that player and is
+//!   answered with `S_UdpBound` (again on every resend: the client resends until the answer
+//!   arrives). A wrong token, another player's token or a player with no ticket is dropped,
+//!   counted and not answered; `max_bad_tokens` of them close this UDP session.
+//! - `C_UdpMove` from an unbound address is dropped and counted. From a bound one, a move
+//!   whose `seq` is not above the newest taken is stale (UDP reordered or duplicated it):
+//!   dropped and counted. The rest take the TCP move's path: a non-finite position closes
+//!   this UDP session (not the player's TCP session: a UDP source address can be forged),
+//!   the player's move rate limit and refusal budget apply across both transports, and the
+//!   move is pushed to the room's input queue (dropped and counted when full).
+//! - Any other packet is a TCP packet: it closes this UDP session with a protocol error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use server_core::{CloseReason, PacketSession, ProtocolError, Session};
+
+use crate::client_session::{drop_full_input, Shared};
+use crate::game_room::RoomJob;
+use crate::input_gate::{Meters, Verdict};
+use crate::packets::{
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketHandler, PacketManager,
+    SUdpBound,
+};
+use crate::udp::link::UdpLink;
+use crate::udp::stats::{bump, UdpGameStats};
+use crate::udp::tickets::Tickets;
+
+/// What every UDP session shares: the tickets the TCP sessions hand out, and counters.
+pub(crate) struct UdpShared {
+    pub tickets: Tickets<Arc<UdpLink>>,
+    pub stats: Arc<UdpGameStats>,
+    pub max_bad_tokens: u32,
+    /// The UDP port, sent in `S_UdpTicket`.
+    pub port: u16,
+}
+
+/// This address's player, once bound.
+struct Bound {
+    link: Arc<UdpLink>,
+    want_moves: bool,
+    /// The newest `C_UdpMove` sequence number taken.
+    last_seq: u32,
+}
+
+/// One UDP address.
+pub(crate) struct UdpPlayerSession {
+    shared: Arc<Shared>,
+    /// Set by `on_connected`, before any packet.
+    session: Option<Arc<Session>>,
+    bound: Option<Bound>,
+    bad_tokens: u32,
+}
+
+impl UdpPlayerSession {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        UdpPlayerSession {
+            shared,
+            session: None,
+            bound: None,
+            bad_tokens: 0,
+        }
+    }
+
+    fn udp(&self) -> Option<&UdpShared> {
+        self.shared.udp.as_ref()
+    }
+
+    fn close(&self, reason: CloseReason) {
+        if let Some(session) = &self.session {
+            session.disconnect(reason);
+        }
+    }
+
+    /// A packet that has no business on UDP.
+    fn tcp_only(&mut self, name: &'static str) {
+        if let Some(udp) = self.udp() {
+            bump(&udp.stats.refused_packets);
+        }
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(format!(
+            "{name} is a TCP packet, sent over UDP"
+        ))));
+    }
+
+    /// Tells the room where this player's moves go; never refused (one per bind or unbind).
+    fn route_moves(&self, player_id: i32, outbox: Option<Arc<Session>>) {
+        if let Some(room) = self.shared.game.room() {
+            if room
+                .push_follow_up(RoomJob::UdpMoves { player_id, outbox })
+                .is_err()
+            {
+                tracing::debug!(player_id, "room stopped; UDP route not needed");
+            }
+        }
+    }
+
+    fn bad_bind(&mut self, why: &dyn std::fmt::Display) {
+        let Some(udp) = self.shared.udp.as_ref() else {
+            return;
+        };
+        bump(&udp.stats.bad_binds);
+        self.bad_tokens += 1;
+        tracing::debug!(error = %why, bad_tokens = self.bad_tokens, "C_UdpBind refused");
+        if self.bad_tokens >= udp.max_bad_tokens {
+            bump(&udp.stats.closed_bad_tokens);
+            let reason = CloseReason::ApplicationError(format!(
+                "{} C_UdpBind with a bad token",
+                self.bad_tokens
+            ));
+            self.close(reason);
+        }
+    }
+}
+
+impl PacketSession for UdpPlayerSession {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        self.session = Some(Arc::clone(session));
+    }
+
+    fn on_recv_packet(
+        &mut self,
+        _session: &Arc<Session>,
+        id: u16,
+        body: &[u8],
+    ) -> Result<(), CloseReason> {
+        PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
+    }
+
+    fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
+        let Some(bound) = self.bound.take() else {
+            return;
+        };
+        // Only if this session is still the player's: a newer binding keeps its route, and
+        // a player whose TCP session ended has left the room anyway.
+        if bound.link.unbind(session) && bound.want_moves {
+            self.route_moves(bound.link.player_id, None);
+        }
+        tracing::debug!(player_id = bound.link.player_id, %reason, "UDP session unbound");
+    }
+}
+
+impl PacketHandler for UdpPlayerSession {
+    fn on_c_udp_bind(&mut self, packet: CUdpBind) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        if let Some(bound) = &mut self.bound {
+            if bound.link.player_id != packet.player_id {
+                let why = format!(
+                    "address bound to player {} asked for player {}",
+                    bound.link.player_id, packet.player_id
+                );
+                self.bad_bind(&why);
+                return;
+            }
+            // A resend (our S_UdpBound was lost): answer again; a changed wantMoves counts.
+            let (player_id, want) = (packet.player_id, packet.want_moves);
+            if bound.want_moves != want {
+                bound.want_moves = want;
+                self.route_moves(player_id, want.then(|| Arc::clone(&session)));
+            }
+            reply_bound(&session, player_id, want);
+            return;
+        }
+        let Some(udp) = self.udp() else {
+            return;
+        };
+        match udp.tickets.check(packet.player_id, packet.token) {
+            Ok(link) => {
+                bump(&udp.stats.binds);
+                link.bind(&session);
+                self.bound = Some(Bound {
+                    link,
+                    want_moves: packet.want_moves,
+                    last_seq: 0,
+                });
+                if packet.want_moves {
+                    self.route_moves(packet.player_id, Some(Arc::clone(&session)));
+                }
+                reply_bound(&session, packet.player_id, packet.want_moves);
+            }
+            Err(e) => self.bad_bind(&e),
+        }
+    }
+
+    fn on_c_udp_move(&mut self, packet: CUdpMove) {
+        let Some(udp) = self.shared.udp.as_ref() else {
+            return;
+        };
+        let Some(bound) = &mut self.bound else {
+            bump(&udp.stats.moves_unbound);
+            return;
+        };
+        if packet.seq <= bound.last_seq {
+            bump(&udp.stats.moves_stale);
+            return;
+        }
+        bound.last_seq = packet.seq;
+        bump(&udp.stats.moves);
+        let player_id = bound.link.player_id;
+        let pos = [packet.pos_x, packet.pos_y, packet.pos_z];
+        let meters = Meters {
+            stats: &self.shared.stats,
+            rate_limited: &self.shared.metrics.rate_limited,
+            started: self.shared.started,
+        };
+        match bound
+            .link
+            .gate
+            .check_move("C_UdpMove", player_id, pos, meters, Instant::now())
+        {
+            Verdict::Admit => {
+                if let Some(room) = self.shared.game.room() {
+                    if room.try_push(RoomJob::Move { player_id, pos }).is_err() {
+                        drop_full_input(&self.shared);
+                    }
+                }
+            }
+            Verdict::Drop => {}
+            Verdict::Close(reason) => self.close(reason),
+        }
+    }
+
+    fn on_c_leave_game(&mut self, _packet: CLeaveGame) {
+        self.tcp_only("C_LeaveGame");
+    }
+
+    fn on_c_move(&mut self, _packet: CMove) {
+        self.tcp_only("C_Move");
+    }
+
+    fn on_c_chat(&mut self, _packet: CChat) {
+        self.tcp_only("C_Chat");
+    }
+
+    fn on_c_ping(&mut self, _packet: CPing) {
+        self.tcp_only("C_Ping");
+    }
+
+    fn on_c_udp_request(&mut self, _packet: CUdpRequest) {
+        self.tcp_only("C_UdpRequest");
+    }
+}
+
+/// `S_UdpBound` over UDP, inside `on_recv`: it goes out with this session's next datagram.
+fn reply_bound(session: &Arc<Session>, player_id: i32, moves_over_udp: bool) {
+    let reply = SUdpBound {
+        player_id,
+        moves_over_udp,
+    };
+    if let Err(e) = session.send_packet(&reply) {
+        tracing::debug!(player_id, error = %e, "S_UdpBound not sent");
+    }
+}
