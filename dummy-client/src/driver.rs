@@ -171,6 +171,10 @@ struct Driver {
     /// The last full look at every bot (outside the window), the phase it was taken in, and
     /// when the next is due.
     progress_cache: Option<(Phase, Progress, Duration)>,
+    /// Per slot (same index as `bots`), a time before which nothing of it is due: its timers'
+    /// earliest when last looked at. A tick reads this packed array, not every slot, to find
+    /// the few bots with something to send (at N = 4000, 200 ticks a second).
+    due_at: Vec<Duration>,
     max_lag: Duration,
     churn: Churn,
     /// Stops the bots' UDP receive tasks at the end (`--udp`).
@@ -183,10 +187,11 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(50);
 /// Bytes one bot reads per syscall. A bot's flush batch is about N x 20 bytes a tick (60 KB
 /// at N = 3000): read 4 KB at a time (server-core's default) it took 15 reads, and between
 /// them the other bots' reads pushed this bot's per-sender sequence slots out of the cache,
-/// so most moves missed on their slot. Read whole, a batch costs one syscall and a slot is
-/// fetched once per batch. 64 KB a bot is 256 MB at N = 4000, on a machine meant to drive
-/// the server hard. Side by side at N = 3000 in BENCHMARKS.md ("Cheaper bots").
-pub(crate) const BOT_RECV_BUFFER: usize = 64 * 1024;
+/// so most moves missed on their slot. 32 KB reads a batch in two or three, and the slots are
+/// streamed in once per read (`SenderSeqs::warm`). Side by side at N = 4000 (`bench bots`,
+/// 3 runs each), 32 KB cost 0.92x of 64 KB and 16 KB 1.02x of 32 KB: a read that fits the
+/// L1 cache is parsed from it. 128 MB of buffers at N = 4000.
+pub(crate) const BOT_RECV_BUFFER: usize = 32 * 1024;
 
 impl Driver {
     fn new(config: RunConfig) -> Driver {
@@ -242,6 +247,7 @@ impl Driver {
             last_status: Snapshot::default(),
             next_status: Duration::from_secs(1),
             progress_cache: None,
+            due_at: Vec::new(),
             max_lag: Duration::ZERO,
             churn: Churn::default(),
             udp_stop: CancellationToken::new(),
@@ -465,6 +471,8 @@ impl Driver {
                 rejoin,
             }) => {
                 let now = self.run.start.elapsed();
+                // Looked at on the next tick.
+                self.due_at.push(Duration::ZERO);
                 self.bots.push(Slot {
                     index,
                     session,
@@ -565,9 +573,10 @@ impl Driver {
             chats_issued,
             udp_stop,
             config,
+            due_at,
             ..
         } = self;
-        for slot in bots.iter_mut() {
+        for (slot, due_at) in bots.iter_mut().zip(due_at.iter_mut()) {
             if let Some(udp) = &mut slot.udp {
                 let base = issued.get(slot.index).copied().unwrap_or(0);
                 let at = (slot.index, base);
@@ -578,7 +587,11 @@ impl Driver {
                     send(&slot.session, &CUdpRequest {}, sent);
                 }
             }
-            if !schedule.any_due(&slot.timers, now) {
+            if now < *due_at {
+                continue;
+            }
+            *due_at = schedule.earliest(&slot.timers);
+            if now < *due_at {
                 continue;
             }
             // A leaver sends nothing more; a rejoined bot waits until it is in the room, so
@@ -590,6 +603,7 @@ impl Driver {
                 continue;
             }
             let due = schedule.due(&mut slot.timers, now);
+            *due_at = schedule.earliest(&slot.timers);
             if due.send_move {
                 let seq = issued.get_mut(slot.index);
                 // A sequence number is used up only once its move is queued, so that a
