@@ -577,7 +577,8 @@ impl Driver {
             ..
         } = self;
         for (slot, due_at) in bots.iter_mut().zip(due_at.iter_mut()) {
-            if let Some(udp) = &mut slot.udp {
+            // Only a UDP run reads every slot each tick (its handshake resends on time).
+            if let Some(udp) = config.udp.then_some(&mut slot.udp).and_then(Option::as_mut) {
                 let base = issued.get(slot.index).copied().unwrap_or(0);
                 let at = (slot.index, base);
                 let server = config.addr.ip();
