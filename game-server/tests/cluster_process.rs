@@ -1,0 +1,496 @@
+//! Two real `game-server` processes joined by a real `nats-server` (issue 14): players walk
+//! across the process border, then one process is killed with SIGKILL (no goodbye, no
+//! shutdown code run) and the survivor's view is checked from its clients: the dead node's
+//! player is despawned, the survivor's player whose region ran on the dead node is
+//! disconnected, both in the stated time (a node not heard for 3 s is dead; 3.5 s plus a
+//! tick), and the survivor still lets new players in. `tests/cluster.rs` covers the same
+//! rules with two nodes in one process (`sever_cluster`); this one kills a process.
+//!
+//! Without `nats-server` the test prints a `SKIPPED:` line and passes, unless `CI` is set.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use game_server::packets::{CMove, SBroadcastLeaveGame, SBroadcastMove, SPlayerList};
+use server_core::Packet;
+
+const BIN: &str = env!("CARGO_BIN_EXE_game-server");
+/// Bound on anything that should happen well within a second or two.
+const WAIT: Duration = Duration::from_secs(10);
+/// The stated time after which a dead node's players are gone: dead after 3 s without a
+/// heartbeat, + one heartbeat (500 ms) + one tick; with slack for a loaded machine.
+const STATED: Duration = Duration::from_secs(6);
+/// Nothing may happen before the node is declared dead: 3 s after its last heartbeat,
+/// which left up to 500 ms before the kill (more if the killed node's heartbeat timer ran
+/// late on a busy machine, hence 2 s). An early despawn or disconnect would mean something
+/// other than the heartbeat timeout acted (the TCP resets of the killed process, say).
+const NOT_BEFORE: Duration = Duration::from_secs(2);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Where `nats-server` is: on PATH, or where Debian puts it (/usr/sbin, not always on a
+/// user's PATH).
+fn nats_program() -> Option<PathBuf> {
+    let on_path = Command::new("nats-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if on_path {
+        return Some(PathBuf::from("nats-server"));
+    }
+    let sbin = PathBuf::from("/usr/sbin/nats-server");
+    sbin.exists().then_some(sbin)
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, its stdout and stderr lines
+/// kept (the pipes are drained to the end, so it never blocks on a full pipe).
+struct Proc {
+    name: String,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn spawn(name: &str, command: &mut Command) -> Proc {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("stdout piped"));
+        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("stderr piped"));
+        for pipe in [out, err] {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    lines.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        Proc {
+            name: name.to_owned(),
+            child,
+            lines,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.lines.lock().expect("log lock").join("\n")
+    }
+
+    /// Panics (with this process's output) if it has exited.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("poll child") {
+            panic!("{} exited early ({status}):\n{}", self.name, self.log());
+        }
+    }
+
+    /// Waits until one line of its output contains every one of `texts`.
+    fn wait_for_line(&mut self, texts: &[&str]) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self
+                .lines
+                .lock()
+                .expect("log lock")
+                .iter()
+                .any(|l| texts.iter().all(|t| l.contains(t)))
+            {
+                return;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line with all of {texts:?} within {WAIT:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, then reaps it.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `nats-server` on a free loopback port, or prints the SKIPPED line and returns
+/// `None` (in CI, where `.ci/run` installs it, a missing program fails the test instead).
+fn start_nats(test: &str) -> Option<(Proc, u16)> {
+    let Some(program) = nats_program() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: nats-server is missing in CI (.ci/run installs the Debian package nats-server)"
+        );
+        println!("SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)");
+        eprintln!("SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)");
+        return None;
+    };
+    let port = free_port();
+    let mut nats = Proc::spawn(
+        "nats-server",
+        Command::new(program).args(["-a", "127.0.0.1", "-p", &port.to_string()]),
+    );
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(addr).is_err() {
+        nats.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((nats, port))
+}
+
+/// A game-server process: node `id` of a two-region world, running region `id`. Small map,
+/// everyone spawns at (-1, 0): region 0, one unit from the border at x = 0.
+struct Node {
+    proc: Proc,
+    addr: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn start_node(id: u16, nats_port: u16) -> Node {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let proc = Proc::spawn(
+        &format!("game-server node {id}"),
+        Command::new(BIN).env("NO_COLOR", "1").args([
+            "--world",
+            "grid",
+            "--regions",
+            "2",
+            "--map-size",
+            "200",
+            "--cell-size",
+            "25",
+            "--inner-radius",
+            "20",
+            "--outer-radius",
+            "25",
+            "--max-step",
+            "10",
+            "--spawn=-1,0",
+            "--tick-ms",
+            "50",
+            "--stats-secs",
+            "0",
+            "--log",
+            "info",
+            "--addr",
+            &addr.to_string(),
+            "--admin",
+            &admin.to_string(),
+            "--nats",
+            &format!("nats://127.0.0.1:{nats_port}"),
+            "--node-id",
+            &id.to_string(),
+            "--own-regions",
+            &id.to_string(),
+        ]),
+    );
+    Node { proc, addr, admin }
+}
+
+/// The players gauge of each region this node runs, from its `/metrics`:
+/// `(label, players)`.
+fn region_players(node: &Node) -> Vec<(String, u64)> {
+    let Ok(mut stream) = TcpStream::connect(node.admin) else {
+        return Vec::new();
+    };
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return Vec::new();
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.lines()
+        .filter_map(|l| l.strip_prefix("game_players{"))
+        .filter_map(|l| {
+            let (labels, value) = l.split_once("} ")?;
+            Some((labels.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Waits until the players gauge summed over this node's regions is `want`.
+fn wait_owned(node: &mut Node, want: u64, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let regions = region_players(node);
+        if regions.iter().map(|(_, n)| n).sum::<u64>() == want {
+            return;
+        }
+        node.proc.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} regions report {regions:?}, want {want} players in all",
+            node.proc.name
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How a wait for a frame ended without it.
+#[derive(Debug)]
+enum Closed {
+    /// End of stream or a reset: the server closed the connection.
+    Eof,
+    Timeout,
+}
+
+/// A course client over a blocking socket: frames are `[size u16 LE][id u16 LE][body]`.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    player_id: i32,
+}
+
+impl Client {
+    /// Connects (retrying until the listener is up) and reads the `S_PlayerList`.
+    fn join(addr: SocketAddr) -> (Client, SPlayerList) {
+        let deadline = Instant::now() + WAIT;
+        let stream = loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => break s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "connect to {addr}: {e}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
+        stream.set_nodelay(true).expect("nodelay");
+        let mut client = Client {
+            stream,
+            buf: Vec::new(),
+            player_id: 0,
+        };
+        let list: SPlayerList = client
+            .wait_for(WAIT, |_: &SPlayerList| true)
+            .unwrap_or_else(|e| panic!("no S_PlayerList from {addr}: {e:?}"));
+        let me: Vec<_> = list.players.iter().filter(|p| p.is_self).collect();
+        assert_eq!(me.len(), 1, "exactly one player flagged as self: {list:?}");
+        client.player_id = me[0].player_id;
+        (client, list)
+    }
+
+    fn send_move(&mut self, x: f32, z: f32) {
+        let frame = CMove {
+            pos_x: x,
+            pos_y: 0.0,
+            pos_z: z,
+        }
+        .encode()
+        .expect("C_Move encodes");
+        self.stream.write_all(&frame).expect("send C_Move");
+    }
+
+    /// The next frame `(id, body)` before `deadline`.
+    fn next_frame(&mut self, deadline: Instant) -> Result<(u16, Vec<u8>), Closed> {
+        loop {
+            if self.buf.len() >= 4 {
+                let size = usize::from(u16::from_le_bytes([self.buf[0], self.buf[1]]));
+                assert!(size >= 4, "server sent a frame of size {size}");
+                if self.buf.len() >= size {
+                    let id = u16::from_le_bytes([self.buf[2], self.buf[3]]);
+                    let body = self.buf[4..size].to_vec();
+                    self.buf.drain(..size);
+                    return Ok((id, body));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Closed::Timeout);
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("read timeout");
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err(Closed::Eof),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(Closed::Timeout)
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err(Closed::Eof),
+            }
+        }
+    }
+
+    /// Reads frames until a `P` for which `want` holds, within `within`.
+    fn wait_for<P: Packet + std::fmt::Debug>(
+        &mut self,
+        within: Duration,
+        mut want: impl FnMut(&P) -> bool,
+    ) -> Result<P, Closed> {
+        let deadline = Instant::now() + within;
+        loop {
+            let (id, body) = self.next_frame(deadline)?;
+            if id == P::ID {
+                let p = P::decode(&body).expect("server frame decodes");
+                if want(&p) {
+                    return Ok(p);
+                }
+            }
+        }
+    }
+
+    /// Reads (and drops) frames until the server closes the connection, within `within`.
+    fn wait_closed(&mut self, within: Duration) -> Result<(), Closed> {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.next_frame(deadline) {
+                Ok(_) => {}
+                Err(Closed::Eof) => return Ok(()),
+                Err(Closed::Timeout) => return Err(Closed::Timeout),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_survivor() {
+    let test = "cluster process kill";
+    let Some((_nats, nats_port)) = start_nats(test) else {
+        return;
+    };
+    let started = Instant::now();
+    let mut n0 = start_node(0, nats_port);
+    let mut n1 = start_node(1, nats_port);
+    // Each logs "node linked" once the other hears it.
+    n0.proc.wait_for_line(&["node linked"]);
+    n1.proc.wait_for_line(&["node linked"]);
+    let linked = started.elapsed();
+
+    // b: session on node 0, stays in region 0 at (-1, 0), one unit from the border.
+    // c: session on node 1, walks into region 1 (node 1's), where b sees it.
+    // a: session on node 0, walks into region 1 too: its region is on the other process.
+    let (mut b, _) = Client::join(n0.addr);
+    let (mut c, _) = Client::join(n1.addr);
+    let (mut a, _) = Client::join(n0.addr);
+    let (a_id, b_id, c_id) = (a.player_id, b.player_id, c.player_id);
+    assert_eq!((a_id >> 24) & 0x3f, 0, "a's id carries its gateway, node 0");
+    assert_eq!((c_id >> 24) & 0x3f, 1, "c's id carries its gateway, node 1");
+    c.send_move(5.0, 0.0);
+    a.send_move(3.0, 0.0);
+    let mut crossed = Vec::new();
+    while crossed.len() < 2 {
+        let m = b
+            .wait_for(WAIT, |m: &SBroadcastMove| {
+                (m.player_id == a_id || m.player_id == c_id) && m.pos_x > 0.0
+            })
+            .unwrap_or_else(|e| {
+                panic!(
+                    "b should see a and c cross the border ({e:?}); node 0:\n{}\nnode 1:\n{}",
+                    n0.proc.log(),
+                    n1.proc.log()
+                )
+            });
+        if !crossed.contains(&m.player_id) {
+            crossed.push(m.player_id);
+        }
+    }
+    // The hand-offs are done: node 1's region owns a and c, node 0's only b.
+    wait_owned(&mut n1, 2, "a and c are owned by node 1's region");
+    wait_owned(&mut n0, 1, "b alone is owned by node 0's region");
+
+    // A real SIGKILL of a real process: no goodbye on NATS, its sockets reset by the kernel.
+    n1.proc.child.kill().expect("SIGKILL node 1");
+    let killed = Instant::now();
+    let (c_gone, a_cut) = std::thread::scope(|s| {
+        let despawn = s.spawn(|| {
+            b.wait_for(STATED, |l: &SBroadcastLeaveGame| l.player_id == c_id)
+                .map(|_| killed.elapsed())
+        });
+        let cut = s.spawn(|| a.wait_closed(STATED).map(|()| killed.elapsed()));
+        (
+            despawn.join().expect("b's reader"),
+            cut.join().expect("a's reader"),
+        )
+    });
+    let _ = n1.proc.child.wait();
+    // c's own socket was on the killed process: the kernel reset it.
+    assert!(
+        c.wait_closed(WAIT).is_ok(),
+        "c's connection to the killed node is closed"
+    );
+    println!(
+        "linked after {linked:?}; after the SIGKILL: c despawned for b after {c_gone:?}, \
+         a disconnected after {a_cut:?}"
+    );
+    let c_gone = c_gone.unwrap_or_else(|e| {
+        panic!(
+            "b should get S_BroadcastLeaveGame for c within {STATED:?} of the kill ({e:?}); \
+             node 0:\n{}",
+            n0.proc.log()
+        )
+    });
+    let a_cut = a_cut.unwrap_or_else(|e| {
+        panic!(
+            "node 0 should disconnect a (its region ran on the dead node) within {STATED:?} \
+             ({e:?}); node 0:\n{}",
+            n0.proc.log()
+        )
+    });
+    for (what, after) in [("c's despawn", c_gone), ("a's disconnect", a_cut)] {
+        assert!(
+            after >= NOT_BEFORE,
+            "{what} came {after:?} after the kill, before the node could be declared dead"
+        );
+        assert!(after < STATED, "{what} took {after:?}");
+    }
+    // Node 0 says why: the heartbeat timeout, and only a was disconnected (b stays).
+    n0.proc.wait_for_line(&[
+        "node lost",
+        "node=1",
+        "players_disconnected=1",
+        "no heartbeat for 3s",
+    ]);
+
+    // Node 0 still serves: b is still connected and a newcomer enters, sees b and nobody
+    // of the dead node.
+    n0.proc.assert_running();
+    let (mut d, list) = Client::join(n0.addr);
+    let ids: Vec<i32> = list.players.iter().map(|p| p.player_id).collect();
+    assert!(
+        ids.contains(&b_id) && ids.contains(&d.player_id),
+        "the newcomer sees itself and b: {list:?}"
+    );
+    assert!(
+        !ids.contains(&a_id) && !ids.contains(&c_id),
+        "nobody whose region or session was on the dead node is listed: {list:?}"
+    );
+    wait_owned(&mut n0, 2, "node 0's region owns b and the newcomer");
+    b.send_move(-2.0, 1.0);
+    d.wait_for(WAIT, |m: &SBroadcastMove| {
+        m.player_id == b_id && m.pos_z == 1.0
+    })
+    .unwrap_or_else(|e| panic!("play goes on on node 0: the newcomer sees b move ({e:?})"));
+    println!("whole test took {:?}", started.elapsed());
+}
