@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dummy_client::{Report, RunConfig};
+use dummy_client::RunConfig;
 
 use crate::pki::BenchPki;
 use crate::plot;
-use crate::server_proc::{free_port, ProcSample, ServerProcess};
+use crate::server_proc::{free_port, run_bots, BotsRun, ProcSample, ServerProcess};
 
 /// Flags of `bench broadcast`.
 #[derive(Debug, clap::Args)]
@@ -278,18 +278,16 @@ fn run_one(
         status_line: false,
         ..RunConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let bots_before = ProcSample::this()?;
-    let server_before = server.sample()?;
-    let report: Report = runtime.block_on(dummy_client::run(config))?;
-    let bots_after = ProcSample::this()?;
-    let server_after = server.sample()?;
+    let BotsRun {
+        report,
+        bots_before,
+        bots_after,
+        server_before,
+        server_after,
+    } = run_bots(&server, dummy_client::run(config))?;
     let admin = watcher.map(crate::admin_watch::AdminWatch::stop);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.join();
-    drop(runtime);
     let clean_exit = server.stop(Duration::from_secs(5));
     if !clean_exit {
         eprintln!("warning: game-server did not exit cleanly within 5 s");

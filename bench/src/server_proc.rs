@@ -172,6 +172,44 @@ impl ProcSample {
     }
 }
 
+/// What one in-process run of the bots gave, with this process's (the bots') and the
+/// server's CPU and memory read just before and just after it.
+pub struct BotsRun<T> {
+    /// The bots' report.
+    pub report: T,
+    pub bots_before: ProcSample,
+    pub bots_after: ProcSample,
+    pub server_before: ProcSample,
+    pub server_after: ProcSample,
+}
+
+/// Runs the bots (a dummy-client run) to its end on a fresh multi-thread runtime in this
+/// process, sampling around it. The runtime is gone when this returns, so nothing of the
+/// bots runs on while the caller stops the server.
+pub fn run_bots<T, E>(
+    server: &ServerProcess,
+    bots: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<BotsRun<T>, Box<dyn std::error::Error>>
+where
+    E: std::error::Error + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bots_before = ProcSample::this()?;
+    let server_before = server.sample()?;
+    let report = runtime.block_on(bots)?;
+    let bots_after = ProcSample::this()?;
+    let server_after = server.sample()?;
+    Ok(BotsRun {
+        report,
+        bots_before,
+        bots_after,
+        server_before,
+        server_after,
+    })
+}
+
 /// CPU time of this process's children that have been waited for (cutime + cstime): what a
 /// child run to completion cost, read before and after it.
 pub fn children_cpu_secs() -> io::Result<f64> {

@@ -13,9 +13,9 @@
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use dummy_client::{Report, RunConfig};
+use dummy_client::RunConfig;
 
-use crate::server_proc::{ProcSample, ServerProcess};
+use crate::server_proc::{run_bots, BotsRun, ServerProcess};
 
 /// Flags of `bench udp`.
 #[derive(Debug, clap::Args)]
@@ -281,15 +281,13 @@ fn run_arm(
         enter_timeout: Duration::from_secs(10),
         ..RunConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let bots_before = ProcSample::this()?;
-    let server_before = server.sample()?;
-    let report: Report = runtime.block_on(dummy_client::run(config))?;
-    let bots_after = ProcSample::this()?;
-    let server_after = server.sample()?;
-    drop(runtime);
+    let BotsRun {
+        report,
+        bots_before,
+        bots_after,
+        server_before,
+        server_after,
+    } = run_bots(&server, dummy_client::run(config))?;
     if !server.stop(Duration::from_secs(5)) {
         eprintln!("warning: game-server did not exit cleanly within 5 s");
     }

@@ -397,8 +397,11 @@ impl Bot {
             match framing.decode(rest) {
                 Ok(Some(span)) => {
                     let Some(frame) = rest.get(..span.len) else {
-                        // PacketFilter never claims more than it was given.
-                        return (used, None);
+                        // PacketFilter never claims more than it was given; if it did, close
+                        // rather than wait for bytes that are already here.
+                        let bug =
+                            format!("PacketFilter claimed {} of {} bytes", span.len, rest.len());
+                        return (used, Some(CloseReason::ApplicationError(bug)));
                     };
                     used += span.len;
                     // The filter checked the size, so the 4-byte header is there.

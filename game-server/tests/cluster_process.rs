@@ -10,10 +10,13 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+// The root tests' nats-server starter (free port, SKIPPED line, fails in CI when missing).
+#[path = "../../tests/support/nats.rs"]
+mod nats;
 
 use game_server::packets::{CMove, SBroadcastLeaveGame, SBroadcastMove, SPlayerList};
 use server_core::Packet;
@@ -35,22 +38,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
-}
-
-/// Where `nats-server` is: on PATH, or where Debian puts it (/usr/sbin, not always on a
-/// user's PATH).
-fn nats_program() -> Option<PathBuf> {
-    let on_path = Command::new("nats-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if on_path {
-        return Some(PathBuf::from("nats-server"));
-    }
-    let sbin = PathBuf::from("/usr/sbin/nats-server");
-    sbin.exists().then_some(sbin)
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped, its stdout and stderr lines
@@ -136,36 +123,6 @@ impl Drop for Proc {
     }
 }
 
-/// Starts `nats-server` on a free loopback port, or prints the SKIPPED line and returns
-/// `None` (in CI, where `.ci/run` installs it, a missing program fails the test instead).
-fn start_nats(test: &str) -> Option<(Proc, u16)> {
-    let Some(program) = nats_program() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: nats-server is missing in CI (.ci/run installs the Debian package nats-server)"
-        );
-        println!("SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)");
-        eprintln!("SKIPPED: {test}: nats-server is not installed (Debian package: nats-server)");
-        return None;
-    };
-    let port = free_port();
-    let mut nats = Proc::spawn(
-        "nats-server",
-        Command::new(program).args(["-a", "127.0.0.1", "-p", &port.to_string()]),
-    );
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + WAIT;
-    while TcpStream::connect(addr).is_err() {
-        nats.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "nats-server did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some((nats, port))
-}
-
 /// A game-server process: node `id` of a two-region world, running region `id`. Small map,
 /// everyone spawns at (-1, 0): region 0, one unit from the border at x = 0.
 struct Node {
@@ -174,7 +131,7 @@ struct Node {
     admin: SocketAddr,
 }
 
-fn start_node(id: u16, nats_port: u16) -> Node {
+fn start_node(id: u16, nats_url: &str) -> Node {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let proc = Proc::spawn(
@@ -206,7 +163,7 @@ fn start_node(id: u16, nats_port: u16) -> Node {
             "--admin",
             &admin.to_string(),
             "--nats",
-            &format!("nats://127.0.0.1:{nats_port}"),
+            nats_url,
             "--node-id",
             &id.to_string(),
             "--own-regions",
@@ -377,12 +334,12 @@ impl Client {
 #[test]
 fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_survivor() {
     let test = "cluster process kill";
-    let Some((_nats, nats_port)) = start_nats(test) else {
+    let Some(nats) = nats::Nats::start(test) else {
         return;
     };
     let started = Instant::now();
-    let mut n0 = start_node(0, nats_port);
-    let mut n1 = start_node(1, nats_port);
+    let mut n0 = start_node(0, &nats.url());
+    let mut n1 = start_node(1, &nats.url());
     // Each logs "node linked" once the other hears it.
     n0.proc.wait_for_line(&["node linked"]);
     n1.proc.wait_for_line(&["node linked"]);
