@@ -307,6 +307,7 @@ async fn the_udp_binding_ends_with_its_tcp_session_and_after_the_udp_idle_timeou
     // Bound again, then A's TCP session ends: its token binds nothing any more.
     ua.bind(a.player_id, ta.token, true).await;
     let moved_before = stats.moves();
+    let a_id = a.player_id;
     drop(a);
     eventually("A has left the room", || server.snapshot().players == 1).await;
     let _ = until::<SBroadcastLeaveGame>(&mut b).await;
@@ -324,7 +325,7 @@ async fn the_udp_binding_ends_with_its_tcp_session_and_after_the_udp_idle_timeou
     .await;
     assert_eq!(stats.moves(), moved_before);
     ua.send(&CUdpBind {
-        player_id: m.player_id,
+        player_id: a_id,
         token: ta.token,
         want_moves: true,
     })
@@ -337,7 +338,7 @@ async fn the_udp_binding_ends_with_its_tcp_session_and_after_the_udp_idle_timeou
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn udp_packets_over_tcp_and_tcp_packets_over_udp_close_that_session_only() {
+async fn udp_packets_over_tcp_close_that_session_and_tcp_packets_over_udp_are_dropped() {
     let server = udp_server(|_| {}).await;
     let stats = server.udp_stats().expect("UDP stats");
     let (mut a, _) = Client::join(server.local_addr()).await;
@@ -362,8 +363,8 @@ async fn udp_packets_over_tcp_and_tcp_packets_over_udp_close_that_session_only()
         stats.refused_packets() == 1
     })
     .await;
-    // A non-finite move over UDP closes the UDP session, never the player: a UDP source
-    // address can be forged.
+    // A non-finite move over UDP is dropped; it closes neither the player nor its UDP
+    // binding (a UDP source address can be forged, so a datagram must not cut either).
     let ub2 = Udp::to(udp_addr(&server)).await;
     ub2.bind(b.player_id, tb.token, false).await;
     ub2.send(&CUdpMove {
@@ -373,7 +374,20 @@ async fn udp_packets_over_tcp_and_tcp_packets_over_udp_close_that_session_only()
         pos_z: 0.0,
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the NaN move reached the gate", || stats.moves() == 1).await;
+    ub2.send(&CUdpMove {
+        seq: 2,
+        pos_x: 2.0,
+        pos_y: 0.0,
+        pos_z: 2.0,
+    })
+    .await;
+    let m: SBroadcastMove = until(&mut b).await;
+    assert_eq!(
+        (m.player_id, m.pos_x),
+        (b.player_id, 2.0),
+        "the binding survived the NaN, which reached nobody"
+    );
     b.send(&CPing { client_time: 3 }).await;
     let pong: SPong = until(&mut b).await;
     assert_eq!(pong.client_time, 3, "B's TCP session lives on");

@@ -266,12 +266,16 @@ async fn read_inbox(mut inbox: async_nats::Subscriber, node: Arc<ClusterNode>, w
             continue;
         }
         for record in env.records {
-            apply(&node, &world, record);
+            apply(&node, &world, env.from, record);
         }
     }
 }
 
-fn apply(node: &ClusterNode, world: &World, record: Record) {
+/// One record from node `from`. A gateway's jobs (enter, input, leave) must come from the
+/// node whose player id range holds the player, and a route must name a region of the
+/// world: anything else is counted as malformed and dropped, so one confused or hostile
+/// node cannot move or stall another node's players.
+fn apply(node: &ClusterNode, world: &World, from: u16, record: Record) {
     match record {
         Record::ToRegion { region, frame } => {
             let Some(queue) = world.local_queue(region) else {
@@ -293,6 +297,14 @@ fn apply(node: &ClusterNode, world: &World, record: Record) {
                 Ok(WireMsg::Leave { player_id }) => RegionJob::Leave { player_id },
                 Err(e) => return malformed(node, &e.to_string()),
             };
+            if let RegionJob::Enter { player_id, .. }
+            | RegionJob::Input { player_id, .. }
+            | RegionJob::Leave { player_id } = &job
+            {
+                if crate::cluster::ids::gateway_of(*player_id) != from {
+                    return malformed(node, "a player's job from a node that is not its gateway");
+                }
+            }
             // Always admitted: the sending gateway bounded these (its connection cap, rate
             // limits and publish queue), and dropping one would lose a sequence number.
             let _ = queue.push_follow_up(job);
@@ -303,6 +315,9 @@ fn apply(node: &ClusterNode, world: &World, record: Record) {
             }
         }
         Record::Route { player_id, region } => {
+            if usize::from(region) >= world.layout().regions() {
+                return malformed(node, "a route to a region outside the world");
+            }
             if let Some(link) = world.directory().get(player_id) {
                 crate::world::PlayerLink::route_to(&link, region);
             }

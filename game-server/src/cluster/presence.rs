@@ -105,7 +105,9 @@ impl Presence {
 
     /// Takes a heartbeat in; this node is in bus epoch `my_epoch`.
     pub fn observe(&mut self, hb: &Heartbeat, my_epoch: u32, now: Instant) -> Vec<Change> {
-        if hb.node == self.me {
+        // A node id outside the cluster's range is no node: kept, it would grow the `sees`
+        // list every heartbeat carries (past what a peer accepts) and the peer table.
+        if hb.node == self.me || hb.node >= crate::cluster::config::MAX_NODES {
             return Vec::new();
         }
         let clash = hb.regions & self.own;
@@ -222,7 +224,10 @@ impl Presence {
 
     /// Players on every live node, this one's `own_players` included.
     pub fn total_players(&self, own_players: u64) -> u64 {
-        self.peers.values().map(|p| p.players).sum::<u64>() + own_players
+        // A peer's count is its word: saturating, so a bogus one cannot overflow.
+        self.peers
+            .values()
+            .fold(own_players, |sum, p| sum.saturating_add(p.players))
     }
 }
 
@@ -238,6 +243,17 @@ mod tests {
             players,
             sees: sees.to_vec(),
         }
+    }
+
+    #[test]
+    fn heartbeats_from_outside_the_node_range_or_with_absurd_counts_do_no_harm() {
+        let mut p = Presence::new(0, 0b01, Duration::from_secs(3));
+        let now = Instant::now();
+        let bogus = hb(crate::cluster::config::MAX_NODES, 1, 0b10, 9, &[(0, 1)]);
+        assert!(p.observe(&bogus, 1, now).is_empty());
+        assert_eq!(p.total_players(5), 5, "no peer from an out-of-range id");
+        p.observe(&hb(1, 1, 0b10, u64::MAX, &[(0, 1)]), 1, now);
+        assert_eq!(p.total_players(5), u64::MAX, "saturates, no overflow");
     }
 
     #[test]

@@ -41,10 +41,17 @@ pub(crate) struct UdpShared {
 /// This address's player, once bound.
 struct Bound {
     link: Arc<UdpLink>,
+    /// The token it was bound with: a resend must carry it too, or a datagram forged with
+    /// this address could change where the player's moves go.
+    token: i64,
     want_moves: bool,
     /// The newest `C_UdpMove` sequence number taken.
     last_seq: u32,
 }
+
+/// How far ahead of the newest taken `C_UdpMove` a sequence number may be: more than a
+/// client loses in a row (11 minutes of moves at 100 a second).
+const MAX_SEQ_JUMP: u32 = 1 << 16;
 
 /// One UDP address.
 pub(crate) struct UdpPlayerSession {
@@ -75,23 +82,48 @@ impl UdpPlayerSession {
         }
     }
 
-    /// A packet that has no business on UDP.
+    /// A packet that has no business on UDP: dropped and counted. An unbound address holds
+    /// nothing, so it is closed (its table slot freed); a bound one is only dropped, since a
+    /// UDP source address can be forged and closing would let anyone cut a player's binding.
     fn tcp_only(&mut self, name: &'static str) {
         if let Some(udp) = self.udp() {
             bump(&udp.stats.refused_packets);
         }
-        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(format!(
-            "{name} is a TCP packet, sent over UDP"
-        ))));
+        if self.bound.is_none() {
+            self.close(CloseReason::ProtocolError(ProtocolError::Invalid(format!(
+                "{name} is a TCP packet, sent over UDP"
+            ))));
+        }
     }
 
-    /// Tells the room where this player's moves go; never refused (one per bind or unbind).
-    fn route_moves(&self, player_id: i32, outbox: Option<Arc<Session>>) {
+    /// Tells the room where this player's moves go after a bind or a change of `wantMoves`.
+    /// Refused when the room has `max_connections` control jobs waiting (the bind is then
+    /// not answered, and the client resends it), so a client toggling `wantMoves` cannot
+    /// grow the room's queue. False if refused.
+    fn try_route_moves(&self, player_id: i32, outbox: Option<Arc<Session>>) -> bool {
+        let Some(room) = self.shared.game.room() else {
+            return true;
+        };
+        match room.try_push_control(RoomJob::UdpMoves { player_id, outbox }) {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::debug!(
+                    player_id,
+                    "room's control queue full; C_UdpBind not answered"
+                );
+                false
+            }
+        }
+    }
+
+    /// Takes the route back after an unbind; never refused (one per admitted bind).
+    fn unroute_moves(&self, player_id: i32) {
         if let Some(room) = self.shared.game.room() {
-            if room
-                .push_follow_up(RoomJob::UdpMoves { player_id, outbox })
-                .is_err()
-            {
+            let job = RoomJob::UdpMoves {
+                player_id,
+                outbox: None,
+            };
+            if room.push_follow_up(job).is_err() {
                 tracing::debug!(player_id, "room stopped; UDP route not needed");
             }
         }
@@ -136,7 +168,7 @@ impl PacketSession for UdpPlayerSession {
         // Only if this session is still the player's: a newer binding keeps its route, and
         // a player whose TCP session ended has left the room anyway.
         if bound.link.unbind(session) && bound.want_moves {
-            self.route_moves(bound.link.player_id, None);
+            self.unroute_moves(bound.link.player_id);
         }
         tracing::debug!(player_id = bound.link.player_id, %reason, "UDP session unbound");
     }
@@ -147,11 +179,17 @@ impl PacketHandler for UdpPlayerSession {
         let Some(session) = self.session.clone() else {
             return;
         };
-        if let Some(bound) = &mut self.bound {
-            if bound.link.player_id != packet.player_id {
+        if let Some(bound) = &self.bound {
+            if bound.link.player_id != packet.player_id || bound.token != packet.token {
                 let why = format!(
-                    "address bound to player {} asked for player {}",
-                    bound.link.player_id, packet.player_id
+                    "address bound to player {} asked again for player {} with {} token",
+                    bound.link.player_id,
+                    packet.player_id,
+                    if bound.token == packet.token {
+                        "its"
+                    } else {
+                        "another"
+                    }
                 );
                 self.bad_bind(&why);
                 return;
@@ -159,8 +197,12 @@ impl PacketHandler for UdpPlayerSession {
             // A resend (our S_UdpBound was lost): answer again; a changed wantMoves counts.
             let (player_id, want) = (packet.player_id, packet.want_moves);
             if bound.want_moves != want {
-                bound.want_moves = want;
-                self.route_moves(player_id, want.then(|| Arc::clone(&session)));
+                if !self.try_route_moves(player_id, want.then(|| Arc::clone(&session))) {
+                    return;
+                }
+                if let Some(bound) = &mut self.bound {
+                    bound.want_moves = want;
+                }
             }
             reply_bound(&session, player_id, want);
             return;
@@ -170,16 +212,20 @@ impl PacketHandler for UdpPlayerSession {
         };
         match udp.tickets.check(packet.player_id, packet.token) {
             Ok(link) => {
+                // Routed on every bind, wanted or not: a bind from a new address replaces
+                // (and closes) the old one, whose route to the room must not outlive it.
+                let outbox = packet.want_moves.then(|| Arc::clone(&session));
+                if !self.try_route_moves(packet.player_id, outbox) {
+                    return;
+                }
                 bump(&udp.stats.binds);
                 link.bind(&session);
                 self.bound = Some(Bound {
                     link,
+                    token: packet.token,
                     want_moves: packet.want_moves,
                     last_seq: 0,
                 });
-                if packet.want_moves {
-                    self.route_moves(packet.player_id, Some(Arc::clone(&session)));
-                }
                 reply_bound(&session, packet.player_id, packet.want_moves);
             }
             Err(e) => self.bad_bind(&e),
@@ -191,10 +237,18 @@ impl PacketHandler for UdpPlayerSession {
             return;
         };
         let Some(bound) = &mut self.bound else {
+            // An unbound address holds nothing: closing it frees its table slot, so forged
+            // sources cannot keep the table full with moves (the client binds again).
             bump(&udp.stats.moves_unbound);
+            self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+                "C_UdpMove before C_UdpBind".into(),
+            )));
             return;
         };
-        if packet.seq <= bound.last_seq {
+        // Newer means ahead by at most MAX_SEQ_JUMP, modulo 2^32: an older move is stale,
+        // and a forged jump to u32::MAX cannot make every later move look stale.
+        let ahead = packet.seq.wrapping_sub(bound.last_seq);
+        if ahead == 0 || ahead > MAX_SEQ_JUMP {
             bump(&udp.stats.moves_stale);
             return;
         }
@@ -220,7 +274,11 @@ impl PacketHandler for UdpPlayerSession {
                 }
             }
             Verdict::Drop => {}
-            Verdict::Close(reason) => self.close(reason),
+            // Over UDP a close would let a forged datagram cut the player's binding; the
+            // move is dropped (and was counted by the gate), the TCP session decides.
+            Verdict::Close(reason) => {
+                tracing::debug!(player_id, %reason, "C_UdpMove refused");
+            }
         }
     }
 
