@@ -113,7 +113,7 @@ impl Bridge {
                 Arc::clone(&node),
                 Arc::clone(&world),
             )),
-            tokio::spawn(heartbeat(node, world)),
+            tokio::spawn(heartbeat(client.clone(), node, world)),
         ];
         tracing::info!(
             node = config.node_id,
@@ -399,7 +399,10 @@ async fn read_heartbeats(
     }
 }
 
-async fn heartbeat(node: Arc<ClusterNode>, world: Arc<World>) {
+/// Says this node is alive every `heartbeat`, and declares dead the nodes not heard from.
+/// Heartbeats go straight to the NATS client, not through the bounded publish queue the
+/// regions fill: a node busy relaying must not look dead for want of a free slot there.
+async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Arc<World>) {
     let mut ticker = tokio::time::interval(node.config().heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -412,7 +415,12 @@ async fn heartbeat(node: Arc<ClusterNode>, world: Arc<World>) {
             players,
             sees: node.presence().sees(),
         };
-        node.try_publish(Subject::Heartbeat, hb.encode().into());
+        if client.connection_state() == async_nats::connection::State::Connected {
+            let beat = client.publish(Subject::Heartbeat.name(), hb.encode().into());
+            if !matches!(tokio::time::timeout(PUBLISH_WAIT, beat).await, Ok(Ok(()))) {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let dead = {
             let mut presence = node.presence();
             let dead = presence.expire(Instant::now());
