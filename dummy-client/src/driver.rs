@@ -187,11 +187,14 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(50);
 /// Bytes one bot reads per syscall. A bot's flush batch is about N x 20 bytes a tick (60 KB
 /// at N = 3000): read 4 KB at a time (server-core's default) it took 15 reads, and between
 /// them the other bots' reads pushed this bot's per-sender sequence slots out of the cache,
-/// so most moves missed on their slot. 32 KB reads a batch in two or three, and the slots are
-/// streamed in once per read (`SenderSeqs::warm`). Side by side at N = 4000 (`bench bots`,
-/// 3 runs each), 32 KB cost 0.92x of 64 KB and 16 KB 1.02x of 32 KB: a read that fits the
-/// L1 cache is parsed from it. 128 MB of buffers at N = 4000.
-pub(crate) const BOT_RECV_BUFFER: usize = 32 * 1024;
+/// so most moves missed on their slot. A large read takes a batch in one or two, and the
+/// slots are streamed in once per read (`SenderSeqs::warm`). The bots read through their
+/// thread's buffer (`Config::recv_per_thread`), so every read lands in cached memory instead
+/// of one of N buffers (128 MB of them at N = 4000 with 32 KB each). Side by side (`bench
+/// bots`, medians of 3 runs, at N = 3000 and 4000): a bot's own 32 KB buffer cost 0.99-1.20x
+/// of the thread's 64 KB one (1.09x in the middle of five), the thread's 32 KB 1.00-1.05x,
+/// and the thread's 128 KB 0.99-1.07x.
+pub(crate) const BOT_RECV_BUFFER: usize = 64 * 1024;
 
 impl Driver {
     fn new(config: RunConfig) -> Driver {
@@ -204,6 +207,7 @@ impl Driver {
             socket_send_buffer: None,
             socket_recv_buffer: None,
             recv_buffer_size: BOT_RECV_BUFFER,
+            recv_per_thread: true,
             ..server_core::Config::default()
         };
         Driver {

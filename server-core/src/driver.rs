@@ -4,7 +4,6 @@
 
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -12,8 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::local_batch;
-use crate::recv_buffer::RecvBuffer;
+use crate::receiver::Receiver;
 use crate::session::{Session, SessionHandler};
 
 /// Most buffers handed to one `writev(2)`: well under every platform's `IOV_MAX` (1024).
@@ -45,8 +43,7 @@ pub(crate) fn start<H: SessionHandler>(
         session: Arc::clone(&session),
         stream,
         handler,
-        recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
-        recv_initial: config.recv_buffer_size,
+        receiver: Receiver::new(config),
         in_flight: Vec::new(),
         in_flight_offset: 0,
         staging: BytesMut::new(),
@@ -59,8 +56,7 @@ struct Driver<H> {
     session: Arc<Session>,
     stream: TcpStream,
     handler: H,
-    recv: RecvBuffer,
-    recv_initial: usize,
+    receiver: Receiver,
     /// Frames taken from the queue and being written; the first `in_flight_offset` bytes of
     /// `in_flight[0]` are already out.
     in_flight: Vec<Bytes>,
@@ -160,20 +156,24 @@ impl<H: SessionHandler> Driver<H> {
     /// One non-blocking read and the handler call that follows. Returns true if bytes
     /// arrived.
     fn read_once(&mut self) -> bool {
-        if !reserve_for_read(&self.session, &mut self.recv, self.recv_initial) {
-            return false;
+        let stream = &self.stream;
+        let read = self.receiver.read(&self.session, &mut self.handler, |buf| {
+            read_draining(stream, buf)
+        });
+        match read {
+            Some(read) => self.read_result(read),
+            None => false,
         }
-        match read_draining(&self.stream, self.recv.write_segment()) {
+    }
+
+    /// What a read's result means for the session; true if bytes arrived.
+    fn read_result(&self, read: io::Result<usize>) -> bool {
+        match read {
             Ok(0) => {
                 self.session.disconnect(CloseReason::ClientClosing);
                 false
             }
-            Ok(n) => {
-                // `try_read` wrote at most the segment's length, so this cannot fail.
-                let _ = self.recv.on_write(n);
-                self.deliver();
-                true
-            }
+            Ok(_) => true,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
             Err(e) => {
@@ -181,15 +181,6 @@ impl<H: SessionHandler> Driver<H> {
                 false
             }
         }
-    }
-
-    fn deliver(&mut self) {
-        deliver(
-            &self.session,
-            &mut self.handler,
-            &mut self.recv,
-            self.recv_initial,
-        );
     }
 
     /// Takes everything queued and tries to write it at once: a socket is writable far more
@@ -291,68 +282,9 @@ fn read_draining(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-// The buffering below is shared with `stream_driver.rs` (TLS sessions): only the I/O calls
+// The staging below is shared with `stream_driver.rs` (TLS sessions): only the I/O calls
 // differ between the two drivers. Plain functions in one crate, so the plain driver compiles
 // to what it was when they were its methods.
-
-/// Makes room in `recv` for the next read. False (and the session closed) if it is full.
-#[inline]
-pub(crate) fn reserve_for_read(
-    session: &Session,
-    recv: &mut RecvBuffer,
-    recv_initial: usize,
-) -> bool {
-    // Room for a good read, not just a byte: a partial frame left near the end of the
-    // buffer would otherwise be read a few bytes per syscall. Never more than the cap
-    // leaves room for, or a partial frame of exactly `max_packet_size` could not complete.
-    let room = recv.max_capacity() - recv.data_size();
-    let want = (recv_initial / 4).min(room).max(1);
-    if let Err(e) = recv.reserve(want, recv_initial) {
-        // Only a raw `SessionHandler` that never consumes can fill a buffer capped at
-        // `max_packet_size`; `PacketSession` refuses oversized frames first.
-        session.disconnect(CloseReason::ApplicationError(format!(
-            "receive buffer full: {e}"
-        )));
-        return false;
-    }
-    true
-}
-
-/// Hands the unconsumed received bytes to the handler, collects the replies it made into the
-/// session's queue, and drops what it consumed.
-pub(crate) fn deliver<H: SessionHandler>(
-    session: &Arc<Session>,
-    handler: &mut H,
-    recv: &mut RecvBuffer,
-    recv_initial: usize,
-) {
-    let data = recv.read_segment();
-    local_batch::open(session.id());
-    let result = catch_unwind(AssertUnwindSafe(|| handler.on_recv(session, data)));
-    local_batch::close(|frames, bytes| session.enqueue_batch(frames, bytes));
-    let consumed = match result {
-        Ok(consumed) => consumed,
-        Err(_) => {
-            session.disconnect(CloseReason::ApplicationError("on_recv panicked".into()));
-            return;
-        }
-    };
-    if consumed > 0 {
-        // Progress for the idle check is input the handler could use (for a
-        // PacketSession, a complete frame), not bytes: a peer trickling a frame that never
-        // completes is as idle as a silent one.
-        session.received_since_check.store(true, Ordering::Relaxed);
-    }
-    if let Err(e) = recv.on_read(consumed) {
-        session.disconnect(CloseReason::ApplicationError(format!("on_recv: {e}")));
-        return;
-    }
-    recv.clean();
-    if recv.data_size() == 0 && recv.capacity() > recv_initial {
-        // A burst grew the buffer; hand the memory back now that it is drained.
-        recv.release_if_empty();
-    }
-}
 
 /// Moves the frames just taken from the queue into `in_flight`, copying runs of small
 /// frames into one contiguous buffer. A `writev` pays per buffer, so a hundred 20-byte

@@ -18,8 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::driver::{advance, deliver, guard_with, io_slices, reserve_for_read, stage, MAX_IOVECS};
-use crate::recv_buffer::RecvBuffer;
+use crate::driver::{advance, guard_with, io_slices, stage, MAX_IOVECS};
+use crate::receiver::Receiver;
 use crate::session::{Session, SessionHandler};
 
 /// Creates the session for `stream` (already connected, and for TLS already past its
@@ -40,8 +40,7 @@ where
         session: Arc::clone(&session),
         stream,
         handler,
-        recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
-        recv_initial: config.recv_buffer_size,
+        receiver: Receiver::new(config),
         in_flight: Vec::new(),
         in_flight_offset: 0,
         staging: BytesMut::new(),
@@ -54,8 +53,7 @@ struct StreamDriver<S, H> {
     session: Arc<Session>,
     stream: S,
     handler: H,
-    recv: RecvBuffer,
-    recv_initial: usize,
+    receiver: Receiver,
     in_flight: Vec<Bytes>,
     in_flight_offset: usize,
     staging: BytesMut,
@@ -149,29 +147,30 @@ where
                 Poll::Pending => {}
             }
         }
-        if !reserve_for_read(&self.session, &mut self.recv, self.recv_initial) {
-            return Poll::Ready(Ok(()));
-        }
-        let mut buf = ReadBuf::new(self.recv.write_segment());
-        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(())) => {
-                let n = buf.filled().len();
-                if n == 0 {
-                    self.session.disconnect(CloseReason::ClientClosing);
-                } else {
-                    // `poll_read` filled at most the segment's length, so this cannot fail.
-                    let _ = self.recv.on_write(n);
-                    deliver(
-                        &self.session,
-                        &mut self.handler,
-                        &mut self.recv,
-                        self.recv_initial,
-                    );
+        let stream = Pin::new(&mut self.stream);
+        let mut pending = false;
+        let read = self.receiver.read(&self.session, &mut self.handler, |buf| {
+            let mut buf = ReadBuf::new(buf);
+            match stream.poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+                Poll::Ready(Err(e)) => Err(e),
+                Poll::Pending => {
+                    // The waker is registered: the task comes back when there is more.
+                    pending = true;
+                    Err(io::ErrorKind::WouldBlock.into())
                 }
+            }
+        });
+        match read {
+            // No room: the session is closed, which the loop sees.
+            None => return Poll::Ready(Ok(())),
+            Some(Ok(0)) => {
+                self.session.disconnect(CloseReason::ClientClosing);
                 moved = true;
             }
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => {}
+            Some(Ok(_)) => moved = true,
+            Some(Err(_)) if pending => {}
+            Some(Err(e)) => return Poll::Ready(Err(e)),
         }
         if moved {
             Poll::Ready(Ok(()))

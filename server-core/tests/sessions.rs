@@ -493,3 +493,123 @@ async fn frames_queued_together_leave_in_one_write_and_on_send_reports_it() {
         "1000 frames queued while nothing was in flight should go out in a single write"
     );
 }
+
+/// Both receive modes: a session's own buffer, and its thread's (`recv_per_thread`).
+const RECEIVE_MODES: [bool; 2] = [false, true];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_in_any_pieces_echo_whole_in_both_receive_modes() {
+    for per_thread in RECEIVE_MODES {
+        // Reads of 64 bytes: most frames span reads, and the large ones span hundreds.
+        let config = Config {
+            recv_per_thread: per_thread,
+            recv_buffer_size: 64,
+            max_packet_size: 8192,
+            ..Config::default()
+        };
+        let server = echo_server(config).await;
+        let mut clients = Vec::new();
+        for c in 0..20u16 {
+            let addr = server.addr;
+            clients.push(tokio::spawn(async move {
+                let client = TcpStream::connect(addr).await.expect("connect");
+                client.set_nodelay(true).expect("nodelay");
+                let mut sent = Vec::new();
+                for i in 0..200u16 {
+                    let len = usize::from((c * 37 + i * 101) % 8000);
+                    sent.extend(frame(i, &vec![(c + i) as u8; len]));
+                }
+                // Uneven writes: a few bytes, then whole kilobytes, cutting frames anywhere.
+                let (reader, mut writer) = client.into_split();
+                let expected = sent.clone();
+                let echo = tokio::spawn(async move {
+                    let mut reader = reader;
+                    let mut got = vec![0; expected.len()];
+                    tokio::time::timeout(WAIT, reader.read_exact(&mut got))
+                        .await
+                        .expect("echo in time")
+                        .expect("read echo");
+                    assert!(got == expected, "client {c}: the echo differs");
+                });
+                let mut at = 0;
+                let mut step = 1;
+                while at < sent.len() {
+                    let end = (at + step).min(sent.len());
+                    writer.write_all(&sent[at..end]).await.expect("write");
+                    at = end;
+                    step = step * 7 % 4099 + 1;
+                }
+                echo.await.expect("echo task");
+            }));
+        }
+        for client in clients {
+            client.await.expect("client");
+        }
+        server.shutdown.cancel();
+    }
+}
+
+/// How many bytes a handler says it consumed of the ones it was given.
+type Claim = fn(usize) -> usize;
+
+/// A raw handler that consumes nothing, or claims more than it was given.
+struct Greedy {
+    claim: Claim,
+    log: CloseLog,
+}
+
+impl SessionHandler for Greedy {
+    fn on_recv(&mut self, _: &Arc<Session>, data: &[u8]) -> usize {
+        (self.claim)(data.len())
+    }
+    fn on_disconnected(&mut self, s: &Arc<Session>, r: &CloseReason) {
+        self.log.on_disconnected(s, r);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_never_consumes_or_claims_too_much_is_closed_in_both_receive_modes() {
+    let cases: [(Claim, &str); 2] = [
+        (|_| 0, "receive buffer full"),
+        (|n| n + 1, "on_recv: cannot mark"),
+    ];
+    for per_thread in RECEIVE_MODES {
+        for (claim, expected) in cases {
+            let listener = Listener::bind(Config {
+                addr: "127.0.0.1:0".parse().expect("literal"),
+                recv_per_thread: per_thread,
+                recv_buffer_size: 256,
+                max_packet_size: 1024,
+                ..Config::default()
+            })
+            .await
+            .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let log = CloseLog::default();
+            let server_log = log.clone();
+            let shutdown = listener.shutdown_token();
+            tokio::spawn(listener.run(move || Greedy {
+                claim,
+                log: server_log.clone(),
+            }));
+            let mut client = TcpStream::connect(addr).await.expect("connect");
+            // More than the 1024-byte cap, in pieces; the write may fail once it closes.
+            for _ in 0..8 {
+                if client.write_all(&[1u8; 200]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            eventually("the session closes", || {
+                !log.0.lock().expect("log").is_empty()
+            })
+            .await;
+            let reasons = log.0.lock().expect("log").clone();
+            assert!(
+                matches!(&reasons[..], [CloseReason::ApplicationError(m)] if m.starts_with(expected)),
+                "per_thread {per_thread}: expected one close starting {expected:?}, got {reasons:?}"
+            );
+            shutdown.cancel();
+        }
+    }
+}

@@ -82,8 +82,12 @@ impl Server {
 }
 
 fn tls_client(pki: &TestPki) -> Connector {
+    tls_client_with(pki, Config::default())
+}
+
+fn tls_client_with(pki: &TestPki, config: Config) -> Connector {
     let tls = TlsConnector::from_ca_pem_file(pki.ca(), "localhost").expect("load the CA");
-    Connector::new(Config::default()).with_tls(tls)
+    Connector::new(config).with_tls(tls)
 }
 
 /// Polls `f` until it holds (the server counts a failed handshake on its own task).
@@ -162,6 +166,23 @@ async fn a_tls_client_plays_like_a_tcp_one() {
         "unexpected reason {reason:?}"
     );
     assert_eq!(server.stats.tls_handshake_failed(), 0);
+    client.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_sessions_can_read_through_the_thread_buffer() {
+    // Reads of 512 bytes against a 60,000-byte frame: the carry grows over many reads on
+    // both sides, and the small frames arrive many to a read.
+    let per_thread = Config {
+        recv_per_thread: true,
+        recv_buffer_size: 512,
+        ..Config::default()
+    };
+    let pki = TestPki::new();
+    let server = tls_server(&pki, per_thread.clone()).await;
+    let client = tls_client_with(&pki, per_thread);
+    echo_round_trip(&client, server.addr).await;
     client.shutdown().await;
     server.stop().await;
 }
