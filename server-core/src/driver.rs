@@ -1,6 +1,6 @@
 //! The I/O half of a session: one tokio task per connection that owns the socket and the
-//! application's handler, reads into the `RecvBuffer`, calls the handler, and writes what
-//! was queued, small frames copied together and large ones by reference.
+//! application's handler, reads (through `receiver.rs`, which calls the handler), and writes
+//! what was queued, small frames copied together and large ones by reference.
 
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};

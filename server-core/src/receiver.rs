@@ -19,13 +19,11 @@ use crate::thread_recv;
 
 /// Where a session's reads land and what it keeps between them.
 pub(crate) struct Receiver {
-    /// The session's own buffer; with `per_thread` it stays empty and only gives the cap.
+    /// The session's own buffer; with `per_thread` it holds only what the handler left.
     recv: RecvBuffer,
-    /// `Config::recv_buffer_size`: the first allocation of `recv`, or one read's size.
+    /// `Config::recv_buffer_size`: the first allocation of `recv`, and one read's size.
     recv_initial: usize,
     per_thread: bool,
-    /// With `per_thread`, the bytes the handler left unconsumed.
-    carry: Vec<u8>,
 }
 
 impl Receiver {
@@ -34,7 +32,6 @@ impl Receiver {
             recv: RecvBuffer::new(config.max_packet_size.max(config.recv_buffer_size)),
             recv_initial: config.recv_buffer_size,
             per_thread: config.recv_per_thread,
-            carry: Vec::new(),
         }
     }
 
@@ -48,25 +45,17 @@ impl Receiver {
         handler: &mut H,
         read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
     ) -> Option<io::Result<usize>> {
-        let cap = self.recv.max_capacity();
-        if self.per_thread {
-            if self.carry.len() >= cap {
-                // As `reserve_for_read` for a full buffer.
-                let e = RecvBufferError::CapacityExceeded {
-                    needed: cap + 1,
-                    max: cap,
-                };
-                close_full(session, &e);
-                return None;
-            }
+        let kept = self.recv.data_size();
+        if self.per_thread && kept <= thread_recv::SMALL_CARRY && kept < self.recv.max_capacity() {
             return Some(thread_recv::read_through(
-                &mut self.carry,
-                cap,
+                &mut self.recv,
                 self.recv_initial,
                 read,
                 |data| deliver(session, handler, data),
             ));
         }
+        // Without `per_thread`, or with a large partial frame (see `thread_recv.rs`), or a
+        // full buffer, which `reserve_for_read` closes.
         if !reserve_for_read(session, &mut self.recv, self.recv_initial) {
             return None;
         }
@@ -78,7 +67,12 @@ impl Receiver {
                 // `deliver` checked the count against the data.
                 let _ = self.recv.on_read(consumed);
                 self.recv.clean();
-                if self.recv.data_size() == 0 && self.recv.capacity() > self.recv_initial {
+                let keep = if self.per_thread {
+                    thread_recv::CARRY_KEEP
+                } else {
+                    self.recv_initial
+                };
+                if self.recv.data_size() == 0 && self.recv.capacity() > keep {
                     // A burst grew the buffer; hand the memory back now that it is drained.
                     self.recv.release_if_empty();
                 }
@@ -141,4 +135,89 @@ fn deliver<H: SessionHandler>(
         session.received_since_check.store(true, Ordering::Relaxed);
     }
     Some(consumed)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Consumes whole `[len u16][len - 2 bytes]` frames and records them.
+    struct Frames(Vec<Vec<u8>>);
+
+    impl SessionHandler for Frames {
+        fn on_recv(&mut self, _: &Arc<Session>, data: &[u8]) -> usize {
+            let mut used = 0;
+            while let Some(head) = data.get(used..used + 2) {
+                let len = usize::from(u16::from_le_bytes([head[0], head[1]])).max(2);
+                let Some(frame) = data.get(used..used + len) else {
+                    break;
+                };
+                self.0.push(frame.to_vec());
+                used += len;
+            }
+            used
+        }
+    }
+
+    fn stream(lens: &[u16]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            let len = len.max(2);
+            bytes.extend(len.to_le_bytes());
+            bytes.extend((2..len).map(|j| (i as u8).wrapping_add(j as u8)));
+        }
+        bytes
+    }
+
+    proptest! {
+        /// Both receive modes hand the handler the same frames as one read of the whole
+        /// stream would, whatever the reads' sizes, with frames small and large enough to
+        /// move a per-thread session between the thread's buffer and its own.
+        #[test]
+        fn both_modes_deliver_every_frame_in_order(
+            lens in proptest::collection::vec(2u16..4000, 0..30),
+            reads in proptest::collection::vec(1usize..5000, 1..100),
+            chunk in 16usize..3000,
+            per_thread in any::<bool>(),
+        ) {
+            let bytes = stream(&lens);
+            let config = Config {
+                recv_per_thread: per_thread,
+                recv_buffer_size: chunk,
+                max_packet_size: 4096,
+                ..Config::default()
+            };
+            let addr = "127.0.0.1:1".parse().expect("literal");
+            let session = Arc::new(Session::new(addr, addr, &config));
+            let mut receiver = Receiver::new(&config);
+            let mut handler = Frames(Vec::new());
+            let mut at = 0;
+            for &size in reads.iter().cycle() {
+                if at == bytes.len() {
+                    break;
+                }
+                let read = receiver.read(&session, &mut handler, |buf| {
+                    let n = size.min(buf.len()).min(bytes.len() - at);
+                    buf[..n].copy_from_slice(&bytes[at..at + n]);
+                    Ok(n)
+                });
+                let n = match read {
+                    Some(Ok(n)) => n,
+                    other => return Err(TestCaseError::fail(format!("read gave {other:?}"))),
+                };
+                prop_assert!(n > 0, "never an empty read");
+                at += n;
+            }
+            prop_assert!(!session.is_closed());
+            prop_assert_eq!(receiver.recv.data_size(), 0);
+            let want: Vec<Vec<u8>> = {
+                let mut whole = Frames(Vec::new());
+                prop_assert_eq!(whole.on_recv(&session, &bytes), bytes.len());
+                whole.0
+            };
+            prop_assert_eq!(handler.0, want);
+        }
+    }
 }

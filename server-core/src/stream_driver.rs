@@ -3,8 +3,8 @@
 //! `driver.rs` drives a plain `TcpStream` by readiness (`poll_read_ready` + `try_read`),
 //! which a TLS stream cannot offer: readable bytes on the socket may hold no plaintext, and
 //! a write may need a flush of records. This driver does the same job through `poll_read`,
-//! `poll_write_vectored` and `poll_flush`, sharing the receive, batching and staging logic
-//! with the plain driver, so the benchmarked plain path is left exactly as it was.
+//! `poll_write_vectored` and `poll_flush`, sharing the receive side (`receiver.rs`) and the
+//! staging logic with the plain driver; only the I/O calls differ.
 
 use std::future::Future;
 use std::io::{self, IoSlice};

@@ -5,8 +5,10 @@
 //! megabytes, so the kernel's copy into the buffer and the parse that follows both miss the
 //! cache. Read through one buffer per worker thread instead, every read lands in memory that
 //! is already cached, and a session keeps between reads only the partial frame its handler
-//! left (usually a few bytes, at most `max_packet_size`). The price is copying that partial
-//! frame in before the read and out after it.
+//! left (usually a few bytes). The price is copying that partial frame in before the read and
+//! out after it, so this path is taken only while the partial frame is small
+//! ([`SMALL_CARRY`]); a large frame arriving in pieces is read into the session's own buffer,
+//! as without the option, rather than copied in and out on every piece.
 //!
 //! This module holds no socket: the read and the handler are closures, so the buffering is
 //! tested on scripted input.
@@ -14,38 +16,41 @@
 use std::cell::RefCell;
 use std::io;
 
+use crate::recv_buffer::RecvBuffer;
+
 thread_local! {
     /// The thread's buffer. Grows to the largest read a session on this thread asked for.
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Carried bytes a session may keep between reads without holding the allocation: a burst
-/// that left a large partial frame gives its memory back once the frame is through.
-const CARRY_KEEP: usize = 256;
+/// The most carried bytes a read through the thread's buffer copies in and out (at most
+/// twice this per read, so a peer trickling a frame a byte at a time costs little more than
+/// its syscalls); a larger partial frame is read into the session's own buffer.
+pub(crate) const SMALL_CARRY: usize = 1024;
+
+/// Capacity a session's buffer may keep while nothing is carried; more is given back.
+pub(crate) const CARRY_KEEP: usize = 256;
 
 /// Reads once through this thread's buffer.
 ///
-/// `carry` holds the bytes the handler did not consume last time; it must be shorter than
-/// `cap` (the caller closes a session whose carry has reached it, as a full `RecvBuffer`).
-/// They are copied to the front of the buffer, `read` fills up to `chunk` bytes after them
-/// (at least as many as are carried, so a large frame arriving in pieces is copied a
-/// logarithmic number of times, never past `cap` in all), and `deliver` is handed everything
-/// and returns how many bytes it consumed, or `None` if it failed, in which case the session
-/// is closing and nothing is kept. Returns what `read` returned: `Ok(0)` at the end of the
-/// stream (nothing delivered) or its error (nothing delivered, carry unchanged).
+/// `carry` (the session's own buffer) holds the bytes the handler did not consume last time,
+/// at most [`SMALL_CARRY`] of them and fewer than its cap. They are copied to the front of the thread's buffer,
+/// `read` fills up to `chunk` bytes after them, and `deliver` is handed everything and
+/// returns how many bytes it consumed, or `None` if it failed (the session is closing then,
+/// and nothing is kept). What it left goes back into `carry`, which gives its memory back
+/// once it is empty. Returns what `read` returned: `Ok(0)` at the end of the stream, or its
+/// error, with nothing delivered and `carry` unchanged either way.
 pub(crate) fn read_through(
-    carry: &mut Vec<u8>,
-    cap: usize,
+    carry: &mut RecvBuffer,
     chunk: usize,
     read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
     deliver: impl FnOnce(&[u8]) -> Option<usize>,
 ) -> io::Result<usize> {
-    let kept = carry.len();
-    debug_assert!(
-        kept < cap,
-        "the caller closes a session whose carry is full"
-    );
-    let end = (kept + chunk.max(kept).max(1)).min(cap);
+    let kept = carry.data_size();
+    debug_assert!(kept <= SMALL_CARRY && kept < carry.max_capacity());
+    // Never past the cap a session's own buffer has, so a frame the handler cannot consume
+    // still closes the session at the same size.
+    let end = (kept + chunk.max(1)).min(carry.max_capacity());
     BUFFER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffer) => run(&mut buffer, carry, end, read, deliver),
         // Only a handler that somehow read another session from inside `on_recv` could get
@@ -56,7 +61,7 @@ pub(crate) fn read_through(
 
 fn run(
     buffer: &mut Vec<u8>,
-    carry: &mut Vec<u8>,
+    carry: &mut RecvBuffer,
     end: usize,
     read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
     deliver: impl FnOnce(&[u8]) -> Option<usize>,
@@ -64,23 +69,34 @@ fn run(
     if buffer.len() < end {
         buffer.resize(end, 0);
     }
-    let kept = carry.len();
-    buffer[..kept].copy_from_slice(carry);
+    let kept = carry.data_size();
+    buffer[..kept].copy_from_slice(carry.read_segment());
     let n = read(&mut buffer[kept..end])?;
     if n == 0 {
         return Ok(0);
     }
     let data = &buffer[..kept + n];
-    carry.clear();
-    match deliver(data) {
-        Some(consumed) => {
-            carry.extend_from_slice(&data[consumed.min(data.len())..]);
-            if carry.is_empty() && carry.capacity() > CARRY_KEEP {
-                *carry = Vec::new();
-            }
+    // Emptied: the cursors go back to the start (cannot fail: `kept` bytes are there).
+    let _ = carry.on_read(kept);
+    carry.clean();
+    let left = match deliver(data) {
+        Some(consumed) => &data[consumed.min(data.len())..],
+        None => &[][..],
+    };
+    if left.is_empty() {
+        if carry.capacity() > CARRY_KEEP {
+            carry.release_if_empty();
         }
-        None => *carry = Vec::new(),
+        return Ok(n);
     }
+    // `left` came from a read that ended at the cap, so an empty buffer has room for it; were
+    // that ever not so, the session closes with the reason rather than lose the bytes.
+    carry
+        .reserve(left.len(), left.len())
+        .map_err(io::Error::other)?;
+    carry.write_segment()[..left.len()].copy_from_slice(left);
+    // Room for `left` was just reserved.
+    let _ = carry.on_write(left.len());
     Ok(n)
 }
 
@@ -114,6 +130,15 @@ mod tests {
         bytes
     }
 
+    /// A carry holding `bytes`, capped at `cap`.
+    fn carrying(bytes: &[u8], cap: usize) -> RecvBuffer {
+        let mut carry = RecvBuffer::new(cap);
+        carry.reserve(bytes.len().max(1), 1).expect("under the cap");
+        carry.write_segment()[..bytes.len()].copy_from_slice(bytes);
+        carry.on_write(bytes.len()).expect("reserved");
+        carry
+    }
+
     proptest! {
         /// Whatever the split of the stream into reads, the handler sees the same frames in
         /// the same order as it would reading the whole stream at once, and each read ends
@@ -130,7 +155,7 @@ mod tests {
             prop_assert_eq!(all, bytes.len());
 
             let mut got = Vec::new();
-            let mut carry = Vec::new();
+            let mut carry = RecvBuffer::new(256);
             let mut at = 0;
             for &size in reads.iter().cycle() {
                 if at == bytes.len() {
@@ -138,7 +163,6 @@ mod tests {
                 }
                 let n = read_through(
                     &mut carry,
-                    256,
                     chunk,
                     |buf| {
                         let n = size.min(buf.len()).min(bytes.len() - at);
@@ -150,21 +174,20 @@ mod tests {
                 .expect("scripted reads do not fail");
                 prop_assert!(n > 0);
                 at += n;
-                prop_assert!(carry.len() < 255, "a carry is at most a partial frame");
+                prop_assert!(carry.data_size() < 255, "a carry is at most a partial frame");
             }
-            prop_assert!(carry.is_empty());
+            prop_assert_eq!(carry.data_size(), 0);
             prop_assert_eq!(got, want);
         }
     }
 
     #[test]
-    fn a_large_carry_reads_at_least_its_own_size_and_never_past_the_cap() {
-        let mut carry = vec![7u8; 100];
+    fn a_read_comes_after_the_carry_and_never_passes_the_cap() {
+        let mut carry = carrying(&[7u8; 100], 150);
         let mut asked = 0;
         let n = read_through(
             &mut carry,
-            150,
-            10,
+            1000,
             |buf| {
                 asked = buf.len();
                 buf.fill(1);
@@ -181,61 +204,57 @@ mod tests {
             (50, 50),
             "100 carried: read up to the cap of 150"
         );
-        assert_eq!(carry.len(), 150, "nothing consumed: all of it is carried");
-    }
-
-    #[test]
-    fn errors_and_the_end_of_stream_keep_the_carry_and_deliver_nothing() {
-        let mut carry = vec![1, 2, 3];
-        for result in [Ok(0), Err(io::ErrorKind::WouldBlock.into())] {
-            let out = read_through(
-                &mut carry,
-                64,
-                16,
-                |_| result,
-                |_| panic!("nothing to deliver"),
-            );
-            assert!(matches!(out, Ok(0) | Err(_)));
-            assert_eq!(carry, [1, 2, 3]);
-        }
-    }
-
-    #[test]
-    fn a_failed_delivery_keeps_nothing_and_a_drained_burst_gives_its_memory_back() {
-        let mut carry = vec![9u8; 1000];
-        let fill = |buf: &mut [u8]| {
-            buf.fill(0);
-            Ok(buf.len())
-        };
-        read_through(&mut carry, 4096, 16, fill, |_| None).expect("read");
-        assert_eq!((carry.len(), carry.capacity()), (0, 0));
-
-        let mut carry = vec![9u8; 1000];
-        read_through(&mut carry, 4096, 16, fill, |data| Some(data.len())).expect("read");
         assert_eq!(
-            carry.capacity(),
-            0,
-            "1000 bytes of capacity is more than a carry keeps"
+            carry.data_size(),
+            150,
+            "nothing consumed: all of it is carried"
         );
     }
 
     #[test]
+    fn errors_and_the_end_of_stream_keep_the_carry_and_deliver_nothing() {
+        let mut carry = carrying(&[1, 2, 3], 64);
+        for result in [Ok(0), Err(io::ErrorKind::WouldBlock.into())] {
+            let out = read_through(&mut carry, 16, |_| result, |_| panic!("nothing to deliver"));
+            assert!(matches!(out, Ok(0) | Err(_)));
+            assert_eq!(carry.read_segment(), [1, 2, 3]);
+        }
+    }
+
+    #[test]
+    fn a_failed_delivery_keeps_nothing_and_a_drained_carry_gives_its_memory_back() {
+        let fill = |buf: &mut [u8]| {
+            buf.fill(0);
+            Ok(buf.len())
+        };
+        let mut carry = carrying(&[9u8; 1000], 4096);
+        read_through(&mut carry, 16, fill, |_| None).expect("read");
+        assert_eq!((carry.data_size(), carry.capacity()), (0, 0));
+
+        let mut carry = carrying(&[9u8; 1000], 4096);
+        read_through(&mut carry, 16, fill, |data| Some(data.len())).expect("read");
+        assert_eq!(carry.capacity(), 0, "more capacity than a carry keeps");
+
+        let mut carry = carrying(&[9u8; 1000], 4096);
+        read_through(&mut carry, 16, fill, |_| Some(10)).expect("read");
+        assert_eq!(carry.data_size(), 1006, "1016 delivered, 10 consumed");
+    }
+
+    #[test]
     fn a_read_from_inside_a_delivery_gets_its_own_buffer() {
-        let mut outer = Vec::new();
+        let mut outer = RecvBuffer::new(64);
         let mut inner_seen = Vec::new();
         read_through(
             &mut outer,
-            64,
             8,
             |buf| {
                 buf[..2].copy_from_slice(b"ab");
                 Ok(2)
             },
             |data| {
-                let mut inner = Vec::new();
+                let mut inner = RecvBuffer::new(64);
                 read_through(
                     &mut inner,
-                    64,
                     8,
                     |buf| {
                         buf[..2].copy_from_slice(b"xy");

@@ -418,16 +418,32 @@ async fn connections_beyond_max_are_refused_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_half_header_clients_hit_the_idle_timeout() {
-    let mut server = echo_server(Config {
-        idle_timeout: Some(Duration::from_millis(200)),
-        ..Config::default()
-    })
-    .await;
-    let _silent = TcpStream::connect(server.addr).await.expect("connect");
-    let mut half = TcpStream::connect(server.addr).await.expect("connect");
-    half.write_all(&[10]).await.expect("half a header");
-    assert_eq!(next_close(&mut server).await, CloseReason::IdleTimeout);
-    assert_eq!(next_close(&mut server).await, CloseReason::IdleTimeout);
+    for per_thread in RECEIVE_MODES {
+        let mut server = echo_server(Config {
+            idle_timeout: Some(Duration::from_millis(300)),
+            recv_per_thread: per_thread,
+            ..Config::default()
+        })
+        .await;
+        let _silent = TcpStream::connect(server.addr).await.expect("connect");
+        let mut half = TcpStream::connect(server.addr).await.expect("connect");
+        half.write_all(&[10]).await.expect("half a header");
+        // A client completing a frame every 50 ms for a second is never idle.
+        let mut busy = TcpStream::connect(server.addr).await.expect("connect");
+        for i in 0..20u16 {
+            let sent = frame(i, b"here");
+            busy.write_all(&sent).await.expect("write");
+            assert_eq!(read_exact(&mut busy, sent.len()).await, sent);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(next_close(&mut server).await, CloseReason::IdleTimeout);
+        assert_eq!(next_close(&mut server).await, CloseReason::IdleTimeout);
+        assert!(
+            server.closed.try_recv().is_err(),
+            "per_thread {per_thread}: the busy client is still open"
+        );
+        server.shutdown.cancel();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -552,7 +568,7 @@ async fn frames_in_any_pieces_echo_whole_in_both_receive_modes() {
 /// How many bytes a handler says it consumed of the ones it was given.
 type Claim = fn(usize) -> usize;
 
-/// A raw handler that consumes nothing, or claims more than it was given.
+/// A raw handler that consumes nothing, claims more than it was given, or panics.
 struct Greedy {
     claim: Claim,
     log: CloseLog,
@@ -568,10 +584,11 @@ impl SessionHandler for Greedy {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handler_that_never_consumes_or_claims_too_much_is_closed_in_both_receive_modes() {
-    let cases: [(Claim, &str); 2] = [
+async fn a_handler_that_never_consumes_claims_too_much_or_panics_is_closed_in_both_receive_modes() {
+    let cases: [(Claim, &str); 3] = [
         (|_| 0, "receive buffer full"),
         (|n| n + 1, "on_recv: cannot mark"),
+        (|_| panic!("a handler bug"), "on_recv panicked"),
     ];
     for per_thread in RECEIVE_MODES {
         for (claim, expected) in cases {
