@@ -278,6 +278,53 @@ async fn moves_over_udp_reach_tcp_players_and_udp_receivers_get_moves_over_udp()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_binds_cannot_cut_a_binding_and_its_first_move_may_have_any_seq() {
+    let server = udp_server(|_| {}).await;
+    let stats = server.udp_stats().expect("UDP stats");
+    let (mut a, _) = Client::join(server.local_addr()).await;
+    let (mut b, _) = Client::join(server.local_addr()).await;
+    let ta = ticket(&mut a).await;
+    let ua = Udp::to(udp_addr(&server)).await;
+    ua.bind(a.player_id, ta.token, false).await;
+    let _ = tcp_frames_within(&mut b, Duration::from_millis(100)).await;
+
+    // What a forger with A's address can send: binds with tokens it does not have, more
+    // than the limit that closes an unbound address.
+    for token in 1..=5 {
+        ua.send(&CUdpBind {
+            player_id: a.player_id,
+            token: ta.token ^ token,
+            want_moves: true,
+        })
+        .await;
+    }
+    eventually("the bad binds are counted", || stats.bad_binds() == 5).await;
+    assert_eq!(stats.closed_bad_tokens(), 0, "a bound address is not closed");
+
+    // Still bound: A's moves reach B. The first after the bind is taken whatever its seq
+    // (a client rebinding after 2^16 moves is not stale for good), the next must follow it.
+    for (seq, x) in [(100_000, 1.0), (99_999, 2.0), (100_001, 3.0)] {
+        ua.send(&CUdpMove {
+            seq,
+            pos_x: x,
+            pos_y: 0.0,
+            pos_z: 0.0,
+        })
+        .await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m: SBroadcastMove = until(&mut b).await;
+        if m.player_id == a.player_id {
+            seen.push(m.pos_x);
+        }
+    }
+    assert_eq!(seen, vec![1.0, 3.0], "the older seq was stale");
+    assert_eq!(stats.moves_stale(), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_udp_binding_ends_with_its_tcp_session_and_after_the_udp_idle_timeout() {
     let server = udp_server(|u| u.idle_timeout = Duration::from_millis(400)).await;
     let stats = server.udp_stats().expect("UDP stats");

@@ -460,6 +460,11 @@ impl Bot {
         self.shared.window_others.add(tally.others);
     }
 
+    /// Bytes of whole frames received without a session (`udp.rs`).
+    pub(crate) fn count_received_bytes(&self, bytes: usize) {
+        self.shared.bytes_received.add(bytes as u64);
+    }
+
     /// Window moves received so far, own echoes included, the unpublished tally too.
     fn window_received(&self) -> u64 {
         self.shared.window_received() + self.tally.others

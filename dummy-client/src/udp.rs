@@ -258,12 +258,14 @@ async fn receive(
             },
         };
         let mut rest = &buf[..n];
+        let mut used = 0;
         while let Ok(Some(header)) = parse_header(rest, usize::from(u16::MAX)) {
             let Some((frame, tail)) = rest.split_at_checked(header.size) else {
                 break;
             };
             let body = &frame[server_core::frame::HEADER_SIZE..];
             rest = tail;
+            used += header.size;
             if header.id == SUdpBound::ID {
                 bound.store(true, Ordering::Release);
                 continue;
@@ -272,6 +274,8 @@ async fn receive(
             // UDP it costs that datagram, not the session.
             let _ = bot.on_frame(header.id, body);
         }
+        // Whole frames, as the TCP side counts them.
+        bot.count_received_bytes(used);
         bot.publish();
     }
     bot.hand_over_seen();
@@ -365,6 +369,12 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
             udp.tick(BIND_RESEND, &tcp, &run, (0, 0), ip, &cancel);
         }
+        // Counted once the datagram's frames are through, just after the bind is seen.
+        while udp.shared.bytes_received.get() == 0 {
+            assert!(Instant::now() < deadline, "the S_UdpBound's bytes are counted");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(udp.shared.bytes_received.get(), reply.len() as u64);
         for expected in 1..=2 {
             assert!(udp.send_move(&CMove::default()).is_some_and(|n| n > 0));
             let (n, _) = server.recv_from(&mut buf).await.expect("a move");

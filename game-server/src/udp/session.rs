@@ -4,14 +4,17 @@
 //! - `C_UdpBind` with the right (playerId, token) binds this address to that player and is
 //!   answered with `S_UdpBound` (again on every resend: the client resends until the answer
 //!   arrives). A wrong token, another player's token or a player with no ticket is dropped,
-//!   counted and not answered; `max_bad_tokens` of them close this UDP session.
-//! - `C_UdpMove` from an unbound address is dropped and counted. From a bound one, a move
-//!   whose `seq` is not above the newest taken is stale (UDP reordered or duplicated it):
-//!   dropped and counted. The rest take the TCP move's path: a non-finite position closes
-//!   this UDP session (not the player's TCP session: a UDP source address can be forged),
-//!   the player's move rate limit and refusal budget apply across both transports, and the
-//!   move is pushed to the room's input queue (dropped and counted when full).
-//! - Any other packet is a TCP packet: it closes this UDP session with a protocol error.
+//!   counted and not answered; `max_bad_tokens` of them close an unbound UDP session. A
+//!   bound one only drops them: a UDP source address can be forged, and closing would let
+//!   anyone who knows it cut the player's binding.
+//! - `C_UdpMove` from an unbound address is dropped, counted, and closes that session. From
+//!   a bound one, the first move after the bind is taken whatever its `seq`; after that a
+//!   move whose `seq` is not above the newest taken is stale (UDP reordered or duplicated
+//!   it): dropped and counted. The rest take the TCP move's path through the player's input
+//!   gate (finite position, one move rate and refusal budget across both transports); a
+//!   refused move is dropped, never a close (the source can be forged), and an admitted one
+//!   is pushed to the room's input queue (dropped and counted when full).
+//! - Any other packet is a TCP packet: dropped and counted; it closes an unbound session.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,8 +48,9 @@ struct Bound {
     /// this address could change where the player's moves go.
     token: i64,
     want_moves: bool,
-    /// The newest `C_UdpMove` sequence number taken.
-    last_seq: u32,
+    /// The newest `C_UdpMove` sequence number taken; none yet since the bind, so a client
+    /// rebinding after more than `MAX_SEQ_JUMP` moves is not stale for good.
+    last_seq: Option<u32>,
 }
 
 /// How far ahead of the newest taken `C_UdpMove` a sequence number may be: more than a
@@ -136,7 +140,8 @@ impl UdpPlayerSession {
         bump(&udp.stats.bad_binds);
         self.bad_tokens += 1;
         tracing::debug!(error = %why, bad_tokens = self.bad_tokens, "C_UdpBind refused");
-        if self.bad_tokens >= udp.max_bad_tokens {
+        // A bound address is only dropped from: a forged bind must not cut the binding.
+        if self.bound.is_none() && self.bad_tokens >= udp.max_bad_tokens {
             bump(&udp.stats.closed_bad_tokens);
             let reason = CloseReason::ApplicationError(format!(
                 "{} C_UdpBind with a bad token",
@@ -224,7 +229,7 @@ impl PacketHandler for UdpPlayerSession {
                     link,
                     token: packet.token,
                     want_moves: packet.want_moves,
-                    last_seq: 0,
+                    last_seq: None,
                 });
                 reply_bound(&session, packet.player_id, packet.want_moves);
             }
@@ -247,12 +252,14 @@ impl PacketHandler for UdpPlayerSession {
         };
         // Newer means ahead by at most MAX_SEQ_JUMP, modulo 2^32: an older move is stale,
         // and a forged jump to u32::MAX cannot make every later move look stale.
-        let ahead = packet.seq.wrapping_sub(bound.last_seq);
-        if ahead == 0 || ahead > MAX_SEQ_JUMP {
-            bump(&udp.stats.moves_stale);
-            return;
+        if let Some(last) = bound.last_seq {
+            let ahead = packet.seq.wrapping_sub(last);
+            if ahead == 0 || ahead > MAX_SEQ_JUMP {
+                bump(&udp.stats.moves_stale);
+                return;
+            }
         }
-        bound.last_seq = packet.seq;
+        bound.last_seq = Some(packet.seq);
         bump(&udp.stats.moves);
         let player_id = bound.link.player_id;
         let pos = [packet.pos_x, packet.pos_y, packet.pos_z];

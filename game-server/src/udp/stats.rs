@@ -30,7 +30,7 @@ getters! {
     binds,
     /// `C_UdpBind`s refused: wrong token, another player's token, no ticket.
     bad_binds,
-    /// UDP sessions closed for sending too many bad binds.
+    /// Unbound UDP sessions closed for sending too many bad binds.
     closed_bad_tokens,
     /// `C_UdpMove`s taken (bound, in order); they then meet the move rate limit.
     moves,
@@ -38,7 +38,8 @@ getters! {
     moves_unbound,
     /// `C_UdpMove`s dropped because a newer one of the same player had come first.
     moves_stale,
-    /// Packets other than `C_UdpBind` and `C_UdpMove` over UDP (each closes its session).
+    /// Packets other than `C_UdpBind` and `C_UdpMove` over UDP (dropped; an unbound session
+    /// is closed).
     refused_packets,
 }
 

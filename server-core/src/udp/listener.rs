@@ -105,7 +105,13 @@ fn bind_socket(addr: SocketAddr, udp: &UdpConfig) -> io::Result<UdpSocket> {
 /// The kernel silently caps a buffer size at its sysctl maximum (and reports twice what it
 /// keeps): say so once, at bind, rather than lose datagrams quietly later.
 fn warn_if_capped(option: &str, sysctl: &str, asked: usize, got: usize) {
-    if got < asked {
+    // Linux reports the doubled value it keeps; elsewhere the value as set.
+    let kept = if cfg!(any(target_os = "linux", target_os = "android")) {
+        got / 2
+    } else {
+        got
+    };
+    if kept < asked {
         tracing::warn!(
             option,
             asked,
