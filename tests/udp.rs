@@ -299,7 +299,11 @@ async fn forged_binds_cannot_cut_a_binding_and_its_first_move_may_have_any_seq()
         .await;
     }
     eventually("the bad binds are counted", || stats.bad_binds() == 5).await;
-    assert_eq!(stats.closed_bad_tokens(), 0, "a bound address is not closed");
+    assert_eq!(
+        stats.closed_bad_tokens(),
+        0,
+        "a bound address is not closed"
+    );
 
     // Still bound: A's moves reach B. The first after the bind is taken whatever its seq
     // (a client rebinding after 2^16 moves is not stale for good), the next must follow it.

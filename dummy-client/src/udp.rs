@@ -371,7 +371,10 @@ mod tests {
         }
         // Counted once the datagram's frames are through, just after the bind is seen.
         while udp.shared.bytes_received.get() == 0 {
-            assert!(Instant::now() < deadline, "the S_UdpBound's bytes are counted");
+            assert!(
+                Instant::now() < deadline,
+                "the S_UdpBound's bytes are counted"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(udp.shared.bytes_received.get(), reply.len() as u64);

@@ -145,6 +145,12 @@ fn on_event(node: &Arc<ClusterNode>, world: &Arc<World>, event: async_nats::Even
         async_nats::Event::Disconnected => cut(node, world, "this node lost its NATS connection"),
         async_nats::Event::SlowConsumer(sid) => {
             // Messages were dropped for us: what they carried is lost, as in a disconnect.
+            // The client reports every dropped message; only the first one while linked
+            // cuts (and logs): until the nodes link again there is nothing more to lose.
+            if node.presence().alive() == 0 {
+                tracing::debug!(sid, "NATS dropped another message while cut");
+                return;
+            }
             cut(node, world, "this node fell behind on NATS (slow consumer)");
             tracing::warn!(sid, "NATS dropped messages for a slow subscription");
             node.set_connected(true);

@@ -78,16 +78,24 @@ impl Outbound {
         let mut pending = self.lock();
         let slot = self.slot(&mut pending, gateway);
         slot.writer.push(&Record::ToPlayer { player_id, frames });
-        if slot.writer.len() >= PUBLISH_AT {
-            let full = std::mem::replace(
-                &mut slot.writer,
-                EnvelopeWriter::new(self.node.id(), self.node.epoch()),
-            );
-            slot.ordered = false;
+        if let Some(full) = self.take_if_full(slot) {
             drop(pending);
             self.node
                 .publish_blocking(Subject::Node(gateway), full.finish());
         }
+    }
+
+    /// The slot's buffer, replaced by an empty one, once it has reached `PUBLISH_AT`: far
+    /// under NATS's 1 MiB payload limit whatever one record adds.
+    fn take_if_full(&self, slot: &mut Pending) -> Option<EnvelopeWriter> {
+        if slot.writer.len() < PUBLISH_AT {
+            return None;
+        }
+        slot.ordered = false;
+        Some(std::mem::replace(
+            &mut slot.writer,
+            EnvelopeWriter::new(self.node.id(), self.node.epoch()),
+        ))
     }
 
     /// A record that must not overtake anything queued before it (a region message, a
@@ -101,6 +109,12 @@ impl Outbound {
         let slot = self.slot(&mut pending, to);
         slot.writer.push(&record);
         slot.ordered = true;
+        // A resync or a burst of hand-offs can queue far more than one payload holds;
+        // everything before it is already out, so publishing now keeps the order.
+        if let Some(full) = self.take_if_full(slot) {
+            drop(pending);
+            self.node.publish_blocking(Subject::Node(to), full.finish());
+        }
     }
 
     fn publish_others(&self, pending: &mut Vec<Pending>, to: u16) {
@@ -198,6 +212,39 @@ mod tests {
             out.push((p.subject, env.records));
         }
         out
+    }
+
+    #[test]
+    fn ordered_records_leave_in_payloads_under_the_cap_and_in_order() {
+        let (node, mut rx) = ClusterNode::new(ClusterConfig::new("nats://x", 0, 0b01));
+        let out = Arc::new(Outbound::new(node));
+        let records: Vec<Record> = (0..12u8)
+            .map(|i| Record::ToRegion {
+                region: 2,
+                frame: Bytes::from(vec![i; 100 * 1024]),
+            })
+            .collect();
+        for r in &records {
+            out.ordered(2, r.clone());
+        }
+        let early = drain(&mut rx);
+        assert_eq!(early.len(), 2, "1.2 MB of records: two payloads left before the job's end");
+        out.end_of_job();
+        let mut sent = early;
+        sent.extend(drain(&mut rx));
+        for (subject, recs) in &sent {
+            assert_eq!(*subject, Subject::Node(2));
+            let bytes: usize = recs
+                .iter()
+                .map(|r| match r {
+                    Record::ToRegion { frame, .. } => frame.len(),
+                    _ => 0,
+                })
+                .sum();
+            assert!(bytes < 1024 * 1024, "a payload stays under NATS's 1 MiB: {bytes}");
+        }
+        let all: Vec<Record> = sent.into_iter().flat_map(|(_, r)| r).collect();
+        assert_eq!(all, records, "every record, in order");
     }
 
     #[test]

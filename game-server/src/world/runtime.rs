@@ -205,7 +205,10 @@ impl RegionRunner {
             return;
         };
         let cluster = out.cluster();
-        let (Some(node), Ok(frame)) = (cluster.owner_of(to), wire::encode(&msg)) else {
+        // Encoded only once someone owns the region (at start-up, most border moves find no
+        // owner yet).
+        let Some((node, Ok(frame))) = cluster.owner_of(to).map(|node| (node, wire::encode(&msg)))
+        else {
             // Its process is not alive (or, impossibly, the message does not fit a frame):
             // see the delivery rules in docs/ARCHITECTURE.md.
             cluster.stats.unroutable.fetch_add(1, Ordering::Relaxed);
