@@ -5,9 +5,11 @@
 //! against a fresh release game-server, the builds alternating run by run so that both see
 //! the same machine. A child's CPU time (user + system) is read from this process's
 //! `cutime`/`cstime` around its wait, so it counts every thread of the bots and the kernel
-//! work done on their behalf; divided by the `S_BroadcastMove`s its bots received
-//! (`moves.received` in its JSON report), that is the bots' CPU per delivered move. The
-//! server is the same binary for both, so what differs is the bots alone.
+//! work done on their behalf, over the whole run (connects, ramp and drain included);
+//! divided by the window moves its bots received (`moves.received` in its JSON report),
+//! that is the bots' CPU per delivered move. Both builds pay the same ramp and drain, so
+//! the ratio compares like with like. The server is the same binary for both, so what
+//! differs is the bots alone.
 //!
 //! Usage: build the older dummy-client somewhere (e.g. `git worktree add /tmp/old REV &&
 //! cargo build --release -p dummy-client --manifest-path /tmp/old/Cargo.toml`), then

@@ -91,7 +91,6 @@ fn with_payload(v: f32, payload: u16) -> f32 {
     }
 }
 
-/// True if a broadcast's `posY` carries the window mark.
 /// The bits of `pos_y` of a window move: -0.0, the only float that is 0 with its sign set.
 pub(crate) const WINDOW_Y_BITS: u32 = 0x8000_0000;
 

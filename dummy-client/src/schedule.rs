@@ -122,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn earliest_says_when_due_would_fire_and_changes_nothing() {
+    fn earliest_says_when_due_would_fire() {
         let schedule = Schedule {
             move_interval: Duration::from_millis(250),
             ping_interval: Duration::from_millis(1000),
@@ -132,12 +132,7 @@ mod tests {
             let mut timers = schedule.timers(index, Duration::ZERO);
             for ms in (0..3000).step_by(7) {
                 let now = Duration::from_millis(ms);
-                let before = timers;
                 let any = now >= schedule.earliest(&timers);
-                assert_eq!(
-                    (timers.next_move, timers.next_ping, timers.next_chat),
-                    (before.next_move, before.next_ping, before.next_chat)
-                );
                 assert_eq!(
                     any,
                     schedule.due(&mut timers, now) != Due::default(),

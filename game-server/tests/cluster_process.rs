@@ -9,7 +9,7 @@
 //! Without `nats-server` the test prints a `SKIPPED:` line and passes, unless `CI` is set.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,13 +32,6 @@ const STATED: Duration = Duration::from_secs(6);
 /// late on a busy machine, hence 2 s). An early despawn or disconnect would mean something
 /// other than the heartbeat timeout acted (the TCP resets of the killed process, say).
 const NOT_BEFORE: Duration = Duration::from_secs(2);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
 
 /// A child process killed (SIGKILL) and reaped when dropped, its stdout and stderr lines
 /// kept (the pipes are drained to the end, so it never blocks on a full pipe).
@@ -132,8 +125,8 @@ struct Node {
 }
 
 fn start_node(id: u16, nats_url: &str) -> Node {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let addr = SocketAddr::from(([127, 0, 0, 1], nats::free_port()));
+    let admin = SocketAddr::from(([127, 0, 0, 1], nats::free_port()));
     let proc = Proc::spawn(
         &format!("game-server node {id}"),
         Command::new(BIN).env("NO_COLOR", "1").args([

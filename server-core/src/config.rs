@@ -19,8 +19,8 @@ pub struct Config {
     /// idle session holds none). It grows on demand up to `max_packet_size`. Default 4 KiB.
     pub recv_buffer_size: usize,
     /// Read through one buffer per worker thread instead of each session's own, keeping per
-    /// session only the partial frame its handler left (its allocation given back once a
-    /// read leaves none). Worth it where many sessions each receive a lot (a load generator's
+    /// session only the partial frame its handler left (an allocation over 256 bytes given
+    /// back once a read leaves none). Worth it where many sessions each receive a lot (a load generator's
     /// bots: every read then lands in cached memory rather than in one of thousands of
     /// buffers); a read is then up to `recv_buffer_size` bytes. A partial frame of more than
     /// 1 KiB is read on into the session's own buffer, as without this option, so a large

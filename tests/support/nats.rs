@@ -29,7 +29,8 @@ fn program() -> Option<PathBuf> {
     sbin.exists().then_some(sbin)
 }
 
-fn free_port() -> u16 {
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -228,7 +228,11 @@ mod tests {
             out.ordered(2, r.clone());
         }
         let early = drain(&mut rx);
-        assert_eq!(early.len(), 2, "1.2 MB of records: two payloads left before the job's end");
+        assert_eq!(
+            early.len(),
+            2,
+            "1.2 MB of records: two payloads left before the job's end"
+        );
         out.end_of_job();
         let mut sent = early;
         sent.extend(drain(&mut rx));
@@ -241,7 +245,10 @@ mod tests {
                     _ => 0,
                 })
                 .sum();
-            assert!(bytes < 1024 * 1024, "a payload stays under NATS's 1 MiB: {bytes}");
+            assert!(
+                bytes < 1024 * 1024,
+                "a payload stays under NATS's 1 MiB: {bytes}"
+            );
         }
         let all: Vec<Record> = sent.into_iter().flat_map(|(_, r)| r).collect();
         assert_eq!(all, records, "every record, in order");

@@ -692,6 +692,11 @@ fn a_lost_gateway_takes_its_players_out_of_the_regions_that_owned_them() {
     c.enter(remote, 1.0, 0.0);
     c.settle();
     assert!(c.regions[0].owns(remote));
+    let (view, _) = replay(1, &c.seen(1));
+    assert!(
+        view.contains(&remote),
+        "player 1 saw the remote player first"
+    );
     c.queues[0].push_back(RegionJob::NodeLost {
         gateway: Some(1),
         regions: 0,
