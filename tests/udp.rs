@@ -623,6 +623,12 @@ async fn a_lossy_path_loses_only_moves_never_enters_leaves_or_chat() {
         echoes.len() <= watcher_moves.len(),
         "A cannot get back more of its moves than the room took"
     );
+    assert!(
+        echoes.len() * 2 >= watcher_moves.len(),
+        "most of A's moves come back to it over UDP, a lossy path notwithstanding: {} of {}",
+        echoes.len(),
+        watcher_moves.len()
+    );
     proxy.task.abort();
     server.shutdown().await;
 }

@@ -79,10 +79,14 @@ impl SenderSeqs {
         if low == 0 {
             return self.on_move_at_zero(sender, tag.seq);
         }
-        // The step from the last one, modulo 2^16: exact while a receiver never misses 2^15
-        // moves of one sender in a row.
-        let step = tag.seq.wrapping_sub(low) as i16;
-        match step {
+        self.step(sender, low, tag.seq)
+    }
+
+    /// The move after `low` (the last one seen, modulo 2^16): the step from it is exact
+    /// while a receiver never misses 2^15 moves of one sender in a row.
+    #[inline]
+    fn step(&mut self, sender: usize, low: u16, seq: u16) -> Seen {
+        match seq.wrapping_sub(low) as i16 {
             1 => {
                 self.advance(sender, low, 1);
                 Seen::Next
@@ -102,19 +106,7 @@ impl SenderSeqs {
     #[cold]
     fn on_move_at_zero(&mut self, sender: usize, seq: u16) -> Seen {
         if self.wraps[sender] != 0 {
-            return match seq as i16 {
-                1 => {
-                    self.low[sender] = 1;
-                    Seen::Next
-                }
-                step if step > 1 => {
-                    self.low[sender] = seq;
-                    Seen::Gap {
-                        skipped: step as u32 - 1,
-                    }
-                }
-                _ => Seen::Repeat,
-            };
+            return self.step(sender, 0, seq);
         }
         // Sequence numbers start at 1, so a 0 in the low bits is 2^16 (or a multiple).
         let first = if seq == 0 { 1 << 16 } else { u32::from(seq) };
