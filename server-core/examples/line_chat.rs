@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use server_core::filter::{Filtered, FrameHandler, TerminatorFilter};
+use server_core::filter::TerminatorFilter;
 use server_core::{CloseReason, Config, Listener, Session};
+use server_core::{Filtered, FrameHandler};
 
 /// Longest line, `\r\n` included.
 const MAX_LINE: usize = 512;

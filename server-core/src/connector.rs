@@ -8,9 +8,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
-use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
+use crate::error::CloseReason;
 use crate::listener::OnDrop;
 use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;

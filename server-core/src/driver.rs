@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::TcpStream;
 
-use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::error::CloseReason;
 use crate::receiver::Receiver;
 use crate::session::{Session, SessionHandler};
 

@@ -1,10 +1,14 @@
-//! The errors of the wire: what a peer's bytes can be wrong with ([`ProtocolError`],
-//! [`DecodeError`]) and what local data cannot be encoded as ([`EncodeError`]).
+//! Every error type of the crate, and why a session ended: what a peer's bytes can be wrong
+//! with ([`ProtocolError`], [`DecodeError`], [`FilterError`]), what local data cannot be
+//! encoded as ([`EncodeError`]), and the one [`CloseReason`] each session ends with.
 //!
-//! They live together, below every module that uses them, so the modules stack without a
-//! cycle: `error` first; `wire`, `frame` and `close_reason` on it; `packet` on `wire` and
-//! `frame`; the sessions on top. (Before, `close_reason` -> `packet` -> `frame` ->
-//! `close_reason` and `packet` -> `wire` -> `packet` imported each other.)
+//! They live together at the bottom of the crate and import nothing of it, so every other
+//! module can name them without a circle: the framing and the filters, the encodings, the
+//! sessions and the drivers all sit on this file (docs/ARCHITECTURE.md has the layer table;
+//! the `architecture` test keeps it).
+
+use std::fmt;
+use std::io;
 
 /// A body that cannot be decoded. Peers cause these; they never panic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,9 +102,118 @@ pub enum ProtocolError {
     /// A [`ReceiveFilter`](crate::filter::ReceiveFilter) could not cut the stream into
     /// frames (a line over its maximum, a missing begin mark, a bad length field).
     #[error("malformed frame: {0}")]
-    Filter(#[from] crate::filter::FilterError),
+    Filter(#[from] FilterError),
     /// The packet decoded but makes no sense to the application (a move before entering, a
     /// NaN position, ...).
     #[error("invalid packet: {0}")]
     Invalid(String),
+}
+
+/// A stream the filter cannot cut into frames. Each closes the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// No frame ends within the filter's maximum frame length.
+    #[error("no frame ends within the maximum of {max} bytes")]
+    FrameTooLong {
+        /// The filter's maximum frame length.
+        max: usize,
+    },
+    /// A length field announces a frame longer than the maximum.
+    #[error("length field announces a {len}-byte frame, over the maximum of {max}")]
+    LengthTooLarge {
+        /// The frame length the header announced.
+        len: u64,
+        /// The filter's maximum frame length.
+        max: usize,
+    },
+    /// A length field announces a frame shorter than its own header.
+    #[error("length field announces a {len}-byte frame, shorter than its {header}-byte header")]
+    LengthTooSmall {
+        /// The frame length the header announced.
+        len: i128,
+        /// The header's length.
+        header: usize,
+    },
+    /// The bytes at the front are not the begin mark.
+    #[error("frame does not start with the begin mark")]
+    MissingBeginMark,
+}
+
+/// The one reason a session was closed, reported to `on_disconnected` and in logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed its side (read returned end of stream). Named from the server's side,
+    /// as in the course; on a client session it means the server closed.
+    ClientClosing,
+    /// This side chose to close the session (a kick, a `C_LeaveGame`, ...).
+    ServerClosing,
+    /// The whole server is shutting down.
+    ServerShutdown,
+    /// The peer broke the protocol; the session cannot continue.
+    ProtocolError(ProtocolError),
+    /// The socket failed (reset, broken pipe, ...).
+    SocketError {
+        /// The error's kind, kept so callers can match on it.
+        kind: io::ErrorKind,
+        /// The error as the OS reported it.
+        message: String,
+    },
+    /// Nothing was received for longer than the configured idle timeout.
+    IdleTimeout,
+    /// The peer does not read fast enough: its send queue passed the configured limit.
+    SlowConsumer {
+        /// Bytes that would have been queued, including the send that overflowed.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Application code closed the session for a reason of its own.
+    ApplicationError(String),
+}
+
+impl CloseReason {
+    /// A socket error turned into a reason, keeping its kind.
+    pub fn from_io(error: &io::Error) -> Self {
+        CloseReason::SocketError {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+
+    /// A short, stable label for metrics and reports (`"protocol_error"`, ...).
+    pub fn label(&self) -> &'static str {
+        match self {
+            CloseReason::ClientClosing => "client_closing",
+            CloseReason::ServerClosing => "server_closing",
+            CloseReason::ServerShutdown => "server_shutdown",
+            CloseReason::ProtocolError(_) => "protocol_error",
+            CloseReason::SocketError { .. } => "socket_error",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::SlowConsumer { .. } => "slow_consumer",
+            CloseReason::ApplicationError(_) => "application_error",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::ClientClosing => f.write_str("peer closed the connection"),
+            CloseReason::ServerClosing => f.write_str("server closed the session"),
+            CloseReason::ServerShutdown => f.write_str("server shutdown"),
+            CloseReason::ProtocolError(e) => write!(f, "protocol error: {e}"),
+            CloseReason::SocketError { message, .. } => write!(f, "socket error: {message}"),
+            CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::SlowConsumer { queued, limit } => {
+                write!(f, "slow consumer: {queued} bytes queued, limit {limit}")
+            }
+            CloseReason::ApplicationError(why) => write!(f, "application error: {why}"),
+        }
+    }
+}
+
+impl From<ProtocolError> for CloseReason {
+    fn from(e: ProtocolError) -> Self {
+        CloseReason::ProtocolError(e)
+    }
 }

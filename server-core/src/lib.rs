@@ -19,12 +19,12 @@
 #![warn(missing_docs)]
 
 mod address_limits;
-mod close_reason;
 mod config;
 mod connector;
 mod driver;
 mod error;
 pub mod filter;
+mod filtered;
 pub mod frame;
 mod listener;
 mod local_batch;
@@ -43,10 +43,10 @@ pub mod udp;
 pub mod wire;
 
 pub use address_limits::AddressLimits;
-pub use close_reason::CloseReason;
 pub use config::{Config, ConfigError};
 pub use connector::{ConnectError, Connector};
-pub use error::{DecodeError, EncodeError, ProtocolError};
+pub use error::{CloseReason, DecodeError, EncodeError, ProtocolError};
+pub use filtered::{Filtered, FrameHandler};
 pub use listener::{Listener, ListenerStats};
 pub use packet::Packet;
 pub use packet_session::PacketSession;

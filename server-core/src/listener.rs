@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::address_limits::AddressTable;
-use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver;
+use crate::error::CloseReason;
 use crate::registry::SessionRegistry;
 use crate::session::{Session, SessionHandler};
 use crate::session_set::SessionSet;

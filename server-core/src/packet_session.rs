@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::close_reason::CloseReason;
+use crate::error::CloseReason;
 use crate::filter::{deliver, PacketFilter};
 use crate::frame::HEADER_SIZE;
 use crate::session::{Session, SessionHandler};

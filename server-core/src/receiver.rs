@@ -10,8 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::error::CloseReason;
 use crate::local_batch;
 use crate::recv_buffer::{RecvBuffer, RecvBufferError};
 use crate::session::{Session, SessionHandler};

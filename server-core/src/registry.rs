@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::close_reason::CloseReason;
+use crate::error::CloseReason;
 use crate::session::Session;
 
 /// Shards of the id map: a power of two well above the worker count of a game server's box.

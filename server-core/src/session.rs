@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::error::CloseReason;
 use crate::error::EncodeError;
+use crate::filter::FrameSink;
 use crate::local_batch;
 use crate::packet::Packet;
 use crate::send_buffer::SendBuffer;
@@ -281,6 +282,21 @@ impl Session {
         let mut queue = self.lock_queue();
         queue.frames = Vec::new();
         queue.bytes = 0;
+    }
+}
+
+/// Framing closes a session through this, and never names `Session` itself.
+impl FrameSink for Session {
+    fn is_closed(&self) -> bool {
+        Session::is_closed(self)
+    }
+
+    fn close(&self, reason: CloseReason) {
+        self.disconnect(reason);
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({})", self.id, self.peer_addr())
     }
 }
 

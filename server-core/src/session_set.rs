@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::close_reason::CloseReason;
+use crate::error::CloseReason;
 use crate::session::Session;
 
 /// The live sessions of one owner. Its size is bounded by the owner's `max_connections`

@@ -16,9 +16,9 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver::{advance, guard_with, io_slices, stage, MAX_IOVECS};
+use crate::error::CloseReason;
 use crate::receiver::Receiver;
 use crate::session::{Session, SessionHandler};
 

@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use server_core::filter::{Filtered, FrameHandler, TerminatorFilter};
+use server_core::filter::TerminatorFilter;
 use server_core::{CloseReason, Config, Listener, ProtocolError, Session};
+use server_core::{Filtered, FrameHandler};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

@@ -16,10 +16,10 @@
 //! - [`FixedHeaderFilter`]: a fixed-size header carrying the body length at a configurable
 //!   offset and width.
 //!
-//! [`Filtered`] pairs a filter with a [`FrameHandler`] to make a
-//! [`SessionHandler`](crate::SessionHandler) for any of them.
+//! [`Filtered`](crate::Filtered) pairs a filter with a
+//! [`FrameHandler`](crate::FrameHandler) to make a [`SessionHandler`](crate::SessionHandler)
+//! for any of them; it lives with the sessions, above this module.
 
-mod filtered;
 mod fixed_header;
 mod fixed_size;
 mod mark;
@@ -28,11 +28,9 @@ mod terminator;
 
 use std::sync::Arc;
 
-use crate::close_reason::CloseReason;
-use crate::error::ProtocolError;
-use crate::session::Session;
+use crate::error::{CloseReason, ProtocolError};
 
-pub use filtered::{Filtered, FrameHandler};
+pub use crate::error::FilterError;
 pub use fixed_header::{FixedHeaderFilter, LengthField};
 pub use fixed_size::FixedSizeFilter;
 pub use mark::MarkFilter;
@@ -62,36 +60,6 @@ impl FrameSpan {
     }
 }
 
-/// A stream the filter cannot cut into frames. Each closes the session.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FilterError {
-    /// No frame ends within the filter's maximum frame length.
-    #[error("no frame ends within the maximum of {max} bytes")]
-    FrameTooLong {
-        /// The filter's maximum frame length.
-        max: usize,
-    },
-    /// A length field announces a frame longer than the maximum.
-    #[error("length field announces a {len}-byte frame, over the maximum of {max}")]
-    LengthTooLarge {
-        /// The frame length the header announced.
-        len: u64,
-        /// The filter's maximum frame length.
-        max: usize,
-    },
-    /// A length field announces a frame shorter than its own header.
-    #[error("length field announces a {len}-byte frame, shorter than its {header}-byte header")]
-    LengthTooSmall {
-        /// The frame length the header announced.
-        len: i128,
-        /// The header's length.
-        header: usize,
-    },
-    /// The bytes at the front are not the begin mark.
-    #[error("frame does not start with the begin mark")]
-    MissingBeginMark,
-}
-
 /// Cuts a byte stream into frames; see the module docs.
 pub trait ReceiveFilter: Send + 'static {
     /// What a malformed stream is reported as.
@@ -108,6 +76,32 @@ pub trait ReceiveFilter: Send + 'static {
     fn decode(&mut self, buf: &[u8]) -> Result<Option<FrameSpan>, Self::Error>;
 }
 
+/// What [`deliver`] needs of the session it delivers for: whether it is still open, and a way
+/// to close it with a reason. The session layer implements it for `Session`, so framing never
+/// names a session and sits below it.
+pub trait FrameSink {
+    /// True once the session is closed: delivery stops (a handler may close it itself).
+    fn is_closed(&self) -> bool;
+    /// Closes the session with `reason` (the first reason wins).
+    fn close(&self, reason: CloseReason);
+    /// Who it is, for the log line of a malformed stream.
+    fn describe(&self) -> String;
+}
+
+impl<T: FrameSink + ?Sized> FrameSink for Arc<T> {
+    fn is_closed(&self) -> bool {
+        (**self).is_closed()
+    }
+
+    fn close(&self, reason: CloseReason) {
+        (**self).close(reason);
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// Runs `filter` over `data` (a session's received, unconsumed bytes), handing each frame and
 /// its span to `on_frame` until the bytes run out, the filter fails or the session closes.
 /// Returns the bytes consumed. A filter error or an `on_frame` error closes the session.
@@ -115,9 +109,10 @@ pub trait ReceiveFilter: Send + 'static {
 /// Generic over the filter so that each use compiles to a loop of its own: the course's
 /// framing through this costs what the hand-written loop did.
 #[inline]
-pub fn deliver<F, C>(filter: &mut F, session: &Arc<Session>, data: &[u8], mut on_frame: C) -> usize
+pub fn deliver<F, S, C>(filter: &mut F, session: &S, data: &[u8], mut on_frame: C) -> usize
 where
     F: ReceiveFilter,
+    S: FrameSink + ?Sized,
     C: FnMut(&[u8], FrameSpan) -> Result<(), CloseReason>,
 {
     let mut consumed = 0;
@@ -133,7 +128,7 @@ where
                         && span.payload_start <= span.payload_end
                         && span.payload_end <= span.len
                 }) else {
-                    session.disconnect(CloseReason::ApplicationError(format!(
+                    session.close(CloseReason::ApplicationError(format!(
                         "receive filter returned an invalid span {span:?} for {} bytes",
                         rest.len()
                     )));
@@ -141,14 +136,14 @@ where
                 };
                 consumed += span.len;
                 if let Err(reason) = on_frame(frame, span) {
-                    session.disconnect(reason);
+                    session.close(reason);
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 let e: ProtocolError = e.into();
-                tracing::debug!(session = session.id(), peer = %session.peer_addr(), error = %e, "malformed frame");
-                session.disconnect(CloseReason::ProtocolError(e));
+                tracing::debug!(session = %session.describe(), error = %e, "malformed frame");
+                session.close(CloseReason::ProtocolError(e));
                 break;
             }
         }

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::address_limits::{AddressTable, Admitted};
-use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::driver::guard_with;
+use crate::error::CloseReason;
 use crate::error::ProtocolError;
 use crate::listener::OnDrop;
 use crate::local_batch;

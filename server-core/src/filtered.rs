@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{deliver, ReceiveFilter};
-use crate::close_reason::CloseReason;
+use crate::error::CloseReason;
+use crate::filter::{deliver, ReceiveFilter};
 use crate::session::{Session, SessionHandler};
 
 /// The callbacks of a session framed by any [`ReceiveFilter`]: what
