@@ -1,41 +1,42 @@
-//! `game-server`: the course's final game server, rebuilt on `server-core`.
+//! `game-server`: the course's final game server, rebuilt on `server-core`, in four layers.
+//! Each layer may import the layers below it and never one above (docs/ARCHITECTURE.md has
+//! the table; the workspace's `architecture` test holds the code to it):
 //!
-//! Each connection is a [`ClientSession`] with a player id from the [`SessionManager`]. Its
-//! packets are decoded by the generated [`packets::PacketManager`] and turned by handlers into
-//! [`RoomJob`]s; the [`GameRoom`] runs them one at a time on the thread of its [`JobQueue`],
-//! owning all room state without a lock, and flushes the broadcasts it collected on every
-//! tick. [`GameServer`] wires it all to a `server_core::Listener`, configured by
-//! [`ServerConfig`]. The counters behind `/metrics` live in [`metrics`]; the optional
-//! [`admin`] endpoint serves them, a health check and a live map of the room. In world mode
-//! the regions may be spread over several processes joined by NATS: [`cluster`].
+//! 1. [`game`]: the rules and plain data, with no thread and no socket: the packets, the
+//!    room's rules ([`GameRoom`]), the world's regions and area of interest ([`world`]), the
+//!    move and rate rules, player ids, the counters and the live map's snapshot type.
+//! 2. [`runtime`]: what owns threads and queues: the [`JobQueue`] each room or region runs
+//!    on, the running world of region threads, and a session's seat in either.
+//! 3. [`adapters`]: what only looks in or carries messages: the client sessions over
+//!    TCP, TLS and UDP, the NATS cluster, the admin endpoint and the metrics.
+//! 4. [`app`]: the wiring: flags, [`ServerConfig`], and [`GameServer`], which starts it all.
+//!
+//! Each connection is a [`ClientSession`] with a player id from the [`SessionManager`]; its
+//! packets are decoded by the generated [`packets::PacketManager`] and turned into jobs for
+//! the room (the default) or a region of the world (`--world grid`).
 
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod cli;
-mod client_session;
-pub mod cluster;
-mod config;
-mod game_room;
-mod input_gate;
-mod job_queue;
-mod log_budget;
-pub mod metrics;
-pub mod packets;
-mod rate_limit;
-mod seat;
-mod server;
-mod session_manager;
-mod stats;
-pub mod udp;
-pub mod world;
+pub mod adapters;
+pub mod app;
+pub mod game;
+pub mod runtime;
 
-pub use client_session::ClientSession;
-pub use config::{ServerConfig, ServerConfigError, TlsListen};
-pub use game_room::{GameRoom, Outbox, RoomJob, RoomStats, PLAYERS_PER_LIST, ROOM_BOUNDS};
-pub use job_queue::{JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped};
-pub use rate_limit::{Rate, TokenBucket};
-pub use server::GameServer;
-pub use session_manager::SessionManager;
-pub use stats::{ServerStats, Snapshot};
+// The paths the crate offered before its layers, kept for the tests, benches and users.
+pub use adapters::sessions::udp;
+pub use adapters::{admin, cluster, metrics};
+pub use app::cli;
+pub use game::{packets, world};
+
+pub use adapters::metrics::Snapshot;
+pub use adapters::sessions::ClientSession;
+pub use app::{GameServer, ServerConfig, ServerConfigError, TlsListen};
+pub use game::counters::ServerStats;
+pub use game::rate_limit::{Rate, TokenBucket};
+pub use game::room::{GameRoom, RoomJob, ROOM_BOUNDS};
+pub use game::session_manager::SessionManager;
+pub use game::{Outbox, RoomStats, PLAYERS_PER_LIST};
+pub use runtime::job_queue::{
+    JobQueue, JobQueueStats, JobQueueThread, JobRunner, QueueFull, QueueStopped,
+};
 pub use udp::{UdpGameStats, UdpSettings};

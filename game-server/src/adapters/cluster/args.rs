@@ -1,0 +1,117 @@
+//! `ClusterArgs`: the flags that make this process one node of a cluster, flattened into the
+//! binary's own. Either the flags (`--nats URL --node-id K --own-regions 0,1`) or a file
+//! that lists every node (`--cluster FILE --node-id K`).
+
+use std::path::PathBuf;
+
+use crate::adapters::cluster::config::{parse_regions, ClusterConfig, ClusterConfigError};
+
+/// Cluster flags (world mode only).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222 (needs --world
+    /// grid, --node-id and --own-regions). Without it this process runs every region.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "cluster",
+        requires = "own_regions"
+    )]
+    pub nats: Option<String>,
+    /// This process's node id in the cluster, unique, 0..63 (with --nats or --cluster).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub node_id: u16,
+    /// The regions this node runs, e.g. 0,1 (numbers below --regions; with --nats).
+    #[arg(long, value_name = "LIST", requires = "nats")]
+    pub own_regions: Option<String>,
+    /// A JSON file listing every node's regions and the NATS address:
+    /// {"nats": "nats://127.0.0.1:4222", "nodes": [{"id": 0, "regions": [0]}, {"id": 1,
+    /// "regions": [1]}]}. Checked whole: every region owned by exactly one node.
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// The cluster these flags describe, `None` without --nats or --cluster. Checked
+    /// against the world by `ServerConfig::validate`.
+    pub fn config(&self) -> Result<Option<ClusterConfig>, ClusterConfigError> {
+        if let Some(path) = &self.cluster {
+            return ClusterConfig::from_file(path, self.node_id).map(Some);
+        }
+        let Some(url) = &self.nats else {
+            return Ok(None);
+        };
+        let own = parse_regions(self.own_regions.as_deref().unwrap_or(""))?;
+        Ok(Some(ClusterConfig::new(url.clone(), self.node_id, own)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Args {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Option<ClusterConfig>, String> {
+        let mut all = vec!["game-server"];
+        all.extend_from_slice(args);
+        let args = Args::try_parse_from(all).map_err(|e| e.to_string())?;
+        args.cluster.config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn no_flag_no_cluster() {
+        assert_eq!(parse(&[]), Ok(None));
+    }
+
+    #[test]
+    fn flags_make_a_node() {
+        let c = parse(&[
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--node-id",
+            "1",
+            "--own-regions",
+            "2,3",
+        ])
+        .expect("valid")
+        .expect("a cluster");
+        assert_eq!((c.node_id, c.own), (1, 0b1100));
+        assert_eq!(c.validate(4), Ok(()));
+        assert!(c.validate(3).is_err(), "region 3 of a 3-region world");
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for bad in [
+            &["--nats", "nats://x"][..],
+            &["--own-regions", "0"],
+            &["--nats", "nats://x", "--own-regions", "0,zero"],
+            &["--nats", "nats://x", "--own-regions", "0,0"],
+            &[
+                "--nats",
+                "nats://x",
+                "--own-regions",
+                "0",
+                "--cluster",
+                "c.json",
+            ],
+            &["--node-id", "-1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let missing = parse(&["--cluster", "/nonexistent/cluster.json"]);
+        assert!(
+            missing
+                .as_ref()
+                .is_err_and(|e| e.contains("/nonexistent/cluster.json")),
+            "the error names the file: {missing:?}"
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! `Bridge`: the tasks between NATS and this process's regions and sessions.
+//!
+//! - the **publisher** takes [`Publish`]es from the node's bounded queue, in order, and hands
+//!   them to the NATS client (while NATS is down they are dropped and counted: the cut below
+//!   has already ended everything they were about);
+//! - the **inbox** reads `world.node.{me}` in order: region records go to their region's
+//!   queue, frames to their player's session, route changes to the seat;
+//! - **chat** sends every `world.chat` line to every player whose session is here;
+//! - **heartbeats** are published every `heartbeat` and read from everyone: a node joins,
+//!   dies after `dead_after` without one, or restarts (a new epoch);
+//! - NATS's own events: a lost connection **cuts** this node from the others (everything it
+//!   shared with them ends, see `cut`); async-nats reconnects by itself, heartbeats resume,
+//!   and each node that is heard again gets a full resync of the borders.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use server_core::CloseReason;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::adapters::cluster::envelope::{self, Record};
+use crate::adapters::cluster::node::{ClusterNode, Publish, Subject};
+use crate::adapters::cluster::presence::{Change, Heartbeat};
+use crate::adapters::cluster::subjects;
+use crate::game::packets::SChat;
+use crate::game::world::wire::{self, WireMsg};
+use crate::game::world::RegionJob;
+use crate::runtime::world::World;
+
+/// Longest wait for the NATS client to take one publish.
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
+
+/// The bridge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// NATS did not answer.
+    #[error("could not connect to NATS at {url}: {reason}")]
+    Connect {
+        /// The address.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A subscription was refused.
+    #[error("could not subscribe to {subject}: {reason}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The running bridge: its NATS connection and tasks.
+pub struct Bridge {
+    client: async_nats::Client,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Connects to NATS (failing at once if it does not answer: a node that cannot reach
+    /// the others must not start), subscribes, and starts the tasks. `world` runs this
+    /// node's regions.
+    pub async fn start(
+        node: Arc<ClusterNode>,
+        publishes: mpsc::Receiver<Publish>,
+        world: Arc<World>,
+    ) -> Result<Bridge, BridgeError> {
+        let config = node.config().clone();
+        let (events_node, events_world) = (Arc::clone(&node), Arc::clone(&world));
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("game-server node {}", config.node_id))
+            .subscription_capacity(config.subscription_capacity)
+            .connection_timeout(Duration::from_secs(5))
+            // Retry soon after a NATS restart: the cut already ended cross-node play, so
+            // the sooner the nodes hear each other again, the sooner the borders are back.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((attempts as u64 * 100).min(1000))
+            })
+            .event_callback(move |event| {
+                let (node, world) = (Arc::clone(&events_node), Arc::clone(&events_world));
+                async move { on_event(&node, &world, event) }
+            })
+            .connect(config.nats_url.as_str())
+            .await
+            .map_err(|e| BridgeError::Connect {
+                url: config.nats_url.clone(),
+                reason: e.to_string(),
+            })?;
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .subscribe(subject.clone())
+                    .await
+                    .map_err(|e| BridgeError::Subscribe {
+                        subject,
+                        reason: e.to_string(),
+                    })
+            }
+        };
+        let inbox = subscribe(subjects::node(config.node_id)).await?;
+        let chat = subscribe(subjects::CHAT.to_owned()).await?;
+        let beats = subscribe(subjects::HEARTBEAT.to_owned()).await?;
+        let tasks = vec![
+            tokio::spawn(publisher(client.clone(), Arc::clone(&node), publishes)),
+            tokio::spawn(read_inbox(inbox, Arc::clone(&node), Arc::clone(&world))),
+            tokio::spawn(read_chat(chat, Arc::clone(&world))),
+            tokio::spawn(read_heartbeats(
+                beats,
+                Arc::clone(&node),
+                Arc::clone(&world),
+            )),
+            tokio::spawn(heartbeat(client.clone(), node, world)),
+        ];
+        tracing::info!(
+            node = config.node_id,
+            regions = format!("{:#b}", config.own),
+            url = %config.nats_url,
+            "joined the cluster"
+        );
+        Ok(Bridge { client, tasks })
+    }
+
+    /// Stops the tasks after giving NATS up to a second to take what was published.
+    pub async fn shutdown(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+
+    /// Stops everything at once, with no goodbye: to the other nodes this process died.
+    pub fn sever(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn on_event(node: &Arc<ClusterNode>, world: &Arc<World>, event: async_nats::Event) {
+    match event {
+        async_nats::Event::Disconnected => cut(node, world, "this node lost its NATS connection"),
+        async_nats::Event::SlowConsumer(sid) => {
+            // Messages were dropped for us: what they carried is lost, as in a disconnect.
+            // The client reports every dropped message; only the first one while linked
+            // cuts (and logs): until the nodes link again there is nothing more to lose.
+            if node.presence().alive() == 0 {
+                tracing::debug!(sid, "NATS dropped another message while cut");
+                return;
+            }
+            cut(node, world, "this node fell behind on NATS (slow consumer)");
+            tracing::warn!(sid, "NATS dropped messages for a slow subscription");
+            node.set_connected(true);
+        }
+        async_nats::Event::Connected => {
+            if !node.connected() {
+                tracing::info!(
+                    node = node.id(),
+                    "NATS connection back; waiting for heartbeats"
+                );
+            }
+            node.set_connected(true);
+        }
+        other => tracing::info!(event = %other, "NATS event"),
+    }
+}
+
+/// This node loses every other node at once: all they shared ends (see `lose`).
+fn cut(node: &Arc<ClusterNode>, world: &World, why: &str) {
+    node.set_connected(false);
+    let lost = {
+        let mut presence = node.presence();
+        let lost = presence.clear();
+        node.update_owners(&presence, world.directory().len() as u64);
+        lost
+    };
+    tracing::warn!(
+        node = node.id(),
+        nodes = lost.len(),
+        why,
+        "cut from the cluster"
+    );
+    for (other, regions) in lost {
+        lose(node, world, other, regions, why);
+    }
+}
+
+/// Node `other`, running `regions`, is gone for this one: its regions drop its ghosts and
+/// players, and this node's players whose region it ran are disconnected with the reason.
+fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) {
+    node.stats.nodes_lost.fetch_add(1, Ordering::Relaxed);
+    world.tell_all(|| RegionJob::NodeLost {
+        gateway: Some(other),
+        regions,
+    });
+    let mut cut = 0u64;
+    for (player_id, link) in world.directory().all() {
+        let region = link.route();
+        if 1u64.checked_shl(u32::from(region)).unwrap_or(0) & regions != 0 {
+            cut += 1;
+            tracing::debug!(
+                player_id,
+                region,
+                other,
+                "disconnecting: region's node lost"
+            );
+            link.session()
+                .disconnect(CloseReason::ApplicationError(format!(
+                    "region {region} ran on node {other}, which is unreachable: {why}"
+                )));
+        }
+    }
+    node.stats.players_cut.fetch_add(cut, Ordering::Relaxed);
+    tracing::warn!(
+        node = other,
+        regions = format!("{regions:#b}"),
+        players_disconnected = cut,
+        why,
+        "node lost"
+    );
+}
+
+async fn publisher(
+    client: async_nats::Client,
+    node: Arc<ClusterNode>,
+    mut publishes: mpsc::Receiver<Publish>,
+) {
+    while let Some(p) = publishes.recv().await {
+        if client.connection_state() != async_nats::connection::State::Connected {
+            node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let len = p.payload.len() as u64;
+        // The client's own queue drains only while it is connected: a publish that cannot
+        // get in within a second (the connection just went) is dropped, so the regions
+        // waiting on this queue do not stall for as long as NATS is away.
+        let published =
+            tokio::time::timeout(PUBLISH_WAIT, client.publish(p.subject.name(), p.payload)).await;
+        match published {
+            Ok(Ok(())) => {
+                node.stats.published.fetch_add(1, Ordering::Relaxed);
+                node.stats.published_bytes.fetch_add(len, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "publish failed");
+            }
+            Err(_) => {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("publish timed out: NATS is not taking messages");
+            }
+        }
+    }
+}
+
+async fn read_inbox(mut inbox: async_nats::Subscriber, node: Arc<ClusterNode>, world: Arc<World>) {
+    while let Some(msg) = inbox.next().await {
+        node.stats.received.fetch_add(1, Ordering::Relaxed);
+        let env = match envelope::decode(&msg.payload) {
+            Ok(env) => env,
+            Err(e) => {
+                malformed(&node, &e.to_string());
+                continue;
+            }
+        };
+        if !node.presence().accepts(env.from, env.epoch) {
+            // From before a cut (or a node not heard from yet): what it is about has ended.
+            node.stats.stale.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        for record in env.records {
+            apply(&node, &world, env.from, record);
+        }
+    }
+}
+
+/// One record from node `from`. A gateway's jobs (enter, input, leave) must come from the
+/// node whose player id range holds the player, and a route must name a region of the
+/// world: anything else is counted as malformed and dropped, so one confused or hostile
+/// node cannot move or stall another node's players.
+fn apply(node: &ClusterNode, world: &World, from: u16, record: Record) {
+    match record {
+        Record::ToRegion { region, frame } => {
+            let Some(queue) = world.local_queue(region) else {
+                node.stats.unroutable.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let job = match wire::decode_any(&frame) {
+                Ok(WireMsg::Region(msg)) => RegionJob::Peer(msg),
+                Ok(WireMsg::Enter { player_id, pos }) => RegionJob::Enter { player_id, pos },
+                Ok(WireMsg::Input {
+                    player_id,
+                    seq,
+                    input,
+                }) => RegionJob::Input {
+                    player_id,
+                    seq,
+                    input,
+                },
+                Ok(WireMsg::Leave { player_id }) => RegionJob::Leave { player_id },
+                Err(e) => return malformed(node, &e.to_string()),
+            };
+            if let RegionJob::Enter { player_id, .. }
+            | RegionJob::Input { player_id, .. }
+            | RegionJob::Leave { player_id } = &job
+            {
+                if crate::game::player_ids::gateway_of(*player_id) != from {
+                    return malformed(node, "a player's job from a node that is not its gateway");
+                }
+            }
+            // Always admitted: the sending gateway bounded these (its connection cap, rate
+            // limits and publish queue), and dropping one would lose a sequence number.
+            let _ = queue.push_follow_up(job);
+        }
+        Record::ToPlayer { player_id, frames } => {
+            if let Some(link) = world.directory().get(player_id) {
+                let _ = link.session().send(frames);
+            }
+        }
+        Record::Route { player_id, region } => {
+            if usize::from(region) >= world.layout().regions() {
+                return malformed(node, "a route to a region outside the world");
+            }
+            if let Some(link) = world.directory().get(player_id) {
+                crate::game::world::PlayerLink::route_to(&link, region);
+            }
+        }
+    }
+}
+
+fn malformed(node: &ClusterNode, why: &str) {
+    let n = node.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+    // 1, 2, 4, 8, ...: a peer sending garbage cannot flood the log.
+    if n.is_power_of_two() {
+        tracing::warn!(
+            malformed_total = n,
+            why,
+            "refused a malformed cluster message"
+        );
+    }
+}
+
+async fn read_chat(mut chat: async_nats::Subscriber, world: Arc<World>) {
+    while let Some(msg) = chat.next().await {
+        // Only an S_Chat frame, whole: anything else on the subject is not ours.
+        let whole = server_core::frame::parse_header(&msg.payload, usize::from(u16::MAX))
+            .ok()
+            .flatten()
+            .is_some_and(|h| {
+                h.size == msg.payload.len() && h.id == <SChat as server_core::Packet>::ID
+            });
+        if !whole {
+            continue;
+        }
+        world.directory().for_each(|link| {
+            let _ = link.session().send(msg.payload.clone());
+        });
+    }
+}
+
+async fn read_heartbeats(
+    mut beats: async_nats::Subscriber,
+    node: Arc<ClusterNode>,
+    world: Arc<World>,
+) {
+    while let Some(msg) = beats.next().await {
+        let Some(hb) = Heartbeat::decode(&msg.payload) else {
+            continue;
+        };
+        let players = world.directory().len() as u64;
+        let changes = {
+            let mut presence = node.presence();
+            let changes = presence.observe(&hb, node.epoch(), Instant::now());
+            node.update_owners(&presence, players);
+            changes
+        };
+        for change in changes {
+            match change {
+                Change::Lost {
+                    node: other,
+                    regions,
+                } => lose(
+                    &node,
+                    &world,
+                    other,
+                    regions,
+                    "it lost its NATS connection (a new epoch) or stopped hearing this node",
+                ),
+                Change::Joined {
+                    node: other,
+                    regions,
+                } => {
+                    tracing::info!(
+                        node = other,
+                        regions = format!("{regions:#b}"),
+                        "node linked"
+                    );
+                    world.tell_all(|| RegionJob::Resync);
+                }
+            }
+        }
+    }
+}
+
+/// Says this node is alive every `heartbeat`, and declares dead the nodes not heard from.
+/// Heartbeats go straight to the NATS client, not through the bounded publish queue the
+/// regions fill: a node busy relaying must not look dead for want of a free slot there.
+async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Arc<World>) {
+    let mut ticker = tokio::time::interval(node.config().heartbeat);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let players = world.directory().len() as u64;
+        let hb = Heartbeat {
+            node: node.id(),
+            epoch: node.epoch(),
+            regions: node.config().own,
+            players,
+            sees: node.presence().sees(),
+        };
+        if client.connection_state() == async_nats::connection::State::Connected {
+            let beat = client.publish(Subject::Heartbeat.name(), hb.encode().into());
+            if !matches!(tokio::time::timeout(PUBLISH_WAIT, beat).await, Ok(Ok(()))) {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let dead = {
+            let mut presence = node.presence();
+            let dead = presence.expire(Instant::now());
+            node.update_owners(&presence, players);
+            dead
+        };
+        let why = format!("no heartbeat for {:?}", node.config().dead_after);
+        for (other, regions) in dead {
+            lose(&node, &world, other, regions, &why);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `ClusterNode`: what every part of this process shares about the cluster: its node id and
+//! regions, who runs every other region now, the bounded queue of NATS publishes, the bus
+//! epoch, and the counters.
+
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::adapters::cluster::config::ClusterConfig;
+use crate::adapters::cluster::presence::Presence;
+use crate::adapters::cluster::subjects;
+use crate::game::world::{RegionId, MAX_REGIONS};
+
+const NO_OWNER: u16 = u16::MAX;
+
+/// Where a publish goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A node's inbox (`world.node.{k}`): its regions' messages and its players' frames.
+    Node(u16),
+    /// `world.chat`: a line for every player.
+    Chat,
+    /// `world.heartbeat`.
+    Heartbeat,
+}
+
+impl Subject {
+    /// The NATS subject.
+    pub fn name(self) -> String {
+        match self {
+            Subject::Node(k) => subjects::node(k),
+            Subject::Chat => subjects::CHAT.to_owned(),
+            Subject::Heartbeat => subjects::HEARTBEAT.to_owned(),
+        }
+    }
+}
+
+/// One message for the publisher task.
+#[derive(Debug)]
+pub struct Publish {
+    /// Where.
+    pub subject: Subject,
+    /// What.
+    pub payload: Bytes,
+}
+
+/// The cluster's counters, as this node sees them.
+#[derive(Debug, Default)]
+pub struct ClusterStats {
+    /// NATS messages published.
+    pub published: AtomicU64,
+    /// Bytes published.
+    pub published_bytes: AtomicU64,
+    /// Publishes dropped: the queue was full (a session's input) or NATS was down.
+    pub publish_dropped: AtomicU64,
+    /// NATS messages received on this node's inbox.
+    pub received: AtomicU64,
+    /// Received messages refused as malformed.
+    pub malformed: AtomicU64,
+    /// Received messages from a node not alive in that epoch (sent before a cut): dropped.
+    pub stale: AtomicU64,
+    /// Region messages for a region whose node is not alive: dropped.
+    pub unroutable: AtomicU64,
+    /// Nodes declared dead (missed heartbeats) or cut (this node lost NATS).
+    pub nodes_lost: AtomicU64,
+    /// Players this node disconnected because their region's node was lost.
+    pub players_cut: AtomicU64,
+    /// Times this node lost its NATS connection.
+    pub disconnects: AtomicU64,
+    /// Other live nodes.
+    pub nodes_alive: AtomicU64,
+    /// Players on every live node, this one included (from heartbeats).
+    pub players_total: AtomicU64,
+}
+
+/// This process's view of the cluster, shared by the regions, the seats and the bridge.
+pub struct ClusterNode {
+    config: ClusterConfig,
+    tx: mpsc::Sender<Publish>,
+    /// Owner node of every region, `NO_OWNER` while none is alive; written by the heartbeat
+    /// task (from `presence`), read per input by the seats, hence atomics and not the lock.
+    owners: Vec<AtomicU16>,
+    reachable: AtomicU64,
+    epoch: AtomicU32,
+    connected: AtomicBool,
+    /// A std mutex: taken by the heartbeat task and the bridge per message, never across an
+    /// `.await`.
+    presence: Mutex<Presence>,
+    /// The counters.
+    pub stats: ClusterStats,
+}
+
+impl ClusterNode {
+    /// A node for `config` (validated), with the receiving end of its publish queue.
+    pub fn new(config: ClusterConfig) -> (Arc<ClusterNode>, mpsc::Receiver<Publish>) {
+        let (tx, rx) = mpsc::channel(config.publish_capacity);
+        let owners = (0..MAX_REGIONS)
+            .map(|k| {
+                AtomicU16::new(if config.own & (1 << k) != 0 {
+                    config.node_id
+                } else {
+                    NO_OWNER
+                })
+            })
+            .collect();
+        let presence = Presence::new(config.node_id, config.own, config.dead_after);
+        let node = ClusterNode {
+            reachable: AtomicU64::new(config.own),
+            owners,
+            tx,
+            epoch: AtomicU32::new(1),
+            connected: AtomicBool::new(true),
+            presence: Mutex::new(presence),
+            stats: ClusterStats::default(),
+            config,
+        };
+        (Arc::new(node), rx)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u16 {
+        self.config.node_id
+    }
+
+    /// Whether this node runs `region`.
+    pub fn runs(&self, region: RegionId) -> bool {
+        region < 64 && self.config.own & (1 << region) != 0
+    }
+
+    /// The live node running `region` (this one for its own), if any.
+    pub fn owner_of(&self, region: RegionId) -> Option<u16> {
+        let owner = self
+            .owners
+            .get(usize::from(region))?
+            .load(Ordering::Acquire);
+        (owner != NO_OWNER).then_some(owner)
+    }
+
+    /// Regions whose node is alive (this node's included).
+    pub fn reachable(&self) -> u64 {
+        self.reachable.load(Ordering::Acquire)
+    }
+
+    /// The bus epoch: one more after each lost NATS connection.
+    pub fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether NATS is connected now, as its events last said (informational: the
+    /// publisher asks the client itself before each publish).
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_connected(&self, up: bool) {
+        if !up {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.stats.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        self.connected.store(up, Ordering::Release);
+    }
+
+    pub(crate) fn presence(&self) -> MutexGuard<'_, Presence> {
+        // Presence is consistent after any panic in its (non-panicking) methods.
+        self.presence.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies who owns what from `presence` into the atomics the seats read.
+    pub(crate) fn update_owners(&self, presence: &Presence, own_players: u64) {
+        for (k, owner) in self.owners.iter().enumerate() {
+            if self.config.own & (1 << k) == 0 {
+                let node = presence.owner_of(k as u16).unwrap_or(NO_OWNER);
+                owner.store(node, Ordering::Release);
+            }
+        }
+        self.reachable
+            .store(presence.reachable(), Ordering::Release);
+        self.stats
+            .nodes_alive
+            .store(presence.alive() as u64, Ordering::Relaxed);
+        self.stats
+            .players_total
+            .store(presence.total_players(own_players), Ordering::Relaxed);
+    }
+
+    /// Queues a publish from a plain thread (a region): waits while the queue is full, so a
+    /// region that outruns NATS slows down instead of growing memory or losing a message.
+    /// Must not be called on a tokio worker thread.
+    pub fn publish_blocking(&self, subject: Subject, payload: Bytes) -> bool {
+        let ok = self.tx.blocking_send(Publish { subject, payload }).is_ok();
+        if !ok {
+            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Queues a publish without waiting (sessions, async tasks); false when the queue is
+    /// full or NATS is down: the caller drops what it was sending, as for a full region.
+    pub fn try_publish(&self, subject: Subject, payload: Bytes) -> bool {
+        let ok = self.tx.try_send(Publish { subject, payload }).is_ok();
+        if !ok {
+            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Queues a publish that must not be dropped for a full queue (a player's leave: one per
+    /// session that entered, so these stay bounded by the sessions): waits on a task.
+    pub fn publish_soon(self: &Arc<Self>, subject: Subject, payload: Bytes) {
+        if let Err(mpsc::error::TrySendError::Full(p)) =
+            self.tx.try_send(Publish { subject, payload })
+        {
+            let tx = self.tx.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        let _ = tx.send(p).await;
+                    });
+                }
+                Err(_) => {
+                    let _ = tx.blocking_send(p);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! `ClientSession`: one connected player. Decodes packets and turns them into room jobs.
+//!
+//! Handlers never touch room state: they validate what the peer sent and push a job. What
+//! the peer sent that makes no sense is handled by a fixed policy:
+//! - a position that is NaN or infinite closes the session with a protocol error (no honest
+//!   client sends one);
+//! - a chat line over the length limit is dropped and counted, the session stays;
+//! - moves and chat lines beyond the player's rate limits (`ServerConfig::move_rate`,
+//!   `chat_rate`) are dropped and counted, so one flooding client cannot fill every other
+//!   player's send queue with its broadcasts;
+//! - a player that keeps sending refused input (the two cases above) past
+//!   `ServerConfig::refused_input_limit` is closed (`ApplicationError`);
+//! - every log line a peer can trigger is bounded: summaries of drops at most once a second,
+//!   per-session lines from the server-wide `LogBudget`;
+//! - a move or chat arriving when the room's input queue is full is dropped and counted (the
+//!   room is behind; the player's next move supersedes it);
+//! - a player arriving while the room has `max_connections` entries still pending is closed
+//!   (`ApplicationError`);
+//! - `C_LeaveGame` takes the player out of the room and closes the session
+//!   (`ServerClosing`); the disconnect that follows does not broadcast a second leave;
+//! - `C_UdpRequest` is answered with `S_UdpTicket` (a token, or port 0 when UDP is off);
+//!   `C_UdpBind` and `C_UdpMove` are UDP packets: over TCP they close the session with a
+//!   protocol error. The move limits are the player's, shared with its UDP session
+//!   (`input_gate.rs`), so moves over both transports together meet one rate.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
+
+use crate::adapters::metrics::TrafficHandle;
+use crate::adapters::sessions::shared::{drop_full_input, Shared};
+use crate::adapters::sessions::udp::link::UdpLink;
+use crate::adapters::sessions::udp::stats::bump;
+use crate::game::input_gate::{InputGate, Verdict};
+use crate::game::packets::{
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketHandler, PacketManager,
+    SChat, SPong, SUdpTicket,
+};
+use crate::game::rate_limit::TokenBucket;
+use crate::game::world::PlayerInput;
+use crate::runtime::job_queue::QueueFull;
+use crate::runtime::seat::Seat;
+
+/// One player's connection.
+pub struct ClientSession {
+    shared: Arc<Shared>,
+    /// Set by `on_connected`, before any packet can arrive.
+    session: Option<Arc<Session>>,
+    player_id: i32,
+    /// True once this player's leave job was pushed, so it is pushed once.
+    left: bool,
+    /// The move rate and the refusal budget: the player's, shared with its UDP session.
+    gate: Arc<InputGate>,
+    chats: TokenBucket,
+    /// This session's packet counters (its own, so counting touches no shared cache line).
+    traffic: TrafficHandle,
+    /// Where the player's jobs go: the room, or its region of the world.
+    seat: Seat,
+}
+
+impl ClientSession {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let now = Instant::now();
+        ClientSession {
+            gate: Arc::new(InputGate::new(
+                shared.move_rate,
+                shared.refused_input_limit,
+                now,
+            )),
+            chats: TokenBucket::new(shared.chat_rate, now),
+            traffic: shared.metrics.traffic.open(),
+            seat: shared.game.seat(),
+            shared,
+            session: None,
+            player_id: 0,
+            left: false,
+        }
+    }
+
+    /// Counts a refused input and logs it (at most once a second, server-wide); closes the
+    /// session once the peer has used up its refusals.
+    fn refused(&mut self, what: &'static str, why: &'static str) {
+        let verdict = self.gate.refused(
+            what,
+            why,
+            self.player_id,
+            self.shared.meters(),
+            Instant::now(),
+        );
+        if let Verdict::Close(reason) = verdict {
+            self.close(reason);
+        }
+    }
+
+    fn close(&self, reason: CloseReason) {
+        if let Some(session) = &self.session {
+            session.disconnect(reason);
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.left {
+            return;
+        }
+        self.left = true;
+        if !self.seat.leave(self.player_id) {
+            tracing::debug!(
+                player_id = self.player_id,
+                "room already stopped; leave not needed"
+            );
+        }
+    }
+
+    fn push_input(&mut self, input: PlayerInput) {
+        if let Err(QueueFull(())) = self.seat.input(self.player_id, input) {
+            drop_full_input(&self.shared);
+        }
+    }
+}
+
+impl PacketSession for ClientSession {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        self.session = Some(Arc::clone(session));
+        let Some(player_id) = self.shared.sessions.generate(Arc::clone(session)) else {
+            // 2^31 players since start: refuse rather than reuse an id.
+            self.left = true;
+            session.disconnect(CloseReason::ApplicationError("player ids exhausted".into()));
+            return;
+        };
+        self.player_id = player_id;
+        if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
+            tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
+        }
+        if let Err(reason) = self.seat.enter(self.player_id, session) {
+            // The room is far behind on letting players in (or, in a cluster, the spawn
+            // region's process is gone): refuse this one rather than queue without bound.
+            // It never entered, so it has nothing to leave.
+            self.left = true;
+            session.disconnect(CloseReason::ApplicationError(reason));
+        }
+    }
+
+    fn on_recv_packet(
+        &mut self,
+        _session: &Arc<Session>,
+        id: u16,
+        body: &[u8],
+    ) -> Result<(), CloseReason> {
+        self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.traffic.received(id, body.len());
+        PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
+    }
+
+    fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
+        self.leave();
+        // The player's token dies with this session, and its UDP session with it.
+        if let Some(link) = self
+            .shared
+            .udp
+            .as_ref()
+            .and_then(|udp| udp.tickets.revoke(self.player_id))
+        {
+            link.close();
+        }
+        self.seat.forget();
+        self.shared.sessions.remove(self.player_id);
+        self.shared.metrics.closed(reason);
+        let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
+            return;
+        };
+        match reason {
+            CloseReason::ProtocolError(_)
+            | CloseReason::SlowConsumer { .. }
+            | CloseReason::ApplicationError(_) => {
+                tracing::warn!(player_id = self.player_id, peer = %session.peer_addr(), %reason, suppressed, "disconnected");
+            }
+            _ => {
+                tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), %reason, suppressed, "disconnected")
+            }
+        }
+    }
+}
+
+impl PacketHandler for ClientSession {
+    fn on_c_leave_game(&mut self, _packet: CLeaveGame) {
+        self.leave();
+        self.close(CloseReason::ServerClosing);
+    }
+
+    fn on_c_move(&mut self, packet: CMove) {
+        let pos = [packet.pos_x, packet.pos_y, packet.pos_z];
+        if self.left && pos.iter().all(|c| c.is_finite()) {
+            return;
+        }
+        let verdict = self.gate.check_move(
+            "C_Move",
+            self.player_id,
+            pos,
+            self.shared.meters(),
+            Instant::now(),
+        );
+        match verdict {
+            Verdict::Admit => self.push_input(PlayerInput::Move { pos }),
+            Verdict::Drop => {}
+            Verdict::Close(reason) => self.close(reason),
+        }
+    }
+
+    fn on_c_chat(&mut self, packet: CChat) {
+        let chars = packet.message.chars().count();
+        // The broadcast carries 4 bytes more than the C_Chat did (the player id), so a line
+        // that filled a whole frame could not be broadcast: refused here like an over-long
+        // one, not left to fail in the room.
+        let broadcast = SChat {
+            player_id: self.player_id,
+            message: packet.message,
+        };
+        if chars > self.shared.chat_max_chars || broadcast.frame_len().is_err() {
+            // Before this went through `refused`, each over-long line wrote a warning of its
+            // own: a client looping 201-character lines flooded the log from the I/O threads.
+            self.refused("C_Chat", "over the chat length limit");
+            return;
+        }
+        if self.left {
+            return;
+        }
+        if !self.chats.try_take(Instant::now()) {
+            self.shared
+                .metrics
+                .rate_limited
+                .fetch_add(1, Ordering::Relaxed);
+            self.refused("C_Chat", "over the chat rate limit");
+            return;
+        }
+        self.push_input(PlayerInput::Chat {
+            message: broadcast.message,
+        });
+    }
+
+    fn on_c_ping(&mut self, packet: CPing) {
+        // Answered here, on the I/O task, not on the room's tick: the round trip measures the
+        // network and the session, not the flush interval.
+        let pong = SPong {
+            client_time: packet.client_time,
+        };
+        if let Some(session) = &self.session {
+            // `send_packet` from inside `on_recv` writes straight into this session's next
+            // write: no SendBuffer frame, no queue lock per pong.
+            match session.send_packet(&pong) {
+                Ok(()) => {
+                    self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                    self.traffic.sent(SPong::ID, pong.frame_len().unwrap_or(0));
+                }
+                Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_Pong did not encode"),
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn on_c_udp_request(&mut self, _packet: CUdpRequest) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let ticket = match &self.shared.udp {
+            // Port 0: this server has no UDP; the client stays on TCP.
+            None => SUdpTicket {
+                player_id: self.player_id,
+                token: 0,
+                port: 0,
+            },
+            Some(udp) => {
+                let link = Arc::new(UdpLink::new(self.player_id, Arc::clone(&self.gate)));
+                // rand's thread_rng is a CSPRNG seeded from the OS: the token cannot be
+                // guessed from other players' tokens.
+                let token = udp.tickets.issue(self.player_id, rand::random::<i64>, link);
+                bump(&udp.stats.tickets);
+                SUdpTicket {
+                    player_id: self.player_id,
+                    token,
+                    port: i32::from(udp.port),
+                }
+            }
+        };
+        match session.send_packet(&ticket) {
+            Ok(()) => {
+                self.shared.stats.direct_out.fetch_add(1, Ordering::Relaxed);
+                self.traffic
+                    .sent(SUdpTicket::ID, ticket.frame_len().unwrap_or(0));
+            }
+            Err(SendError::Encode(e)) => tracing::error!(error = %e, "S_UdpTicket did not encode"),
+            Err(_) => {}
+        }
+    }
+
+    fn on_c_udp_bind(&mut self, _packet: CUdpBind) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_UdpBind is a UDP packet, sent over TCP".into(),
+        )));
+    }
+
+    fn on_c_udp_move(&mut self, _packet: CUdpMove) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_UdpMove is a UDP packet, sent over TCP".into(),
+        )));
+    }
+}

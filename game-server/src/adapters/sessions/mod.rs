@@ -1,0 +1,9 @@
+//! The client sessions: one per TCP or TLS connection ([`client`]), one per UDP address
+//! ([`udp`]), both on what they share ([`shared`]). They validate what a peer sent and
+//! push jobs to the player's seat; they never touch game state.
+
+pub mod client;
+pub(crate) mod shared;
+pub mod udp;
+
+pub use client::ClientSession;

@@ -1,0 +1,9 @@
+//! Layer 4: the wiring. Flags ([`cli`]), the settings ([`config`]) and [`GameServer`], which
+//! starts the game's runtime and its adapters and stops them.
+
+pub mod cli;
+pub mod config;
+pub mod server;
+
+pub use config::{ServerConfig, ServerConfigError, TlsListen};
+pub use server::GameServer;

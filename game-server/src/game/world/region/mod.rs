@@ -1,0 +1,612 @@
+//! `Region`: one stripe of the map, its players, its ghosts and its share of the protocol
+//! between regions. Sans-IO: jobs in; frames to players' links and [`Outgoing`] effects out.
+//!
+//! A region **owns** the players whose x lies in its stripe: it applies their inputs, and it
+//! decides, as their owner, who sees them (their watchers) and sends those watchers their
+//! spawn, moves, chat and despawn, whichever region the watchers belong to. It also holds
+//! **ghosts**: players of other regions near its stripe, kept up to date by their owners'
+//! `GhostUpdate`s, so it can tell whether they see its own players. When a player crosses
+//! into another stripe its owner sends a `Handoff` carrying its watcher set: the watchers
+//! keep seeing it, with no despawn or spawn, and all its moves go on coming from one owner
+//! at a time, in order (see `message.rs` for the sequence rules).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::game::counters::RoomStats;
+use crate::game::outbox::{player_lists, Outbox};
+use crate::game::packets::{
+    Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
+};
+use crate::game::world::batch::Batch;
+use crate::game::world::config::WorldConfig;
+use crate::game::world::geometry::{Layout, MoveVerdict, Pos, RegionId};
+use crate::game::world::ids::{IdMap, IdSet};
+use crate::game::world::interest::{Interest, ViewChange};
+use crate::game::world::message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
+
+/// Inputs of one player a region holds while an earlier one is still on its way (forwarded
+/// by the region it came from). Past this the gap is given up: the held inputs are applied
+/// and the missing ones counted as dropped, like inputs refused by a full queue.
+pub const REORDER_CAP: usize = 256;
+
+/// Ids of players who left, remembered so a late message cannot bring back a ghost. Ids are
+/// never reused, so forgetting the oldest is safe once no message about them can be late.
+const TOMBSTONES: usize = 1 << 16;
+
+/// A player's connection as a region sees it: where its frames go, and where its session
+/// should send its next inputs.
+pub trait PlayerLink: Outbox + Clone {
+    /// Tells the session that `region` owns the player from now on.
+    fn route_to(&self, region: RegionId);
+}
+
+/// Finds a player's link by id. Shared by the regions; looked up once per player per region
+/// (when the region first learns of it), never per frame.
+pub trait Directory<L>: Send + 'static {
+    /// The link of a connected player.
+    fn find(&self, player_id: i32) -> Option<L>;
+}
+
+/// World counters, shared by all regions.
+#[derive(Debug, Default)]
+pub struct WorldStats {
+    /// Players handed from one region to another.
+    pub handoffs: AtomicU64,
+    /// Messages sent between regions.
+    pub region_msgs: AtomicU64,
+    /// Inputs passed on by a region that no longer owned the player.
+    pub forwarded_inputs: AtomicU64,
+    /// Moves pulled back onto the map.
+    pub clamped_to_map: AtomicU64,
+    /// Moves shortened by the step limit.
+    pub step_limited: AtomicU64,
+    /// Inputs given up because a gap in a player's sequence outlived [`REORDER_CAP`].
+    pub inputs_skipped: AtomicU64,
+    /// Inputs older than one already applied (duplicates): dropped.
+    pub inputs_stale: AtomicU64,
+    /// Watchers in a hand-off the new owner did not know; each was sent a despawn.
+    pub unknown_watchers: AtomicU64,
+    /// Spawns sent.
+    pub spawns: AtomicU64,
+    /// Despawns sent.
+    pub despawns: AtomicU64,
+}
+
+/// An effect for the region's runner, in order.
+#[derive(Debug)]
+pub enum Outgoing<L> {
+    /// Send a message to another region.
+    Msg(RegionId, RegionMsg),
+    /// Tell a session its player's new owner; only after the hand-off message was sent, so
+    /// the session's next input cannot reach the new owner before the player does.
+    Route(L, RegionId),
+}
+
+#[derive(Debug)]
+struct Owned {
+    y: f32,
+    /// The sequence number of the next input to apply.
+    next_seq: u64,
+    /// The sequence number of the last input applied (what ghost messages carry).
+    last_seq: u64,
+    /// Inputs that arrived before an earlier one.
+    held: BTreeMap<u64, PlayerInput>,
+    /// Regions that hold this player as a ghost (bit per region).
+    ghosted_to: u64,
+}
+
+#[derive(Debug)]
+struct Ghost {
+    y: f32,
+    seq: u64,
+    /// The region that owns it (the sender of the last update applied): when that region's
+    /// process is lost, its ghosts go with it.
+    owner: RegionId,
+}
+
+/// One region's state.
+pub struct Region<L, D> {
+    id: RegionId,
+    layout: Layout,
+    /// A player within this distance (in x) of another stripe becomes a ghost there: the
+    /// outer radius, plus two steps for ghost positions that lag by a message.
+    band: f32,
+    /// A ghost is removed only beyond this, so walking along a band edge does not flap.
+    band_out: f32,
+    interest: Interest,
+    links: IdMap<L>,
+    owned: IdMap<Owned>,
+    ghosts: IdMap<Ghost>,
+    /// Players this region handed on, and to whom: late inputs follow them.
+    forwarded: IdMap<RegionId>,
+    gone: IdSet,
+    gone_order: VecDeque<i32>,
+    batch: Batch,
+    max_pending_bytes: usize,
+    /// Recipients sent a despawn of a target this tick: if the target is handed on before
+    /// the tick, those frames go out first, so a later spawn from its new owner trails them.
+    pending_despawns: IdMap<Vec<i32>>,
+    outgoing: Vec<Outgoing<L>>,
+    changes: Vec<ViewChange>,
+    directory: D,
+    stats: Arc<WorldStats>,
+    room_stats: Arc<RoomStats>,
+    /// Regions that can take a player now (bit per region): all of them in one process; in
+    /// a cluster, those whose process is alive. A player is never handed to one that cannot
+    /// take it: it stays here, past the border, until that region is back.
+    reachable: u64,
+}
+
+impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
+    /// Region `id` of a world with a validated `config`.
+    pub fn new(
+        id: RegionId,
+        config: &WorldConfig,
+        max_pending_bytes: usize,
+        directory: D,
+        stats: Arc<WorldStats>,
+        room_stats: Arc<RoomStats>,
+    ) -> Self {
+        let layout = Layout::new(config);
+        let band = config.outer_radius + 2.0 * config.max_step;
+        Region {
+            id,
+            band,
+            band_out: band + 2.0 * config.max_step,
+            interest: Interest::new(
+                layout.half(),
+                config.cell_size,
+                config.inner_radius,
+                config.outer_radius,
+            ),
+            layout,
+            links: IdMap::default(),
+            owned: IdMap::default(),
+            ghosts: IdMap::default(),
+            forwarded: IdMap::default(),
+            gone: IdSet::default(),
+            gone_order: VecDeque::new(),
+            batch: Batch::default(),
+            max_pending_bytes,
+            pending_despawns: IdMap::default(),
+            outgoing: Vec::new(),
+            changes: Vec::new(),
+            directory,
+            stats,
+            room_stats,
+            reachable: u64::MAX,
+        }
+    }
+
+    /// Which regions can take a player now (see the field); the runtime sets it before
+    /// each job in a cluster.
+    pub fn set_reachable(&mut self, regions: u64) {
+        self.reachable = regions;
+    }
+
+    /// This region's id.
+    pub fn id(&self) -> RegionId {
+        self.id
+    }
+
+    /// Players owned.
+    pub fn owned_count(&self) -> usize {
+        self.owned.len()
+    }
+
+    /// Ghosts held.
+    pub fn ghost_count(&self) -> usize {
+        self.ghosts.len()
+    }
+
+    /// Whether `player_id` is owned here.
+    pub fn owns(&self, player_id: i32) -> bool {
+        self.owned.contains_key(&player_id)
+    }
+
+    /// Whether `player_id` is held here as a ghost.
+    pub fn has_ghost(&self, player_id: i32) -> bool {
+        self.ghosts.contains_key(&player_id)
+    }
+
+    /// The interest state (for checks).
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    /// Effects produced since the last call, in order.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing<L>> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    /// Runs one job.
+    pub fn run(&mut self, job: RegionJob) {
+        match job {
+            RegionJob::Enter { player_id, pos } => self.enter(player_id, pos),
+            RegionJob::Input {
+                player_id,
+                seq,
+                input,
+            } => self.input(player_id, seq, input),
+            RegionJob::Leave { player_id } => self.leave(player_id),
+            RegionJob::Peer(msg) => self.peer(msg),
+            RegionJob::Snapshot { max_players, reply } => {
+                let _ = reply.send(self.snapshot(max_players));
+            }
+            RegionJob::NodeLost { gateway, regions } => self.node_lost(gateway, regions),
+            RegionJob::Resync => self.resync(),
+        }
+        if self.batch.bytes() >= self.max_pending_bytes {
+            self.flush();
+        }
+    }
+
+    /// Sends every recipient its frames of this tick.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let mut packets = 0u64;
+        let mut bytes = 0u64;
+        for (to, frame, frames) in self.batch.drain() {
+            if let Some(link) = self.links.get(&to) {
+                packets += frames as u64;
+                bytes += frame.len() as u64;
+                link.send(frame);
+            }
+        }
+        self.pending_despawns.clear();
+        let r = Ordering::Relaxed;
+        self.room_stats.packets_out.fetch_add(packets, r);
+        self.room_stats.bytes_out.fetch_add(bytes, r);
+        self.room_stats.flushes.fetch_add(1, r);
+        self.room_stats.flush_duration.observe(started.elapsed());
+    }
+
+    /// A snapshot for the live map: bounds and at most `max_players` owned players.
+    pub fn snapshot(&self, max_players: usize) -> RegionSnapshot {
+        let (min_x, max_x) = self.layout.stripe(self.id);
+        RegionSnapshot {
+            region: self.id,
+            min_x,
+            max_x,
+            min_z: -self.layout.half(),
+            max_z: self.layout.half(),
+            owned: self.owned.len(),
+            ghosts: self.ghosts.len(),
+            players: self
+                .owned
+                .keys()
+                .filter_map(|&id| self.interest.pos(id).map(|p| (id, p.x, p.z)))
+                .take(max_players)
+                .collect(),
+        }
+    }
+
+    fn enter(&mut self, player_id: i32, pos: [f32; 3]) {
+        if self.owned.contains_key(&player_id) || self.gone.contains(&player_id) {
+            tracing::warn!(
+                player_id,
+                region = self.id,
+                "enter ignored: already entered"
+            );
+            return;
+        }
+        let Some(link) = self.directory.find(player_id) else {
+            // Disconnected before its enter ran; its leave finds nothing to do.
+            return;
+        };
+        let (p, _) = self.layout.constrain(
+            Pos {
+                x: pos[0],
+                z: pos[2],
+            },
+            Pos {
+                x: pos[0],
+                z: pos[2],
+            },
+        );
+        self.links.insert(player_id, link.clone());
+        self.owned.insert(
+            player_id,
+            Owned {
+                y: pos[1],
+                next_seq: 0,
+                last_seq: 0,
+                held: BTreeMap::new(),
+                ghosted_to: 0,
+            },
+        );
+        self.room_stats.players.fetch_add(1, Ordering::Relaxed);
+        self.interest.insert(player_id, p, true, &mut self.changes);
+
+        // The newcomer's own view goes into its S_PlayerList, not into enters.
+        let mut list = vec![Player {
+            is_self: true,
+            player_id,
+            pos_x: p.x,
+            pos_y: pos[1],
+            pos_z: p.z,
+        }];
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.retain(|c| match *c {
+            ViewChange::Spawn { target, watcher } if watcher == player_id => {
+                if let Some(tp) = self.interest.pos(target) {
+                    list.push(Player {
+                        is_self: false,
+                        player_id: target,
+                        pos_x: tp.x,
+                        pos_y: self.y_of(target),
+                        pos_z: tp.z,
+                    });
+                }
+                false
+            }
+            _ => true,
+        });
+        self.changes = changes;
+        for frame in player_lists(&list) {
+            match frame {
+                Ok(frame) => {
+                    self.count_direct(&frame);
+                    link.send(frame);
+                }
+                Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
+            }
+        }
+        // As in the room, the newcomer's enter reaches the newcomer too, with its position.
+        if let Some(frame) = self.batch.encode(&SBroadcastEnterGame {
+            player_id,
+            pos_x: p.x,
+            pos_y: pos[1],
+            pos_z: p.z,
+        }) {
+            self.batch.queue(player_id, frame);
+        }
+        self.apply_changes(None);
+        self.sync_ghosts(player_id);
+    }
+
+    fn input(&mut self, player_id: i32, seq: u64, input: PlayerInput) {
+        let Some(owned) = self.owned.get_mut(&player_id) else {
+            if let Some(&to) = self.forwarded.get(&player_id) {
+                self.stats.forwarded_inputs.fetch_add(1, Ordering::Relaxed);
+                self.send_msg(
+                    to,
+                    RegionMsg::ForwardInput {
+                        from: self.id,
+                        player_id,
+                        seq,
+                        input,
+                    },
+                );
+            }
+            return;
+        };
+        if seq < owned.next_seq {
+            self.stats.inputs_stale.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        owned.held.insert(seq, input);
+        if owned.held.len() > REORDER_CAP {
+            if let Some(&first) = owned.held.keys().next() {
+                self.stats
+                    .inputs_skipped
+                    .fetch_add(first - owned.next_seq, Ordering::Relaxed);
+                owned.next_seq = first;
+            }
+        }
+        // Apply every input now in sequence. One may hand the player on, which forwards the
+        // rest; the loop then finds it no longer owned and stops.
+        loop {
+            let Some(owned) = self.owned.get_mut(&player_id) else {
+                return;
+            };
+            let next = owned.next_seq;
+            let Some(input) = owned.held.remove(&next) else {
+                return;
+            };
+            owned.next_seq = next + 1;
+            owned.last_seq = next;
+            match input {
+                PlayerInput::Move { pos } => self.apply_move(player_id, pos),
+                PlayerInput::Chat { message } => self.apply_chat(player_id, message),
+            }
+        }
+    }
+
+    fn apply_move(&mut self, player_id: i32, pos: [f32; 3]) {
+        let Some(from) = self.interest.pos(player_id) else {
+            return;
+        };
+        let (to, verdict) = self.layout.constrain(
+            from,
+            Pos {
+                x: pos[0],
+                z: pos[2],
+            },
+        );
+        match verdict {
+            MoveVerdict::Accepted => {}
+            MoveVerdict::ClampedToMap => {
+                self.stats.clamped_to_map.fetch_add(1, Ordering::Relaxed);
+            }
+            MoveVerdict::StepLimited => {
+                self.stats.step_limited.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(owned) = self.owned.get_mut(&player_id) {
+            owned.y = pos[1];
+        }
+        self.interest.set_pos(player_id, to, &mut self.changes);
+        // Watchers who just got the spawn have the new position already.
+        let fresh: Vec<i32> = self
+            .changes
+            .iter()
+            .filter_map(|c| match *c {
+                ViewChange::Spawn { target, watcher } if target == player_id => Some(watcher),
+                _ => None,
+            })
+            .collect();
+        self.apply_changes(None);
+        if let Some(frame) = self.batch.encode(&SBroadcastMove {
+            player_id,
+            pos_x: to.x,
+            pos_y: pos[1],
+            pos_z: to.z,
+        }) {
+            self.batch.queue(player_id, frame);
+            let watchers: Vec<i32> = self.interest.watchers(player_id).collect();
+            for w in watchers {
+                if !fresh.contains(&w) {
+                    self.batch.queue(w, frame);
+                }
+            }
+        }
+        self.sync_ghosts(player_id);
+        let home = self.layout.region_of(to.x);
+        if home != self.id && self.reachable & (1u64 << home) != 0 {
+            self.hand_off(player_id, home);
+        }
+    }
+
+    fn apply_chat(&mut self, player_id: i32, message: String) {
+        if let Some(frame) = self.batch.encode(&SChat { player_id, message }) {
+            self.batch.queue(player_id, frame);
+            let watchers: Vec<i32> = self.interest.watchers(player_id).collect();
+            for w in watchers {
+                self.batch.queue(w, frame);
+            }
+        }
+    }
+
+    fn leave(&mut self, player_id: i32) {
+        if self.owned.remove(&player_id).is_some() {
+            self.room_stats.players.fetch_sub(1, Ordering::Relaxed);
+            self.interest.remove(player_id, &mut self.changes);
+            self.apply_changes(Some(player_id));
+            // Its session is closing: what was queued for it is not worth sending.
+            let _ = self.batch.take(player_id);
+            self.links.remove(&player_id);
+            self.bury(player_id);
+            for r in 0..self.layout.regions() as RegionId {
+                if r != self.id {
+                    self.send_msg(
+                        r,
+                        RegionMsg::PlayerGone {
+                            from: self.id,
+                            player_id,
+                        },
+                    );
+                }
+            }
+        } else if let Some(to) = self.forwarded.remove(&player_id) {
+            self.send_msg(
+                to,
+                RegionMsg::ForwardLeave {
+                    from: self.id,
+                    player_id,
+                },
+            );
+        }
+    }
+
+    /// Turns the view changes of the last interest call into frames. `gone` is a player
+    /// whose session is closing: nothing is queued for it.
+    fn apply_changes(&mut self, gone: Option<i32>) {
+        let changes = std::mem::take(&mut self.changes);
+        for change in &changes {
+            match *change {
+                ViewChange::Spawn { target, watcher } => {
+                    if Some(watcher) == gone {
+                        continue;
+                    }
+                    let Some(p) = self.interest.pos(target) else {
+                        continue;
+                    };
+                    let y = self.y_of(target);
+                    if let Some(frame) = self.batch.encode(&SBroadcastEnterGame {
+                        player_id: target,
+                        pos_x: p.x,
+                        pos_y: y,
+                        pos_z: p.z,
+                    }) {
+                        self.stats.spawns.fetch_add(1, Ordering::Relaxed);
+                        self.batch.queue(watcher, frame);
+                    }
+                }
+                ViewChange::Despawn { target, watcher } => {
+                    if Some(watcher) == gone {
+                        continue;
+                    }
+                    if let Some(frame) = self
+                        .batch
+                        .encode(&SBroadcastLeaveGame { player_id: target })
+                    {
+                        self.stats.despawns.fetch_add(1, Ordering::Relaxed);
+                        self.batch.queue(watcher, frame);
+                        self.pending_despawns
+                            .entry(target)
+                            .or_default()
+                            .push(watcher);
+                    }
+                }
+            }
+        }
+        let mut changes = changes;
+        changes.clear();
+        self.changes = changes;
+    }
+
+    fn y_of(&self, id: i32) -> f32 {
+        self.owned
+            .get(&id)
+            .map(|o| o.y)
+            .or_else(|| self.ghosts.get(&id).map(|g| g.y))
+            .unwrap_or(0.0)
+    }
+
+    fn flush_one(&mut self, to: i32) {
+        if let Some((frame, frames)) = self.batch.take(to) {
+            if let Some(link) = self.links.get(&to) {
+                let r = Ordering::Relaxed;
+                self.room_stats.packets_out.fetch_add(frames as u64, r);
+                self.room_stats.bytes_out.fetch_add(frame.len() as u64, r);
+                link.send(frame);
+            }
+        }
+    }
+
+    fn count_direct(&self, frame: &Bytes) {
+        self.room_stats.packets_out.fetch_add(1, Ordering::Relaxed);
+        self.room_stats
+            .bytes_out
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+    }
+
+    fn send_msg(&mut self, to: RegionId, msg: RegionMsg) {
+        self.stats.region_msgs.fetch_add(1, Ordering::Relaxed);
+        self.outgoing.push(Outgoing::Msg(to, msg));
+    }
+
+    fn bury(&mut self, player_id: i32) {
+        if self.gone.insert(player_id) {
+            self.gone_order.push_back(player_id);
+            if self.gone_order.len() > TOMBSTONES {
+                if let Some(old) = self.gone_order.pop_front() {
+                    self.gone.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+mod peers;
+mod recovery;
+#[cfg(test)]
+mod tests;

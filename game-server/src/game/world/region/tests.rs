@@ -1,0 +1,729 @@
+//! Regions driven without threads or sockets: a `Cluster` runs each region's FIFO of jobs
+//! in an order the test picks, as the job queues would, and fake links record every frame.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use server_core::frame::parse_header;
+use server_core::Packet;
+
+use super::*;
+use crate::game::packets::{
+    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SPlayerList,
+};
+
+#[derive(Clone, Default)]
+struct FakeLink {
+    frames: Arc<Mutex<Vec<Bytes>>>,
+    route: Arc<AtomicU16>,
+}
+
+impl Outbox for FakeLink {
+    fn send(&self, frame: Bytes) -> bool {
+        self.frames.lock().expect("frames").push(frame);
+        true
+    }
+}
+
+impl PlayerLink for FakeLink {
+    fn route_to(&self, region: RegionId) {
+        self.route.store(region, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone, Default)]
+struct FakeDirectory(Arc<Mutex<HashMap<i32, FakeLink>>>);
+
+impl Directory<FakeLink> for FakeDirectory {
+    fn find(&self, player_id: i32) -> Option<FakeLink> {
+        self.0.lock().expect("directory").get(&player_id).cloned()
+    }
+}
+
+/// What a player received, frame by frame.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    List(Vec<(i32, bool, f32, f32)>),
+    Enter(i32, f32, f32),
+    Move(i32, f32, f32),
+    Leave(i32),
+}
+
+impl FakeLink {
+    fn seen(&self) -> Vec<Seen> {
+        let mut out = Vec::new();
+        for batch in self.frames.lock().expect("frames").iter() {
+            let mut rest = batch.clone();
+            while let Ok(Some(h)) = parse_header(&rest, 65535) {
+                let body = rest.slice(4..h.size);
+                out.push(match PacketId::from_u16(h.id) {
+                    Some(PacketId::SPlayerList) => Seen::List(
+                        SPlayerList::decode(&body)
+                            .expect("list")
+                            .players
+                            .iter()
+                            .map(|p| (p.player_id, p.is_self, p.pos_x, p.pos_z))
+                            .collect(),
+                    ),
+                    Some(PacketId::SBroadcastEnterGame) => {
+                        let p = SBroadcastEnterGame::decode(&body).expect("enter");
+                        Seen::Enter(p.player_id, p.pos_x, p.pos_z)
+                    }
+                    Some(PacketId::SBroadcastMove) => {
+                        let p = SBroadcastMove::decode(&body).expect("move");
+                        Seen::Move(p.player_id, p.pos_x, p.pos_z)
+                    }
+                    Some(PacketId::SBroadcastLeaveGame) => {
+                        Seen::Leave(SBroadcastLeaveGame::decode(&body).expect("leave").player_id)
+                    }
+                    other => panic!("unexpected frame {other:?}"),
+                });
+                rest = rest.slice(h.size..);
+            }
+            assert!(rest.is_empty(), "batches hold whole frames");
+        }
+        out
+    }
+}
+
+struct Cluster {
+    regions: Vec<Region<FakeLink, FakeDirectory>>,
+    queues: Vec<VecDeque<RegionJob>>,
+    directory: FakeDirectory,
+    links: HashMap<i32, FakeLink>,
+    seqs: HashMap<i32, u64>,
+    layout: Layout,
+    stats: Arc<WorldStats>,
+}
+
+fn config(regions: usize) -> WorldConfig {
+    WorldConfig {
+        map_size: 200.0,
+        cell_size: 15.0,
+        inner_radius: 10.0,
+        outer_radius: 15.0,
+        regions,
+        max_step: 5.0,
+        spawn: crate::game::world::Spawn::At { x: 0.0, z: 0.0 },
+    }
+}
+
+impl Cluster {
+    fn new(regions: usize) -> Self {
+        let config = config(regions);
+        let directory = FakeDirectory::default();
+        let stats = Arc::new(WorldStats::default());
+        Cluster {
+            regions: (0..regions as RegionId)
+                .map(|id| {
+                    Region::new(
+                        id,
+                        &config,
+                        1 << 20,
+                        directory.clone(),
+                        Arc::clone(&stats),
+                        Arc::default(),
+                    )
+                })
+                .collect(),
+            queues: (0..regions).map(|_| VecDeque::new()).collect(),
+            directory,
+            links: HashMap::new(),
+            seqs: HashMap::new(),
+            layout: Layout::new(&config),
+            stats,
+        }
+    }
+
+    fn route(&self, id: i32) -> usize {
+        self.links[&id].route.load(Ordering::SeqCst) as usize
+    }
+
+    fn enter(&mut self, id: i32, x: f32, z: f32) {
+        let region = self.layout.region_of(x);
+        let link = FakeLink::default();
+        link.route.store(region, Ordering::SeqCst);
+        self.directory
+            .0
+            .lock()
+            .expect("dir")
+            .insert(id, link.clone());
+        self.links.insert(id, link);
+        self.queues[region as usize].push_back(RegionJob::Enter {
+            player_id: id,
+            pos: [x, 0.0, z],
+        });
+    }
+
+    fn walk(&mut self, id: i32, x: f32, z: f32) {
+        let seq = self.seqs.entry(id).or_insert(0);
+        let job = RegionJob::Input {
+            player_id: id,
+            seq: *seq,
+            input: PlayerInput::Move { pos: [x, 0.0, z] },
+        };
+        *seq += 1;
+        let r = self.route(id);
+        self.queues[r].push_back(job);
+    }
+
+    fn disconnect(&mut self, id: i32) {
+        let r = self.route(id);
+        self.queues[r].push_back(RegionJob::Leave { player_id: id });
+        self.directory.0.lock().expect("dir").remove(&id);
+    }
+
+    /// Runs the next job of region `r`, if any.
+    fn step(&mut self, r: usize) -> bool {
+        let Some(job) = self.queues[r].pop_front() else {
+            return false;
+        };
+        self.regions[r].run(job);
+        for effect in self.regions[r].take_outgoing() {
+            match effect {
+                Outgoing::Msg(to, msg) => self.queues[to as usize].push_back(RegionJob::Peer(msg)),
+                Outgoing::Route(link, to) => link.route_to(to),
+            }
+        }
+        true
+    }
+
+    /// Runs every job until all queues are empty, region by region in turn, then flushes.
+    fn settle(&mut self) {
+        while (0..self.regions.len()).any(|r| !self.queues[r].is_empty()) {
+            for r in 0..self.regions.len() {
+                self.step(r);
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        for region in &mut self.regions {
+            region.flush();
+        }
+    }
+
+    fn seen(&self, id: i32) -> Vec<Seen> {
+        self.links[&id].seen()
+    }
+
+    fn owner_pos(&self, id: i32) -> Option<Pos> {
+        self.regions
+            .iter()
+            .find(|r| r.owns(id))
+            .and_then(|r| r.interest().pos(id))
+    }
+}
+
+/// Each player's moves, as (x, z), in the order sent or received.
+type MovesBy = HashMap<i32, Vec<(f32, f32)>>;
+
+/// Replays what `me` received and checks it is well formed: one list first, spawn before
+/// move, no spawn of a player in view, no move or despawn of one out of view. Returns who is
+/// in view at the end, and every move received per player.
+fn replay(me: i32, seen: &[Seen]) -> (HashSet<i32>, MovesBy) {
+    let mut view = HashSet::new();
+    let mut moves: MovesBy = HashMap::new();
+    let mut frames = seen.iter();
+    match frames.next() {
+        Some(Seen::List(players)) => {
+            for &(id, is_self, _, _) in players {
+                assert_eq!(is_self, id == me, "only {me} is flagged self");
+                assert!(view.insert(id), "{id} listed twice");
+            }
+        }
+        other => panic!("{me}: the first frame must be S_PlayerList, got {other:?}"),
+    }
+    for frame in frames {
+        match *frame {
+            Seen::List(_) => panic!("{me}: a second S_PlayerList"),
+            Seen::Enter(id, ..) if id == me => {}
+            Seen::Enter(id, ..) => assert!(view.insert(id), "{me}: spawn of {id}, already in view"),
+            Seen::Move(id, x, z) => {
+                assert!(view.contains(&id), "{me}: move of {id}, not in view");
+                moves.entry(id).or_default().push((x, z));
+            }
+            Seen::Leave(id) => assert!(view.remove(&id), "{me}: despawn of {id}, not in view"),
+        }
+    }
+    (view, moves)
+}
+
+#[test]
+fn the_newcomer_gets_its_neighbours_in_the_list_and_its_own_enter() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(2, 5.0, 0.0);
+    c.enter(3, 50.0, 0.0);
+    c.settle();
+    c.enter(4, 3.0, 3.0);
+    c.settle();
+    let seen = c.seen(4);
+    let Seen::List(mut list) = seen[0].clone() else {
+        panic!("list first: {seen:?}")
+    };
+    list.sort_by_key(|p| p.0);
+    assert_eq!(
+        list,
+        vec![
+            (1, false, 0.0, 0.0),
+            (2, false, 5.0, 0.0),
+            (4, true, 3.0, 3.0)
+        ],
+        "the list holds the players within the inner radius and itself, not the far one"
+    );
+    assert_eq!(
+        seen[1],
+        Seen::Enter(4, 3.0, 3.0),
+        "then its own enter, with its position"
+    );
+    assert!(
+        c.seen(1).contains(&Seen::Enter(4, 3.0, 3.0)),
+        "1 sees 4 come in"
+    );
+    assert!(
+        !c.seen(3).iter().any(|s| matches!(s, Seen::Enter(4, ..))),
+        "3 is too far"
+    );
+}
+
+#[test]
+fn moves_reach_only_watchers_and_walking_away_despawns() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(2, 8.0, 0.0);
+    c.settle();
+    c.walk(2, 12.0, 0.0); // between the radii: still seen
+    c.walk(2, 16.0, 0.0); // beyond the outer radius
+    c.walk(2, 20.0, 0.0); // nobody sees this one but 2 itself
+    c.settle();
+    let tail: Vec<Seen> = c.seen(1).into_iter().skip(2).collect();
+    assert_eq!(
+        tail,
+        vec![
+            Seen::Enter(2, 8.0, 0.0),
+            Seen::Move(2, 12.0, 0.0),
+            Seen::Leave(2)
+        ]
+    );
+    let own: Vec<Seen> = c
+        .seen(2)
+        .into_iter()
+        .filter(|s| matches!(s, Seen::Move(2, ..)))
+        .collect();
+    assert_eq!(own.len(), 3, "a player always gets its own moves: {own:?}");
+}
+
+#[test]
+fn off_map_and_teleport_moves_are_clamped_by_the_rule() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 98.0, 0.0);
+    c.settle();
+    c.walk(1, 150.0, 0.0); // off the map: clamped to the edge at x = 100
+    c.walk(1, 0.0, 0.0); // a 100-unit jump: shortened to 5
+    c.settle();
+    let moves: Vec<Seen> = c
+        .seen(1)
+        .into_iter()
+        .filter(|s| matches!(s, Seen::Move(..)))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![Seen::Move(1, 100.0, 0.0), Seen::Move(1, 95.0, 0.0)]
+    );
+    assert_eq!(c.stats.clamped_to_map.load(Ordering::Relaxed), 1);
+    assert_eq!(c.stats.step_limited.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_crossing_keeps_every_move_in_order_with_no_despawn_for_those_who_keep_seeing() {
+    // Two stripes split at x = 0. A walks east across it; B (west) and C (east) watch.
+    let mut c = Cluster::new(2);
+    c.enter(1, -6.0, 0.0);
+    c.enter(2, -4.0, 3.0);
+    c.enter(3, 3.0, -3.0);
+    c.settle();
+    let xs: Vec<f32> = (1..=10).map(|i| -6.0 + i as f32).collect();
+    for &x in &xs {
+        c.walk(1, x, 0.0);
+        // Interleave: sometimes a region runs one job before the other catches up.
+        c.step(0);
+        c.step(1);
+    }
+    c.settle();
+    assert!(
+        c.regions[1].owns(1) && !c.regions[0].owns(1),
+        "A is owned by the east region"
+    );
+    assert!(
+        c.regions[0].has_ghost(1),
+        "and the west region keeps it as a ghost"
+    );
+    for watcher in [1, 2, 3] {
+        let seen = c.seen(watcher);
+        let (view, moves) = replay(watcher, &seen);
+        assert!(view.contains(&1), "{watcher} still sees A");
+        let got: Vec<f32> = moves[&1].iter().map(|m| m.0).collect();
+        assert_eq!(got, xs, "{watcher} gets every move of A once, in order");
+        assert!(
+            !seen.contains(&Seen::Leave(1)),
+            "{watcher}: no spurious despawn of A"
+        );
+    }
+    assert_eq!(c.stats.handoffs.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn inputs_still_queued_at_the_old_owner_are_applied_in_order_by_the_new_one() {
+    let mut c = Cluster::new(2);
+    c.enter(1, -2.0, 0.0);
+    c.enter(2, 2.0, 0.0);
+    c.settle();
+    c.walk(1, 1.0, 0.0); // the crossing move
+    c.walk(1, 2.0, 0.0); // queued at the west region behind it
+    c.step(0); // the crossing: hand-off sent east, route now east
+    c.walk(1, 3.0, 0.0); // straight to the east region, ahead of the forwarded one
+    c.walk(1, 4.0, 0.0);
+    c.settle();
+    let (_, moves) = replay(2, &c.seen(2));
+    let got: Vec<f32> = moves[&1].iter().map(|m| m.0).collect();
+    assert_eq!(got, vec![1.0, 2.0, 3.0, 4.0], "no move lost or reordered");
+    assert!(c.stats.forwarded_inputs.load(Ordering::Relaxed) >= 1);
+}
+
+#[test]
+fn a_disconnect_while_crossing_leaves_no_ghost_in_either_region() {
+    for leave_at_old in [true, false] {
+        let mut c = Cluster::new(2);
+        c.enter(1, -2.0, 0.0);
+        c.enter(2, -3.0, 0.0);
+        c.enter(3, 3.0, 0.0);
+        c.settle();
+        c.walk(1, 1.0, 0.0);
+        if leave_at_old {
+            // The leave is queued at the old owner before the crossing runs.
+            c.disconnect(1);
+            c.step(0);
+        } else {
+            // The crossing ran, the hand-off is in flight, the session now routes east.
+            c.step(0);
+            c.disconnect(1);
+        }
+        c.settle();
+        for r in &c.regions {
+            assert!(
+                !r.owns(1) && !r.has_ghost(1),
+                "region {} still holds 1",
+                r.id()
+            );
+            assert!(!r.interest().contains(1), "region {} still knows 1", r.id());
+        }
+        for watcher in [2, 3] {
+            let (view, _) = replay(watcher, &c.seen(watcher));
+            assert!(
+                !view.contains(&1),
+                "{watcher} was told 1 left (leave at old: {leave_at_old})"
+            );
+        }
+    }
+}
+
+#[test]
+fn chat_is_heard_by_those_who_see_the_speaker_only() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(2, 5.0, 0.0);
+    c.enter(3, 60.0, 0.0);
+    c.settle();
+    c.queues[0].push_back(RegionJob::Input {
+        player_id: 1,
+        seq: 0,
+        input: PlayerInput::Chat {
+            message: "hi".into(),
+        },
+    });
+    c.settle();
+    let chats = |id: i32| {
+        c.links[&id]
+            .frames
+            .lock()
+            .expect("frames")
+            .iter()
+            .filter(|b| b.len() > 4 && b[2..4] == (PacketId::SChat as u16).to_le_bytes())
+            .count()
+    };
+    assert_eq!((chats(1), chats(2), chats(3)), (1, 1, 0));
+}
+
+#[test]
+fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.settle();
+    // Input 0 never comes: 1..=REORDER_CAP are held, one more gives the gap up.
+    for seq in 1..=(REORDER_CAP as u64 + 1) {
+        c.queues[0].push_back(RegionJob::Input {
+            player_id: 1,
+            seq,
+            input: PlayerInput::Move {
+                pos: [0.01 * seq as f32, 0.0, 0.0],
+            },
+        });
+        if seq == REORDER_CAP as u64 {
+            c.settle();
+            let moved = c
+                .seen(1)
+                .iter()
+                .filter(|s| matches!(s, Seen::Move(..)))
+                .count();
+            assert_eq!(moved, 0, "inputs after a gap wait for it");
+        }
+    }
+    // A duplicate of an applied input is dropped.
+    c.queues[0].push_back(RegionJob::Input {
+        player_id: 1,
+        seq: 5,
+        input: PlayerInput::Move {
+            pos: [9.0, 0.0, 0.0],
+        },
+    });
+    c.settle();
+    let moves: Vec<f32> = c
+        .seen(1)
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Move(_, x, _) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves.len(),
+        REORDER_CAP + 1,
+        "every held input applied once, in order"
+    );
+    assert!(moves.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        c.stats.inputs_skipped.load(Ordering::Relaxed),
+        1,
+        "input 0 given up"
+    );
+    assert_eq!(
+        c.stats.inputs_stale.load(Ordering::Relaxed),
+        1,
+        "the duplicate dropped"
+    );
+}
+
+#[test]
+fn a_snapshot_gives_the_stripe_and_at_most_k_players() {
+    let mut c = Cluster::new(2);
+    for id in 1..=5 {
+        c.enter(id, -10.0 * id as f32, 0.0);
+    }
+    c.enter(6, 10.0, 0.0);
+    c.settle();
+    let west = c.regions[0].snapshot(3);
+    assert_eq!(
+        (west.min_x, west.max_x, west.min_z, west.max_z),
+        (-100.0, 0.0, -100.0, 100.0)
+    );
+    assert_eq!((west.owned, west.players.len()), (5, 3));
+    assert!(west
+        .players
+        .iter()
+        .all(|&(id, x, _)| (1..=5).contains(&id) && x < 0.0));
+    let east = c.regions[1].snapshot(10);
+    assert_eq!(east.players, vec![(6, 10.0, 0.0)]);
+    assert_eq!(east.ghosts, 2, "players 1 and 2 are near the border");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enter(f32, f32),
+    Walk { who: usize, dx: f32, dz: f32 },
+    Leave { who: usize },
+    Run { region: usize, jobs: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (-30f32..30.0, -20f32..20.0).prop_map(|(x, z)| Op::Enter(x, z)),
+        8 => (0usize..64, -3.5f32..3.5, -3.5f32..3.5).prop_map(|(who, dx, dz)| Op::Walk { who, dx, dz }),
+        1 => (0usize..64).prop_map(|who| Op::Leave { who }),
+        3 => (0usize..3, 1usize..6).prop_map(|(region, jobs)| Op::Run { region, jobs }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Three narrow regions, players walking across borders, jobs run in any order a real
+    /// world could run them: every stream a player receives is well formed, every move a
+    /// watcher gets of a player is in that player's order, and once all is quiet every view
+    /// follows the rule for the final positions, with no ghost of a player who left.
+    #[test]
+    fn a_world_of_regions_keeps_every_view_right(ops in prop::collection::vec(op(), 1..150)) {
+        let mut c = Cluster::new(3);
+        let mut next_id = 1;
+        let mut alive: Vec<i32> = Vec::new();
+        let mut left: Vec<i32> = Vec::new();
+        let mut sent: MovesBy = HashMap::new();
+        let mut at: HashMap<i32, (f32, f32)> = HashMap::new();
+        for op in ops {
+            match op {
+                Op::Enter(x, z) => {
+                    c.enter(next_id, x, z);
+                    at.insert(next_id, (x, z));
+                    alive.push(next_id);
+                    next_id += 1;
+                }
+                Op::Walk { who, dx, dz } if !alive.is_empty() => {
+                    let id = alive[who % alive.len()];
+                    let (x, z) = at[&id];
+                    let (x, z) = ((x + dx).clamp(-100.0, 100.0), (z + dz).clamp(-100.0, 100.0));
+                    at.insert(id, (x, z));
+                    sent.entry(id).or_default().push((x, z));
+                    c.walk(id, x, z);
+                }
+                Op::Leave { who } if !alive.is_empty() => {
+                    let id = alive.remove(who % alive.len());
+                    c.disconnect(id);
+                    left.push(id);
+                }
+                Op::Run { region, jobs } => {
+                    for _ in 0..jobs {
+                        c.step(region);
+                    }
+                }
+                _ => {}
+            }
+        }
+        c.settle();
+        for &me in &alive {
+            let (view, moves) = replay(me, &c.seen(me));
+            for (&id, got) in &moves {
+                // What a watcher got of `id` is a run of `id`'s own moves, in its order.
+                if let Some(all) = sent.get(&id) {
+                    let mut it = all.iter();
+                    for m in got {
+                        prop_assert!(it.any(|s| s == m), "{me} got {id}'s moves out of order");
+                    }
+                }
+            }
+            let mp = c.owner_pos(me).expect("a connected player has an owner");
+            for &other in &alive {
+                if other == me {
+                    continue;
+                }
+                let op = c.owner_pos(other).expect("owner");
+                let d = mp.dist2(op).sqrt();
+                if d <= 10.0 {
+                    prop_assert!(view.contains(&other), "{me} should see {other} at {d}");
+                }
+                if d > 15.0 {
+                    prop_assert!(!view.contains(&other), "{me} should not see {other} at {d}");
+                }
+            }
+            for gone in &left {
+                prop_assert!(!view.contains(gone), "{me} still sees {gone}, who left");
+            }
+            prop_assert!(at[&me] == (mp.x, mp.z), "{me} is where it walked");
+        }
+        for r in &c.regions {
+            for gone in &left {
+                prop_assert!(!r.interest().contains(*gone), "region {} keeps {gone}", r.id());
+            }
+            prop_assert_eq!(r.interest().check_rule(), Ok(()));
+        }
+        prop_assert_eq!(c.stats.inputs_skipped.load(Ordering::Relaxed), 0);
+        prop_assert_eq!(c.stats.unknown_watchers.load(Ordering::Relaxed), 0);
+    }
+}
+
+/// A cluster's recovery, driven by hand: both sides of a border lose each other (what a
+/// NATS restart does), despawn what the other owned, and see it again after the resync;
+/// a lost gateway's players leave the region that owned them.
+#[test]
+fn a_cut_border_despawns_both_sides_and_the_resync_brings_them_back() {
+    let mut c = Cluster::new(2);
+    c.enter(1, -2.0, 0.0);
+    c.enter(2, 2.0, 0.0);
+    c.settle();
+    assert!(c.regions[0].has_ghost(2) && c.regions[1].has_ghost(1));
+    c.queues[0].push_back(RegionJob::NodeLost {
+        gateway: None,
+        regions: 0b10,
+    });
+    c.queues[1].push_back(RegionJob::NodeLost {
+        gateway: None,
+        regions: 0b01,
+    });
+    c.settle();
+    assert!(!c.regions[0].has_ghost(2) && !c.regions[1].has_ghost(1));
+    for (me, other) in [(1, 2), (2, 1)] {
+        let (view, _) = replay(me, &c.seen(me));
+        assert!(!view.contains(&other), "{me} no longer sees {other}");
+    }
+    c.queues[0].push_back(RegionJob::Resync);
+    c.queues[1].push_back(RegionJob::Resync);
+    c.settle();
+    for (me, other) in [(1, 2), (2, 1)] {
+        let (view, _) = replay(me, &c.seen(me));
+        assert!(
+            view.contains(&other),
+            "{me} sees {other} again after the resync"
+        );
+    }
+    // And play goes on: 2's move reaches 1.
+    c.walk(2, 3.0, 1.0);
+    c.settle();
+    let (_, moves) = replay(1, &c.seen(1));
+    assert_eq!(moves.get(&2).and_then(|m| m.last()), Some(&(3.0, 1.0)));
+}
+
+#[test]
+fn a_lost_gateway_takes_its_players_out_of_the_regions_that_owned_them() {
+    let remote = (1 << crate::game::player_ids::LOCAL_BITS) | 5;
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.enter(remote, 1.0, 0.0);
+    c.settle();
+    assert!(c.regions[0].owns(remote));
+    let (view, _) = replay(1, &c.seen(1));
+    assert!(
+        view.contains(&remote),
+        "player 1 saw the remote player first"
+    );
+    c.queues[0].push_back(RegionJob::NodeLost {
+        gateway: Some(1),
+        regions: 0,
+    });
+    c.settle();
+    assert!(!c.regions[0].owns(remote), "the lost gateway's player left");
+    assert!(c.regions[0].owns(1), "the local player stays");
+    let (view, _) = replay(1, &c.seen(1));
+    assert!(!view.contains(&remote), "and was despawned for the others");
+}
+
+#[test]
+fn a_player_is_not_handed_to_an_unreachable_region() {
+    let mut c = Cluster::new(2);
+    c.enter(1, -2.0, 0.0);
+    c.settle();
+    c.regions[0].set_reachable(0b01);
+    c.walk(1, 2.0, 0.0);
+    c.settle();
+    assert!(
+        c.regions[0].owns(1),
+        "it stays with its owner past the border"
+    );
+    assert_eq!(c.route(1), 0);
+    c.regions[0].set_reachable(0b11);
+    c.walk(1, 3.0, 0.0);
+    c.settle();
+    assert!(c.regions[1].owns(1), "handed on once the region is back");
+    assert_eq!(c.route(1), 1);
+}

@@ -1,0 +1,175 @@
+//! How a region reaches a player: its session here ([`WorldLink`]), or through the region's
+//! outbound to the node that holds it ([`RemoteLink`]); and the directories that find
+//! either by player id.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use server_core::Session;
+
+use crate::game::outbox::Outbox;
+use crate::game::player_ids::gateway_of;
+use crate::game::world::geometry::RegionId;
+use crate::game::world::region::{Directory, PlayerLink};
+use crate::runtime::world::cluster::RegionOutbound;
+
+/// A connected player as the regions reach it: its session, and which region its session
+/// sends inputs to.
+#[derive(Debug)]
+pub struct WorldLink {
+    pub(super) session: Arc<Session>,
+    /// Written by the region that hands the player on, read by the session per input.
+    pub(super) route: AtomicU16,
+}
+
+impl Outbox for Arc<WorldLink> {
+    fn send(&self, frame: Bytes) -> bool {
+        Session::send(&self.session, frame).is_ok()
+    }
+}
+
+impl PlayerLink for Arc<WorldLink> {
+    fn route_to(&self, region: RegionId) {
+        self.route.store(region, Ordering::Release);
+    }
+}
+
+impl WorldLink {
+    /// The player's session.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// The region its inputs go to now.
+    pub fn route(&self) -> RegionId {
+        self.route.load(Ordering::Acquire)
+    }
+}
+
+/// A player as a region reaches it: its session in this process, or through NATS to the
+/// process that holds it.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// The session is here.
+    Local(Arc<WorldLink>),
+    /// Another node holds the session.
+    Remote(RemoteLink),
+}
+
+impl Outbox for Link {
+    fn send(&self, frame: Bytes) -> bool {
+        match self {
+            Link::Local(link) => link.send(frame),
+            Link::Remote(link) => link.send(frame),
+        }
+    }
+}
+
+impl PlayerLink for Link {
+    fn route_to(&self, region: RegionId) {
+        match self {
+            Link::Local(link) => link.route_to(region),
+            Link::Remote(link) => link.route_to(region),
+        }
+    }
+}
+
+/// One region's directory: local players from the shared map, remote ones (by the node in
+/// their id) as links through the region's outbound.
+pub struct RegionDirectory {
+    pub(super) local: Arc<PlayerDirectory>,
+    pub(super) remote: Option<Arc<dyn RegionOutbound>>,
+}
+
+impl Directory<Link> for RegionDirectory {
+    fn find(&self, player_id: i32) -> Option<Link> {
+        if let Some(out) = &self.remote {
+            let gateway = gateway_of(player_id);
+            if gateway != out.node() {
+                return Some(Link::Remote(RemoteLink {
+                    player_id,
+                    gateway,
+                    out: Arc::clone(out),
+                }));
+            }
+        }
+        self.local.find(player_id).map(Link::Local)
+    }
+}
+
+/// Player id -> link, for every connected player in world mode. A std mutex held only for a
+/// map insert, lookup or remove; regions look a player up once when they first learn of it.
+#[derive(Debug, Default)]
+pub struct PlayerDirectory {
+    links: Mutex<HashMap<i32, Arc<WorldLink>>>,
+}
+
+impl PlayerDirectory {
+    /// The link of a player whose session is in this process.
+    pub fn get(&self, player_id: i32) -> Option<Arc<WorldLink>> {
+        self.lock().get(&player_id).cloned()
+    }
+
+    /// Players whose sessions are in this process.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no player's session is here.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with every local player's link, under the lock (`f` must only queue, as
+    /// `Session::send` does).
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<WorldLink>)) {
+        for link in self.lock().values() {
+            f(link);
+        }
+    }
+
+    /// Every local player's link (a copy: the lock is not held while the caller works).
+    pub fn all(&self) -> Vec<(i32, Arc<WorldLink>)> {
+        self.lock()
+            .iter()
+            .map(|(&id, link)| (id, Arc::clone(link)))
+            .collect()
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<i32, Arc<WorldLink>>> {
+        // The map is consistent after any panic in insert/remove; ignore poisoning.
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Directory<Arc<WorldLink>> for Arc<PlayerDirectory> {
+    fn find(&self, player_id: i32) -> Option<Arc<WorldLink>> {
+        self.lock().get(&player_id).cloned()
+    }
+}
+
+/// A player whose session another node holds, as a region sees it.
+#[derive(Debug, Clone)]
+pub struct RemoteLink {
+    /// The player.
+    pub player_id: i32,
+    /// The node holding its session.
+    pub gateway: u16,
+    /// The region's outbound.
+    pub out: Arc<dyn RegionOutbound>,
+}
+
+impl Outbox for RemoteLink {
+    fn send(&self, frame: Bytes) -> bool {
+        self.out.frames(self.gateway, self.player_id, frame);
+        true
+    }
+}
+
+impl PlayerLink for RemoteLink {
+    fn route_to(&self, region: RegionId) {
+        self.out.route(self.gateway, self.player_id, region);
+    }
+}
