@@ -26,7 +26,7 @@ use crate::adapters::cluster::node::{ClusterNode, Publish, Subject};
 use crate::adapters::cluster::presence::{Change, Heartbeat};
 use crate::adapters::cluster::subjects;
 use crate::game::packets::SChat;
-use crate::game::world::wire::{self, WireMsg};
+use crate::game::world::wire;
 use crate::game::world::RegionJob;
 use crate::runtime::world::World;
 
@@ -290,18 +290,7 @@ fn apply(node: &ClusterNode, world: &World, from: u16, record: Record) {
                 return;
             };
             let job = match wire::decode_any(&frame) {
-                Ok(WireMsg::Region(msg)) => RegionJob::Peer(msg),
-                Ok(WireMsg::Enter { player_id, pos }) => RegionJob::Enter { player_id, pos },
-                Ok(WireMsg::Input {
-                    player_id,
-                    seq,
-                    input,
-                }) => RegionJob::Input {
-                    player_id,
-                    seq,
-                    input,
-                },
-                Ok(WireMsg::Leave { player_id }) => RegionJob::Leave { player_id },
+                Ok(msg) => msg.into_job(),
                 Err(e) => return malformed(node, &e.to_string()),
             };
             if let RegionJob::Enter { player_id, .. }

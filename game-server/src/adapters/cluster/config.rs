@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::game::world::MAX_REGIONS;
+use crate::game::world::{has_region, region_bit, RegionId, MAX_REGIONS};
 
 /// Most nodes in a cluster: the node id lives in bits 24..30 of every player id
 /// ([`crate::game::player_ids`]), and node ids are `0..MAX_NODES`.
@@ -189,10 +189,10 @@ fn mask_of(regions: &[usize]) -> Result<u64, ClusterConfigError> {
                 regions: MAX_REGIONS,
             });
         }
-        if mask & (1 << k) != 0 {
+        if has_region(mask, k as RegionId) {
             return Err(ClusterConfigError::DuplicateRegion(k));
         }
-        mask |= 1 << k;
+        mask |= region_bit(k as RegionId);
     }
     Ok(mask)
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::adapters::cluster::config::ClusterConfig;
 use crate::adapters::cluster::presence::Presence;
 use crate::adapters::cluster::subjects;
-use crate::game::world::{RegionId, MAX_REGIONS};
+use crate::game::world::{has_region, RegionId, MAX_REGIONS};
 
 const NO_OWNER: u16 = u16::MAX;
 
@@ -98,7 +98,7 @@ impl ClusterNode {
         let (tx, rx) = mpsc::channel(config.publish_capacity);
         let owners = (0..MAX_REGIONS)
             .map(|k| {
-                AtomicU16::new(if config.own & (1 << k) != 0 {
+                AtomicU16::new(if has_region(config.own, k as RegionId) {
                     config.node_id
                 } else {
                     NO_OWNER
@@ -131,7 +131,7 @@ impl ClusterNode {
 
     /// Whether this node runs `region`.
     pub fn runs(&self, region: RegionId) -> bool {
-        region < 64 && self.config.own & (1 << region) != 0
+        has_region(self.config.own, region)
     }
 
     /// The live node running `region` (this one for its own), if any.
@@ -175,7 +175,7 @@ impl ClusterNode {
     /// Copies who owns what from `presence` into the atomics the seats read.
     pub(crate) fn update_owners(&self, presence: &Presence, own_players: u64) {
         for (k, owner) in self.owners.iter().enumerate() {
-            if self.config.own & (1 << k) == 0 {
+            if !has_region(self.config.own, k as RegionId) {
                 let node = presence.owner_of(k as u16).unwrap_or(NO_OWNER);
                 owner.store(node, Ordering::Release);
             }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::game::world::has_region;
+
 /// What every node publishes on `world.heartbeat` twice a second (JSON: small, rare, and
 /// readable with `nats sub world.heartbeat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,10 +204,9 @@ impl Presence {
 
     /// The linked node running `region`, if any (this node's own regions are not listed).
     pub fn owner_of(&self, region: u16) -> Option<u16> {
-        let bit = 1u64.checked_shl(u32::from(region))?;
         self.peers
             .iter()
-            .find(|(_, p)| p.linked && p.regions & bit != 0)
+            .find(|(_, p)| p.linked && has_region(p.regions, region))
             .map(|(&n, _)| n)
     }
 

@@ -10,6 +10,18 @@ use crate::game::world::config::{Spawn, WorldConfig};
 /// A region's index, 0-based from the west (smallest x).
 pub type RegionId = u16;
 
+/// Region `r`'s bit in a set of regions (a `u64`, bit `k` for region `k`; a world has at most
+/// 64), or no bit for an id past 64. The one place a region set is built or read, for the
+/// regions, the cluster's ownership and its heartbeats alike.
+pub fn region_bit(r: RegionId) -> u64 {
+    1u64.checked_shl(u32::from(r)).unwrap_or(0)
+}
+
+/// Whether the region set `set` holds region `r`.
+pub fn has_region(set: u64, r: RegionId) -> bool {
+    set & region_bit(r) != 0
+}
+
 /// A point on the map: (x, z).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pos {

@@ -24,7 +24,7 @@ pub mod wire;
 
 pub use args::{Mode, WorldArgs};
 pub use config::{Spawn, WorldConfig, WorldConfigError, MAX_REGIONS};
-pub use geometry::{Layout, MoveVerdict, Pos, RegionId};
+pub use geometry::{has_region, region_bit, Layout, MoveVerdict, Pos, RegionId};
 pub use interest::{Interest, ViewChange};
 pub use message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
 pub use region::{Directory, PlayerLink, Region, WorldStats};

@@ -8,11 +8,17 @@
 //! frame is at most 65,535 bytes: a hand-off lists its watchers, 4 bytes each, so one can
 //! carry about 16,000 of them; more is an [`EncodeError`], never a truncated list. Decoding
 //! checks every length, like the game's packets, so a peer process cannot panic this one.
+//!
+//! `R_GatewayMove`/`R_GatewayChat`/`R_GatewayLeave` and `R_ForwardMove`/`R_ForwardChat`/
+//! `R_ForwardLeave` carry the same fields but for `from`, on purpose: a gateway job comes from
+//! the node holding the player's session and is checked against the player id's node; a
+//! forward comes from the region that handed the player on and is checked against that
+//! region. One shape with an optional `from` would let either pass for the other.
 
 use bytes::Bytes;
 use server_core::{EncodeError, Packet, ProtocolError};
 
-use crate::game::world::message::{PlayerInput, RegionMsg};
+use crate::game::world::message::{PlayerInput, RegionJob, RegionMsg};
 
 #[allow(missing_docs, dead_code, clippy::all)]
 mod generated {
@@ -53,6 +59,29 @@ pub enum WireMsg {
         /// The player.
         player_id: i32,
     },
+}
+
+impl WireMsg {
+    /// The job this message is for the region that receives it. The gateway jobs repeat
+    /// three of [`RegionJob`]'s variants on purpose: `WireMsg` is the part of a region's
+    /// jobs that may cross a process (plain data, `Clone` and `PartialEq` for the codec's
+    /// tests), while `RegionJob` also carries a reply channel and node-local control.
+    pub fn into_job(self) -> RegionJob {
+        match self {
+            WireMsg::Region(msg) => RegionJob::Peer(msg),
+            WireMsg::Enter { player_id, pos } => RegionJob::Enter { player_id, pos },
+            WireMsg::Input {
+                player_id,
+                seq,
+                input,
+            } => RegionJob::Input {
+                player_id,
+                seq,
+                input,
+            },
+            WireMsg::Leave { player_id } => RegionJob::Leave { player_id },
+        }
+    }
 }
 
 /// One wire message as a frame.

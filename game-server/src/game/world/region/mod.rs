@@ -23,7 +23,7 @@ use crate::game::packets::{
 };
 use crate::game::world::batch::Batch;
 use crate::game::world::config::WorldConfig;
-use crate::game::world::geometry::{Layout, MoveVerdict, Pos, RegionId};
+use crate::game::world::geometry::{has_region, Layout, MoveVerdict, Pos, RegionId};
 use crate::game::world::ids::{IdMap, IdSet};
 use crate::game::world::interest::{Interest, ViewChange};
 use crate::game::world::message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
@@ -470,7 +470,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
         self.sync_ghosts(player_id);
         let home = self.layout.region_of(to.x);
-        if home != self.id && self.reachable & (1u64 << home) != 0 {
+        if home != self.id && has_region(self.reachable, home) {
             self.hand_off(player_id, home);
         }
     }

@@ -8,7 +8,7 @@ use server_core::Packet;
 
 use super::{Directory, Ghost, Outgoing, Owned, PlayerLink, Region};
 use crate::game::packets::SBroadcastLeaveGame;
-use crate::game::world::geometry::{Pos, RegionId};
+use crate::game::world::geometry::{region_bit, Pos, RegionId};
 use crate::game::world::message::RegionMsg;
 
 impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
@@ -24,7 +24,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             if r == self.id {
                 continue;
             }
-            let bit = 1u64 << r;
+            let bit = region_bit(r);
             let d = self.layout.distance_to_stripe(p.x, r);
             let update = RegionMsg::GhostUpdate {
                 from: self.id,
@@ -72,9 +72,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             self.flush_one(r);
         }
         let watchers = self.interest.release(player_id);
-        let mut ghosted_to = owned.ghosted_to & !(1u64 << to);
+        let mut ghosted_to = owned.ghosted_to & !region_bit(to);
         if self.layout.distance_to_stripe(p.x, self.id) <= self.band {
-            ghosted_to |= 1u64 << self.id;
+            ghosted_to |= region_bit(self.id);
             self.ghosts.insert(
                 player_id,
                 Ghost {
