@@ -99,10 +99,22 @@ pub struct EventStream {
 impl EventStream {
     /// Opens `/live` and reads the response head.
     pub async fn open(addr: SocketAddr, authorization: Option<&str>) -> EventStream {
+        Self::open_with(addr, authorization, None).await
+    }
+
+    /// [`EventStream::open`] with an `Origin` header, as a browser's `EventSource` may send.
+    pub async fn open_with(
+        addr: SocketAddr,
+        authorization: Option<&str>,
+        origin: Option<&str>,
+    ) -> EventStream {
         let mut stream = TcpStream::connect(addr).await.expect("connect to admin");
         let mut request = format!("GET /live HTTP/1.1\r\nHost: {addr}\r\n");
         if let Some(auth) = authorization {
             request.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        if let Some(origin) = origin {
+            request.push_str(&format!("Origin: {origin}\r\n"));
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use crate::common::{bearer, start_with_admin, start_with_token, TOKEN};
 use crate::exposition::{parse, value};
 use crate::http::{
-    get, parse as parse_response, read_to_close, read_to_close_or_reset, EventStream,
+    get, parse as parse_response, read_to_close, read_to_close_or_reset, send_raw, EventStream,
 };
 use crate::support::{Client, WAIT};
 
@@ -51,7 +51,7 @@ async fn every_request_needs_the_token_and_refusals_are_counted() {
     let refused = [
         ("/", None),
         ("/metrics", Some("Bearer wrong-token-wrong-token")),
-        ("/healthz", Some(TOKEN)), // the token without its scheme
+        ("/metrics", Some(TOKEN)), // the token without its scheme
         ("/live", None),
         ("/no-such-page", None),
     ];
@@ -76,6 +76,9 @@ async fn every_request_needs_the_token_and_refusals_are_counted() {
         "every refusal is counted"
     );
     assert_eq!(get(admin, "/healthz", Some(&bearer())).await.status, 200);
+    // Health probes carry no token: /healthz answers them, and says nothing else.
+    let health = get(admin, "/healthz", None).await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
     let page = get(admin, "/", Some(&bearer())).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<svg"), "the page is served");
@@ -112,6 +115,73 @@ fn base64_encode(text: &str) -> String {
     out
 }
 
+/// A request with this `Host` (and `Origin`, if any), as a browser sends it.
+async fn get_as(admin: SocketAddr, path: &str, host: &str, origin: Option<&str>) -> u16 {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(origin) = origin {
+        request.push_str(&format!("Origin: {origin}\r\n"));
+    }
+    request.push_str("\r\n");
+    let resp = send_raw(admin, request.as_bytes()).await;
+    if resp.status != 200 {
+        assert!(
+            !resp.body.contains("game_"),
+            "a {} leaks no metric",
+            resp.status
+        );
+    }
+    resp.status
+}
+
+/// DNS rebinding: a page the operator visits points its own name at 127.0.0.1 and reads
+/// the tokenless endpoint. Its requests carry that name as `Host` (and its own origin as
+/// `Origin`); without a token only loopback names are served, and the refusals are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_a_rebound_host_name_reads_nothing() {
+    let server = start_with_admin(|_| {}).await;
+    let admin = server.admin_addr().expect("admin is on");
+    let port = admin.port();
+    let evil = format!("attacker.example:{port}");
+    for path in ["/", "/metrics", "/live", "/index.html"] {
+        assert_eq!(
+            get_as(admin, path, &evil, None).await,
+            403,
+            "{path} for {evil}"
+        );
+    }
+    let evil_origin = Some("http://attacker.example");
+    let loopback = format!("127.0.0.1:{port}");
+    assert_eq!(
+        get_as(admin, "/live", &loopback, evil_origin).await,
+        403,
+        "the event stream refuses a foreign Origin even with a loopback Host"
+    );
+    // The operator's own browser and scripts still get everything.
+    for host in [loopback.clone(), format!("localhost:{port}")] {
+        assert_eq!(get_as(admin, "/metrics", &host, None).await, 200, "{host}");
+    }
+    let own_origin = format!("http://localhost:{port}");
+    let mut live = EventStream::open(admin, None).await;
+    assert_eq!(live.status, 200, "the page's own event stream opens");
+    drop(live);
+    live = EventStream::open_with(admin, None, Some(&own_origin)).await;
+    assert_eq!(live.status, 200, "with its own loopback Origin too");
+    drop(live);
+    assert_eq!(
+        get_as(admin, "/healthz", &evil, None).await,
+        200,
+        "health says only ok"
+    );
+
+    let metrics = scrape(admin, None).await;
+    assert_eq!(
+        value(&metrics, "game_admin_forbidden_total", &[]),
+        5.0,
+        "every refusal is counted"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_non_loopback_admin_address_without_a_token_refuses_to_start() {
     let mut config = ServerConfig {
@@ -138,13 +208,13 @@ async fn malformed_requests_get_an_error_and_the_game_plays_on() {
     let (mut player, _) = Client::join(server.local_addr()).await;
 
     let huge_header = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
         "a".repeat(64 * 1024)
     );
     let bad: Vec<Vec<u8>> = vec![
         b"GARBAGE\r\n\r\n".to_vec(),
         b"GET / HTTP/9.9\r\n\r\n".to_vec(),
-        b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n".to_vec(),
         b"\x00\xff\x16\x03\x01\x02\x00binary".to_vec(),
         huge_header.into_bytes(),
         b"GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n".to_vec(),
@@ -187,7 +257,7 @@ async fn idle_and_trickling_clients_are_cut_off_by_the_header_timeout() {
 
     // One request on a kept-alive connection, then silence.
     let mut kept = TcpStream::connect(admin).await.expect("connect");
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await
         .expect("write");
     let raw = read_to_close(&mut kept, WAIT).await;
@@ -198,7 +268,8 @@ async fn idle_and_trickling_clients_are_cut_off_by_the_header_timeout() {
 
     // A head trickled a byte every 200 ms: 60 bytes would take 12 s; the 1 s timeout ends it.
     let mut slow = TcpStream::connect(admin).await.expect("connect");
-    let head = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let head =
+        b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut sent = 0;
     for byte in head.iter().take(60) {
         if slow.write_all(&[*byte]).await.is_err() {
@@ -239,7 +310,7 @@ async fn connections_past_the_cap_get_503_and_the_game_plays_on() {
         // The request may still be unread when the server closes, which makes the close a
         // reset; either way the answer is a 503 or nothing, never the page.
         let _ = extra
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             .await;
         let raw = read_to_close_or_reset(&mut extra).await;
         if let Some(resp) = parse_response(&raw) {
@@ -258,7 +329,7 @@ async fn connections_past_the_cap_get_503_and_the_game_plays_on() {
     let metrics = loop {
         let mut probe = TcpStream::connect(admin).await.expect("connect");
         let _ = probe
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .await;
         let raw = read_to_close_or_reset(&mut probe).await;
         if let Some(resp) = parse_response(&raw).filter(|r| r.status == 200) {
@@ -298,7 +369,7 @@ async fn a_map_viewer_that_stops_reading_is_dropped() {
         .expect("small receive buffer");
     let mut viewer = socket.connect(admin).await.expect("connect");
     viewer
-        .write_all(b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await
         .expect("write");
 

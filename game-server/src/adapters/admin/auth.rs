@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use subtle::ConstantTimeEq;
 
 use crate::adapters::admin::AdminError;
 
@@ -53,17 +54,18 @@ impl AdminToken {
         false
     }
 
-    /// Compares every byte whatever the first difference, so the time taken does not say how
-    /// much of a guess was right.
+    /// Compares in constant time with `subtle`: every byte whatever the first difference,
+    /// and a wrong length costs what a wrong byte does (both sides are padded to the longer
+    /// length, and the lengths are compared as numbers alongside), so the time taken says
+    /// neither how much of a guess was right nor how long the token is.
     fn matches(&self, candidate: &[u8]) -> bool {
-        if candidate.len() != self.0.len() {
-            return false;
-        }
-        self.0
-            .iter()
-            .zip(candidate)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        let len = self.0.len().max(candidate.len());
+        let mut ours = vec![0u8; len];
+        let mut theirs = vec![0u8; len];
+        ours[..self.0.len()].copy_from_slice(&self.0);
+        theirs[..candidate.len()].copy_from_slice(candidate);
+        let same_len = (self.0.len() as u64).ct_eq(&(candidate.len() as u64));
+        bool::from(ours.ct_eq(&theirs) & same_len)
     }
 }
 

@@ -17,7 +17,9 @@ use bytes::Bytes;
 use http_body_util::channel::Channel;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN, WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -29,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapters::admin::auth::AdminToken;
-use crate::adapters::admin::routes::{decide, Decision, Route};
+use crate::adapters::admin::routes::{decide, Decision, RequestHead, Route};
 use crate::adapters::admin::AdminStats;
 use crate::game::map::MapFeed;
 
@@ -143,13 +145,15 @@ async fn serve_connection(stream: TcpStream, served: Arc<Served>, header_timeout
 }
 
 fn handle(served: &Served, req: &Request<Incoming>, kill: &CancellationToken) -> Response<Body> {
-    let auth = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    match decide(
-        req.method().as_str(),
-        req.uri().path(),
-        auth,
-        served.token.as_ref(),
-    ) {
+    let header = |name| req.headers().get(name).map(HeaderValue::as_bytes);
+    let head = RequestHead {
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        authorization: header(AUTHORIZATION),
+        host: header(HOST),
+        origin: header(ORIGIN),
+    };
+    match decide(&head, served.token.as_ref()) {
         Decision::Serve(Route::Page) => full(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         Decision::Serve(Route::Health) => full(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
         Decision::Serve(Route::Metrics) => metrics(served),
@@ -173,6 +177,14 @@ fn handle(served: &Served, req: &Request<Incoming>, kill: &CancellationToken) ->
                 HeaderValue::from_static("Bearer realm=\"game-server admin\""),
             );
             resp
+        }
+        Decision::Forbidden => {
+            served.stats.forbidden.fetch_add(1, Ordering::Relaxed);
+            full(
+                StatusCode::FORBIDDEN,
+                "text/plain; charset=utf-8",
+                "without an admin token only a loopback Host (and Origin) is served\n",
+            )
         }
         Decision::NotFound => full(
             StatusCode::NOT_FOUND,

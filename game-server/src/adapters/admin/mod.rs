@@ -31,7 +31,7 @@ pub use crate::game::map::{
 };
 pub use auth::{AdminToken, MIN_TOKEN_LEN};
 pub use live::{FrameBuilder, LiveFrame};
-pub use routes::{decide, Decision, Route};
+pub use routes::{decide, is_loopback_host, is_loopback_origin, Decision, RequestHead, Route};
 pub use world_map::{spawn_publisher as publish_world, world_bounds};
 
 pub use crate::adapters::metrics::AdminStats;

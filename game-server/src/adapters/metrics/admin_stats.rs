@@ -9,6 +9,9 @@ use std::sync::atomic::AtomicU64;
 pub struct AdminStats {
     /// Requests refused for a missing or wrong token.
     pub unauthorized: AtomicU64,
+    /// Requests refused without a token for a Host or Origin that is not loopback (a page
+    /// that rebound its name to 127.0.0.1).
+    pub forbidden: AtomicU64,
     /// Connections closed at once because `max_connections` were open.
     pub connections_refused: AtomicU64,
     /// Connections open.

@@ -325,6 +325,13 @@ impl Collector for GameCollector {
         )?;
         counter(
             e,
+            "game_admin_forbidden",
+            "Admin requests refused without a token for a Host or Origin that is not loopback.",
+            None,
+            s.admin.forbidden.load(r),
+        )?;
+        counter(
+            e,
             "game_admin_connections_refused",
             "Admin connections closed at once: too many open.",
             None,
