@@ -751,11 +751,37 @@ fn count(totals: &mut SendTotals, id: u16, bytes: usize) -> bool {
 
 /// A connect failure's key in the report: the `io::ErrorKind` name (`ConnectionRefused`), or
 /// the OS's message when the kind says nothing (`Too many open files (os error 24)` is an
-/// uncategorized kind, and the likeliest failure of a big run on a default fd limit).
-fn failure_cause(e: &std::io::Error) -> String {
+/// uncategorized kind, and the likeliest failure of a big run on a default fd limit). An
+/// error that carries one of its own (a TLS handshake's: `invalid peer certificate:
+/// UnknownIssuer`) keeps it after the kind: `InvalidData` alone tells a newcomer nothing.
+pub(crate) fn failure_cause(e: &std::io::Error) -> String {
     let kind = format!("{:?}", e.kind());
-    match kind.as_str() {
-        "Other" | "Uncategorized" => e.to_string(),
-        _ => kind,
+    match (kind.as_str(), e.get_ref()) {
+        ("Other" | "Uncategorized", _) => e.to_string(),
+        (_, Some(inner)) => format!("{kind}: {inner}"),
+        (_, None) => kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::failure_cause;
+
+    #[test]
+    fn a_connect_failure_keeps_the_message_it_carries() {
+        let refused = Error::from(ErrorKind::ConnectionRefused);
+        assert_eq!(failure_cause(&refused), "ConnectionRefused");
+        let tls = Error::new(
+            ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(
+            failure_cause(&tls),
+            "InvalidData: invalid peer certificate: UnknownIssuer"
+        );
+        let fds = Error::from_raw_os_error(24);
+        assert_eq!(failure_cause(&fds), fds.to_string());
     }
 }

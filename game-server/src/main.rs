@@ -3,12 +3,40 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use game_server::cli::Cli;
+use game_server::app::gen_cert::gen_cert;
+use game_server::cli::{Cli, Command};
 use game_server::GameServer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = parse_or_usage();
+    if let Some(Command::GenCert { dir, names }) = &args.command {
+        return match gen_cert(dir, names) {
+            Ok(files) => {
+                println!(
+                    "wrote {} (trust this), {} (its key), {} and {} (the server's)",
+                    files.ca.display(),
+                    files.ca_key.display(),
+                    files.cert.display(),
+                    files.key.display()
+                );
+                println!(
+                    "run:  game-server --tls-cert {} --tls-key {}",
+                    files.cert.display(),
+                    files.key.display()
+                );
+                println!(
+                    "and:  dummy-client --tls --tls-ca {} --addr 127.0.0.1:7778",
+                    files.ca.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match args.config() {
         Ok(config) => config,
         Err(e) => usage_error(&e.to_string()),

@@ -31,9 +31,27 @@ pub struct ListenerStats {
     active: AtomicU64,
     tls_handshake_failed: AtomicU64,
     tls_handshake_timed_out: AtomicU64,
+    /// Unix second of the last handshake failure logged at warn level: at most one such
+    /// line a second, so a newcomer with a wrong certificate sees why, and a scanner cannot
+    /// flood the log.
+    tls_failure_warned_at: AtomicU64,
 }
 
 impl ListenerStats {
+    /// True at most once a second: whether this TLS handshake failure may be logged at
+    /// warn level (the others go to debug).
+    fn may_warn_tls_failure(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.tls_failure_warned_at.load(Ordering::Relaxed);
+        now > last
+            && self
+                .tls_failure_warned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Connections accepted and given a session.
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
@@ -407,9 +425,20 @@ async fn handshake(
     match tokio::time::timeout(limit, acceptor.inner.accept(stream)).await {
         Ok(Ok(tls)) => Some((tls, local)),
         Ok(Err(e)) => {
-            stats.tls_handshake_failed.fetch_add(1, Ordering::Relaxed);
-            // A peer's doing, so debug: a scanner must not be able to flood the log.
-            tracing::debug!(%peer, reason = %e, "TLS handshake failed; connection closed");
+            let failed = stats.tls_handshake_failed.fetch_add(1, Ordering::Relaxed) + 1;
+            // A peer's doing, so at most one warn line a second (a scanner must not flood
+            // the log), but at a level a newcomer sees: a client that refuses our
+            // certificate says why here ("received fatal alert: UnknownCA", ...).
+            if stats.may_warn_tls_failure() {
+                tracing::warn!(
+                    %peer,
+                    reason = %e,
+                    failed_total = failed,
+                    "TLS handshake failed; connection closed (one such line a second at most)"
+                );
+            } else {
+                tracing::debug!(%peer, reason = %e, "TLS handshake failed; connection closed");
+            }
             None
         }
         Err(_) => {

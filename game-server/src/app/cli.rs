@@ -28,6 +28,21 @@ pub enum CliError {
     Cluster(#[from] crate::adapters::cluster::ClusterConfigError),
 }
 
+/// What the binary can do besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Makes a development CA (DIR/ca.pem, the file clients trust) and a server
+    /// certificate it signed (DIR/server.pem and DIR/server-key.pem, for --tls-cert and
+    /// --tls-key). Never overwrites a file.
+    GenCert {
+        /// The folder to write into (created if missing).
+        dir: PathBuf,
+        /// Names the certificate is valid for (DNS names or IP addresses), repeatable.
+        #[arg(long = "name", default_values = ["localhost", "127.0.0.1", "::1"])]
+        names: Vec<String>,
+    },
+}
+
 /// The MMO game server (course protocol, one room).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -123,6 +138,9 @@ pub struct Cli {
     /// Cluster mode (`--nats`, `--node-id`, `--own-regions`, or `--cluster FILE`).
     #[command(flatten)]
     cluster: crate::adapters::cluster::ClusterArgs,
+    /// Instead of serving: `gen-cert DIR` makes a development CA and server certificate.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 impl Cli {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod gen_cert;
 pub mod server;
 
 pub use config::{ServerConfig, ServerConfigError, TlsListen};
