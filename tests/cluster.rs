@@ -159,10 +159,21 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
         a.snapshot().players == 0 && b.snapshot().players == 0
     })
     .await;
-    let after: Vec<_> = [&a, &b]
-        .iter()
-        .flat_map(|s| s.world_snapshot(0, Duration::from_secs(5)).expect("world"))
-        .collect();
+    // The last leaves' `PlayerGone`s cross NATS after their owners counted the player
+    // gone: wait for the ghosts to follow (or the bound of `eventually` to pass), then
+    // look.
+    let snapshot = || -> Vec<_> {
+        [&a, &b]
+            .iter()
+            .flat_map(|s| s.world_snapshot(0, Duration::from_secs(5)).expect("world"))
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let mut after = snapshot();
+    while after.iter().any(|r| r.ghosts > 0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = snapshot();
+    }
     a.shutdown().await;
     b.shutdown().await;
 
