@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use game_server::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketId,
-    SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPong, SUdpBound, SUdpTicket,
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, PacketId,
+    SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPong, SUdpBound,
+    SUdpChallenge, SUdpTicket,
 };
 use game_server::world::WorldConfig;
 use game_server::{GameServer, ServerConfig, UdpSettings};
@@ -86,7 +87,8 @@ impl Udp {
         out
     }
 
-    /// Sends the bind until `S_UdpBound` comes back (UDP may lose either).
+    /// Sends the bind until `S_UdpBound` comes back (UDP may lose either), echoing the
+    /// server's `S_UdpChallenge` as `C_UdpProve` on the way, as a client does.
     async fn bind(&self, player_id: i32, token: i64, want_moves: bool) -> SUdpBound {
         for _ in 0..50 {
             self.send(&CUdpBind {
@@ -96,6 +98,15 @@ impl Udp {
             })
             .await;
             for (id, body) in self.frames_within(Duration::from_millis(100)).await {
+                if id == SUdpChallenge::ID {
+                    let c = SUdpChallenge::decode(&body).expect("S_UdpChallenge decodes");
+                    assert_eq!(c.player_id, player_id);
+                    self.send(&CUdpProve {
+                        player_id,
+                        cookie: c.cookie,
+                    })
+                    .await;
+                }
                 if id == SUdpBound::ID {
                     return SUdpBound::decode(&body).expect("S_UdpBound decodes");
                 }
@@ -733,4 +744,187 @@ async fn dummy_client_bots_stay_on_tcp_when_the_server_has_no_udp() {
         "port 0: every bot stays on TCP"
     );
     assert_eq!(report.moves.lost, 0, "and over TCP nothing is lost");
+}
+
+/// Reflection: a bind with a good token but a forged source is answered at the forged
+/// address. Here the victim is a socket that only reads after its one bind (it never echoes
+/// the challenge, as a forged source cannot): while another player walks it gets nothing but
+/// challenges, and no more bytes than 3x what was sent from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_never_proves_it_receives_gets_only_challenges() {
+    let server = udp_server(|_| {}).await;
+    let stats = server.udp_stats().expect("UDP stats");
+    let (mut a, _) = Client::join(server.local_addr()).await;
+    let (mut b, _) = Client::join(server.local_addr()).await;
+    let ta = ticket(&mut a).await;
+
+    let victim = Udp::to(udp_addr(&server)).await;
+    let bind = CUdpBind {
+        player_id: a.player_id,
+        token: ta.token,
+        want_moves: true,
+    };
+    let mut sent = 0;
+    let mut frames = Vec::new();
+    for round in 0..4 {
+        // One forged bind every ~0.4 s (the attack resends to keep the address alive).
+        victim.send(&bind).await;
+        sent += bind.frame_len().expect("len");
+        for step in 0..4 {
+            b.send(&CMove {
+                pos_x: (round * 4 + step) as f32,
+                pos_y: 0.0,
+                pos_z: 0.0,
+            })
+            .await;
+            frames.extend(victim.frames_within(Duration::from_millis(100)).await);
+        }
+    }
+    let received: usize = frames.iter().map(|(_, body)| body.len() + 4).sum();
+    assert!(
+        frames.iter().all(|(id, _)| *id == SUdpChallenge::ID),
+        "only challenges reach an unproven address: {:?}",
+        frames.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+    );
+    assert!(!frames.is_empty(), "the bind was challenged");
+    assert!(
+        received <= 3 * sent,
+        "{received} bytes out for {sent} in: no amplification"
+    );
+    assert_eq!(stats.binds(), 0, "nothing was bound");
+    assert!(stats.challenges() >= 1);
+
+    // A's real client, from its own address, still binds (the proof is what binds).
+    let real = Udp::to(udp_addr(&server)).await;
+    let bound = real.bind(a.player_id, ta.token, true).await;
+    assert!(bound.moves_over_udp);
+    b.send(&CMove {
+        pos_x: 42.0,
+        pos_y: 0.0,
+        pos_z: 0.0,
+    })
+    .await;
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        got.extend(moves_in(
+            &real.frames_within(Duration::from_millis(100)).await,
+        ));
+        if got.iter().any(|m| m.pos_x == 42.0) {
+            break;
+        }
+    }
+    assert!(
+        got.iter().any(|m| m.pos_x == 42.0),
+        "the proved address gets the room's moves"
+    );
+    assert!(
+        moves_in(&victim.frames_within(Duration::from_millis(300)).await).is_empty(),
+        "and the victim still none"
+    );
+    server.shutdown().await;
+}
+
+/// Forged sources with one good ticket cannot fill the UDP session table: at most four
+/// unproven binds per ticket, the fifth refused and counted; a wrong cookie proves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ticket_holds_at_most_four_unproven_binds_and_a_wrong_cookie_binds_nothing() {
+    let server = udp_server(|_| {}).await;
+    let stats = server.udp_stats().expect("UDP stats");
+    let (mut a, _) = Client::join(server.local_addr()).await;
+    let ta = ticket(&mut a).await;
+    let bind = CUdpBind {
+        player_id: a.player_id,
+        token: ta.token,
+        want_moves: false,
+    };
+    let mut sockets = Vec::new();
+    let mut cookies = Vec::new();
+    for _ in 0..5 {
+        let s = Udp::to(udp_addr(&server)).await;
+        s.send(&bind).await;
+        let frames = s.frames_within(Duration::from_millis(200)).await;
+        cookies.push(
+            frames
+                .iter()
+                .find(|(id, _)| *id == SUdpChallenge::ID)
+                .map(|(_, body)| SUdpChallenge::decode(body).expect("decodes").cookie),
+        );
+        sockets.push(s);
+    }
+    assert!(
+        cookies[..4].iter().all(Option::is_some),
+        "four are challenged"
+    );
+    assert_eq!(cookies[4], None, "the fifth is refused");
+    eventually("the refusal is counted", || {
+        stats.binds_refused_unproven() == 1
+    })
+    .await;
+
+    let first = cookies[0].expect("challenged");
+    sockets[0]
+        .send(&CUdpProve {
+            player_id: a.player_id,
+            cookie: first ^ 1,
+        })
+        .await;
+    eventually("the wrong cookie is counted", || stats.bad_proofs() == 1).await;
+    assert_eq!(stats.binds(), 0, "a wrong cookie binds nothing");
+    sockets[0]
+        .send(&CUdpProve {
+            player_id: a.player_id,
+            cookie: first,
+        })
+        .await;
+    let frames = sockets[0].frames_within(Duration::from_millis(300)).await;
+    assert!(
+        frames.iter().any(|(id, _)| *id == SUdpBound::ID),
+        "the right cookie binds: {frames:?}"
+    );
+    assert_eq!(stats.binds(), 1);
+    // Proving freed a slot: another address may try now.
+    let late = Udp::to(udp_addr(&server)).await;
+    late.send(&bind).await;
+    let frames = late.frames_within(Duration::from_millis(200)).await;
+    assert!(frames.iter().any(|(id, _)| *id == SUdpChallenge::ID));
+    server.shutdown().await;
+}
+
+/// `C_UdpRequest` is rate limited (four back to back), and a player that left gets no
+/// ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_ticket_requests_are_rate_limited_and_not_answered_after_leaving() {
+    let server = udp_server(|_| {}).await;
+    let stats = server.udp_stats().expect("UDP stats");
+    let (mut a, _) = Client::join(server.local_addr()).await;
+    for _ in 0..6 {
+        a.send(&CUdpRequest {}).await;
+    }
+    a.send(&CPing { client_time: 7 }).await;
+    let mut tickets = 0;
+    loop {
+        let (id, _) = a.next_frame().await;
+        if id == SUdpTicket::ID {
+            tickets += 1;
+        }
+        if id == SPong::ID {
+            break;
+        }
+    }
+    assert_eq!(tickets, 4, "four back to back, the rest refused");
+    assert_eq!(stats.ticket_requests_refused(), 2);
+
+    let (mut b, _) = Client::join(server.local_addr()).await;
+    let mut both = CLeaveGame {}.encode().expect("encodes").to_vec();
+    both.extend_from_slice(&CUdpRequest {}.encode().expect("encodes"));
+    b.send_raw(&both).await;
+    let mut after_leave = Vec::new();
+    while let Some((id, _)) = b.try_next_frame().await {
+        after_leave.push(id);
+    }
+    assert!(
+        !after_leave.contains(&SUdpTicket::ID),
+        "no ticket after C_LeaveGame: {after_leave:?}"
+    );
+    server.shutdown().await;
 }

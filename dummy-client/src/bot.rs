@@ -22,7 +22,7 @@ use crate::latency::Latency;
 use crate::moves::{self, Tag};
 use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
-    SBroadcastMove, SChat, SPlayerList, SPong, SUdpBound, SUdpTicket,
+    SBroadcastMove, SChat, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::pings::{PingLog, Pong};
 use crate::sequences::{Seen, SenderSeqs};
@@ -659,6 +659,10 @@ impl PacketHandler for Bot {
 
     fn on_s_udp_bound(&mut self, _packet: SUdpBound) {
         // Comes over UDP, to `udp.rs`; the server never sends it over TCP.
+    }
+
+    fn on_s_udp_challenge(&mut self, _packet: SUdpChallenge) {
+        // Comes over UDP, to `udp.rs` (which echoes it); never over TCP.
     }
 
     fn on_s_pong(&mut self, packet: SPong) {

@@ -4,7 +4,9 @@
 //! The handshake, driven by the driver's tick: once the bot is in the room it sends
 //! `C_UdpRequest` over TCP; its TCP handler keeps the `S_UdpTicket` (`bot.rs`); the next
 //! tick opens a UDP socket connected to the ticket's port on the server's address and sends
-//! `C_UdpBind` every [`BIND_RESEND`] until `S_UdpBound` arrives. From then on the bot's
+//! `C_UdpBind` every [`BIND_RESEND`] until `S_UdpBound` arrives; the receive task echoes the
+//! server's `S_UdpChallenge` as `C_UdpProve` (the proof that this address receives, without
+//! which nothing is bound). From then on the bot's
 //! moves are `C_UdpMove`s (with a sequence number of their own) and the room sends it
 //! `S_BroadcastMove`s over UDP; everything else stays on TCP. A ticket with port 0 (the
 //! server has no UDP) leaves the bot on TCP.
@@ -29,7 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::{Bot, BotShared, RunShared};
-use crate::packets::{CMove, CUdpBind, CUdpMove, SUdpBound};
+use crate::packets::{CMove, CUdpBind, CUdpMove, CUdpProve, SUdpBound, SUdpChallenge};
 
 /// How often an unanswered `C_UdpBind` is sent again.
 pub(crate) const BIND_RESEND: Duration = Duration::from_millis(250);
@@ -268,6 +270,19 @@ async fn receive(
             used += header.size;
             if header.id == SUdpBound::ID {
                 bound.store(true, Ordering::Release);
+                continue;
+            }
+            if header.id == SUdpChallenge::ID {
+                // Echoed at once; a lost proof is covered by the next bind's challenge.
+                if let Ok(c) = SUdpChallenge::decode(body) {
+                    let proof = CUdpProve {
+                        player_id: c.player_id,
+                        cookie: c.cookie,
+                    };
+                    if let Ok(frame) = proof.encode() {
+                        let _ = socket.try_send(&frame);
+                    }
+                }
                 continue;
             }
             // A frame that does not decode is counted by the bot (`decode_errors`); over

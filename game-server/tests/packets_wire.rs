@@ -2,9 +2,9 @@
 //! the server's `PacketManager` against every kind of bad frame body.
 
 use game_server::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, Incoming, PacketHandler,
-    PacketId, PacketManager, Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove,
-    SChat, SPlayerList, SPong,
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, Incoming,
+    PacketHandler, PacketId, PacketManager, Player, SBroadcastEnterGame, SBroadcastLeaveGame,
+    SBroadcastMove, SChat, SPlayerList, SPong,
 };
 use proptest::prelude::*;
 use server_core::{DecodeError, EncodeError, Packet, ProtocolError};
@@ -33,6 +33,9 @@ fn course_ids_never_move() {
         (13, "C_UdpBind"),
         (14, "S_UdpBound"),
         (15, "C_UdpMove"),
+        // Its proof of address (an echoed cookie), appended after those.
+        (16, "S_UdpChallenge"),
+        (17, "C_UdpProve"),
     ];
     for (id, name) in expected {
         let packet = PacketId::from_u16(id).expect("every schema id should map to a PacketId");
@@ -41,7 +44,7 @@ fn course_ids_never_move() {
     }
     assert_eq!(PacketId::ALL.len(), expected.len());
     assert_eq!(PacketId::from_u16(0), None, "id 0 is never a packet");
-    assert_eq!(PacketId::from_u16(16), None);
+    assert_eq!(PacketId::from_u16(18), None);
     assert_eq!(<CMove as Packet>::ID, 5);
     assert_eq!(<SPlayerList as Packet>::NAME, "S_PlayerList");
 }
@@ -155,7 +158,7 @@ fn manager_decodes_client_packets() {
 
 #[test]
 fn manager_refuses_unknown_ids() {
-    for id in [0, 16, 999, u16::MAX] {
+    for id in [0, 18, 999, u16::MAX] {
         assert_eq!(
             PacketManager::decode(id, &[]),
             Err(ProtocolError::UnknownPacketId { id }),
@@ -290,6 +293,10 @@ impl PacketHandler for Recorder {
         self.calls
             .push(format!("udp move {} {}", packet.seq, packet.pos_x));
     }
+    fn on_c_udp_prove(&mut self, packet: CUdpProve) {
+        self.calls
+            .push(format!("udp prove {} {}", packet.player_id, packet.cookie));
+    }
 }
 
 #[test]
@@ -319,6 +326,11 @@ fn dispatch_calls_the_matching_handler_method() {
             ..CUdpMove::default()
         }
         .encode(),
+        CUdpProve {
+            player_id: 7,
+            cookie: -11,
+        }
+        .encode(),
         CLeaveGame.encode(),
     ];
     for frame in frames {
@@ -335,6 +347,7 @@ fn dispatch_calls_the_matching_handler_method() {
             "udp request",
             "udp bind 7 -3 true",
             "udp move 9 1.5",
+            "udp prove 7 -11",
             "leave"
         ],
         "each packet should reach its own handler method, in order"
@@ -343,7 +356,7 @@ fn dispatch_calls_the_matching_handler_method() {
         PacketManager::dispatch(1, &[], &mut recorder).is_err(),
         "an S_ packet must not reach the server's handler"
     );
-    assert_eq!(recorder.calls.len(), 7);
+    assert_eq!(recorder.calls.len(), 8);
 }
 
 fn finite_f32() -> impl Strategy<Value = f32> {

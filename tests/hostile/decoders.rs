@@ -47,6 +47,7 @@ fn reencode(packet: &server_packets::Incoming) -> Vec<u8> {
         Incoming::CUdpRequest(p) => p.encode(),
         Incoming::CUdpBind(p) => p.encode(),
         Incoming::CUdpMove(p) => p.encode(),
+        Incoming::CUdpProve(p) => p.encode(),
     };
     frame
         .expect("a decoded packet encodes")

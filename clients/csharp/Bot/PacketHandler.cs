@@ -47,4 +47,9 @@ static class PacketHandler
     {
         ((BotSession)session).OnUnasked("S_UdpBound");
     }
+
+    public static void S_UdpChallengeHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_UdpChallenge");
+    }
 }

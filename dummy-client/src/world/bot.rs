@@ -11,7 +11,7 @@ use server_core::{CloseReason, PacketSession, Session};
 
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
-    SPlayerList, SPong, SUdpBound, SUdpTicket,
+    SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::world::checker::Checker;
 
@@ -200,6 +200,8 @@ impl PacketHandler for WorldBot {
     fn on_s_udp_ticket(&mut self, _p: SUdpTicket) {}
 
     fn on_s_udp_bound(&mut self, _p: SUdpBound) {}
+
+    fn on_s_udp_challenge(&mut self, _p: SUdpChallenge) {}
 
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();

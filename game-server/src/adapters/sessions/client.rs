@@ -35,13 +35,20 @@ use crate::adapters::sessions::udp::link::UdpLink;
 use crate::adapters::sessions::udp::stats::bump;
 use crate::game::input_gate::{InputGate, Verdict};
 use crate::game::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketHandler, PacketManager,
-    SChat, SPong, SUdpTicket,
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, PacketHandler,
+    PacketManager, SChat, SPong, SUdpTicket,
 };
-use crate::game::rate_limit::TokenBucket;
+use crate::game::rate_limit::{Rate, TokenBucket};
 use crate::game::world::PlayerInput;
 use crate::runtime::job_queue::QueueFull;
 use crate::runtime::seat::Seat;
+
+/// `C_UdpRequest`s a session may send: a client asks once, and again if its UDP side broke
+/// (a new socket, a NAT that moved); four back to back, then one every ten seconds.
+const UDP_REQUEST_RATE: Rate = Rate {
+    per_sec: 0.1,
+    burst: 4.0,
+};
 
 /// One player's connection.
 pub struct ClientSession {
@@ -54,6 +61,8 @@ pub struct ClientSession {
     /// The move rate and the refusal budget: the player's, shared with its UDP session.
     gate: Arc<InputGate>,
     chats: TokenBucket,
+    /// `C_UdpRequest`s: each issues a token, so they are few (see `UDP_REQUEST_RATE`).
+    udp_requests: TokenBucket,
     /// This session's packet counters (its own, so counting touches no shared cache line).
     traffic: TrafficHandle,
     /// Where the player's jobs go: the room, or its region of the world.
@@ -70,6 +79,7 @@ impl ClientSession {
                 now,
             )),
             chats: TokenBucket::new(shared.chat_rate, now),
+            udp_requests: TokenBucket::new(UDP_REQUEST_RATE, now),
             traffic: shared.metrics.traffic.open(),
             seat: shared.game.seat(),
             shared,
@@ -263,6 +273,21 @@ impl PacketHandler for ClientSession {
         let Some(session) = self.session.clone() else {
             return;
         };
+        // Each answer takes the tickets' lock and a send: a player that left has no use for
+        // a ticket, and a client looping requests is refused like any flood.
+        if self.left || !self.udp_requests.try_take(Instant::now()) {
+            if let Some(udp) = &self.shared.udp {
+                bump(&udp.stats.ticket_requests_refused);
+            }
+            if !self.left {
+                self.shared
+                    .metrics
+                    .rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
+                self.refused("C_UdpRequest", "over the C_UdpRequest rate limit");
+            }
+            return;
+        }
         let ticket = match &self.shared.udp {
             // Port 0: this server has no UDP; the client stays on TCP.
             None => SUdpTicket {
@@ -303,6 +328,12 @@ impl PacketHandler for ClientSession {
     fn on_c_udp_move(&mut self, _packet: CUdpMove) {
         self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
             "C_UdpMove is a UDP packet, sent over TCP".into(),
+        )));
+    }
+
+    fn on_c_udp_prove(&mut self, _packet: CUdpProve) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_UdpProve is a UDP packet, sent over TCP".into(),
         )));
     }
 }

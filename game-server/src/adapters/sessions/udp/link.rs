@@ -1,5 +1,6 @@
 //! `UdpLink`: what a player's TCP session shares with the UDP session bound to it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use server_core::{CloseReason, Session};
@@ -16,6 +17,9 @@ pub(crate) struct UdpLink {
     /// address (a NAT that changed its port): the newest wins and the older one is closed.
     /// A std mutex, held for a swap, never across an `.await`.
     bound: Mutex<Option<Arc<Session>>>,
+    /// UDP sessions holding an unproven bind for this player (sent a good token, not yet
+    /// echoed the challenge): capped, so forged sources cannot fill the session table.
+    unproven: AtomicUsize,
 }
 
 impl UdpLink {
@@ -24,7 +28,24 @@ impl UdpLink {
             player_id,
             gate,
             bound: Mutex::new(None),
+            unproven: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts one more unproven bind, unless `max` are open already.
+    pub fn try_hold_unproven(&self, max: usize) -> bool {
+        self.unproven
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// An unproven bind was proved or its session ended.
+    pub fn release_unproven(&self) {
+        let _ = self
+            .unproven
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     /// Makes `session` the player's UDP session; closes the one it replaces, if any.

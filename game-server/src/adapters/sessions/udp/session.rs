@@ -1,33 +1,43 @@
 //! `UdpPlayerSession`: the handler of one UDP address, which speaks for a player once bound.
 //!
 //! Policy for what comes over UDP:
-//! - `C_UdpBind` with the right (playerId, token) binds this address to that player and is
-//!   answered with `S_UdpBound` (again on every resend: the client resends until the answer
-//!   arrives). A wrong token, another player's token or a player with no ticket is dropped,
-//!   counted and not answered; `max_bad_tokens` of them close an unbound UDP session. A
-//!   bound one only drops them: a UDP source address can be forged, and closing would let
-//!   anyone who knows it cut the player's binding.
+//! - `C_UdpBind` with the right (playerId, token) from an address that has not proved it
+//!   receives is answered with `S_UdpChallenge { cookie }` (a fresh random cookie, the same
+//!   one on every resend), within 3x the bytes the address sent (`proof.rs`); nothing else is
+//!   sent there. At most `MAX_UNPROVEN_PER_TICKET` addresses may hold an unproven bind for
+//!   one ticket: a further one is refused, counted and closed, so forged sources with one
+//!   stolen-or-own ticket cannot fill the session table.
+//! - `C_UdpProve` echoing that cookie binds this address to the player and is answered with
+//!   `S_UdpBound` (again on every resent bind or proof: the client resends until the answer
+//!   arrives). A proof with no challenge outstanding or the wrong cookie is dropped and
+//!   counted as a bad bind.
+//! - A wrong token, another player's token or a player with no ticket is dropped, counted
+//!   and not answered; `max_bad_tokens` of them (bad proofs included) close an unbound UDP
+//!   session. A bound one only drops them: a UDP source address can be forged, and closing
+//!   would let anyone who knows it cut the player's binding.
 //! - `C_UdpMove` from an unbound address is dropped, counted, and closes that session. From
 //!   a bound one, the first move after the bind is taken whatever its `seq`; after that a
 //!   move whose `seq` is not above the newest taken is stale (UDP reordered or duplicated
 //!   it): dropped and counted. The rest take the TCP move's path through the player's input
 //!   gate (finite position, one move rate and refusal budget across both transports); a
-//!   refused move is dropped, never a close (the source can be forged), and an admitted one
+//!   refused move (a NaN or infinite position included) is dropped and counted, never a
+//!   close (the source can be forged), and an admitted one
 //!   is pushed to the room's input queue (dropped and counted when full).
 //! - Any other packet is a TCP packet: dropped and counted; it closes an unbound session.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use server_core::{CloseReason, PacketSession, ProtocolError, Session};
+use server_core::{CloseReason, Packet, PacketSession, ProtocolError, Session};
 
 use crate::adapters::sessions::shared::{drop_full_input, Shared, UdpShared};
 use crate::adapters::sessions::udp::link::UdpLink;
+use crate::adapters::sessions::udp::proof::{Budget, MAX_UNPROVEN_PER_TICKET};
 use crate::adapters::sessions::udp::stats::bump;
 use crate::game::input_gate::{Meters, Verdict};
 use crate::game::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpRequest, PacketHandler, PacketManager,
-    SUdpBound,
+    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, PacketHandler,
+    PacketManager, SUdpBound, SUdpChallenge,
 };
 use crate::game::room::RoomJob;
 
@@ -43,6 +53,15 @@ struct Bound {
     last_seq: Option<u32>,
 }
 
+/// A good bind from an address that has not proved it receives yet.
+struct Unproven {
+    link: Arc<UdpLink>,
+    token: i64,
+    want_moves: bool,
+    /// What `C_UdpProve` must echo.
+    cookie: i64,
+}
+
 /// How far ahead of the newest taken `C_UdpMove` a sequence number may be: more than a
 /// client loses in a row (11 minutes of moves at 100 a second).
 const MAX_SEQ_JUMP: u32 = 1 << 16;
@@ -53,6 +72,10 @@ pub(crate) struct UdpPlayerSession {
     /// Set by `on_connected`, before any packet.
     session: Option<Arc<Session>>,
     bound: Option<Bound>,
+    /// A good bind waiting for its proof; `None` once bound.
+    unproven: Option<Unproven>,
+    /// Bytes to and from this address while it has not proved it receives.
+    budget: Budget,
     bad_tokens: u32,
 }
 
@@ -62,6 +85,8 @@ impl UdpPlayerSession {
             shared,
             session: None,
             bound: None,
+            unproven: None,
+            budget: Budget::default(),
             bad_tokens: 0,
         }
     }
@@ -123,6 +148,23 @@ impl UdpPlayerSession {
         }
     }
 
+    /// `S_UdpChallenge` to this unproven address, if its byte budget allows.
+    fn challenge(&mut self, session: &Arc<Session>, player_id: i32, cookie: i64) {
+        let Some(udp) = self.shared.udp.as_ref() else {
+            return;
+        };
+        let challenge = SUdpChallenge { player_id, cookie };
+        let len = challenge.frame_len().unwrap_or(usize::MAX);
+        if !self.budget.try_send(len) {
+            bump(&udp.stats.challenges_capped);
+            return;
+        }
+        bump(&udp.stats.challenges);
+        if let Err(e) = session.send_packet(&challenge) {
+            tracing::debug!(player_id, error = %e, "S_UdpChallenge not sent");
+        }
+    }
+
     fn bad_bind(&mut self, why: &dyn std::fmt::Display) {
         let Some(udp) = self.shared.udp.as_ref() else {
             return;
@@ -153,10 +195,17 @@ impl PacketSession for UdpPlayerSession {
         id: u16,
         body: &[u8],
     ) -> Result<(), CloseReason> {
+        if self.bound.is_none() {
+            self.budget
+                .received(body.len() + server_core::frame::HEADER_SIZE);
+        }
         PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
     }
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
+        if let Some(unproven) = self.unproven.take() {
+            unproven.link.release_unproven();
+        }
         let Some(bound) = self.bound.take() else {
             return;
         };
@@ -202,29 +251,103 @@ impl PacketHandler for UdpPlayerSession {
             reply_bound(&session, player_id, want);
             return;
         }
+        if let Some(unproven) = &self.unproven {
+            if unproven.link.player_id == packet.player_id && unproven.token == packet.token {
+                // A resend while the proof is on its way (or the challenge was lost): the
+                // same cookie again; a changed wantMoves is taken with the proof.
+                let cookie = unproven.cookie;
+                if let Some(unproven) = &mut self.unproven {
+                    unproven.want_moves = packet.want_moves;
+                }
+                self.challenge(&session, packet.player_id, cookie);
+            } else {
+                self.bad_bind(&"an unproven address asked again for another player or token");
+            }
+            return;
+        }
         let Some(udp) = self.udp() else {
             return;
         };
         match udp.tickets.check(packet.player_id, packet.token) {
             Ok(link) => {
-                // Routed on every bind, wanted or not: a bind from a new address replaces
-                // (and closes) the old one, whose route to the room must not outlive it.
-                let outbox = packet.want_moves.then(|| Arc::clone(&session));
-                if !self.try_route_moves(packet.player_id, outbox) {
+                if !link.try_hold_unproven(MAX_UNPROVEN_PER_TICKET) {
+                    bump(&udp.stats.binds_refused_unproven);
+                    self.close(CloseReason::ApplicationError(format!(
+                        "player {} has {MAX_UNPROVEN_PER_TICKET} unproven UDP binds open already",
+                        packet.player_id
+                    )));
                     return;
                 }
-                bump(&udp.stats.binds);
-                link.bind(&session);
-                self.bound = Some(Bound {
+                let cookie = rand::random::<i64>();
+                self.unproven = Some(Unproven {
                     link,
                     token: packet.token,
                     want_moves: packet.want_moves,
-                    last_seq: None,
+                    cookie,
                 });
-                reply_bound(&session, packet.player_id, packet.want_moves);
+                self.challenge(&session, packet.player_id, cookie);
             }
             Err(e) => self.bad_bind(&e),
         }
+    }
+
+    fn on_c_udp_prove(&mut self, packet: CUdpProve) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        if let Some(bound) = &self.bound {
+            // A resent proof (our S_UdpBound was lost): answer again, nothing else changes.
+            if bound.link.player_id == packet.player_id {
+                reply_bound(&session, packet.player_id, bound.want_moves);
+            }
+            return;
+        }
+        let proved = self
+            .unproven
+            .as_ref()
+            .is_some_and(|u| u.link.player_id == packet.player_id && u.cookie == packet.cookie);
+        if !proved {
+            if let Some(udp) = self.udp() {
+                bump(&udp.stats.bad_proofs);
+            }
+            self.bad_bind(&"C_UdpProve without a challenge, or with the wrong cookie");
+            return;
+        }
+        let Some(unproven) = self.unproven.take() else {
+            return;
+        };
+        // The ticket may have gone (its TCP session ended) or been replaced (asked again)
+        // while the proof was on its way: the bind holds only for the live ticket.
+        let live = self.udp().is_some_and(|udp| {
+            udp.tickets
+                .check(packet.player_id, unproven.token)
+                .is_ok_and(|link| Arc::ptr_eq(&link, &unproven.link))
+        });
+        if !live {
+            unproven.link.release_unproven();
+            self.bad_bind(&"C_UdpProve for a ticket that is no longer live");
+            return;
+        }
+        // Routed on every bind, wanted or not: a bind from a new address replaces (and
+        // closes) the old one, whose route to the room must not outlive it.
+        let outbox = unproven.want_moves.then(|| Arc::clone(&session));
+        if !self.try_route_moves(packet.player_id, outbox) {
+            // Not answered; the client resends its bind, and proves again.
+            self.unproven = Some(unproven);
+            return;
+        }
+        unproven.link.release_unproven();
+        if let Some(udp) = self.udp() {
+            bump(&udp.stats.binds);
+        }
+        unproven.link.bind(&session);
+        self.bound = Some(Bound {
+            link: unproven.link,
+            token: unproven.token,
+            want_moves: unproven.want_moves,
+            last_seq: None,
+        });
+        reply_bound(&session, packet.player_id, unproven.want_moves);
     }
 
     fn on_c_udp_move(&mut self, packet: CUdpMove) {
@@ -274,6 +397,7 @@ impl PacketHandler for UdpPlayerSession {
             // Over UDP a close would let a forged datagram cut the player's binding; the
             // move is dropped (and was counted by the gate), the TCP session decides.
             Verdict::Close(reason) => {
+                bump(&udp.stats.moves_refused);
                 tracing::debug!(player_id, %reason, "C_UdpMove refused");
             }
         }
