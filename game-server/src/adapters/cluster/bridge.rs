@@ -27,7 +27,7 @@ use crate::adapters::cluster::presence::{Change, Heartbeat};
 use crate::adapters::cluster::subjects;
 use crate::game::packets::SChat;
 use crate::game::world::wire;
-use crate::game::world::RegionJob;
+use crate::game::world::{has_region, RegionJob};
 use crate::runtime::world::World;
 
 /// Longest wait for the NATS client to take one publish.
@@ -200,7 +200,7 @@ fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) 
     let mut cut = 0u64;
     for (player_id, link) in world.directory().all() {
         let region = link.route();
-        if 1u64.checked_shl(u32::from(region)).unwrap_or(0) & regions != 0 {
+        if has_region(regions, region) {
             cut += 1;
             tracing::debug!(
                 player_id,
