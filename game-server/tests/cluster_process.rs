@@ -103,6 +103,48 @@ impl Proc {
         }
     }
 
+    /// Lines of its output that contain every one of `texts`.
+    fn count_lines(&self, texts: &[&str]) -> usize {
+        self.lines
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| texts.iter().all(|t| l.contains(t)))
+            .count()
+    }
+
+    /// Waits until `n` lines of its output contain every one of `texts`.
+    fn wait_for_lines(&mut self, texts: &[&str], n: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self.count_lines(texts) < n {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{}: fewer than {n} lines with all of {texts:?} within {WAIT:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit on its own; its status.
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll child") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} should have exited within {within:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL, then reaps it.
     fn kill(&mut self) {
         let _ = self.child.kill();
@@ -443,4 +485,107 @@ fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_sur
     })
     .unwrap_or_else(|e| panic!("play goes on on node 0: the newcomer sees b move ({e:?})"));
     println!("whole test took {:?}", started.elapsed());
+}
+
+/// A node killed and started again with the same `--node-id` (issue 22, item 1): its new
+/// players are numbered above every id the survivor remembers from its first run, so the
+/// survivor's region lets them in (a reused id would be taken for a player long gone and
+/// its enter ignored: no `S_PlayerList`, a frozen client), and they play.
+#[test]
+fn a_killed_node_restarted_with_its_id_numbers_new_players_above_the_old_and_they_play() {
+    let test = "cluster process restart";
+    let Some(nats) = nats::Nats::start(test) else {
+        return;
+    };
+    let mut n0 = start_node(0, &nats.url());
+    let mut n1 = start_node(1, &nats.url());
+    n0.proc.wait_for_line(&["node linked"]);
+    n1.proc.wait_for_line(&["node linked"]);
+
+    // Players of node 1 in node 0's region (everyone spawns at (-1, 0), region 0), who
+    // then leave: node 0's region buries their ids. One stays until the kill.
+    let mut old_ids = Vec::new();
+    for _ in 0..3 {
+        let (c, _) = Client::join(n1.addr);
+        old_ids.push(c.player_id);
+    }
+    let (stay, _) = Client::join(n1.addr);
+    old_ids.push(stay.player_id);
+    wait_owned(
+        &mut n0,
+        1,
+        "node 0's region owns the one who stayed; three left",
+    );
+
+    n1.proc.kill();
+    n0.proc.wait_for_line(&["node lost", "node=1"]);
+    wait_owned(
+        &mut n0,
+        0,
+        "the dead node's players are gone from node 0's region",
+    );
+
+    let mut n1 = start_node(1, &nats.url());
+    n1.proc.wait_for_line(&["joined the cluster"]);
+    n1.proc.wait_for_line(&["node linked", "node=0"]);
+    n0.proc.wait_for_lines(&["node linked", "node=1"], 2);
+    let (mut e, list) = Client::join(n1.addr);
+    let highest_old = old_ids.iter().copied().max().expect("ids");
+    assert_eq!((e.player_id >> 24) & 0x3f, 1, "e's id carries node 1");
+    assert!(
+        e.player_id > highest_old,
+        "the restarted node numbers above its first run's ids: {} after {old_ids:?}",
+        e.player_id
+    );
+    assert!(
+        list.players
+            .iter()
+            .any(|p| p.is_self && p.player_id == e.player_id),
+        "node 0's region let e in: {list:?}"
+    );
+    e.send_move(-3.0, 2.0);
+    let e_id = e.player_id;
+    e.wait_for(WAIT, |m: &SBroadcastMove| {
+        m.player_id == e_id && m.pos_z == 2.0
+    })
+    .unwrap_or_else(|err| {
+        panic!(
+            "e's move comes back ({err:?}); node 0:\n{}\nnode 1:\n{}",
+            n0.proc.log(),
+            n1.proc.log()
+        )
+    });
+    drop(stay);
+}
+
+/// A second process started with a running node's id (issue 22, item 6) is told so by that
+/// node as it joins, and refuses to start; the running node plays on.
+#[test]
+fn a_second_process_with_a_running_nodes_id_refuses_to_start() {
+    let test = "cluster process duplicate id";
+    let Some(nats) = nats::Nats::start(test) else {
+        return;
+    };
+    let mut n0 = start_node(0, &nats.url());
+    n0.proc.wait_for_line(&["joined the cluster"]);
+    let mut twin = start_node(0, &nats.url());
+    let status = twin.proc.wait_exit(WAIT);
+    assert!(
+        !status.success(),
+        "the twin must not run:\n{}",
+        twin.proc.log()
+    );
+    assert!(
+        twin.proc.log().contains("node 0 is already running"),
+        "it says why:\n{}",
+        twin.proc.log()
+    );
+    n0.proc
+        .wait_for_line(&["another process asked to join as this node"]);
+    n0.proc.assert_running();
+    let (mut b, _) = Client::join(n0.addr);
+    b.send_move(-2.0, 1.0);
+    let b_id = b.player_id;
+    b.wait_for(WAIT, |m: &SBroadcastMove| m.player_id == b_id)
+        .unwrap_or_else(|e| panic!("node 0 still plays ({e:?})"));
 }

@@ -208,9 +208,12 @@ impl GameServer {
         };
         // In a cluster each node numbers its players in its own range, so any node can tell
         // a player's gateway from its id.
-        let (first_id, last_id) = cluster
-            .as_ref()
-            .map_or((1, i32::MAX), |node| ids::range(node.id()));
+        // A node restarted with the same id numbers its players above every id of its range
+        // the cluster still remembers (the bridge asked as it joined).
+        let (first_id, last_id) = match (&cluster, &bridge) {
+            (Some(node), Some(bridge)) => (bridge.first_id(), ids::range(node.id()).1),
+            _ => (1, i32::MAX),
+        };
         let shared = Arc::new(Shared {
             sessions: crate::SessionManager::with_range(first_id, last_id),
             game,

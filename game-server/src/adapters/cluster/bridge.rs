@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::adapters::cluster::envelope::{self, Record};
+use crate::adapters::cluster::ids;
 use crate::adapters::cluster::node::{ClusterNode, Publish, Subject};
 use crate::adapters::cluster::presence::{Change, Heartbeat};
 use crate::adapters::cluster::subjects;
@@ -44,6 +45,13 @@ pub enum BridgeError {
         /// Why.
         reason: String,
     },
+    /// Another process already runs this node id: it answered the joining node's question
+    /// on `world.ids`. Two processes with one id would split every message between them.
+    #[error("node {node} is already running in another process; refusing to start a second one")]
+    DuplicateNode {
+        /// The node id.
+        node: u16,
+    },
     /// A subscription was refused.
     #[error("could not subscribe to {subject}: {reason}")]
     Subscribe {
@@ -58,6 +66,9 @@ pub enum BridgeError {
 pub struct Bridge {
     client: async_nats::Client,
     tasks: Vec<JoinHandle<()>>,
+    /// The first player id this node may hand out (above every id of its range the
+    /// cluster remembers from an earlier run of this node).
+    first_id: i32,
 }
 
 impl Bridge {
@@ -105,7 +116,36 @@ impl Bridge {
         let inbox = subscribe(subjects::node(config.node_id)).await?;
         let chat = subscribe(subjects::CHAT.to_owned()).await?;
         let beats = subscribe(subjects::HEARTBEAT.to_owned()).await?;
+        // Before answering anyone: is this node id taken, and which of its ids does the
+        // cluster still remember? Every live node answers at once; two heartbeats' time
+        // (at least a second) is plenty.
+        let question = ids::Question {
+            node: config.node_id,
+            instance: node.instance(),
+        };
+        let wait = (config.heartbeat * 2).max(Duration::from_secs(1));
+        let verdict =
+            ids::ask(&client, question, wait)
+                .await
+                .map_err(|reason| BridgeError::Subscribe {
+                    subject: subjects::IDS.to_owned(),
+                    reason,
+                })?;
+        if verdict.duplicate {
+            return Err(BridgeError::DuplicateNode {
+                node: config.node_id,
+            });
+        }
+        let (first, last) = crate::game::player_ids::range(config.node_id);
+        let first_id = ids::first_free(first, last, verdict.highest);
+        let questions = subscribe(subjects::IDS.to_owned()).await?;
         let tasks = vec![
+            tokio::spawn(answer_ids(
+                questions,
+                client.clone(),
+                Arc::clone(&node),
+                Arc::clone(&world),
+            )),
             tokio::spawn(publisher(client.clone(), Arc::clone(&node), publishes)),
             tokio::spawn(read_inbox(inbox, Arc::clone(&node), Arc::clone(&world))),
             tokio::spawn(read_chat(chat, Arc::clone(&world))),
@@ -114,15 +154,27 @@ impl Bridge {
                 Arc::clone(&node),
                 Arc::clone(&world),
             )),
-            tokio::spawn(heartbeat(client.clone(), node, world)),
+            tokio::spawn(heartbeat(client.clone(), Arc::clone(&node), world)),
         ];
         tracing::info!(
             node = config.node_id,
             regions = format!("{:#b}", config.own),
             url = %config.nats_url,
+            epoch = node.epoch(),
+            first_player_id = first_id,
+            nodes_answered = verdict.answers,
             "joined the cluster"
         );
-        Ok(Bridge { client, tasks })
+        Ok(Bridge {
+            client,
+            tasks,
+            first_id,
+        })
+    }
+
+    /// The first player id this node may hand out.
+    pub fn first_id(&self) -> i32 {
+        self.first_id
     }
 
     /// Stops the tasks after giving NATS up to a second to take what was published.
@@ -333,6 +385,49 @@ fn malformed(node: &ClusterNode, why: &str) {
     }
 }
 
+/// Answers every joining node's question on `world.ids` (see `ids.rs`): this node's id and
+/// process, and the highest id of the asker's range its regions know. A question for this
+/// node's own id comes from a second process started with it: the answer tells it so.
+async fn answer_ids(
+    mut questions: async_nats::Subscriber,
+    client: async_nats::Client,
+    node: Arc<ClusterNode>,
+    world: Arc<World>,
+) {
+    while let Some(msg) = questions.next().await {
+        let (Some(question), Some(reply)) = (ids::Question::decode(&msg.payload), msg.reply) else {
+            continue;
+        };
+        if question.instance == node.instance() {
+            continue;
+        }
+        let highest = if question.node == node.id() {
+            node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                node = node.id(),
+                "another process asked to join as this node; it is told to stop"
+            );
+            0
+        } else {
+            let world = Arc::clone(&world);
+            let gateway = question.node;
+            tokio::task::spawn_blocking(move || {
+                world.highest_id_of(gateway, Duration::from_millis(500))
+            })
+            .await
+            .unwrap_or(0)
+        };
+        let answer = ids::Answer {
+            node: node.id(),
+            instance: node.instance(),
+            highest,
+        };
+        if client.publish(reply, answer.encode()).await.is_err() {
+            node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 async fn read_chat(mut chat: async_nats::Subscriber, world: Arc<World>) {
     while let Some(msg) = chat.next().await {
         // Only an S_Chat frame, whole: anything else on the subject is not ours.
@@ -360,6 +455,18 @@ async fn read_heartbeats(
         let Some(hb) = Heartbeat::decode(&msg.payload) else {
             continue;
         };
+        if hb.node == node.id() {
+            // Two processes that started at once, each before the other could answer its
+            // question: both count and say so (twice a second at most, with the heartbeat).
+            if hb.instance != node.instance() {
+                node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    node = node.id(),
+                    "another process runs with this node id: stop one of them"
+                );
+            }
+            continue;
+        }
         let players = world.directory().len() as u64;
         let changes = {
             let mut presence = node.presence();
@@ -410,6 +517,7 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
             regions: node.config().own,
             players,
             sees: node.presence().sees(),
+            instance: node.instance(),
         };
         if client.connection_state() == async_nats::connection::State::Connected {
             let beat = client.publish(Subject::Heartbeat.name(), hb.encode().into());

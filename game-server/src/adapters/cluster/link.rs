@@ -172,13 +172,14 @@ mod tests {
 
     fn drain(
         rx: &mut tokio::sync::mpsc::Receiver<crate::adapters::cluster::node::Publish>,
+        epoch: u32,
     ) -> Vec<(Subject, Vec<Record>)> {
         let mut out = Vec::new();
         while let Ok(p) = rx.try_recv() {
             let env = envelope::decode(&p.payload).expect("our own envelope");
             assert_eq!(
                 (env.from, env.epoch),
-                (0, 1),
+                (0, epoch),
                 "stamped with this node and epoch"
             );
             out.push((p.subject, env.records));
@@ -189,6 +190,7 @@ mod tests {
     #[test]
     fn ordered_records_leave_in_payloads_under_the_cap_and_in_order() {
         let (node, mut rx) = ClusterNode::new(ClusterConfig::new("nats://x", 0, 0b01));
+        let epoch = node.epoch();
         let out = Arc::new(Outbound::new(node));
         let records: Vec<Record> = (0..12u8)
             .map(|i| Record::ToRegion {
@@ -199,7 +201,7 @@ mod tests {
         for r in &records {
             out.ordered(2, r.clone());
         }
-        let early = drain(&mut rx);
+        let early = drain(&mut rx, epoch);
         assert_eq!(
             early.len(),
             2,
@@ -207,7 +209,7 @@ mod tests {
         );
         out.end_of_job();
         let mut sent = early;
-        sent.extend(drain(&mut rx));
+        sent.extend(drain(&mut rx, epoch));
         for (subject, recs) in &sent {
             assert_eq!(*subject, Subject::Node(2));
             let bytes: usize = recs
@@ -229,6 +231,7 @@ mod tests {
     #[test]
     fn frames_wait_for_the_tick_but_never_trail_a_later_message() {
         let (node, mut rx) = ClusterNode::new(ClusterConfig::new("nats://x", 0, 0b01));
+        let epoch = node.epoch();
         let out = Arc::new(Outbound::new(node));
         let watcher = RemoteLink {
             player_id: (1 << 24) | 1,
@@ -237,7 +240,10 @@ mod tests {
         };
         watcher.send(Bytes::from_static(b"old owner's last move"));
         out.end_of_job();
-        assert!(drain(&mut rx).is_empty(), "frames alone wait for the tick");
+        assert!(
+            drain(&mut rx, epoch).is_empty(),
+            "frames alone wait for the tick"
+        );
 
         // A hand-off to node 2: node 1's pending frames must leave first.
         let handoff = Record::ToRegion {
@@ -247,7 +253,7 @@ mod tests {
         out.ordered(2, handoff.clone());
         watcher.route_to(2);
         out.end_of_job();
-        let sent = drain(&mut rx);
+        let sent = drain(&mut rx, epoch);
         assert_eq!(
             sent,
             vec![
@@ -273,7 +279,7 @@ mod tests {
         watcher.send(Bytes::from_static(b"tick"));
         watcher.send(Bytes::from_static(b"tock"));
         out.publish_all();
-        let sent = drain(&mut rx);
+        let sent = drain(&mut rx, epoch);
         assert_eq!(sent.len(), 1, "one message per gateway per tick");
         assert_eq!(sent[0].1.len(), 2);
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: which node this is and which regions it runs; checked at start.
 //! - [`subjects`] and [`envelope`]: what travels on which subject, in which bytes (sans-IO).
+//! - [`ids`]: the question a joining node asks: is my id taken, which of my ids are known.
 //! - [`presence`]: heartbeats, who is alive and runs what, the world's player count (sans-IO).
 //! - [`node`]: what the process shares about the cluster (owners, publish queue, counters).
 //! - [`link`]: a region's outbound: its frames and messages for other nodes, batched per
@@ -19,6 +20,7 @@ mod args;
 mod bridge;
 pub mod config;
 pub mod envelope;
+pub mod ids;
 pub mod link;
 pub mod node;
 pub mod port;

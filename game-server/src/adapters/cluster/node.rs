@@ -71,8 +71,19 @@ pub struct ClusterStats {
     pub disconnects: AtomicU64,
     /// Other live nodes.
     pub nodes_alive: AtomicU64,
+    /// Heartbeats from another process running with this node's id (two processes
+    /// started with one `--node-id`; the later one refuses to start when it can tell).
+    pub duplicate_node: AtomicU64,
     /// Players on every live node, this one included (from heartbeats).
     pub players_total: AtomicU64,
+}
+
+/// The epoch a process starts in: the wall clock in milliseconds, as u32.
+fn first_epoch() -> u32 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis());
+    (ms as u32).max(1)
 }
 
 /// This process's view of the cluster, shared by the regions, the seats and the bridge.
@@ -84,6 +95,9 @@ pub struct ClusterNode {
     owners: Vec<AtomicU16>,
     reachable: AtomicU64,
     epoch: AtomicU32,
+    /// This process, among every process that ever ran with this node id: random, so two
+    /// processes started with the same `--node-id` tell each other apart.
+    instance: u64,
     connected: AtomicBool,
     /// A std mutex: taken by the heartbeat task and the bridge per message, never across an
     /// `.await`.
@@ -110,7 +124,8 @@ impl ClusterNode {
             reachable: AtomicU64::new(config.own),
             owners,
             tx,
-            epoch: AtomicU32::new(1),
+            epoch: AtomicU32::new(first_epoch()),
+            instance: rand::random::<u64>() | 1,
             connected: AtomicBool::new(true),
             presence: Mutex::new(presence),
             stats: ClusterStats::default(),
@@ -148,9 +163,16 @@ impl ClusterNode {
         self.reachable.load(Ordering::Acquire)
     }
 
-    /// The bus epoch: one more after each lost NATS connection.
+    /// The bus epoch: one more after each lost NATS connection. It starts from the clock
+    /// (milliseconds, wrapping at 2^32: 49 days), so a restarted process never comes back
+    /// in an epoch the others still hold for its previous run.
     pub fn epoch(&self) -> u32 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// This process's random instance number (see the field).
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Whether NATS is connected now, as its events last said (informational: the

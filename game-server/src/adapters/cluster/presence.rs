@@ -31,6 +31,10 @@ pub struct Heartbeat {
     pub players: u64,
     /// The nodes it hears, each in the epoch it heard: (node, epoch).
     pub sees: Vec<(u16, u32)>,
+    /// The sending process's instance number, so another process with the same node id
+    /// is told apart (0 from a node that predates it).
+    #[serde(default)]
+    pub instance: u64,
 }
 
 /// Largest heartbeat accepted, in bytes; anything bigger is not one of ours.
@@ -238,6 +242,7 @@ mod tests {
 
     fn hb(node: u16, epoch: u32, regions: u64, players: u64, sees: &[(u16, u32)]) -> Heartbeat {
         Heartbeat {
+            instance: 0,
             node,
             epoch,
             regions,

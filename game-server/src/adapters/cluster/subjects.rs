@@ -9,8 +9,12 @@
 //!   followed by its route change must not be applied in the other order (an input sent to
 //!   the new owner before it owns the player would be lost).
 //! - `world.chat`: every chat line (an `S_Chat` frame), for every player of every node.
+//! - `world.ids`: asked once by a joining node, answered by every node (see `ids.rs`).
 //! - `world.heartbeat`: every node's [`Heartbeat`](crate::adapters::cluster::presence::Heartbeat).
 
+/// The ids question a node asks as it joins (request/reply): who else runs my node id,
+/// and the highest id of my range the cluster still remembers.
+pub const IDS: &str = "world.ids";
 /// World chat.
 pub const CHAT: &str = "world.chat";
 /// Heartbeats.

@@ -157,6 +157,15 @@ pub enum RegionJob {
     /// In a cluster: a process (re)joined; send every neighbour a fresh ghost of each owned
     /// player near it (a full resync of the borders).
     Resync,
+    /// Answer on `reply` with the highest id of node `gateway`'s range that this region
+    /// knows (owned, a ghost, forwarded or buried), 0 for none: a node that restarts with
+    /// the same id numbers its players above every id the cluster still remembers.
+    HighestId {
+        /// The node whose range is asked about.
+        gateway: u16,
+        /// Where the answer goes; a dropped receiver is fine.
+        reply: Sender<i32>,
+    },
     /// Answer with a snapshot of at most `max_players` players on `reply`.
     Snapshot {
         /// K.

@@ -215,6 +215,33 @@ impl World {
         out
     }
 
+    /// The highest id of node `gateway`'s range any region here knows (see
+    /// [`RegionJob::HighestId`]), asked as a job on each region's thread; regions that do
+    /// not answer within `timeout` are left out. 0 for none.
+    pub fn highest_id_of(&self, gateway: u16, timeout: Duration) -> i32 {
+        let (tx, rx) = crossbeam_channel::bounded(self.queues().count());
+        let mut asked = 0;
+        for queue in self.queues() {
+            let job = RegionJob::HighestId {
+                gateway,
+                reply: tx.clone(),
+            };
+            if queue.try_push_control(job).is_ok() {
+                asked += 1;
+            }
+        }
+        drop(tx);
+        let deadline = Instant::now() + timeout;
+        let mut highest = 0;
+        for _ in 0..asked {
+            match rx.recv_deadline(deadline) {
+                Ok(id) => highest = highest.max(id),
+                Err(_) => break,
+            }
+        }
+        highest
+    }
+
     /// Stops every region once the jobs pushed so far have run, and waits for the threads.
     pub fn stop_and_join(&self) {
         for queue in self.queues() {

@@ -21,6 +21,7 @@ use crate::game::outbox::{player_lists, Outbox};
 use crate::game::packets::{
     Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
 };
+use crate::game::player_ids::gateway_of;
 use crate::game::world::batch::Batch;
 use crate::game::world::config::WorldConfig;
 use crate::game::world::geometry::{has_region, Layout, MoveVerdict, Pos, RegionId};
@@ -237,6 +238,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             RegionJob::Snapshot { max_players, reply } => {
                 let _ = reply.send(self.snapshot(max_players));
             }
+            RegionJob::HighestId { gateway, reply } => {
+                let _ = reply.send(self.highest_id_of(gateway));
+            }
             RegionJob::NodeLost { gateway, regions } => self.node_lost(gateway, regions),
             RegionJob::Resync => self.resync(),
         }
@@ -266,6 +270,22 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         self.room_stats.bytes_out.fetch_add(bytes, r);
         self.room_stats.flushes.fetch_add(1, r);
         self.room_stats.flush_duration.observe(started.elapsed());
+    }
+
+    /// The highest id of node `gateway`'s range this region knows: owned, a ghost, a
+    /// forwarding entry or a tombstone; 0 for none. Scans everything: asked once when a
+    /// node (re)joins, never per message.
+    pub fn highest_id_of(&self, gateway: u16) -> i32 {
+        let ids = self
+            .owned
+            .keys()
+            .chain(self.ghosts.keys())
+            .chain(self.forwarded.keys())
+            .chain(self.gone_order.iter());
+        ids.copied()
+            .filter(|&id| gateway_of(id) == gateway)
+            .max()
+            .unwrap_or(0)
     }
 
     /// A snapshot for the live map: bounds and at most `max_players` owned players.
