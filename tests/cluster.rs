@@ -19,7 +19,7 @@ use game_server::GameServer;
 use server_core::Packet;
 
 use support::nats::Nats;
-use support::{start_server, Client};
+use support::{start_server, Client, WAIT};
 
 /// Node `id` of a two-region world, running region `id`.
 async fn node(nats: &Nats, id: u16, world: &WorldConfig) -> GameServer {
@@ -153,6 +153,8 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
         ca.stats.published.load(Ordering::Relaxed) + cb.stats.published.load(Ordering::Relaxed);
     let refused = ca.stats.malformed.load(Ordering::Relaxed)
         + cb.stats.malformed.load(Ordering::Relaxed)
+        + ca.stats.refused.load(Ordering::Relaxed)
+        + cb.stats.refused.load(Ordering::Relaxed)
         + ca.stats.stale.load(Ordering::Relaxed)
         + cb.stats.stale.load(Ordering::Relaxed);
     support::eventually("every bot has left both nodes", || {
@@ -397,6 +399,167 @@ async fn after_a_nats_restart_the_nodes_rejoin_and_the_border_comes_back() {
     })
     .await;
     drop((w, v));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Forged records of every kind, published by a third NATS connection as if node 1 sent
+/// them to node 0 (its real node id and epoch), each about something node 1 may not speak
+/// for: refused and counted one by one, and no player notices (issue 22, item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_records_of_every_kind_are_refused_and_no_player_notices() {
+    use game_server::cluster::envelope::{EnvelopeWriter, Record};
+    use game_server::game::world::message::{PlayerInput, RegionMsg};
+    use game_server::world::wire::{self, WireMsg};
+
+    let Some(nats) = Nats::start("cluster forged records") else {
+        return;
+    };
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let a = node(&nats, 0, &world).await;
+    let b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+    // p's session on node 0, q's on node 1; both in region 0 (node 0's), seeing each other.
+    let (mut p, _) = Client::join(a.local_addr()).await;
+    let (mut q, _) = Client::join(b.local_addr()).await;
+    wait_for(&mut p, WAIT, |e: &SBroadcastEnterGame| {
+        e.player_id == q.player_id
+    })
+    .await;
+    let (pid, qid) = (p.player_id, q.player_id);
+    let (na, nb) = (a.cluster().expect("node 0"), b.cluster().expect("node 1"));
+
+    let region = |msg: RegionMsg| Record::ToRegion {
+        region: 0,
+        frame: wire::encode(&msg).expect("encodes"),
+    };
+    let gateway = |msg: WireMsg| Record::ToRegion {
+        region: 0,
+        frame: wire::encode_any(&msg).expect("encodes"),
+    };
+    let mut bad_chat = SChat {
+        player_id: qid,
+        message: "hi".into(),
+    }
+    .encode()
+    .expect("encodes")
+    .to_vec();
+    bad_chat.pop();
+    bad_chat[0] -= 1; // the frame shrinks by one byte ...
+    bad_chat[8] = 3; // ... and its UTF-16 string claims an odd 3 bytes
+    let good_move = SBroadcastMove {
+        player_id: qid,
+        pos_x: 1.0,
+        pos_y: 0.0,
+        pos_z: 0.0,
+    }
+    .encode()
+    .expect("encodes");
+    let forged = vec![
+        // Region messages "from region 0", which node 1 does not run.
+        region(RegionMsg::PlayerGone {
+            from: 0,
+            player_id: pid,
+        }),
+        region(RegionMsg::ForwardLeave {
+            from: 0,
+            player_id: pid,
+        }),
+        region(RegionMsg::ForwardInput {
+            from: 0,
+            player_id: pid,
+            seq: 0,
+            input: PlayerInput::Move {
+                pos: [-5.0, 0.0, 5.0],
+            },
+        }),
+        region(RegionMsg::ForwardInput {
+            from: 0,
+            player_id: pid,
+            seq: 0,
+            input: PlayerInput::Chat {
+                message: "not p".into(),
+            },
+        }),
+        region(RegionMsg::Handoff {
+            from: 0,
+            player_id: pid,
+            pos: [1.0, 0.0, 0.0],
+            next_seq: 0,
+            watchers: vec![],
+            ghosted_to: 0,
+        }),
+        // From its own region, but a position no honest node sends.
+        region(RegionMsg::GhostUpdate {
+            from: 1,
+            player_id: qid,
+            seq: 99,
+            pos: [f32::NAN, 0.0, 0.0],
+        }),
+        // A gateway job for node 0's player.
+        gateway(WireMsg::Leave { player_id: pid }),
+        // Frames a client would close its session on, and frames for node 1's own player.
+        Record::ToPlayer {
+            player_id: pid,
+            frames: bad_chat.clone().into(),
+        },
+        Record::ToPlayer {
+            player_id: qid,
+            frames: good_move,
+        },
+        // p's inputs go to region 0, node 0's: node 1 may not move them.
+        Record::Route {
+            player_id: pid,
+            region: 1,
+        },
+    ];
+    let forger = async_nats::connect(nats.url())
+        .await
+        .expect("a third connection");
+    let count = forged.len() as u64;
+    for record in forged {
+        let mut w = EnvelopeWriter::new(1, nb.epoch());
+        w.push(&record);
+        forger
+            .publish("world.node.0", w.finish())
+            .await
+            .expect("publish");
+    }
+    // World chat whose UTF-16 body does not decode: relayed, it would kick everyone.
+    forger
+        .publish("world.chat", bad_chat.into())
+        .await
+        .expect("publish");
+    forger.flush().await.expect("flush");
+    support::eventually("every forged record is refused and counted", || {
+        na.stats.refused.load(Ordering::Relaxed) == count
+            && na.stats.chat_refused.load(Ordering::Relaxed) == 1
+            && nb.stats.chat_refused.load(Ordering::Relaxed) == 1
+    })
+    .await;
+
+    // Nobody noticed: p still plays in region 0, q sees it move, and every frame either got
+    // decodes (a bad one would have closed the test client's read).
+    p.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: 3.0,
+    })
+    .await;
+    wait_for(&mut p, WAIT, |m: &SBroadcastMove| {
+        m.player_id == pid && m.pos_z == 3.0
+    })
+    .await;
+    wait_for(&mut q, WAIT, |m: &SBroadcastMove| {
+        m.player_id == pid && m.pos_z == 3.0
+    })
+    .await;
+    assert_eq!(
+        a.snapshot().players,
+        2,
+        "both players are still in region 0"
+    );
+    assert_eq!(na.stats.malformed.load(Ordering::Relaxed), 0);
     a.shutdown().await;
     b.shutdown().await;
 }

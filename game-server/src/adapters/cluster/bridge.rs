@@ -21,6 +21,7 @@ use server_core::CloseReason;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::adapters::cluster::check;
 use crate::adapters::cluster::envelope::{self, Record};
 use crate::adapters::cluster::ids;
 use crate::adapters::cluster::node::{ClusterNode, Publish, Subject};
@@ -148,7 +149,7 @@ impl Bridge {
             )),
             tokio::spawn(publisher(client.clone(), Arc::clone(&node), publishes)),
             tokio::spawn(read_inbox(inbox, Arc::clone(&node), Arc::clone(&world))),
-            tokio::spawn(read_chat(chat, Arc::clone(&world))),
+            tokio::spawn(read_chat(chat, Arc::clone(&node), Arc::clone(&world))),
             tokio::spawn(read_heartbeats(
                 beats,
                 Arc::clone(&node),
@@ -319,57 +320,87 @@ async fn read_inbox(mut inbox: async_nats::Subscriber, node: Arc<ClusterNode>, w
                 continue;
             }
         };
-        if !node.presence().accepts(env.from, env.epoch) {
-            // From before a cut (or a node not heard from yet): what it is about has ended.
-            node.stats.stale.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
+        let regions = {
+            let presence = node.presence();
+            if !presence.accepts(env.from, env.epoch) {
+                drop(presence);
+                // From before a cut (or a node not heard from yet): what it is about has
+                // ended.
+                node.stats.stale.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            presence.regions_of(env.from)
+        };
         for record in env.records {
-            apply(&node, &world, env.from, record);
+            apply(&node, &world, env.from, regions, record);
         }
     }
 }
 
-/// One record from node `from`. A gateway's jobs (enter, input, leave) must come from the
-/// node whose player id range holds the player, and a route must name a region of the
-/// world: anything else is counted as malformed and dropped, so one confused or hostile
-/// node cannot move or stall another node's players.
-fn apply(node: &ClusterNode, world: &World, from: u16, record: Record) {
+/// One record from node `from`, which runs `regions`. Every kind is checked against what
+/// that node may speak for (`check.rs`): anything else is counted as refused and dropped,
+/// so one confused or hostile node cannot despawn, move, chat as or kick another node's
+/// players, or make a second owner.
+fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Record) {
     match record {
         Record::ToRegion { region, frame } => {
             let Some(queue) = world.local_queue(region) else {
                 node.stats.unroutable.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            let job = match wire::decode_any(&frame) {
-                Ok(msg) => msg.into_job(),
+            let msg = match wire::decode_any(&frame) {
+                Ok(msg) => msg,
                 Err(e) => return malformed(node, &e.to_string()),
             };
-            if let RegionJob::Enter { player_id, .. }
-            | RegionJob::Input { player_id, .. }
-            | RegionJob::Leave { player_id } = &job
-            {
-                if crate::game::player_ids::gateway_of(*player_id) != from {
-                    return malformed(node, "a player's job from a node that is not its gateway");
-                }
+            if let Err(e) = check::job(from, regions, &msg) {
+                return refused(node, from, &e);
             }
             // Always admitted: the sending gateway bounded these (its connection cap, rate
             // limits and publish queue), and dropping one would lose a sequence number.
-            let _ = queue.push_follow_up(job);
+            let _ = queue.push_follow_up(msg.into_job());
         }
         Record::ToPlayer { player_id, frames } => {
+            if let Err(e) = check::frames(node.id(), player_id, &frames) {
+                return refused(node, from, &e);
+            }
             if let Some(link) = world.directory().get(player_id) {
                 let _ = link.session().send(frames);
             }
         }
         Record::Route { player_id, region } => {
-            if usize::from(region) >= world.layout().regions() {
-                return malformed(node, "a route to a region outside the world");
+            let link = world.directory().get(player_id);
+            // A player not (or no longer) here: nothing to route, but the record must still
+            // be one the sender may send.
+            let current = link.as_ref().map_or(region, |l| l.route());
+            let checked = check::route(
+                node.id(),
+                from,
+                regions,
+                player_id,
+                region,
+                current,
+                world.layout().regions(),
+            );
+            if let Err(e) = checked {
+                return refused(node, from, &e);
             }
-            if let Some(link) = world.directory().get(player_id) {
+            if let Some(link) = link {
                 crate::game::world::PlayerLink::route_to(&link, region);
             }
         }
+    }
+}
+
+fn refused(node: &ClusterNode, from: u16, why: &check::Refusal) {
+    let n = node.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
+    // 1, 2, 4, 8, ...: a peer sending garbage cannot flood the log.
+    if n.is_power_of_two() {
+        tracing::warn!(
+            from,
+            refused_total = n,
+            why = %why,
+            "refused a cluster record the sending node has no right to"
+        );
     }
 }
 
@@ -428,16 +459,19 @@ async fn answer_ids(
     }
 }
 
-async fn read_chat(mut chat: async_nats::Subscriber, world: Arc<World>) {
+async fn read_chat(mut chat: async_nats::Subscriber, node: Arc<ClusterNode>, world: Arc<World>) {
     while let Some(msg) = chat.next().await {
-        // Only an S_Chat frame, whole: anything else on the subject is not ours.
-        let whole = server_core::frame::parse_header(&msg.payload, usize::from(u16::MAX))
+        // Only one whole S_Chat that decodes (its UTF-16 body included): anything else on
+        // the subject is not ours, and a bad frame relayed to every player would close
+        // every client's session.
+        let one_chat = server_core::frame::parse_header(&msg.payload, usize::from(u16::MAX))
             .ok()
             .flatten()
             .is_some_and(|h| {
                 h.size == msg.payload.len() && h.id == <SChat as server_core::Packet>::ID
             });
-        if !whole {
+        if !one_chat || check::client_frames(&msg.payload).is_err() {
+            node.stats.chat_refused.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         world.directory().for_each(|link| {

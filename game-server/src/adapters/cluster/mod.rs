@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: which node this is and which regions it runs; checked at start.
 //! - [`subjects`] and [`envelope`]: what travels on which subject, in which bytes (sans-IO).
+//! - [`check`]: what a record from another node must be to be applied (sans-IO).
 //! - [`ids`]: the question a joining node asks: is my id taken, which of my ids are known.
 //! - [`presence`]: heartbeats, who is alive and runs what, the world's player count (sans-IO).
 //! - [`node`]: what the process shares about the cluster (owners, publish queue, counters).
@@ -18,6 +19,7 @@
 
 mod args;
 mod bridge;
+pub mod check;
 pub mod config;
 pub mod envelope;
 pub mod ids;

@@ -59,6 +59,12 @@ pub struct ClusterStats {
     pub received: AtomicU64,
     /// Received messages refused as malformed.
     pub malformed: AtomicU64,
+    /// Received records refused because the sending node has no right to them: a region
+    /// message from a region it does not run, a job or a route for a player that is not
+    /// its, frames a client would refuse, a non-finite position (see `check.rs`).
+    pub refused: AtomicU64,
+    /// `world.chat` messages refused: not one whole `S_Chat` that decodes.
+    pub chat_refused: AtomicU64,
     /// Received messages from a node not alive in that epoch (sent before a cut): dropped.
     pub stale: AtomicU64,
     /// Region messages for a region whose node is not alive: dropped.

@@ -201,6 +201,12 @@ impl Presence {
             .collect()
     }
 
+    /// The regions `node` runs (as its heartbeats claim them, less any this node or a
+    /// lower node id runs); 0 for a node not heard from.
+    pub fn regions_of(&self, node: u16) -> u64 {
+        self.peers.get(&node).map_or(0, |p| p.regions)
+    }
+
     /// Whether `node` is alive in `epoch`: messages from any other epoch are stale.
     pub fn accepts(&self, node: u16, epoch: u32) -> bool {
         self.peers.get(&node).is_some_and(|p| p.epoch == epoch)
