@@ -563,3 +563,99 @@ async fn forged_records_of_every_kind_are_refused_and_no_player_notices() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A node joins a NATS that requires a user and password only with them, and one that
+/// speaks only TLS only when it trusts its CA; without, it refuses to start with NATS's own
+/// reason (issue 22, item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_credentials_and_tls_come_from_the_cluster_settings() {
+    use game_server::cluster::NatsAuth;
+    use game_server::ServerConfig;
+
+    let Some(nats) = Nats::start_with(
+        "cluster nats auth",
+        &["--user", "node", "--pass", "a-long-nats-password"],
+    ) else {
+        return;
+    };
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let start = |auth: NatsAuth, url: String| {
+        let world = world.clone();
+        async move {
+            let mut cluster = ClusterConfig::new(url, 0, 0b11);
+            cluster.auth = auth;
+            let mut config = ServerConfig::default();
+            config.net.addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            config.world = Some(world);
+            config.cluster = Some(cluster);
+            GameServer::start(config).await
+        }
+    };
+    let refused = start(NatsAuth::default(), nats.url())
+        .await
+        .err()
+        .expect("no credentials, no cluster");
+    assert!(
+        refused.to_string().to_lowercase().contains("authorization"),
+        "NATS's own reason: {refused}"
+    );
+    let wrong = NatsAuth {
+        user: Some("node".into()),
+        password: Some("wrong-password-here".into()),
+        ..NatsAuth::default()
+    };
+    assert!(start(wrong, nats.url()).await.is_err(), "a wrong password");
+    let right = NatsAuth {
+        user: Some("node".into()),
+        password: Some("a-long-nats-password".into()),
+        ..NatsAuth::default()
+    };
+    let server = start(right, nats.url())
+        .await
+        .expect("joins with its password");
+    let (mut p, _) = Client::join(server.local_addr()).await;
+    p.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: 1.0,
+    })
+    .await;
+    wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == 1.0).await;
+    server.shutdown().await;
+    drop(nats);
+
+    // TLS: nats-server with a certificate from `game-server gen-cert`.
+    let dir = std::env::temp_dir().join(format!("cluster-nats-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let names = ["localhost", "127.0.0.1"].map(str::to_owned);
+    let pki = game_server::app::gen_cert::gen_cert(&dir, &names).expect("gen-cert");
+    let cert = pki.cert.display().to_string();
+    let key = pki.key.display().to_string();
+    let Some(tls_nats) = Nats::start_with(
+        "cluster nats tls",
+        &["--tls", "--tlscert", &cert, "--tlskey", &key],
+    ) else {
+        return;
+    };
+    assert!(
+        start(NatsAuth::default(), tls_nats.url()).await.is_err(),
+        "a NATS that speaks only TLS refuses a plain connection"
+    );
+    let trusting = NatsAuth {
+        tls_ca: Some(pki.ca.clone()),
+        ..NatsAuth::default()
+    };
+    let server = start(trusting, tls_nats.url())
+        .await
+        .expect("joins over TLS when it trusts the CA");
+    let (mut p, _) = Client::join(server.local_addr()).await;
+    p.send(&CMove {
+        pos_x: -3.0,
+        pos_y: 0.0,
+        pos_z: 2.0,
+    })
+    .await;
+    wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == 2.0).await;
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

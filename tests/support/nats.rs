@@ -10,6 +10,8 @@ pub struct Nats {
     program: PathBuf,
     pub port: u16,
     pub monitor_port: u16,
+    /// Flags beyond the address and ports (credentials, TLS).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -41,6 +43,11 @@ impl Nats {
     /// Starts one, or returns `None` after printing the SKIPPED line (in CI, where
     /// `.ci/run` installs it, a missing program fails the test instead).
     pub fn start(test: &str) -> Option<Nats> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`Nats::start`] with more flags for nats-server (`--user`, `--tls`, ...).
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Nats> {
         let Some(program) = program() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -56,6 +63,7 @@ impl Nats {
             program,
             port: free_port(),
             monitor_port: free_port(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
         };
         nats.restart();
@@ -72,6 +80,7 @@ impl Nats {
         let child = Command::new(&self.program)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-m", &self.monitor_port.to_string()])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

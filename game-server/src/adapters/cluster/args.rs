@@ -29,20 +29,60 @@ pub struct ClusterArgs {
     /// "regions": [1]}]}. Checked whole: every region owned by exactly one node.
     #[arg(long, value_name = "FILE")]
     pub cluster: Option<PathBuf>,
+    /// NATS user name (with --nats-password); overrides the cluster file's "user".
+    #[arg(long, value_name = "NAME")]
+    pub nats_user: Option<String>,
+    /// NATS password of --nats-user; overrides the cluster file's "password". Better from
+    /// the environment than on a command line others can list.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "GAME_NATS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub nats_password: Option<String>,
+    /// NATS token (nats-server --auth); overrides the cluster file's "token".
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "GAME_NATS_TOKEN",
+        hide_env_values = true
+    )]
+    pub nats_token: Option<String>,
+    /// CA file (PEM) the NATS server's certificate must chain to: the connection is TLS;
+    /// overrides the cluster file's "tls_ca".
+    #[arg(long, value_name = "FILE")]
+    pub nats_tls_ca: Option<PathBuf>,
 }
 
 impl ClusterArgs {
     /// The cluster these flags describe, `None` without --nats or --cluster. Checked
     /// against the world by `ServerConfig::validate`.
     pub fn config(&self) -> Result<Option<ClusterConfig>, ClusterConfigError> {
-        if let Some(path) = &self.cluster {
-            return ClusterConfig::from_file(path, self.node_id).map(Some);
-        }
-        let Some(url) = &self.nats else {
-            return Ok(None);
+        let mut config = if let Some(path) = &self.cluster {
+            ClusterConfig::from_file(path, self.node_id)?
+        } else {
+            let Some(url) = &self.nats else {
+                return Ok(None);
+            };
+            let own = parse_regions(self.own_regions.as_deref().unwrap_or(""))?;
+            ClusterConfig::new(url.clone(), self.node_id, own)
         };
-        let own = parse_regions(self.own_regions.as_deref().unwrap_or(""))?;
-        Ok(Some(ClusterConfig::new(url.clone(), self.node_id, own)))
+        let auth = &mut config.auth;
+        if let Some(user) = &self.nats_user {
+            auth.user = Some(user.clone());
+        }
+        if let Some(password) = &self.nats_password {
+            auth.password = Some(password.clone());
+        }
+        if let Some(token) = &self.nats_token {
+            auth.token = Some(token.clone());
+        }
+        if let Some(ca) = &self.nats_tls_ca {
+            auth.tls_ca = Some(ca.clone());
+        }
+        config.auth.validate()?;
+        Ok(Some(config))
     }
 }
 
@@ -88,6 +128,28 @@ mod tests {
     }
 
     #[test]
+    fn nats_credentials_come_from_flags_and_are_never_printed() {
+        let c = parse(&[
+            "--nats",
+            "nats://x",
+            "--own-regions",
+            "0",
+            "--nats-user",
+            "node",
+            "--nats-password",
+            "secret-password",
+            "--nats-tls-ca",
+            "ca.pem",
+        ])
+        .expect("valid")
+        .expect("a cluster");
+        assert_eq!(c.auth.user.as_deref(), Some("node"));
+        assert_eq!(c.auth.password.as_deref(), Some("secret-password"));
+        assert_eq!(c.auth.tls_ca, Some(PathBuf::from("ca.pem")));
+        assert!(!format!("{c:?}").contains("secret-password"));
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for bad in [
             &["--nats", "nats://x"][..],
@@ -106,6 +168,31 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
         }
+        let half = parse(&[
+            "--nats",
+            "nats://x",
+            "--own-regions",
+            "0",
+            "--nats-user",
+            "u",
+        ]);
+        assert!(
+            half.as_ref().is_err_and(|e| e.contains("password")),
+            "a user without its password: {half:?}"
+        );
+        let both = parse(&[
+            "--nats",
+            "nats://x",
+            "--own-regions",
+            "0",
+            "--nats-user",
+            "u",
+            "--nats-password",
+            "p",
+            "--nats-token",
+            "t",
+        ]);
+        assert!(both.is_err(), "a token and a user at once");
         let missing = parse(&["--cluster", "/nonexistent/cluster.json"]);
         assert!(
             missing

@@ -83,7 +83,18 @@ impl Bridge {
     ) -> Result<Bridge, BridgeError> {
         let config = node.config().clone();
         let (events_node, events_world) = (Arc::clone(&node), Arc::clone(&world));
-        let client = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        let auth = &config.auth;
+        if let (Some(user), Some(password)) = (&auth.user, &auth.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &auth.token {
+            options = options.token(token.clone());
+        }
+        if let Some(ca) = &auth.tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        let client = options
             .name(format!("game-server node {}", config.node_id))
             .subscription_capacity(config.subscription_capacity)
             .connection_timeout(Duration::from_secs(5))

@@ -15,6 +15,46 @@ use crate::game::world::{has_region, region_bit, RegionId, MAX_REGIONS};
 /// ([`crate::game::player_ids`]), and node ids are `0..MAX_NODES`.
 pub const MAX_NODES: u16 = 64;
 
+/// How this node proves itself to NATS, and whether the connection is TLS. Secrets are
+/// never printed (`Debug` hides them).
+#[derive(Clone, PartialEq, Default)]
+pub struct NatsAuth {
+    /// User name, with `password`.
+    pub user: Option<String>,
+    /// Password of `user`.
+    pub password: Option<String>,
+    /// A token (nats-server's `--auth`), instead of a user and password.
+    pub token: Option<String>,
+    /// A CA file (PEM) to verify the NATS server's certificate: the connection must be TLS.
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsAuth")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("token", &self.token.as_ref().map(|_| ".."))
+            .field("tls_ca", &self.tls_ca)
+            .finish()
+    }
+}
+
+impl NatsAuth {
+    /// A user without a password (or the reverse), or a token and a user at once.
+    pub fn validate(&self) -> Result<(), ClusterConfigError> {
+        match (&self.user, &self.password, &self.token) {
+            (Some(_), None, _) | (None, Some(_), _) => Err(ClusterConfigError::Auth(
+                "a NATS user needs its password, and a password its user",
+            )),
+            (Some(_), Some(_), Some(_)) => Err(ClusterConfigError::Auth(
+                "give a NATS token or a user and password, not both",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One process's place in the cluster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
@@ -37,6 +77,8 @@ pub struct ClusterConfig {
     /// Publishes waiting for the NATS client; past it a region thread waits (see
     /// `bridge.rs`). Default 16,384.
     pub publish_capacity: usize,
+    /// Credentials and TLS for the NATS connection; none by default.
+    pub auth: NatsAuth,
 }
 
 impl ClusterConfig {
@@ -51,6 +93,7 @@ impl ClusterConfig {
             dead_after: Duration::from_secs(3),
             subscription_capacity: 65_536,
             publish_capacity: 16_384,
+            auth: NatsAuth::default(),
         }
     }
 
@@ -62,6 +105,7 @@ impl ClusterConfig {
         if self.node_id >= MAX_NODES {
             return Err(ClusterConfigError::NodeId(self.node_id));
         }
+        self.auth.validate()?;
         let all = if regions >= 64 {
             u64::MAX
         } else {
@@ -142,6 +186,14 @@ impl ClusterConfig {
         struct File {
             nats: String,
             nodes: Vec<Node>,
+            #[serde(default)]
+            user: Option<String>,
+            #[serde(default)]
+            password: Option<String>,
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(default)]
+            tls_ca: Option<std::path::PathBuf>,
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -163,6 +215,12 @@ impl ClusterConfig {
             .map_or(0, |(_, mask)| *mask);
         Ok(ClusterConfig {
             nodes: Some(nodes),
+            auth: NatsAuth {
+                user: file.user,
+                password: file.password,
+                token: file.token,
+                tls_ca: file.tls_ca,
+            },
             ..ClusterConfig::new(file.nats, node_id, own)
         })
     }
@@ -250,6 +308,9 @@ pub enum ClusterConfigError {
         /// Death timeout.
         dead_after: Duration,
     },
+    /// NATS credentials that do not go together.
+    #[error("{0}")]
+    Auth(&'static str),
     /// A zero capacity.
     #[error("subscription and publish capacities must be above zero")]
     Capacity,

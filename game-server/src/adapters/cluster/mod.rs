@@ -31,7 +31,7 @@ pub mod subjects;
 
 pub use args::ClusterArgs;
 pub use bridge::{Bridge, BridgeError};
-pub use config::{parse_regions, ClusterConfig, ClusterConfigError, MAX_NODES};
+pub use config::{parse_regions, ClusterConfig, ClusterConfigError, NatsAuth, MAX_NODES};
 pub use node::{ClusterNode, ClusterStats};
 pub use port::WorldPort;
 pub use presence::Heartbeat;
