@@ -208,20 +208,33 @@ fn start_node(id: u16, nats_url: &str) -> Node {
     Node { proc, addr, admin }
 }
 
-/// The players gauge of each region this node runs, from its `/metrics`:
-/// `(label, players)`.
-fn region_players(node: &Node) -> Vec<(String, u64)> {
+/// This node's `/metrics` text ("" when it does not answer).
+fn metrics_text(node: &Node) -> String {
     let Ok(mut stream) = TcpStream::connect(node.admin) else {
-        return Vec::new();
+        return String::new();
     };
     stream.set_read_timeout(Some(WAIT)).expect("read timeout");
     let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     if stream.write_all(request.as_bytes()).is_err() {
-        return Vec::new();
+        return String::new();
     }
     let mut body = String::new();
     let _ = stream.read_to_string(&mut body);
-    body.lines()
+    body
+}
+
+/// The value of the sample `name` (with its labels, e.g. `game_cluster_link{node="1"}`).
+fn metric(node: &Node, name: &str) -> Option<f64> {
+    metrics_text(node)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The players gauge of each region this node runs, from its `/metrics`:
+/// `(label, players)`.
+fn region_players(node: &Node) -> Vec<(String, u64)> {
+    metrics_text(node)
+        .lines()
         .filter_map(|l| l.strip_prefix("game_players{"))
         .filter_map(|l| {
             let (labels, value) = l.split_once("} ")?;
@@ -412,6 +425,15 @@ fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_sur
     wait_owned(&mut n1, 2, "a and c are owned by node 1's region");
     wait_owned(&mut n0, 1, "b alone is owned by node 0's region");
 
+    // The cluster as /metrics shows it (issue 22, item 8): node 1 linked, its epoch, the
+    // hand-offs of a and c (counted by the old owner, node 0's region), NATS traffic.
+    assert_eq!(metric(&n0, "game_cluster_link{node=\"1\"}"), Some(1.0));
+    assert!(metric(&n0, "game_cluster_peer_epoch{node=\"1\"}").is_some_and(|e| e > 0.0));
+    assert!(metric(&n0, "game_cluster_epoch").is_some_and(|e| e > 0.0));
+    assert!(metric(&n0, "game_world_handoffs_total").is_some_and(|h| h >= 2.0));
+    assert!(metric(&n0, "game_cluster_published_total").is_some_and(|p| p > 0.0));
+    assert_eq!(metric(&n0, "game_cluster_refused_total"), Some(0.0));
+
     // A real SIGKILL of a real process: no goodbye on NATS, its sockets reset by the kernel.
     n1.proc.child.kill().expect("SIGKILL node 1");
     let killed = Instant::now();
@@ -464,6 +486,10 @@ fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_sur
         "players_disconnected=1",
         "no heartbeat for 3s",
     ]);
+
+    assert_eq!(metric(&n0, "game_cluster_nodes_lost_total"), Some(1.0));
+    assert_eq!(metric(&n0, "game_cluster_players_cut_total"), Some(1.0));
+    assert_eq!(metric(&n0, "game_cluster_nodes_alive"), Some(0.0));
 
     // Node 0 still serves: b is still connected and a newcomer enters, sees b and nobody
     // of the dead node.

@@ -258,6 +258,11 @@ impl GameServer {
                     send_queues: Arc::new(move || probe_shared.sessions.send_queue_bytes()),
                     rooms,
                     admin: Arc::default(),
+                    world: match &running {
+                        Running::World(world) => Some(world.stats()),
+                        Running::Room(..) => None,
+                    },
+                    cluster: cluster.clone(),
                 };
                 if let (Running::World(world), Some(world_config)) = (&running, &config.world) {
                     world_map = Some(publish_world(

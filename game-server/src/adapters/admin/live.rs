@@ -204,6 +204,8 @@ mod tests {
                 jobs: Arc::new(JobQueueStats::default()),
             }],
             admin: Arc::new(AdminStats::default()),
+            world: None,
+            cluster: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::game::map::{sample_players, LineKind, MapBounds, MapDot, MapFeed, MapLine, MapSource};
-use crate::game::world::{RegionSnapshot, WorldConfig};
+use crate::game::world::{Layout, RegionId, RegionSnapshot, WorldConfig};
 use crate::runtime::world::World;
 
 /// How often the map is refreshed while watched.
@@ -71,6 +71,30 @@ impl MapSource for WorldFrame {
     }
 }
 
+/// `answered` plus, for every region of the world that did not answer (run by another node
+/// of a cluster, or too slow), its stripe with no players: the map shows the whole world,
+/// its players only where this process can see them.
+fn with_every_region(mut answered: Vec<RegionSnapshot>, layout: &Layout) -> Vec<RegionSnapshot> {
+    for k in 0..layout.regions() as RegionId {
+        if answered.iter().any(|r| r.region == k) {
+            continue;
+        }
+        let (min_x, max_x) = layout.stripe(k);
+        answered.push(RegionSnapshot {
+            region: k,
+            min_x,
+            max_x,
+            min_z: -layout.half(),
+            max_z: layout.half(),
+            owned: 0,
+            ghosts: 0,
+            players: Vec::new(),
+        });
+    }
+    answered.sort_by_key(|r| r.region);
+    answered
+}
+
 /// The cell grid's lines, at most [`MAX_CELL_LINES`] per axis.
 fn cell_lines(config: &WorldConfig, bounds: MapBounds) -> Vec<MapLine> {
     let mut lines = Vec::new();
@@ -113,14 +137,15 @@ pub fn spawn_publisher(
             if feed.viewers() == 0 {
                 continue;
             }
-            let world = Arc::clone(&world);
+            let asked = Arc::clone(&world);
             let max = feed.max_dots();
             // `World::snapshot` waits for every region's answer: off the async threads.
             let Ok(regions) =
-                tokio::task::spawn_blocking(move || world.snapshot(max, ANSWER_WITHIN)).await
+                tokio::task::spawn_blocking(move || asked.snapshot(max, ANSWER_WITHIN)).await
             else {
                 continue;
             };
+            let regions = with_every_region(regions, world.layout());
             feed.publish(&WorldFrame {
                 bounds,
                 lines: cells.clone(),
@@ -133,7 +158,6 @@ pub fn spawn_publisher(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::world::RegionId;
 
     fn region(k: u8, min_x: f32, max_x: f32, players: Vec<(i32, f32, f32)>) -> RegionSnapshot {
         RegionSnapshot {
@@ -177,5 +201,24 @@ mod tests {
             }],
             "one border between two stripes"
         );
+    }
+
+    #[test]
+    fn regions_another_node_runs_are_drawn_without_players() {
+        let config = WorldConfig {
+            map_size: 200.0,
+            regions: 4,
+            ..WorldConfig::default()
+        };
+        let layout = Layout::new(&config);
+        let local = region(1, -50.0, 0.0, vec![(7, -10.0, 3.0)]);
+        let all = with_every_region(vec![local.clone()], &layout);
+        assert_eq!(
+            all.iter().map(|r| r.region).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(all[1], local, "what answered is kept as it is");
+        assert_eq!((all[2].min_x, all[2].max_x), layout.stripe(2));
+        assert!(all[2].players.is_empty() && all[2].owned == 0);
     }
 }

@@ -195,7 +195,8 @@ impl ClusterNode {
         self.connected.store(up, Ordering::Release);
     }
 
-    pub(crate) fn presence(&self) -> MutexGuard<'_, Presence> {
+    /// Who is alive and runs what, as the heartbeats say (held briefly: no `.await` under it).
+    pub fn presence(&self) -> MutexGuard<'_, Presence> {
         // Presence is consistent after any panic in its (non-panicking) methods.
         self.presence.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -228,6 +228,14 @@ impl Presence {
             .fold(self.own, |m, p| m | p.regions)
     }
 
+    /// Every node heard from: (node, its epoch, linked with this one).
+    pub fn links(&self) -> Vec<(u16, u32, bool)> {
+        self.peers
+            .iter()
+            .map(|(&n, p)| (n, p.epoch, p.linked))
+            .collect()
+    }
+
     /// Other nodes linked with this one.
     pub fn alive(&self) -> usize {
         self.peers.values().filter(|p| p.linked).count()

@@ -16,6 +16,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use server_core::ListenerStats;
 
+use crate::adapters::cluster::ClusterNode;
 use crate::adapters::metrics::admin_stats::AdminStats;
 use crate::adapters::metrics::process::ProcessSample;
 use crate::adapters::metrics::session_metrics::SessionMetrics;
@@ -23,6 +24,7 @@ use crate::game::counters::histogram::HistogramSnapshot;
 use crate::game::counters::traffic::PacketCounters;
 use crate::game::counters::RoomStats;
 use crate::game::counters::ServerStats;
+use crate::game::world::WorldStats;
 use crate::runtime::job_queue::JobQueueStats;
 
 /// One room (or, in world mode, one region): its label value and its counters.
@@ -54,6 +56,10 @@ pub struct MetricSources {
     pub rooms: Vec<RoomSource>,
     /// The admin endpoint's own counters.
     pub admin: Arc<AdminStats>,
+    /// World mode: the regions' counters (hand-offs, messages between regions).
+    pub world: Option<Arc<WorldStats>>,
+    /// In a cluster: this node's view of it (links, epochs, NATS traffic, refusals).
+    pub cluster: Option<Arc<ClusterNode>>,
 }
 
 impl fmt::Debug for MetricSources {
@@ -345,6 +351,13 @@ impl Collector for GameCollector {
             s.admin.connections_open.load(r),
         )?;
 
+        if let Some(w) = &s.world {
+            world_metrics(e, w)?;
+        }
+        if let Some(c) = &s.cluster {
+            cluster_metrics(e, c)?;
+        }
+
         let process = ProcessSample::read();
         if let Some(rss) = process.resident_bytes {
             gauge(
@@ -369,4 +382,159 @@ impl Collector for GameCollector {
         }
         Ok(())
     }
+}
+
+fn world_metrics(e: &mut DescriptorEncoder, w: &WorldStats) -> Res {
+    let r = Ordering::Relaxed;
+    for (name, help, v) in [
+        (
+            "game_world_handoffs",
+            "Players handed from one region to another.",
+            &w.handoffs,
+        ),
+        (
+            "game_world_region_messages",
+            "Messages sent between regions (ghosts, hand-offs, forwards).",
+            &w.region_msgs,
+        ),
+        (
+            "game_world_forwarded_inputs",
+            "Inputs passed on by a region that no longer owned the player.",
+            &w.forwarded_inputs,
+        ),
+        (
+            "game_world_inputs_skipped",
+            "Inputs given up: a gap in a player's sequence outlived the reorder cap.",
+            &w.inputs_skipped,
+        ),
+    ] {
+        counter(e, name, help, None, v.load(r))?;
+    }
+    Ok(())
+}
+
+fn cluster_metrics(e: &mut DescriptorEncoder, c: &ClusterNode) -> Res {
+    let r = Ordering::Relaxed;
+    let st = &c.stats;
+    gauge(
+        e,
+        "game_cluster_epoch",
+        "This node's bus epoch (from the clock at start, one more per lost NATS connection).",
+        None,
+        u64::from(c.epoch()),
+    )?;
+    gauge(
+        e,
+        "game_cluster_nodes_alive",
+        "Other nodes linked with this one.",
+        None,
+        st.nodes_alive.load(r),
+    )?;
+    gauge(
+        e,
+        "game_cluster_world_players",
+        "Players on every live node, from their heartbeats.",
+        None,
+        st.players_total.load(r),
+    )?;
+    for (name, help, v) in [
+        (
+            "game_cluster_published",
+            "NATS messages published.",
+            &st.published,
+        ),
+        (
+            "game_cluster_publish_dropped",
+            "Publishes dropped: the queue was full or NATS was away.",
+            &st.publish_dropped,
+        ),
+        (
+            "game_cluster_received",
+            "NATS messages received on this node's inbox.",
+            &st.received,
+        ),
+        (
+            "game_cluster_malformed",
+            "Received messages that did not decode.",
+            &st.malformed,
+        ),
+        (
+            "game_cluster_refused",
+            "Received records the sending node had no right to (checked per kind).",
+            &st.refused,
+        ),
+        (
+            "game_cluster_chat_refused",
+            "world.chat messages that were not one S_Chat that decodes.",
+            &st.chat_refused,
+        ),
+        (
+            "game_cluster_stale",
+            "Received messages from a node not alive in that epoch.",
+            &st.stale,
+        ),
+        (
+            "game_cluster_unroutable",
+            "Region messages for a region whose node is not alive.",
+            &st.unroutable,
+        ),
+        (
+            "game_cluster_nodes_lost",
+            "Nodes declared dead or cut.",
+            &st.nodes_lost,
+        ),
+        (
+            "game_cluster_players_cut",
+            "Players disconnected because their region's node was lost.",
+            &st.players_cut,
+        ),
+        (
+            "game_cluster_nats_disconnects",
+            "Times this node lost its NATS connection.",
+            &st.disconnects,
+        ),
+        (
+            "game_cluster_duplicate_node",
+            "Signs of another process running with this node's id.",
+            &st.duplicate_node,
+        ),
+    ] {
+        counter(e, name, help, None, v.load(r))?;
+    }
+    counter(
+        e,
+        "game_cluster_published",
+        "Bytes published to NATS.",
+        Some(Unit::Bytes),
+        st.published_bytes.load(r),
+    )?;
+    let links = c.presence().links();
+    family(
+        e,
+        Desc(
+            "game_cluster_link",
+            "Each node heard from: 1 while linked (both hear each other), 0 before.",
+            None,
+            MetricType::Gauge,
+        ),
+        "node",
+        links
+            .iter()
+            .map(|&(n, _, linked)| (n.to_string(), u64::from(linked))),
+        |m, v| m.encode_gauge(&v),
+    )?;
+    family(
+        e,
+        Desc(
+            "game_cluster_peer_epoch",
+            "Each node heard from: its bus epoch.",
+            None,
+            MetricType::Gauge,
+        ),
+        "node",
+        links
+            .iter()
+            .map(|&(n, epoch, _)| (n.to_string(), u64::from(epoch))),
+        |m, v| m.encode_gauge(&v),
+    )
 }
