@@ -507,15 +507,55 @@ async fn forged_records_of_every_kind_are_refused_and_no_player_notices() {
             player_id: qid,
             frames: good_move,
         },
-        // p's inputs go to region 0, node 0's: node 1 may not move them.
+        // A hand-off of p "by region 0", node 0's: node 1 may not move p's inputs.
         Record::Route {
             player_id: pid,
             region: 1,
+            from: 0,
+            seq: 1_000,
         },
     ];
+    // The same kinds "from region 1", which node 1 does run: they pass the node's check,
+    // and region 0 refuses them itself, since region 1 has no say over p (it never handed
+    // p there, does not own it, and p is region 0's own).
+    let region_refused = vec![
+        region(RegionMsg::ForwardLeave {
+            from: 1,
+            player_id: pid,
+        }),
+        region(RegionMsg::ForwardInput {
+            from: 1,
+            player_id: pid,
+            seq: 0,
+            input: PlayerInput::Move {
+                pos: [-5.0, 0.0, 5.0],
+            },
+        }),
+        region(RegionMsg::PlayerGone {
+            from: 1,
+            player_id: pid,
+        }),
+        region(RegionMsg::Handoff {
+            from: 1,
+            player_id: pid,
+            pos: [-1.0, 0.0, 0.0],
+            next_seq: 0,
+            watchers: vec![],
+            ghosted_to: 0,
+        }),
+    ];
+    let by_region = region_refused.len() as u64;
     let forger = async_nats::connect(nats.url())
         .await
         .expect("a third connection");
+    for record in region_refused {
+        let mut w = EnvelopeWriter::new(1, nb.epoch());
+        w.push(&record);
+        forger
+            .publish("world.node.0", w.finish())
+            .await
+            .expect("publish");
+    }
     let count = forged.len() as u64;
     for record in forged {
         let mut w = EnvelopeWriter::new(1, nb.epoch());
@@ -535,6 +575,8 @@ async fn forged_records_of_every_kind_are_refused_and_no_player_notices() {
         na.stats.refused.load(Ordering::Relaxed) == count
             && na.stats.chat_refused.load(Ordering::Relaxed) == 1
             && nb.stats.chat_refused.load(Ordering::Relaxed) == 1
+            && a.world_stats()
+                .is_some_and(|w| w.peer_refused.load(Ordering::Relaxed) == by_region)
     })
     .await;
 

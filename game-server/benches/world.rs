@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use game_server::world::{
-    Directory, PlayerInput, PlayerLink, Region, RegionId, RegionJob, Spawn, WorldConfig,
+    Directory, PlayerInput, PlayerLink, Region, RegionJob, Route, Spawn, WorldConfig,
 };
 use game_server::Outbox;
 
@@ -28,7 +28,7 @@ impl Outbox for Null {
 }
 
 impl PlayerLink for Null {
-    fn route_to(&self, _region: RegionId) {}
+    fn route_to(&self, _route: Route) {}
 }
 
 struct Everyone;

@@ -14,7 +14,11 @@
 //!   are waiting ([`JobQueue::try_push_control`]); a refused enter closes that session.
 //! - **follow-up** jobs that must never be lost (that player's leave) are always admitted
 //!   ([`JobQueue::push_follow_up`]). They stay bounded because a caller pushes at most one
-//!   per admitted control job.
+//!   per admitted control job. They count in the queue's depth like the others.
+//! - **remote** jobs (inputs that came from another node of a cluster) are admitted while
+//!   the bytes of such jobs waiting stay within the caller's cap
+//!   ([`JobQueue::try_push_remote`]); past it the caller sheds them (see the cluster
+//!   bridge), so a slow region cannot grow memory without bound on what other nodes send.
 //!
 //! A job timer runs jobs after a delay, and an optional tick calls [`JobRunner::tick`]
 //! periodically (the room's broadcast flush). The thread sleeps until the next job or
@@ -91,15 +95,28 @@ pub struct JobQueueStats {
     input_waiting: AtomicUsize,
     /// Control jobs waiting now (admission counter).
     control_waiting: AtomicUsize,
+    /// Follow-up jobs waiting now (never refused; counted for the depth).
+    followups_waiting: AtomicUsize,
+    /// Remote jobs waiting now, and their bytes (admission counter of the remote lane).
+    remote_waiting: AtomicUsize,
+    remote_bytes: AtomicUsize,
     /// Time from a job's push to the start of its run (timer jobs: from when they were due).
     pub wait: AtomicHistogram,
 }
 
 impl JobQueueStats {
-    /// Input and control jobs waiting now (follow-ups are not counted: at most one per
-    /// player, and never refused).
+    /// Jobs waiting now, of every kind (timers not yet due included).
     pub fn depth(&self) -> usize {
-        self.input_waiting.load(Ordering::Relaxed) + self.control_waiting.load(Ordering::Relaxed)
+        let r = Ordering::Relaxed;
+        self.input_waiting.load(r)
+            + self.control_waiting.load(r)
+            + self.followups_waiting.load(r)
+            + self.remote_waiting.load(r)
+    }
+
+    /// Bytes of remote jobs waiting now.
+    pub fn remote_bytes(&self) -> usize {
+        self.remote_bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -107,6 +124,8 @@ enum Msg<J> {
     Input(J),
     Control(J),
     FollowUp(J),
+    /// A remote job and the bytes it was admitted as.
+    Remote(J, usize),
     At(Instant, J),
     Stop,
 }
@@ -233,11 +252,43 @@ impl<J: Send + 'static> JobQueue<J> {
     /// control job (see the module docs), which is what bounds these. Fails only if the
     /// queue has stopped.
     pub fn push_follow_up(&self, job: J) -> Result<(), QueueStopped<J>> {
+        self.stats.followups_waiting.fetch_add(1, Ordering::AcqRel);
         self.tx
             .send(Envelope::now(Msg::FollowUp(job)))
-            .map_err(|e| match e.into_inner().msg {
-                Msg::FollowUp(job) => QueueStopped(job),
-                _ => unreachable!("a follow-up was sent"),
+            .map_err(|e| {
+                self.stats.followups_waiting.fetch_sub(1, Ordering::AcqRel);
+                match e.into_inner().msg {
+                    Msg::FollowUp(job) => QueueStopped(job),
+                    _ => unreachable!("a follow-up was sent"),
+                }
+            })
+    }
+
+    /// Pushes a job that came from another node, weighing `bytes`; refused (handed back)
+    /// when remote jobs of `cap` bytes are waiting already. One job is always admitted into
+    /// an empty lane, whatever its size, so a large job cannot be refused forever.
+    pub fn try_push_remote(&self, job: J, bytes: usize, cap: usize) -> Result<(), QueueFull<J>> {
+        let admitted = self
+            .stats
+            .remote_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                (waiting == 0 || waiting.saturating_add(bytes) <= cap)
+                    .then(|| waiting.saturating_add(bytes))
+            })
+            .is_ok();
+        if !admitted {
+            return Err(QueueFull(job));
+        }
+        self.stats.remote_waiting.fetch_add(1, Ordering::AcqRel);
+        self.tx
+            .send(Envelope::now(Msg::Remote(job, bytes)))
+            .map_err(|e| {
+                self.stats.remote_waiting.fetch_sub(1, Ordering::AcqRel);
+                self.stats.remote_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                match e.into_inner().msg {
+                    Msg::Remote(job, _) => QueueFull(job),
+                    _ => unreachable!("a remote job was sent"),
+                }
             })
     }
 
@@ -264,9 +315,11 @@ impl<J: Send + 'static> JobQueue<J> {
 
     fn admitted(&self, counter: &AtomicUsize, cap: usize, msg: Msg<J>) -> Result<(), QueueFull<J>> {
         let hand_back = |msg: Msg<J>| match msg {
-            Msg::Input(job) | Msg::Control(job) | Msg::FollowUp(job) | Msg::At(_, job) => {
-                QueueFull(job)
-            }
+            Msg::Input(job)
+            | Msg::Control(job)
+            | Msg::FollowUp(job)
+            | Msg::Remote(job, _)
+            | Msg::At(_, job) => QueueFull(job),
             Msg::Stop => unreachable!("only jobs are admitted"),
         };
         if !admit(counter, cap) {
@@ -358,7 +411,15 @@ impl<R: JobRunner> Worker<R> {
                     self.stats.control_waiting.fetch_sub(1, Ordering::AcqRel);
                     self.run_job(job, pushed);
                 }
-                Ok(Msg::FollowUp(job)) => self.run_job(job, pushed),
+                Ok(Msg::FollowUp(job)) => {
+                    self.stats.followups_waiting.fetch_sub(1, Ordering::AcqRel);
+                    self.run_job(job, pushed);
+                }
+                Ok(Msg::Remote(job, bytes)) => {
+                    self.stats.remote_waiting.fetch_sub(1, Ordering::AcqRel);
+                    self.stats.remote_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                    self.run_job(job, pushed);
+                }
                 Ok(Msg::At(at, job)) => {
                     self.timer_seq += 1;
                     self.timers.push(Timer {

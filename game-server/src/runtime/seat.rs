@@ -64,6 +64,8 @@ impl Seat {
                 let job = match input {
                     PlayerInput::Move { pos } => RoomJob::Move { player_id, pos },
                     PlayerInput::Chat { message } => RoomJob::Chat { player_id, message },
+                    // Only a cluster's bridge makes these, and the room has no cluster.
+                    PlayerInput::Skipped => return Ok(()),
                 };
                 room.try_push(job).map_err(|_| QueueFull(()))
             }

@@ -23,10 +23,10 @@ use tokio::task::JoinHandle;
 
 use crate::adapters::cluster::check;
 use crate::adapters::cluster::envelope::{self, Record};
-use crate::adapters::cluster::ids;
 use crate::adapters::cluster::node::{ClusterNode, Publish, Subject};
 use crate::adapters::cluster::presence::{Change, Heartbeat};
 use crate::adapters::cluster::subjects;
+use crate::adapters::cluster::{ids, shed};
 use crate::game::packets::SChat;
 use crate::game::world::wire;
 use crate::game::world::{has_region, RegionJob};
@@ -366,9 +366,17 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
             if let Err(e) = check::job(from, regions, &msg) {
                 return refused(node, from, &e);
             }
-            // Always admitted: the sending gateway bounded these (its connection cap, rate
-            // limits and publish queue), and dropping one would lose a sequence number.
-            let _ = queue.push_follow_up(msg.into_job());
+            // Inputs wait in a lane bounded in bytes and are shed past it; everything else
+            // is always admitted (see `shed.rs`).
+            let taken = shed::take(
+                queue,
+                msg.into_job(),
+                frame.len(),
+                node.config().remote_bytes,
+            );
+            if taken == shed::Taken::Shed {
+                node.stats.remote_shed.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Record::ToPlayer { player_id, frames } => {
             if let Err(e) = check::frames(node.id(), player_id, &frames) {
@@ -378,25 +386,32 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
                 let _ = link.session().send(frames);
             }
         }
-        Record::Route { player_id, region } => {
-            let link = world.directory().get(player_id);
-            // A player not (or no longer) here: nothing to route, but the record must still
-            // be one the sender may send.
-            let current = link.as_ref().map_or(region, |l| l.route());
+        Record::Route {
+            player_id,
+            region,
+            from: handed_by,
+            seq,
+        } => {
             let checked = check::route(
                 node.id(),
                 from,
                 regions,
                 player_id,
                 region,
-                current,
+                handed_by,
                 world.layout().regions(),
             );
             if let Err(e) = checked {
                 return refused(node, from, &e);
             }
-            if let Some(link) = link {
-                crate::game::world::PlayerLink::route_to(&link, region);
+            // A player gone meanwhile has nothing to route.
+            if let Some(link) = world.directory().get(player_id) {
+                let route = crate::game::world::Route {
+                    to: region,
+                    from: handed_by,
+                    seq,
+                };
+                crate::game::world::PlayerLink::route_to(&link, route);
             }
         }
     }

@@ -10,8 +10,9 @@
 //!   of a packet the world sends a client (`S_BroadcastEnterGame`, `S_BroadcastMove`,
 //!   `S_BroadcastLeaveGame`, `S_PlayerList`, `S_Chat`) that decodes: clients close their
 //!   session on a bad frame, so a relayed bad frame would be a kick.
-//! - A route change must be for a player of this node, to a region of the world, sent by
-//!   the node running the region the player is routed to now (its owner hands it on).
+//! - A route change must be for a player of this node, between regions of the world, and
+//!   name as its old owner a region the sending node runs; the link keeps the route with
+//!   the highest hand-off sequence number, so late ones cannot undo newer ones.
 //! - Positions must be finite, and a chat line must fit an `S_Chat` frame.
 
 use server_core::frame::{parse_header, HEADER_SIZE};
@@ -47,14 +48,16 @@ pub enum Refusal {
     /// Frames or a route change for a player this node does not hold.
     #[error("frames or a route for player {0}, who is not this node's")]
     NotOurPlayer(i32),
-    /// A route change from a node that does not run the player's current region.
-    #[error("node {node} moved player {player_id}'s route, but does not run its region {route}")]
+    /// A route change handed on by a region the sending node does not run.
+    #[error(
+        "node {node} moved player {player_id}'s route from region {route}, which it does not run"
+    )]
     NotItsRoute {
         /// The sending node.
         node: u16,
         /// The player.
         player_id: i32,
-        /// The region the player's inputs go to now.
+        /// The region the route claims handed the player on.
         route: RegionId,
     },
     /// A route to a region outside the world.
@@ -133,6 +136,7 @@ fn player_input(player_id: i32, input: &PlayerInput) -> Result<(), Refusal> {
                 .map(|_| ())
                 .map_err(|_| Refusal::ChatTooLong)
         }
+        PlayerInput::Skipped => Ok(()),
     }
 }
 
@@ -189,28 +193,31 @@ pub fn client_frames(mut bytes: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Checks a route change for `player_id` to `to` from node `node` (running `regions`),
-/// when the player's inputs go to `route` now and the world has `world_regions` regions.
+/// Checks a route change for `player_id` to `to`, handed on by region `from`, sent by node
+/// `node` (running `regions`), when the world has `world_regions` regions: the player must
+/// be ours, both regions real, and `from` one of the sender's (its old owner says so).
 pub fn route(
     me: u16,
     node: u16,
     regions: u64,
     player_id: i32,
     to: RegionId,
-    route: RegionId,
+    from: RegionId,
     world_regions: usize,
 ) -> Result<(), Refusal> {
     if gateway_of(player_id) != me {
         return Err(Refusal::NotOurPlayer(player_id));
     }
-    if usize::from(to) >= world_regions {
-        return Err(Refusal::NoSuchRegion(to));
+    for region in [to, from] {
+        if usize::from(region) >= world_regions {
+            return Err(Refusal::NoSuchRegion(region));
+        }
     }
-    if !has_region(regions, route) {
+    if !has_region(regions, from) {
         return Err(Refusal::NotItsRoute {
             node,
             player_id,
-            route,
+            route: from,
         });
     }
     Ok(())
@@ -387,12 +394,16 @@ mod tests {
     }
 
     #[test]
-    fn a_route_change_comes_only_from_the_node_running_the_players_region() {
+    fn a_route_change_comes_only_from_the_node_running_the_old_owner() {
         assert_eq!(route(0, NODE1, REGIONS1, P0, 0, 1, 2), Ok(()));
         assert!(matches!(
             route(0, NODE1, REGIONS1, P0, 1, 0, 2),
             Err(Refusal::NotItsRoute { .. })
         ));
+        assert_eq!(
+            route(0, NODE1, REGIONS1, P0, 0, 9, 2),
+            Err(Refusal::NoSuchRegion(9))
+        );
         assert_eq!(
             route(0, NODE1, REGIONS1, P1, 0, 1, 2),
             Err(Refusal::NotOurPlayer(P1))

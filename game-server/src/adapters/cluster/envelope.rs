@@ -6,7 +6,8 @@
 //! [kind u8][len u32][body: len bytes]
 //!   kind 1, to a region:   [region u16][one frame of world/wire.rs (regions.json)]
 //!   kind 2, to a player:   [player id i32][frames of the game's protocol, as its session gets them]
-//!   kind 3, route:         [player id i32][region u16]   (the player's inputs go there now)
+//!   kind 3, route:         [player id i32][region u16][from u16][seq u64]   (the player's
+//!                          inputs go to `region` now; handed on by `from` at input `seq`)
 //! ```
 //!
 //! All little-endian, like the game's frames. Decoding checks every length against the
@@ -25,6 +26,8 @@ const RECORD_HEAD: usize = 1 + 4;
 const KIND_REGION: u8 = 1;
 const KIND_PLAYER: u8 = 2;
 const KIND_ROUTE: u8 = 3;
+/// A route record's body: player id, new owner, old owner, sequence number.
+const ROUTE_LEN: usize = 4 + 2 + 2 + 8;
 
 /// One record of a node message.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,10 @@ pub enum Record {
         player_id: i32,
         /// Its new owner.
         region: RegionId,
+        /// The old owner, which handed it on (the sending node must run it).
+        from: RegionId,
+        /// The hand-off's input sequence number: the gateway keeps the highest.
+        seq: u64,
     },
 }
 
@@ -126,10 +133,17 @@ impl EnvelopeWriter {
                 self.buf.put_i32_le(*player_id);
                 self.buf.put_slice(frames);
             }
-            Record::Route { player_id, region } => {
-                self.head(KIND_ROUTE, 6);
+            Record::Route {
+                player_id,
+                region,
+                from,
+                seq,
+            } => {
+                self.head(KIND_ROUTE, ROUTE_LEN);
                 self.buf.put_i32_le(*player_id);
                 self.buf.put_u16_le(*region);
+                self.buf.put_u16_le(*from);
+                self.buf.put_u64_le(*seq);
             }
         }
     }
@@ -211,12 +225,16 @@ pub fn decode(payload: &Bytes) -> Result<Envelope, EnvelopeError> {
                 }
             }
             KIND_ROUTE => {
-                if len != 6 {
+                if len != ROUTE_LEN {
                     return Err(short());
                 }
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&body[8..16]);
                 Record::Route {
                     player_id: i32::from_le_bytes([body[0], body[1], body[2], body[3]]),
                     region: u16::from_le_bytes([body[4], body[5]]),
+                    from: u16::from_le_bytes([body[6], body[7]]),
+                    seq: u64::from_le_bytes(seq),
                 }
             }
             kind => return Err(EnvelopeError::Kind { at, kind }),
@@ -250,8 +268,14 @@ mod tests {
                     frames: Bytes::from(f),
                 }
             }),
-            (any::<i32>(), any::<u16>())
-                .prop_map(|(player_id, region)| Record::Route { player_id, region }),
+            (any::<i32>(), any::<u16>(), any::<u16>(), any::<u64>()).prop_map(
+                |(player_id, region, from, seq)| Record::Route {
+                    player_id,
+                    region,
+                    from,
+                    seq,
+                }
+            ),
         ]
     }
 
@@ -295,10 +319,14 @@ mod tests {
         w.push(&Record::Route {
             player_id: 0x0100_0002,
             region: 1,
+            from: 0,
+            seq: 9,
         });
-        let mut want = vec![3, 0, 7, 0, 0, 0, KIND_ROUTE, 6, 0, 0, 0];
+        let mut want = vec![3, 0, 7, 0, 0, 0, KIND_ROUTE, 16, 0, 0, 0];
         want.extend(0x0100_0002i32.to_le_bytes());
         want.extend(1u16.to_le_bytes());
+        want.extend(0u16.to_le_bytes());
+        want.extend(9u64.to_le_bytes());
         assert_eq!(w.finish().to_vec(), want);
         assert_eq!(
             decode(&Bytes::from_static(&[1, 0, 0])),

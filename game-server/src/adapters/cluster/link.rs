@@ -251,7 +251,11 @@ mod tests {
             frame: Bytes::from_static(b"handoff"),
         };
         out.ordered(2, handoff.clone());
-        watcher.route_to(2);
+        watcher.route_to(crate::game::world::Route {
+            to: 2,
+            from: 0,
+            seq: 4,
+        });
         out.end_of_job();
         let sent = drain(&mut rx, epoch);
         assert_eq!(
@@ -270,6 +274,8 @@ mod tests {
                     vec![Record::Route {
                         player_id: (1 << 24) | 1,
                         region: 2,
+                        from: 0,
+                        seq: 4,
                     }]
                 ),
             ],

@@ -10,6 +10,7 @@
 //! - [`link`]: a region's outbound: its frames and messages for other nodes, batched per
 //!   node and kept in order.
 //! - [`port`]: this adapter as the world's `Cluster` and `RegionOutbound`.
+//! - [`shed`]: what a region takes from other nodes, and sheds when too far behind.
 //! - `bridge`: the tasks between NATS and the regions, sessions and heartbeats.
 //!
 //! Player ids carry their gateway node (`crate::game::player_ids`), so frames find their
@@ -27,6 +28,7 @@ pub mod link;
 pub mod node;
 pub mod port;
 pub mod presence;
+pub mod shed;
 pub mod subjects;
 
 pub use args::ClusterArgs;

@@ -69,6 +69,9 @@ pub struct ClusterStats {
     pub stale: AtomicU64,
     /// Region messages for a region whose node is not alive: dropped.
     pub unroutable: AtomicU64,
+    /// Inputs from other nodes shed because their region had `remote_bytes` of them
+    /// waiting (see `shed.rs`).
+    pub remote_shed: AtomicU64,
     /// Nodes declared dead (missed heartbeats) or cut (this node lost NATS).
     pub nodes_lost: AtomicU64,
     /// Players this node disconnected because their region's node was lost.

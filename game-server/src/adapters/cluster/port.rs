@@ -11,6 +11,7 @@ use crate::adapters::cluster::link::Outbound;
 use crate::adapters::cluster::node::{ClusterNode, Subject};
 use crate::game::world::geometry::RegionId;
 use crate::game::world::message::RegionMsg;
+use crate::game::world::region::Route;
 use crate::game::world::wire::{self, WireMsg};
 use crate::runtime::world::{Cluster, RegionOutbound, Sent};
 
@@ -65,8 +66,16 @@ impl RegionOutbound for Outbound {
         Outbound::frames(self, gateway, player_id, frames);
     }
 
-    fn route(&self, gateway: u16, player_id: i32, region: RegionId) {
-        self.ordered(gateway, Record::Route { player_id, region });
+    fn route(&self, gateway: u16, player_id: i32, route: Route) {
+        self.ordered(
+            gateway,
+            Record::Route {
+                player_id,
+                region: route.to,
+                from: route.from,
+                seq: route.seq,
+            },
+        );
     }
 
     fn to_region(&self, region: RegionId, msg: &RegionMsg) {

@@ -403,6 +403,16 @@ fn world_metrics(e: &mut DescriptorEncoder, w: &WorldStats) -> Res {
             &w.forwarded_inputs,
         ),
         (
+            "game_world_inputs_shed",
+            "Inputs shed on their way from another node; each kept its sequence number.",
+            &w.inputs_shed,
+        ),
+        (
+            "game_world_peer_refused",
+            "Messages from a region with no say over that player (forwards, hand-offs, gones).",
+            &w.peer_refused,
+        ),
+        (
             "game_world_inputs_skipped",
             "Inputs given up: a gap in a player's sequence outlived the reorder cap.",
             &w.inputs_skipped,
@@ -472,6 +482,11 @@ fn cluster_metrics(e: &mut DescriptorEncoder, c: &ClusterNode) -> Res {
             "game_cluster_stale",
             "Received messages from a node not alive in that epoch.",
             &st.stale,
+        ),
+        (
+            "game_cluster_remote_shed",
+            "Inputs from other nodes shed: their region was too far behind.",
+            &st.remote_shed,
         ),
         (
             "game_cluster_unroutable",

@@ -28,6 +28,11 @@ pub enum PlayerInput {
         /// The line.
         message: String,
     },
+    /// An input shed on its way because its region was too far behind (a region takes at
+    /// most so many bytes of jobs from other nodes): it keeps its sequence number, so the
+    /// owner applies the inputs after it at once instead of waiting for it, and does
+    /// nothing else.
+    Skipped,
 }
 
 /// A message from one region to another.

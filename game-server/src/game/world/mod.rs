@@ -27,4 +27,4 @@ pub use config::{Spawn, WorldConfig, WorldConfigError, MAX_REGIONS};
 pub use geometry::{has_region, region_bit, Layout, MoveVerdict, Pos, RegionId};
 pub use interest::{Interest, ViewChange};
 pub use message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
-pub use region::{Directory, PlayerLink, Region, WorldStats};
+pub use region::{Directory, PlayerLink, Region, Route, WorldStats};

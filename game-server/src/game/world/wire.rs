@@ -26,8 +26,9 @@ mod generated {
 }
 
 use generated::{
-    Incoming, PacketManager, REnter, RForwardChat, RForwardLeave, RForwardMove, RGatewayChat,
-    RGatewayLeave, RGatewayMove, RGhostRemove, RGhostUpdate, RHandoff, RPlayerGone, Watcher,
+    Incoming, PacketManager, REnter, RForwardChat, RForwardLeave, RForwardMove, RForwardSkip,
+    RGatewayChat, RGatewayLeave, RGatewayMove, RGatewaySkip, RGhostRemove, RGhostUpdate, RHandoff,
+    RPlayerGone, Watcher,
 };
 
 /// Anything a region can be sent from another process: a message from another region, or
@@ -115,6 +116,15 @@ pub fn encode_any(msg: &WireMsg) -> Result<Bytes, EncodeError> {
             player_id: *player_id,
             seq: *seq,
             message: message.clone(),
+        }
+        .encode(),
+        WireMsg::Input {
+            player_id,
+            seq,
+            input: PlayerInput::Skipped,
+        } => RGatewaySkip {
+            player_id: *player_id,
+            seq: *seq,
         }
         .encode(),
         WireMsg::Leave { player_id } => RGatewayLeave {
@@ -209,6 +219,17 @@ pub fn encode(msg: &RegionMsg) -> Result<Bytes, EncodeError> {
             message: message.clone(),
         }
         .encode(),
+        RegionMsg::ForwardInput {
+            from,
+            player_id,
+            seq,
+            input: PlayerInput::Skipped,
+        } => RForwardSkip {
+            from: *from,
+            player_id: *player_id,
+            seq: *seq,
+        }
+        .encode(),
         RegionMsg::ForwardLeave { from, player_id } => RForwardLeave {
             from: *from,
             player_id: *player_id,
@@ -271,6 +292,12 @@ pub fn decode_any(frame: &[u8]) -> Result<WireMsg, ProtocolError> {
                 seq: m.seq,
                 input: PlayerInput::Chat { message: m.message },
             },
+            Incoming::RForwardSkip(m) => RegionMsg::ForwardInput {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+                input: PlayerInput::Skipped,
+            },
             Incoming::RForwardLeave(m) => RegionMsg::ForwardLeave {
                 from: m.from,
                 player_id: m.player_id,
@@ -299,6 +326,13 @@ pub fn decode_any(frame: &[u8]) -> Result<WireMsg, ProtocolError> {
                     player_id: m.player_id,
                     seq: m.seq,
                     input: PlayerInput::Chat { message: m.message },
+                })
+            }
+            Incoming::RGatewaySkip(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Skipped,
                 })
             }
             Incoming::RGatewayLeave(m) => {
@@ -373,6 +407,14 @@ mod tests {
                     input: PlayerInput::Chat { message },
                 }
             ),
+            (any::<u16>(), any::<i32>(), any::<u64>()).prop_map(|(from, player_id, seq)| {
+                RegionMsg::ForwardInput {
+                    from,
+                    player_id,
+                    seq,
+                    input: PlayerInput::Skipped,
+                }
+            }),
             (any::<u16>(), any::<i32>())
                 .prop_map(|(from, player_id)| RegionMsg::ForwardLeave { from, player_id }),
             (any::<u16>(), any::<i32>())
@@ -403,6 +445,11 @@ mod tests {
                     seq,
                     input: PlayerInput::Chat { message },
                 }
+            }),
+            (any::<i32>(), any::<u64>()).prop_map(|(player_id, seq)| WireMsg::Input {
+                player_id,
+                seq,
+                input: PlayerInput::Skipped,
             }),
             any::<i32>().prop_map(|player_id| WireMsg::Leave { player_id }),
         ]

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::game::world::geometry::RegionId;
 use crate::game::world::message::RegionMsg;
+use crate::game::world::region::Route;
 use crate::game::world::wire::WireMsg;
 
 /// How a job for a region on another node went.
@@ -55,8 +56,8 @@ pub trait RegionOutbound: Send + Sync + Debug + 'static {
     /// Frames for `player_id`, whose session is on node `gateway`.
     fn frames(&self, gateway: u16, player_id: i32, frames: Bytes);
 
-    /// Tells `gateway` that `player_id`'s inputs go to `region` from now on (ordered).
-    fn route(&self, gateway: u16, player_id: i32, region: RegionId);
+    /// Tells `gateway` that `player_id` was handed on (`route`); ordered.
+    fn route(&self, gateway: u16, player_id: i32, route: Route);
 
     /// A message for a region another node runs (ordered); dropped and counted when no live
     /// node runs it.

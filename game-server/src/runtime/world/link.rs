@@ -3,7 +3,7 @@
 //! either by player id.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use server_core::Session;
 use crate::game::outbox::Outbox;
 use crate::game::player_ids::gateway_of;
 use crate::game::world::geometry::RegionId;
-use crate::game::world::region::{Directory, PlayerLink};
+use crate::game::world::region::{Directory, PlayerLink, Route};
 use crate::runtime::world::cluster::RegionOutbound;
 
 /// A connected player as the regions reach it: its session, and which region its session
@@ -20,8 +20,21 @@ use crate::runtime::world::cluster::RegionOutbound;
 #[derive(Debug)]
 pub struct WorldLink {
     pub(super) session: Arc<Session>,
-    /// Written by the region that hands the player on, read by the session per input.
-    pub(super) route: AtomicU16,
+    /// The region its inputs go to (low 16 bits) and the `seq` of the hand-off that set it
+    /// (the rest), in one atomic: written by the region that hands the player on here, or
+    /// by the cluster's inbox for a remote owner, in whatever order those arrive; a route
+    /// with a lower `seq` than the one held is stale and ignored. Read per input.
+    pub(super) route: AtomicU64,
+}
+
+impl WorldLink {
+    /// A link whose inputs go to `region` (the spawn region, before any hand-off).
+    pub(super) fn new(session: Arc<Session>, region: RegionId) -> Self {
+        WorldLink {
+            session,
+            route: AtomicU64::new(u64::from(region)),
+        }
+    }
 }
 
 impl Outbox for Arc<WorldLink> {
@@ -31,8 +44,12 @@ impl Outbox for Arc<WorldLink> {
 }
 
 impl PlayerLink for Arc<WorldLink> {
-    fn route_to(&self, region: RegionId) {
-        self.route.store(region, Ordering::Release);
+    fn route_to(&self, route: Route) {
+        let _ = self
+            .route
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                newer(held, route)
+            });
     }
 }
 
@@ -44,7 +61,7 @@ impl WorldLink {
 
     /// The region its inputs go to now.
     pub fn route(&self) -> RegionId {
-        self.route.load(Ordering::Acquire)
+        (self.route.load(Ordering::Acquire) & 0xFFFF) as RegionId
     }
 }
 
@@ -68,10 +85,10 @@ impl Outbox for Link {
 }
 
 impl PlayerLink for Link {
-    fn route_to(&self, region: RegionId) {
+    fn route_to(&self, route: Route) {
         match self {
-            Link::Local(link) => link.route_to(region),
-            Link::Remote(link) => link.route_to(region),
+            Link::Local(link) => link.route_to(route),
+            Link::Remote(link) => link.route_to(route),
         }
     }
 }
@@ -169,7 +186,35 @@ impl Outbox for RemoteLink {
 }
 
 impl PlayerLink for RemoteLink {
-    fn route_to(&self, region: RegionId) {
-        self.out.route(self.gateway, self.player_id, region);
+    fn route_to(&self, route: Route) {
+        self.out.route(self.gateway, self.player_id, route);
+    }
+}
+
+/// The packed route after `route` arrives at a link holding `held`: `route` if its hand-off
+/// is later than the one held, else nothing (a late route must not undo a newer one).
+/// `seq` < 2^48: that many inputs at 30 a second take 300,000 years.
+fn newer(held: u64, route: Route) -> Option<u64> {
+    (route.seq > held >> 16).then_some((route.seq << 16) | u64::from(route.to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_route_does_not_undo_a_newer_one() {
+        let spawn = u64::from(0u16); // region 0, no hand-off yet
+        let to = |to, seq| Route { to, from: 9, seq };
+        let b = newer(spawn, to(1, 5)).expect("the first hand-off is taken");
+        assert_eq!(b & 0xFFFF, 1);
+        let c = newer(b, to(2, 8)).expect("a later one is taken");
+        assert_eq!(c & 0xFFFF, 2);
+        assert_eq!(
+            newer(c, to(1, 5)),
+            None,
+            "the earlier one, arriving late, is not"
+        );
+        assert_eq!(newer(c, to(3, 8)), None, "nor one of the same hand-off");
     }
 }

@@ -51,13 +51,13 @@ impl JobRunner for RegionRunner {
         for effect in self.region.take_outgoing() {
             match effect {
                 Outgoing::Msg(to, msg) => self.send(to, msg),
-                Outgoing::Route(link, to) => {
+                Outgoing::Route(link, route) => {
                     // The hand-off must be on its way before the session sends its next
                     // input to the new owner.
                     if let Some(out) = &self.out {
                         out.publish_all();
                     }
-                    link.route_to(to)
+                    link.route_to(route)
                 }
             }
         }

@@ -2,7 +2,6 @@
 //! Its enter, inputs and leave go to its region's queue here, or (in a cluster) through the
 //! [`Cluster`] to the node that runs the region.
 
-use std::sync::atomic::AtomicU16;
 use std::sync::Arc;
 
 use server_core::{Packet, Session};
@@ -57,10 +56,7 @@ impl WorldSeat {
     pub fn enter(&mut self, player_id: i32, session: Arc<Session>) -> Result<(), EnterRefused> {
         let spawn = self.layout.spawn_point(player_id);
         let region = self.layout.region_of(spawn.x);
-        let link = Arc::new(WorldLink {
-            session,
-            route: AtomicU16::new(region),
-        });
+        let link = Arc::new(WorldLink::new(session, region));
         self.player_id = player_id;
         self.directory.lock().insert(player_id, Arc::clone(&link));
         self.link = Some(link);

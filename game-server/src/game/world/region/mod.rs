@@ -41,8 +41,24 @@ const TOMBSTONES: usize = 1 << 16;
 /// A player's connection as a region sees it: where its frames go, and where its session
 /// should send its next inputs.
 pub trait PlayerLink: Outbox + Clone {
-    /// Tells the session that `region` owns the player from now on.
-    fn route_to(&self, region: RegionId);
+    /// Tells the session that `route.to` owns the player from now on. Routes may arrive in
+    /// another order than they were made (two owners on two nodes); a link keeps the one
+    /// with the highest `seq`.
+    fn route_to(&self, route: Route);
+}
+
+/// A player's hand-off as its session must learn it: its new owner `to`, the region `from`
+/// that handed it on, and `seq`, the sequence number of the first input the new owner
+/// applies. Every hand-off of a player happens at a later input than the one before, so
+/// `seq` orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The new owner.
+    pub to: RegionId,
+    /// The old owner.
+    pub from: RegionId,
+    /// The next input's sequence number at the hand-off (above 0).
+    pub seq: u64,
 }
 
 /// Finds a player's link by id. Shared by the regions; looked up once per player per region
@@ -67,6 +83,13 @@ pub struct WorldStats {
     pub step_limited: AtomicU64,
     /// Inputs given up because a gap in a player's sequence outlived [`REORDER_CAP`].
     pub inputs_skipped: AtomicU64,
+    /// Inputs shed on their way from another node (the region was too far behind); each
+    /// kept its sequence number and did nothing.
+    pub inputs_shed: AtomicU64,
+    /// Messages from another region about a player that region has no say over (a forward
+    /// from a region that did not hand the player here, a hand-off from a region that does
+    /// not own it, a `PlayerGone` for a player owned here): dropped.
+    pub peer_refused: AtomicU64,
     /// Inputs older than one already applied (duplicates): dropped.
     pub inputs_stale: AtomicU64,
     /// Watchers in a hand-off the new owner did not know; each was sent a despawn.
@@ -84,7 +107,7 @@ pub enum Outgoing<L> {
     Msg(RegionId, RegionMsg),
     /// Tell a session its player's new owner; only after the hand-off message was sent, so
     /// the session's next input cannot reach the new owner before the player does.
-    Route(L, RegionId),
+    Route(L, Route),
 }
 
 #[derive(Debug)]
@@ -98,6 +121,18 @@ struct Owned {
     held: BTreeMap<u64, PlayerInput>,
     /// Regions that hold this player as a ghost (bit per region).
     ghosted_to: u64,
+    /// The region that handed it here; `None` if it entered here. Only that region may
+    /// forward its inputs and leave (`ForwardInput`, `ForwardLeave`).
+    came_from: Option<RegionId>,
+}
+
+/// Where a region sent a player it handed on, and who may still forward to it here.
+#[derive(Debug, Clone, Copy)]
+struct Forward {
+    /// The region the player was handed to.
+    to: RegionId,
+    /// The region that had handed it here, if any: late inputs it forwards are passed on.
+    came_from: Option<RegionId>,
 }
 
 #[derive(Debug)]
@@ -123,7 +158,7 @@ pub struct Region<L, D> {
     owned: IdMap<Owned>,
     ghosts: IdMap<Ghost>,
     /// Players this region handed on, and to whom: late inputs follow them.
-    forwarded: IdMap<RegionId>,
+    forwarded: IdMap<Forward>,
     gone: IdSet,
     gone_order: VecDeque<i32>,
     batch: Batch,
@@ -340,6 +375,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 last_seq: 0,
                 held: BTreeMap::new(),
                 ghosted_to: 0,
+                came_from: None,
             },
         );
         self.room_stats.players.fetch_add(1, Ordering::Relaxed);
@@ -394,7 +430,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
 
     fn input(&mut self, player_id: i32, seq: u64, input: PlayerInput) {
         let Some(owned) = self.owned.get_mut(&player_id) else {
-            if let Some(&to) = self.forwarded.get(&player_id) {
+            if let Some(&Forward { to, .. }) = self.forwarded.get(&player_id) {
                 self.stats.forwarded_inputs.fetch_add(1, Ordering::Relaxed);
                 self.send_msg(
                     to,
@@ -436,6 +472,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             match input {
                 PlayerInput::Move { pos } => self.apply_move(player_id, pos),
                 PlayerInput::Chat { message } => self.apply_chat(player_id, message),
+                PlayerInput::Skipped => {
+                    self.stats.inputs_shed.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -525,7 +564,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                     );
                 }
             }
-        } else if let Some(to) = self.forwarded.remove(&player_id) {
+        } else if let Some(Forward { to, .. }) = self.forwarded.remove(&player_id) {
             self.send_msg(
                 to,
                 RegionMsg::ForwardLeave {

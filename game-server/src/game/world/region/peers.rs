@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use server_core::Packet;
 
-use super::{Directory, Ghost, Outgoing, Owned, PlayerLink, Region};
+use super::{Directory, Forward, Ghost, Outgoing, Owned, PlayerLink, Region, Route};
 use crate::game::packets::SBroadcastLeaveGame;
 use crate::game::world::geometry::{region_bit, Pos, RegionId};
 use crate::game::world::message::RegionMsg;
@@ -112,18 +112,70 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 },
             );
         }
-        self.forwarded.insert(player_id, to);
+        self.forwarded.insert(
+            player_id,
+            Forward {
+                to,
+                came_from: owned.came_from,
+            },
+        );
         if let Some(link) = self
             .links
             .get(&player_id)
             .cloned()
             .or_else(|| self.directory.find(player_id))
         {
-            self.outgoing.push(Outgoing::Route(link, to));
+            let route = Route {
+                to,
+                from: self.id,
+                seq: owned.next_seq,
+            };
+            self.outgoing.push(Outgoing::Route(link, route));
         }
     }
+    /// Whether region `from` may forward `player_id`'s inputs or leave here: only the region
+    /// that handed the player here (or, once it was handed on from here, the region that
+    /// had handed it here, whose late forwards are passed on). Anything else is refused:
+    /// one region must not move, chat as or remove another region's player.
+    fn may_forward(&self, from: RegionId, player_id: i32) -> bool {
+        if let Some(owned) = self.owned.get(&player_id) {
+            return owned.came_from == Some(from);
+        }
+        if let Some(forward) = self.forwarded.get(&player_id) {
+            return forward.came_from == Some(from);
+        }
+        // Not known here: applying it does nothing.
+        true
+    }
+
+    fn refuse_peer(&self, what: &'static str, from: RegionId, player_id: i32) {
+        let n = self.stats.peer_refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                region = self.id,
+                from,
+                player_id,
+                refused_total = n,
+                what,
+                "refused a message from a region with no say over that player"
+            );
+        }
+    }
+
     pub(super) fn peer(&mut self, msg: RegionMsg) {
         match msg {
+            RegionMsg::ForwardInput {
+                from, player_id, ..
+            }
+            | RegionMsg::ForwardLeave { from, player_id }
+                if !self.may_forward(from, player_id) =>
+            {
+                self.refuse_peer("a forward", from, player_id);
+            }
+            RegionMsg::PlayerGone { from, player_id } if self.owned.contains_key(&player_id) => {
+                // Only its owner says a player is gone, and that is this region.
+                self.refuse_peer("PlayerGone", from, player_id);
+            }
             RegionMsg::GhostUpdate {
                 from,
                 player_id,
@@ -219,8 +271,20 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         watchers: Vec<i32>,
         ghosted_to: u64,
     ) {
-        if self.gone.contains(&player_id) || self.owned.contains_key(&player_id) {
+        if self.owned.contains_key(&player_id) {
+            // This region owns it: no other region can hand it here.
+            self.refuse_peer("a hand-off of a player owned here", from, player_id);
+            return;
+        }
+        if self.gone.contains(&player_id) {
             tracing::warn!(player_id, from, region = self.id, "hand-off ignored");
+            return;
+        }
+        // A player is handed on only by its owner, and always from within the ghost band of
+        // this region, so this region holds it as a ghost of that owner: anything else would
+        // make a second owner.
+        if self.ghosts.get(&player_id).is_none_or(|g| g.owner != from) {
+            self.refuse_peer("a hand-off", from, player_id);
             return;
         }
         self.forwarded.remove(&player_id);
@@ -266,6 +330,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 last_seq: next_seq.saturating_sub(1).max(ghost.map_or(0, |g| g.seq)),
                 held: BTreeMap::new(),
                 ghosted_to,
+                came_from: Some(from),
             },
         );
         self.room_stats.players.fetch_add(1, Ordering::Relaxed);

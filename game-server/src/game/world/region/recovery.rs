@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::{Directory, PlayerLink, Region};
 use crate::game::packets::SBroadcastLeaveGame;
 use crate::game::player_ids::gateway_of;
+use crate::game::world::geometry::has_region;
 
 impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     pub(super) fn node_lost(&mut self, gateway: Option<u16>, regions: u64) {
@@ -54,7 +55,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             }
         }
         self.forwarded
-            .retain(|_, to| 1u64.checked_shl(u32::from(*to)).unwrap_or(0) & regions == 0);
+            .retain(|_, forward| !has_region(regions, forward.to));
         for owned in self.owned.values_mut() {
             owned.ghosted_to &= !regions;
         }

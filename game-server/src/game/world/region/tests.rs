@@ -29,8 +29,8 @@ impl Outbox for FakeLink {
 }
 
 impl PlayerLink for FakeLink {
-    fn route_to(&self, region: RegionId) {
-        self.route.store(region, Ordering::SeqCst);
+    fn route_to(&self, route: Route) {
+        self.route.store(route.to, Ordering::SeqCst);
     }
 }
 
@@ -185,7 +185,7 @@ impl Cluster {
         for effect in self.regions[r].take_outgoing() {
             match effect {
                 Outgoing::Msg(to, msg) => self.queues[to as usize].push_back(RegionJob::Peer(msg)),
-                Outgoing::Route(link, to) => link.route_to(to),
+                Outgoing::Route(link, route) => link.route_to(route),
             }
         }
         true
@@ -519,6 +519,51 @@ fn a_gap_in_the_inputs_is_held_then_given_up_past_the_cap() {
 }
 
 #[test]
+fn a_shed_input_marker_takes_its_place_and_the_next_input_applies_at_once() {
+    let mut c = Cluster::new(1);
+    c.enter(1, 0.0, 0.0);
+    c.settle();
+    let mv = |seq: u64, x: f32| RegionJob::Input {
+        player_id: 1,
+        seq,
+        input: PlayerInput::Move { pos: [x, 0.0, 0.0] },
+    };
+    // Input 1 arrives before 0's marker (the marker was queued later): held, then both go.
+    c.queues[0].push_back(mv(1, 0.5));
+    c.settle();
+    assert!(
+        !c.seen(1).iter().any(|s| matches!(s, Seen::Move(..))),
+        "1 waits for 0"
+    );
+    c.queues[0].push_back(RegionJob::Input {
+        player_id: 1,
+        seq: 0,
+        input: PlayerInput::Skipped,
+    });
+    c.queues[0].push_back(mv(2, 1.0));
+    c.settle();
+    let moves: Vec<f32> = c
+        .seen(1)
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Move(_, x, _) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [0.5, 1.0],
+        "the marker did nothing but free its number"
+    );
+    assert_eq!(c.stats.inputs_shed.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        c.stats.inputs_skipped.load(Ordering::Relaxed),
+        0,
+        "no gap given up"
+    );
+}
+
+#[test]
 fn a_snapshot_gives_the_stripe_and_at_most_k_players() {
     let mut c = Cluster::new(2);
     for id in 1..=5 {
@@ -640,7 +685,60 @@ proptest! {
         }
         prop_assert_eq!(c.stats.inputs_skipped.load(Ordering::Relaxed), 0);
         prop_assert_eq!(c.stats.unknown_watchers.load(Ordering::Relaxed), 0);
+        // Every forward, hand-off and PlayerGone came from a region entitled to send it:
+        // the rules that refuse forged ones never refuse what a real world sends.
+        prop_assert_eq!(c.stats.peer_refused.load(Ordering::Relaxed), 0);
     }
+}
+
+/// Messages from a region with no say over a player (issue 22, item 2): a forward from a
+/// region that did not hand the player here, a hand-off from a region that does not own
+/// it, and a `PlayerGone` for a player owned here are refused and counted, and change
+/// nothing.
+#[test]
+fn a_region_refuses_forwards_hand_offs_and_gones_from_regions_with_no_say() {
+    let mut c = Cluster::new(3);
+    c.enter(1, -50.0, 0.0); // region 0's, far from every border
+    c.enter(2, 5.0, 0.0); // region 1's
+    c.settle();
+    let before = c.seen(1).len();
+    for msg in [
+        RegionMsg::ForwardLeave {
+            from: 2,
+            player_id: 1,
+        },
+        RegionMsg::ForwardInput {
+            from: 1,
+            player_id: 1,
+            seq: 0,
+            input: PlayerInput::Move {
+                pos: [-40.0, 0.0, 0.0],
+            },
+        },
+        RegionMsg::PlayerGone {
+            from: 1,
+            player_id: 1,
+        },
+        RegionMsg::Handoff {
+            from: 2,
+            player_id: 2,
+            pos: [-1.0, 0.0, 0.0],
+            next_seq: 0,
+            watchers: vec![],
+            ghosted_to: 0,
+        },
+    ] {
+        c.queues[0].push_back(RegionJob::Peer(msg));
+    }
+    c.settle();
+    assert_eq!(c.stats.peer_refused.load(Ordering::Relaxed), 4);
+    assert_eq!(
+        c.owner_pos(1).map(|p| p.x),
+        Some(-50.0),
+        "1 did not move or leave"
+    );
+    assert_eq!(c.seen(1).len(), before, "1 noticed nothing");
+    assert_eq!(c.route(2), 1, "2 still belongs to region 1 alone");
 }
 
 /// A cluster's recovery, driven by hand: both sides of a border lose each other (what a
