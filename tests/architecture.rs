@@ -194,7 +194,16 @@ fn import_edges(sources: &[Source], mods: &BTreeMap<ModPath, String>) -> Edges {
     for s in sources {
         let here = file_module(&s.rel);
         let text = strip_comments(&strip_test_modules(&s.text));
-        for (kind, path) in paths(&text) {
+        let mut found = paths(&text);
+        // `use child::Item;` in a module file names its own child module without `self::`.
+        for path in bare_use_paths(&text) {
+            let mut child = here.clone();
+            child.push(path[0].clone());
+            if mods.contains_key(&child) {
+                found.push((PathKind::Self_, path));
+            }
+        }
+        for (kind, path) in found {
             let mut base: ModPath = match kind {
                 PathKind::Crate => Vec::new(),
                 PathKind::Self_ => here.clone(),
@@ -322,6 +331,40 @@ fn path_tail(text: &str, mut at: usize, mut prefix: Vec<String>) -> (Vec<Vec<Str
         }
         prefix.push(text[start..at].to_owned());
     }
+}
+
+/// The paths of private `use a::b;` statements that start with a plain name (not `crate`,
+/// `super`, `self` or `::`): each may name a child module of the file's own module. A
+/// `pub use child::Item` is left out: it is the module's facade (its children's items under
+/// its name), not code of the module that depends on the child, and a child that
+/// implements its parent's trait (`super::Trait`) is the usual shape, not a circle.
+fn bare_use_paths(text: &str) -> Vec<Vec<String>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(k) = text[at..].find("use ") {
+        let start = at + k;
+        at = start + 4;
+        if start > 0 && is_ident(bytes[start - 1]) {
+            continue;
+        }
+        let before = text[..start].trim_end();
+        if before.ends_with("pub") || before.ends_with(')') {
+            continue; // `pub use`, `pub(crate) use`
+        }
+        let rest = text[at..].trim_start();
+        let offset = text.len() - rest.len();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let first = &rest[..end];
+        if first.is_empty() || ["crate", "super", "self"].contains(&first) {
+            continue;
+        }
+        let (paths, _) = path_tail(text, offset + end, vec![first.to_owned()]);
+        out.extend(paths);
+    }
+    out
 }
 
 fn matching_brace(text: &str, open: usize) -> usize {
@@ -743,6 +786,37 @@ mod checker {
                 .any(|p| p.contains("src/rules/grid.rs (layer 1 rules) imports src/runtime")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_bare_use_of_a_child_module_is_an_import_too() {
+        // rules/mod.rs uses its child without `self::`; the child imports its parent.
+        let files = crate_of(&[
+            ("lib.rs", ""),
+            (
+                "rules/mod.rs",
+                "mod grid;\nuse grid::{Grid};\npub struct Rule;",
+            ),
+            ("rules/grid.rs", "use super::Rule; pub struct Grid;"),
+        ]);
+        let problems = check_crate("demo", &files, None);
+        assert!(
+            problems.iter().any(|p| p.contains("circle of 2 files")),
+            "{problems:?}"
+        );
+        // A bare `use` of something that is not a child module (an external crate) is not,
+        // and neither is a parent's `pub use` facade.
+        let files = crate_of(&[("lib.rs", "use std::sync::Arc; use bytes::Bytes;")]);
+        assert_eq!(check_crate("demo", &files, None), Vec::<String>::new());
+        let files = crate_of(&[
+            ("lib.rs", ""),
+            (
+                "rules/mod.rs",
+                "mod grid;\npub use grid::Grid;\npub struct Rule;",
+            ),
+            ("rules/grid.rs", "use super::Rule; pub struct Grid;"),
+        ]);
+        assert_eq!(check_crate("demo", &files, None), Vec::<String>::new());
     }
 
     #[test]

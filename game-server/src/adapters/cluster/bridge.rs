@@ -135,7 +135,7 @@ impl Bridge {
             node: config.node_id,
             instance: node.instance(),
         };
-        let wait = (config.heartbeat * 2).max(Duration::from_secs(1));
+        let wait = ids::wait(config.heartbeat);
         let verdict =
             ids::ask(&client, question, wait)
                 .await
@@ -458,30 +458,34 @@ async fn answer_ids(
         if question.instance == node.instance() {
             continue;
         }
-        let highest = if question.node == node.id() {
-            node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                node = node.id(),
-                "another process asked to join as this node; it is told to stop"
-            );
-            0
-        } else {
-            let world = Arc::clone(&world);
-            let gateway = question.node;
-            tokio::task::spawn_blocking(move || {
-                world.highest_id_of(gateway, Duration::from_millis(500))
-            })
-            .await
-            .unwrap_or(0)
-        };
-        let answer = ids::Answer {
-            node: node.id(),
-            instance: node.instance(),
-            highest,
-        };
-        if client.publish(reply, answer.encode()).await.is_err() {
-            node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        // Each on its own task: asking the regions may take a while, and two nodes joining
+        // at once must both have their answer well within their wait.
+        let (client, node, world) = (client.clone(), Arc::clone(&node), Arc::clone(&world));
+        tokio::spawn(async move {
+            let highest = if question.node == node.id() {
+                node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    node = node.id(),
+                    "another process asked to join as this node; it is told to stop"
+                );
+                0
+            } else {
+                let gateway = question.node;
+                tokio::task::spawn_blocking(move || {
+                    world.highest_id_of(gateway, ids::ANSWER_WITHIN)
+                })
+                .await
+                .unwrap_or(0)
+            };
+            let answer = ids::Answer {
+                node: node.id(),
+                instance: node.instance(),
+                highest,
+            };
+            if client.publish(reply, answer.encode()).await.is_err() {
+                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        });
     }
 }
 

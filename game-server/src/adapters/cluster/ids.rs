@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 
+/// How long a node's regions have to answer a question (one job each).
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(300);
+
+/// How long a joining node gathers answers: two heartbeats, and at least four times what
+/// the answering regions are given, so a node that answers at all answers in time.
+pub fn wait(heartbeat: Duration) -> Duration {
+    (heartbeat * 2).max(ANSWER_WITHIN * 4)
+}
+
 /// A request: `[node u16][instance u64]`, little-endian.
 const REQUEST_LEN: usize = 10;
 /// An answer: `[node u16][instance u64][highest i32]`, little-endian.
@@ -104,7 +113,8 @@ impl Verdict {
 }
 
 /// Asks on `world.ids` and gathers the answers that come within `wait` (every live node
-/// answers at once; a node that does not is taken as not alive).
+/// answers at once; a node that does not is taken as not alive). The NATS user needs to
+/// publish on `world.ids` and subscribe to its own `_INBOX.>`, or no answer can come.
 pub async fn ask(
     client: &async_nats::Client,
     question: Question,
