@@ -655,14 +655,7 @@ async fn nats_credentials_and_tls_come_from_the_cluster_settings() {
     let server = start(right, nats.url())
         .await
         .expect("joins with its password");
-    let (mut p, _) = Client::join(server.local_addr()).await;
-    p.send(&CMove {
-        pos_x: -2.0,
-        pos_y: 0.0,
-        pos_z: 1.0,
-    })
-    .await;
-    wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == 1.0).await;
+    plays(&server, 1.0).await;
     server.shutdown().await;
     drop(nats);
 
@@ -690,14 +683,19 @@ async fn nats_credentials_and_tls_come_from_the_cluster_settings() {
     let server = start(trusting, tls_nats.url())
         .await
         .expect("joins over TLS when it trusts the CA");
-    let (mut p, _) = Client::join(server.local_addr()).await;
-    p.send(&CMove {
-        pos_x: -3.0,
-        pos_y: 0.0,
-        pos_z: 2.0,
-    })
-    .await;
-    wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == 2.0).await;
+    plays(&server, 2.0).await;
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A player joins `server`, moves to z = `z` and sees its own move come back.
+async fn plays(server: &GameServer, z: f32) {
+    let (mut p, _) = Client::join(server.local_addr()).await;
+    p.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: z,
+    })
+    .await;
+    wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == z).await;
 }

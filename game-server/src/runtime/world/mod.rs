@@ -191,26 +191,7 @@ impl World {
     /// Asks every region for its bounds and at most `max_players` of its players, as a job
     /// on its own thread; regions that do not answer within `timeout` are left out.
     pub fn snapshot(&self, max_players: usize, timeout: Duration) -> Vec<RegionSnapshot> {
-        let (tx, rx) = crossbeam_channel::bounded(self.queues().count());
-        let mut asked = 0;
-        for queue in self.queues() {
-            let job = RegionJob::Snapshot {
-                max_players,
-                reply: tx.clone(),
-            };
-            if queue.try_push_control(job).is_ok() {
-                asked += 1;
-            }
-        }
-        drop(tx);
-        let deadline = Instant::now() + timeout;
-        let mut out = Vec::with_capacity(asked);
-        while out.len() < asked {
-            match rx.recv_deadline(deadline) {
-                Ok(snapshot) => out.push(snapshot),
-                Err(_) => break,
-            }
-        }
+        let mut out = self.ask_regions(timeout, |reply| RegionJob::Snapshot { max_players, reply });
         out.sort_by_key(|s| s.region);
         out
     }
@@ -219,27 +200,34 @@ impl World {
     /// [`RegionJob::HighestId`]), asked as a job on each region's thread; regions that do
     /// not answer within `timeout` are left out. 0 for none.
     pub fn highest_id_of(&self, gateway: u16, timeout: Duration) -> i32 {
+        self.ask_regions(timeout, |reply| RegionJob::HighestId { gateway, reply })
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Pushes `job(reply)` to every region here (as a control job: a full queue leaves
+    /// that region out) and gathers the answers that come within `timeout`.
+    fn ask_regions<T>(
+        &self,
+        timeout: Duration,
+        job: impl Fn(crossbeam_channel::Sender<T>) -> RegionJob,
+    ) -> Vec<T> {
         let (tx, rx) = crossbeam_channel::bounded(self.queues().count());
-        let mut asked = 0;
-        for queue in self.queues() {
-            let job = RegionJob::HighestId {
-                gateway,
-                reply: tx.clone(),
-            };
-            if queue.try_push_control(job).is_ok() {
-                asked += 1;
-            }
-        }
+        let asked = self
+            .queues()
+            .filter(|queue| queue.try_push_control(job(tx.clone())).is_ok())
+            .count();
         drop(tx);
         let deadline = Instant::now() + timeout;
-        let mut highest = 0;
-        for _ in 0..asked {
+        let mut out = Vec::with_capacity(asked);
+        while out.len() < asked {
             match rx.recv_deadline(deadline) {
-                Ok(id) => highest = highest.max(id),
+                Ok(answer) => out.push(answer),
                 Err(_) => break,
             }
         }
-        highest
+        out
     }
 
     /// Stops every region once the jobs pushed so far have run, and waits for the threads.
