@@ -699,3 +699,146 @@ async fn plays(server: &GameServer, z: f32) {
     .await;
     wait_for(&mut p, WAIT, |m: &SBroadcastMove| m.pos_z == z).await;
 }
+
+/// The NATS cluster itself fails (issue 22, item 9): three nats-servers joined by routes on
+/// loopback, node 0 on the first, node 1 on the second; the first is killed. Node 0 fails
+/// over to another server, the cut and resync run, and afterwards nobody is frozen or
+/// duplicated: a player whose session and region are on node 0 plays on, a player of node 1
+/// whose region ran on node 0 either plays or was disconnected with a reason, and
+/// newcomers on both nodes see each other move across the process border.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_fails_over_when_its_nats_server_dies_and_nobody_is_left_frozen() {
+    let cluster_ports = [
+        support::nats::free_port(),
+        support::nats::free_port(),
+        support::nats::free_port(),
+    ];
+    let route = |k: usize| format!("nats://127.0.0.1:{}", cluster_ports[k]);
+    let listen: Vec<String> = (0..3).map(route).collect();
+    let routes_of = |k: usize| {
+        (0..3)
+            .filter(|&j| j != k)
+            .map(route)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut servers = Vec::new();
+    for k in 0..3 {
+        let routes = routes_of(k);
+        let Some(s) = Nats::start_with(
+            "cluster nats failover",
+            &[
+                "--cluster_name",
+                "game",
+                "--cluster",
+                &listen[k],
+                "--routes",
+                &routes,
+            ],
+        ) else {
+            return;
+        };
+        servers.push(s);
+    }
+    // Each node lists every server, its own first.
+    let urls = |first: usize| {
+        (0..3)
+            .map(|j| servers[(first + j) % 3].url())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let node_on = |id: u16, url: String| {
+        let world = world.clone();
+        async move {
+            let cluster = ClusterConfig::new(url, id, 1 << id);
+            start_server(move |c| {
+                c.tick = Duration::from_millis(50);
+                c.world = Some(world);
+                c.cluster = Some(cluster);
+            })
+            .await
+        }
+    };
+    // The routes form within a second or so; the nodes link once heartbeats cross them.
+    let a = node_on(0, urls(0)).await;
+    let b = node_on(1, urls(1)).await;
+    formed(&a, &b).await;
+    let (mut p, _) = Client::join(a.local_addr()).await; // session and region on node 0
+    let (mut q, _) = Client::join(b.local_addr()).await; // session on node 1, region on node 0
+    wait_for(&mut p, WAIT, |e: &SBroadcastEnterGame| {
+        e.player_id == q.player_id
+    })
+    .await;
+
+    servers[0].kill();
+    // Node 0 notices, cuts, reconnects to another server; both sides see each other again
+    // in node 0's new epoch.
+    let na = a.cluster().expect("node 0");
+    support::eventually("node 0 lost its NATS connection", || {
+        na.stats.disconnects.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    formed(&a, &b).await;
+
+    // p plays on: its own move comes back.
+    p.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: 4.0,
+    })
+    .await;
+    let pid = p.player_id;
+    wait_for(&mut p, WAIT, |m: &SBroadcastMove| {
+        m.player_id == pid && m.pos_z == 4.0
+    })
+    .await;
+    // q: its region's node was cut from its gateway, so it was disconnected with the
+    // reason, or (if the cut came and went between two of its reads) it plays: never
+    // frozen.
+    q.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: 6.0,
+    })
+    .await;
+    let qid = q.player_id;
+    let q_fate = tokio::time::timeout(WAIT, async {
+        loop {
+            match q.try_next_frame().await {
+                None => return "disconnected",
+                Some((id, body)) if id == SBroadcastMove::ID => {
+                    let m = SBroadcastMove::decode(&body).expect("decodes");
+                    if m.player_id == qid && m.pos_z == 6.0 {
+                        return "plays";
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("q is neither frozen nor silently dropped");
+    println!("after the NATS server's death q {q_fate}");
+
+    // Newcomers on both nodes meet across the border region, each seen exactly once.
+    let (mut r, list) = Client::join(b.local_addr()).await;
+    let listed = list
+        .players
+        .iter()
+        .filter(|x| x.player_id == p.player_id)
+        .count();
+    assert_eq!(listed, 1, "p is listed once, not duplicated: {list:?}");
+    p.send(&CMove {
+        pos_x: -2.0,
+        pos_y: 0.0,
+        pos_z: 5.0,
+    })
+    .await;
+    wait_for(&mut r, WAIT, |m: &SBroadcastMove| {
+        m.player_id == pid && m.pos_z == 5.0
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -9,8 +9,10 @@ use crate::adapters::cluster::config::{parse_regions, ClusterConfig, ClusterConf
 /// Cluster flags (world mode only).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClusterArgs {
-    /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222 (needs --world
-    /// grid, --node-id and --own-regions). Without it this process runs every region.
+    /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222, or several
+    /// servers of one NATS cluster, comma-separated, to fail over between them (needs
+    /// --world grid, --node-id and --own-regions). Without it this process runs every
+    /// region.
     #[arg(
         long,
         value_name = "URL",

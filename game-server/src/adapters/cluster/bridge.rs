@@ -107,7 +107,18 @@ impl Bridge {
                 let (node, world) = (Arc::clone(&events_node), Arc::clone(&events_world));
                 async move { on_event(&node, &world, event) }
             })
-            .connect(config.nats_url.as_str())
+            // Several servers of one NATS cluster, comma-separated: the client tries them in
+            // the order given (list the nearest first) and fails over between them; it also
+            // learns the others from the servers themselves.
+            .retain_servers_order()
+            .connect(
+                config
+                    .nats_url
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .collect::<Vec<_>>(),
+            )
             .await
             .map_err(|e| BridgeError::Connect {
                 url: config.nats_url.clone(),
