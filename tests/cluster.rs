@@ -723,7 +723,7 @@ async fn a_node_fails_over_when_its_nats_server_dies_and_nobody_is_left_frozen()
             .join(",")
     };
     let mut servers = Vec::new();
-    for k in 0..3 {
+    for (k, listen) in listen.iter().enumerate() {
         let routes = routes_of(k);
         let Some(s) = Nats::start_with(
             "cluster nats failover",
@@ -731,7 +731,7 @@ async fn a_node_fails_over_when_its_nats_server_dies_and_nobody_is_left_frozen()
                 "--cluster_name",
                 "game",
                 "--cluster",
-                &listen[k],
+                listen,
                 "--routes",
                 &routes,
             ],
