@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 // The root tests' nats-server starter (free port, SKIPPED line, fails in CI when missing).
 #[path = "../../tests/support/nats.rs"]
+#[allow(dead_code)] // shared with the root tests, which also pause and resume the server
 mod nats;
 
 use game_server::packets::{CMove, SBroadcastLeaveGame, SBroadcastMove, SPlayerList};

@@ -97,6 +97,31 @@ impl Nats {
         }
     }
 
+    /// Stops the server's process (SIGSTOP): its sockets stay open, nothing is read or
+    /// sent until [`Nats::resume`], as with a server stalled by its machine.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("the server runs")
+            .id()
+            .to_string();
+        let ok = Command::new("kill")
+            .args([which, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {which} {pid}");
+    }
+
     /// Kills the server at once (SIGKILL: no goodbye to its clients).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -169,7 +169,12 @@ impl Bridge {
                 Arc::clone(&node),
                 Arc::clone(&world),
             )),
-            tokio::spawn(publisher(client.clone(), Arc::clone(&node), publishes)),
+            tokio::spawn(publisher(
+                client.clone(),
+                Arc::clone(&node),
+                Arc::clone(&world),
+                publishes,
+            )),
             tokio::spawn(read_inbox(inbox, Arc::clone(&node), Arc::clone(&world))),
             tokio::spawn(read_chat(chat, Arc::clone(&node), Arc::clone(&world))),
             tokio::spawn(read_heartbeats(
@@ -299,34 +304,76 @@ fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) 
     );
 }
 
+/// A publish that did not go out. A message for another node's inbox is part of an ordered
+/// stream (region messages, hand-offs, route changes, numbered inputs, the frames that keep
+/// views right): losing one would freeze a player or leave a view wrong, so a dropped one is
+/// a cut, and the resync after it puts everything right. Chat is only chat.
+fn publish_dropped(
+    node: &Arc<ClusterNode>,
+    world: &World,
+    subject: Subject,
+    still_connected: bool,
+    why: &str,
+) {
+    node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+    if !matches!(subject, Subject::Node(_)) || node.presence().alive() == 0 {
+        return;
+    }
+    node.stats.ordered_dropped.fetch_add(1, Ordering::Relaxed);
+    cut(node, world, why);
+    // The connection itself may be fine (a stalled server): the cut only ended what was
+    // shared, as after a slow-consumer drop.
+    if still_connected {
+        node.set_connected(true);
+    }
+}
+
 async fn publisher(
     client: async_nats::Client,
     node: Arc<ClusterNode>,
+    world: Arc<World>,
     mut publishes: mpsc::Receiver<Publish>,
 ) {
+    let dropped = |p: &Publish, why: &str| {
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        publish_dropped(&node, &world, p.subject, connected, why);
+    };
     while let Some(p) = publishes.recv().await {
         if client.connection_state() != async_nats::connection::State::Connected {
-            node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            dropped(
+                &p,
+                "a message for another node was dropped: NATS is not connected",
+            );
             continue;
         }
         let len = p.payload.len() as u64;
         // The client's own queue drains only while it is connected: a publish that cannot
-        // get in within a second (the connection just went) is dropped, so the regions
-        // waiting on this queue do not stall for as long as NATS is away.
-        let published =
-            tokio::time::timeout(PUBLISH_WAIT, client.publish(p.subject.name(), p.payload)).await;
+        // get in within a second (the connection just went, or the server stalls) is
+        // dropped, so the regions waiting on this queue do not stall for as long as NATS is
+        // away.
+        let published = tokio::time::timeout(
+            PUBLISH_WAIT,
+            client.publish(p.subject.name(), p.payload.clone()),
+        )
+        .await;
         match published {
             Ok(Ok(())) => {
                 node.stats.published.fetch_add(1, Ordering::Relaxed);
                 node.stats.published_bytes.fetch_add(len, Ordering::Relaxed);
             }
             Ok(Err(e)) => {
-                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(error = %e, "publish failed");
+                dropped(
+                    &p,
+                    "a message for another node was dropped: the publish failed",
+                );
             }
             Err(_) => {
-                node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("publish timed out: NATS is not taking messages");
+                dropped(
+                    &p,
+                    "a message for another node was dropped: NATS took none for 1 s",
+                );
             }
         }
     }
@@ -610,5 +657,159 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
         for (other, regions) in dead {
             lose(&node, &world, other, regions, &why);
         }
+        disconnect_orphans(&node, &world);
+    }
+}
+
+/// Disconnects the local players whose inputs go to a region no live node runs. A node's
+/// loss disconnects the players routed to its regions at once (`lose`), but a hand-off
+/// sent just as that node was lost moves a player's route there afterwards: without this
+/// sweep (every heartbeat) that player would stay connected with nobody applying its
+/// inputs.
+fn disconnect_orphans(node: &ClusterNode, world: &World) {
+    for (player_id, link) in world.directory().all() {
+        let region = link.route();
+        if node.runs(region) || node.owner_of(region).is_some() {
+            continue;
+        }
+        node.stats.players_orphaned.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            player_id,
+            region,
+            "disconnecting: its region has no live node"
+        );
+        link.session()
+            .disconnect(CloseReason::ApplicationError(format!(
+                "region {region} has no live node: its owner was lost during a hand-off"
+            )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::adapters::cluster::{ClusterConfig, WorldPort};
+    use crate::game::world::{Spawn, WorldConfig};
+
+    /// Node 0 of a two-region world, linked with node 1, and its running world.
+    fn linked_node() -> (Arc<ClusterNode>, World) {
+        let (node, _publishes) = ClusterNode::new(ClusterConfig::new("nats://unused", 0, 0b01));
+        let config = WorldConfig {
+            regions: 2,
+            spawn: Spawn::At { x: -1.0, z: 0.0 },
+            ..WorldConfig::default()
+        };
+        let port: Arc<dyn crate::runtime::world::Cluster> = Arc::new(WorldPort(Arc::clone(&node)));
+        let world = World::start_in(
+            &config,
+            16,
+            16,
+            Duration::from_millis(50),
+            1 << 20,
+            &[],
+            Some(port),
+        )
+        .expect("world starts");
+        let hb = Heartbeat {
+            node: 1,
+            epoch: 5,
+            regions: 0b10,
+            players: 0,
+            sees: vec![(0, node.epoch())],
+            instance: 9,
+        };
+        let mut presence = node.presence();
+        let changes = presence.observe(&hb, node.epoch(), Instant::now());
+        assert!(matches!(changes[..], [Change::Joined { node: 1, .. }]));
+        node.update_owners(&presence, 0);
+        drop(presence);
+        (node, world)
+    }
+
+    #[test]
+    fn a_dropped_message_for_another_node_is_a_cut_and_dropped_chat_is_not() {
+        let (node, world) = linked_node();
+        let epoch = node.epoch();
+        publish_dropped(&node, &world, Subject::Chat, true, "test");
+        assert_eq!(node.stats.ordered_dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(node.presence().alive(), 1, "a lost chat line cuts nothing");
+
+        publish_dropped(&node, &world, Subject::Node(1), true, "test");
+        assert_eq!(node.stats.ordered_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            node.stats.nodes_lost.load(Ordering::Relaxed),
+            1,
+            "node 1 is lost"
+        );
+        assert_eq!(node.presence().alive(), 0);
+        assert_ne!(
+            node.epoch(),
+            epoch,
+            "a new epoch: node 1 will see us as new, and resync"
+        );
+        assert_eq!(node.owner_of(1), None);
+        assert!(node.connected(), "the connection itself was fine");
+
+        // While cut, further drops cut nothing more.
+        publish_dropped(&node, &world, Subject::Node(1), true, "test");
+        assert_eq!(node.stats.nodes_lost.load(Ordering::Relaxed), 1);
+        world.stop_and_join();
+    }
+
+    struct Ignore;
+
+    impl server_core::SessionHandler for Ignore {
+        fn on_recv(&mut self, _session: &Arc<server_core::Session>, data: &[u8]) -> usize {
+            data.len()
+        }
+    }
+
+    /// A hand-off sent just as its target's node was lost moves the player's route there
+    /// after the loss already disconnected everyone routed to it: the heartbeat's sweep
+    /// disconnects that player too, instead of leaving it with nobody applying its inputs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_player_routed_to_a_region_no_live_node_runs_is_disconnected() {
+        use crate::game::world::{PlayerLink, Route};
+
+        let (node, world) = linked_node();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let connector = server_core::Connector::new(server_core::Config::default());
+        let session = connector
+            .connect(listener.local_addr().expect("addr"), Ignore)
+            .await
+            .expect("connect");
+        let mut seat = world.seat();
+        seat.enter(1, Arc::clone(&session)).expect("enter region 0");
+        let link = world.directory().get(1).expect("linked");
+
+        // Handed to region 1 (node 1's, linked): a live owner, nothing to do.
+        link.route_to(Route {
+            to: 1,
+            from: 0,
+            seq: 1,
+        });
+        disconnect_orphans(&node, &world);
+        assert!(!session.is_closed());
+
+        // Node 1 is lost while routes to it are still on their way.
+        link.route_to(Route {
+            to: 0,
+            from: 1,
+            seq: 2,
+        });
+        cut(&node, &world, "test");
+        link.route_to(Route {
+            to: 1,
+            from: 0,
+            seq: 3,
+        });
+        assert!(!session.is_closed(), "the loss came before the route");
+        disconnect_orphans(&node, &world);
+        assert!(session.is_closed(), "the sweep ends the orphan");
+        assert_eq!(node.stats.players_orphaned.load(Ordering::Relaxed), 1);
+        world.stop_and_join();
+        connector.shutdown().await;
     }
 }

@@ -55,6 +55,11 @@ pub struct ClusterStats {
     pub published_bytes: AtomicU64,
     /// Publishes dropped: the queue was full (a session's input) or NATS was down.
     pub publish_dropped: AtomicU64,
+    /// Of those, messages for another node's inbox dropped while linked: each is a cut.
+    pub ordered_dropped: AtomicU64,
+    /// Local players disconnected because their inputs went to a region no live node runs
+    /// (a hand-off sent just as that node was lost).
+    pub players_orphaned: AtomicU64,
     /// NATS messages received on this node's inbox.
     pub received: AtomicU64,
     /// Received messages refused as malformed.

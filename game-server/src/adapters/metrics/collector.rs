@@ -459,6 +459,16 @@ fn cluster_metrics(e: &mut DescriptorEncoder, c: &ClusterNode) -> Res {
             &st.publish_dropped,
         ),
         (
+            "game_cluster_ordered_dropped",
+            "Messages for another node dropped while linked: each was a cut (and a resync).",
+            &st.ordered_dropped,
+        ),
+        (
+            "game_cluster_players_orphaned",
+            "Players disconnected: their region had no live node after a hand-off.",
+            &st.players_orphaned,
+        ),
+        (
             "game_cluster_received",
             "NATS messages received on this node's inbox.",
             &st.received,
