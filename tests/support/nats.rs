@@ -109,14 +109,10 @@ impl Nats {
     }
 
     fn signal(&self, which: &str) {
-        let pid = self
-            .child
-            .as_ref()
-            .expect("the server runs")
-            .id()
-            .to_string();
-        let ok = Command::new("kill")
-            .args([which, &pid])
+        let pid = self.child.as_ref().expect("the server runs").id();
+        // The shell's own `kill`, so no package beyond a shell is needed.
+        let ok = Command::new("sh")
+            .args(["-c", &format!("kill {which} {pid}")])
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "kill {which} {pid}");
