@@ -17,8 +17,8 @@
 //!   per admitted control job. They count in the queue's depth like the others.
 //! - **remote** jobs (inputs that came from another node of a cluster) are admitted while
 //!   the bytes of such jobs waiting stay within the caller's cap
-//!   ([`JobQueue::try_push_remote`]); past it the caller sheds them (see the cluster
-//!   bridge), so a slow region cannot grow memory without bound on what other nodes send.
+//!   ([`JobQueue::try_push_remote`]); past it the caller sheds them (see the cluster's
+//!   `shed.rs`), so a slow region holds at most that many bytes of them.
 //!
 //! A job timer runs jobs after a delay, and an optional tick calls [`JobRunner::tick`]
 //! periodically (the room's broadcast flush). The thread sleeps until the next job or

@@ -339,6 +339,15 @@ async fn publisher(
         publish_dropped(&node, &world, p.subject, connected, why);
     };
     while let Some(p) = publishes.recv().await {
+        // Made before a cut, in an epoch that is over: what it was about has ended (the
+        // cut told every region), and a peer that has not yet heard our new epoch would
+        // still take it: a hand-off's route without its hand-off, say. Not sent.
+        if matches!(p.subject, Subject::Node(_))
+            && envelope::epoch_of(&p.payload).is_some_and(|e| e != node.epoch())
+        {
+            node.stats.stale_unsent.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         if client.connection_state() != async_nats::connection::State::Connected {
             dropped(
                 &p,
@@ -464,6 +473,11 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
             }
             // A player gone meanwhile has nothing to route.
             if let Some(link) = world.directory().get(player_id) {
+                // No owner can have applied more inputs than the seat sent: a route from
+                // beyond them would pin the player's route for good.
+                if seq > link.inputs_sent() {
+                    return refused(node, from, &check::Refusal::RouteAhead(seq));
+                }
                 let route = crate::game::world::Route {
                     to: region,
                     from: handed_by,
@@ -594,20 +608,29 @@ async fn read_heartbeats(
             let mut presence = node.presence();
             let changes = presence.observe(&hb, node.epoch(), Instant::now());
             node.update_owners(&presence, players);
+            // A node back in a new epoch is accepted from this heartbeat on, but what it
+            // sends must reach the regions after their NodeLost for its old epoch: the inbox
+            // checks the presence under this lock, so the loss is told while it is held.
+            for change in &changes {
+                if let Change::Lost {
+                    node: other,
+                    regions,
+                } = *change
+                {
+                    lose(
+                        &node,
+                        &world,
+                        other,
+                        regions,
+                        "it lost its NATS connection (a new epoch) or stopped hearing this node",
+                    );
+                }
+            }
             changes
         };
         for change in changes {
             match change {
-                Change::Lost {
-                    node: other,
-                    regions,
-                } => lose(
-                    &node,
-                    &world,
-                    other,
-                    regions,
-                    "it lost its NATS connection (a new epoch) or stopped hearing this node",
-                ),
+                Change::Lost { .. } => {}
                 Change::Joined {
                     node: other,
                     regions,

@@ -60,6 +60,9 @@ pub enum Refusal {
         /// The region the route claims handed the player on.
         route: RegionId,
     },
+    /// A route whose hand-off is numbered beyond the inputs the player has sent.
+    #[error("a route numbered {0}, beyond the inputs the player has sent")]
+    RouteAhead(u64),
     /// A route to a region outside the world.
     #[error("a route to region {0}, outside the world")]
     NoSuchRegion(RegionId),

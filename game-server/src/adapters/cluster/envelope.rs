@@ -160,6 +160,12 @@ impl EnvelopeWriter {
     }
 }
 
+/// The bus epoch an envelope was written in, read from its header alone.
+pub fn epoch_of(payload: &[u8]) -> Option<u32> {
+    let e = payload.get(2..6)?;
+    Some(u32::from_le_bytes([e[0], e[1], e[2], e[3]]))
+}
+
 /// A decoded node message: who sent it, in which epoch, and its records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {

@@ -57,6 +57,9 @@ pub struct ClusterStats {
     pub publish_dropped: AtomicU64,
     /// Of those, messages for another node's inbox dropped while linked: each is a cut.
     pub ordered_dropped: AtomicU64,
+    /// Messages for another node written before a cut and not sent after it (their epoch
+    /// is over).
+    pub stale_unsent: AtomicU64,
     /// Local players disconnected because their inputs went to a region no live node runs
     /// (a hand-off sent just as that node was lost).
     pub players_orphaned: AtomicU64,

@@ -5,9 +5,10 @@
 //! other nodes grew its queue without bound, unseen. Now a region's inputs from other
 //! nodes (moves and chat, from a gateway or forwarded by another region) wait in a lane
 //! bounded in bytes (`ClusterConfig::remote_bytes`); past it an input is shed and counted,
-//! and a marker with its sequence number takes its place (`PlayerInput::Skipped`, a few
-//! bytes), so the owner goes on with the player's next input at once instead of holding
-//! them for the missing one. Enters, leaves, hand-offs, ghosts and the rest are never shed:
+//! and a marker with its sequence number takes its place (`PlayerInput::Skipped`: one small
+//! job, no payload), so the owner goes on with the player's next input at once instead of
+//! holding them for the missing one. The markers themselves are follow-ups: bounded by the
+//! gateways' rate limits, not by bytes. Enters, leaves, hand-offs, ghosts and the rest are never shed:
 //! losing one would lose a player or leave a ghost.
 
 use crate::game::world::message::{PlayerInput, RegionJob, RegionMsg};

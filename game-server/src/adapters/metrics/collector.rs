@@ -464,6 +464,11 @@ fn cluster_metrics(e: &mut DescriptorEncoder, c: &ClusterNode) -> Res {
             &st.ordered_dropped,
         ),
         (
+            "game_cluster_stale_unsent",
+            "Messages for another node written before a cut and not sent after it.",
+            &st.stale_unsent,
+        ),
+        (
             "game_cluster_players_orphaned",
             "Players disconnected: their region had no live node after a hand-off.",
             &st.players_orphaned,

@@ -25,6 +25,9 @@ pub struct WorldLink {
     /// by the cluster's inbox for a remote owner, in whatever order those arrive; a route
     /// with a lower `seq` than the one held is stale and ignored. Read per input.
     pub(super) route: AtomicU64,
+    /// Inputs the seat has sent (numbered 0 ..): no owner can have applied more, so no
+    /// real hand-off's `seq` is above it. Written by the seat per input, read per route.
+    pub(super) sent: AtomicU64,
 }
 
 impl WorldLink {
@@ -33,7 +36,13 @@ impl WorldLink {
         WorldLink {
             session,
             route: AtomicU64::new(u64::from(region)),
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// Inputs the player's seat has sent so far.
+    pub fn inputs_sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
     }
 }
 

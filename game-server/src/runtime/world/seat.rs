@@ -113,6 +113,10 @@ impl WorldSeat {
         };
         if admitted {
             self.next_seq += 1;
+            if let Some(link) = &self.link {
+                link.sent
+                    .store(self.next_seq, std::sync::atomic::Ordering::Release);
+            }
             Ok(())
         } else {
             Err(QueueFull(()))

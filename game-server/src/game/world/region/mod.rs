@@ -121,9 +121,10 @@ struct Owned {
     held: BTreeMap<u64, PlayerInput>,
     /// Regions that hold this player as a ghost (bit per region).
     ghosted_to: u64,
-    /// The region that handed it here; `None` if it entered here. Only that region may
-    /// forward its inputs and leave (`ForwardInput`, `ForwardLeave`).
-    came_from: Option<RegionId>,
+    /// The regions that handed it here, now or on an earlier visit (bit per region; none if
+    /// it entered here and never left): only they may forward its inputs and leave
+    /// (`ForwardInput`, `ForwardLeave`), since only they can hold its late inputs.
+    came_from: u64,
 }
 
 /// Where a region sent a player it handed on, and who may still forward to it here.
@@ -131,8 +132,9 @@ struct Owned {
 struct Forward {
     /// The region the player was handed to.
     to: RegionId,
-    /// The region that had handed it here, if any: late inputs it forwards are passed on.
-    came_from: Option<RegionId>,
+    /// The regions that had handed it here (bit per region): late inputs they forward are
+    /// passed on.
+    came_from: u64,
 }
 
 #[derive(Debug)]
@@ -375,7 +377,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 last_seq: 0,
                 held: BTreeMap::new(),
                 ghosted_to: 0,
-                came_from: None,
+                came_from: 0,
             },
         );
         self.room_stats.players.fetch_add(1, Ordering::Relaxed);

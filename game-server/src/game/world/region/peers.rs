@@ -8,7 +8,7 @@ use server_core::Packet;
 
 use super::{Directory, Forward, Ghost, Outgoing, Owned, PlayerLink, Region, Route};
 use crate::game::packets::SBroadcastLeaveGame;
-use crate::game::world::geometry::{region_bit, Pos, RegionId};
+use crate::game::world::geometry::{has_region, region_bit, Pos, RegionId};
 use crate::game::world::message::RegionMsg;
 
 impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
@@ -139,10 +139,10 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     /// one region must not move, chat as or remove another region's player.
     fn may_forward(&self, from: RegionId, player_id: i32) -> bool {
         if let Some(owned) = self.owned.get(&player_id) {
-            return owned.came_from == Some(from);
+            return has_region(owned.came_from, from);
         }
         if let Some(forward) = self.forwarded.get(&player_id) {
-            return forward.came_from == Some(from);
+            return has_region(forward.came_from, from);
         }
         // Not known here: applying it does nothing.
         true
@@ -281,13 +281,21 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             return;
         }
         // A player is handed on only by its owner, and always from within the ghost band of
-        // this region, so this region holds it as a ghost of that owner: anything else would
-        // make a second owner.
+        // this region: the owner's ghost update reached this region before its hand-off (one
+        // FIFO per pair of regions; across nodes the bridge pushes a lost node's NodeLost
+        // before it accepts anything of that node's new epoch). Anything else would make a
+        // second owner.
         if self.ghosts.get(&player_id).is_none_or(|g| g.owner != from) {
             self.refuse_peer("a hand-off", from, player_id);
             return;
         }
-        self.forwarded.remove(&player_id);
+        // Back here after an earlier visit: the regions that handed it here then may still
+        // forward its late inputs, as may the one handing it over now.
+        let came_from = region_bit(from)
+            | self
+                .forwarded
+                .remove(&player_id)
+                .map_or(0, |forward| forward.came_from);
         let ghost = self.ghosts.remove(&player_id);
         let p = Pos {
             x: pos[0],
@@ -330,7 +338,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 last_seq: next_seq.saturating_sub(1).max(ghost.map_or(0, |g| g.seq)),
                 held: BTreeMap::new(),
                 ghosted_to,
-                came_from: Some(from),
+                came_from,
             },
         );
         self.room_stats.players.fetch_add(1, Ordering::Relaxed);

@@ -563,6 +563,45 @@ fn a_shed_input_marker_takes_its_place_and_the_next_input_applies_at_once() {
     );
 }
 
+/// A player that comes back to a region it left (1 -> 2 -> 1, having come from 0) may
+/// still have late inputs at every region that ever handed it here: region 1 takes a
+/// forward from 0 as well as from 2.
+#[test]
+fn a_region_takes_late_forwards_from_every_region_that_handed_it_the_player() {
+    let mut c = Cluster::new(3);
+    c.enter(1, -36.0, 0.0); // region 0: x < -33.3
+    c.settle();
+    let mut x: f32 = -36.0;
+    for target in [36.0f32, 30.0] {
+        while (x - target).abs() > 0.1 {
+            x += (target - x).clamp(-4.0, 4.0);
+            c.walk(1, x, 0.0);
+            c.settle();
+        }
+    }
+    assert_eq!(
+        c.route(1),
+        1,
+        "back in region 1, handed there by 0 and later by 2"
+    );
+    let next = c.seqs[&1];
+    c.queues[1].push_back(RegionJob::Peer(RegionMsg::ForwardInput {
+        from: 0,
+        player_id: 1,
+        seq: next,
+        input: PlayerInput::Move {
+            pos: [28.0, 0.0, 0.0],
+        },
+    }));
+    c.settle();
+    assert_eq!(c.stats.peer_refused.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        c.owner_pos(1).map(|p| p.x),
+        Some(28.0),
+        "region 0's late input applied"
+    );
+}
+
 #[test]
 fn a_snapshot_gives_the_stripe_and_at_most_k_players() {
     let mut c = Cluster::new(2);
