@@ -146,6 +146,16 @@ impl Proc {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`), through the shell's `kill`.
+    fn pause(&self, stop: bool) {
+        let which = if stop { "-STOP" } else { "-CONT" };
+        let ok = Command::new("sh")
+            .args(["-c", &format!("kill {which} {}", self.child.id())])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {which} {}", self.name);
+    }
+
     /// SIGKILL, then reaps it.
     fn kill(&mut self) {
         let _ = self.child.kill();
@@ -615,4 +625,83 @@ fn a_second_process_with_a_running_nodes_id_refuses_to_start() {
     let b_id = b.player_id;
     b.wait_for(WAIT, |m: &SBroadcastMove| m.player_id == b_id)
         .unwrap_or_else(|e| panic!("node 0 still plays ({e:?})"));
+}
+
+/// The summed value of every sample of `name` (all its labels) on this node's /metrics.
+fn metric_sum(node: &Node, name: &str) -> f64 {
+    metrics_text(node)
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// A paused node (issue 22, items 5 and 7): node 1's process is stopped (SIGSTOP) for 4 s,
+/// so node 0 declares it dead after 3 s, then it goes on in the same epoch. Node 0 keeps it
+/// quarantined until node 1 has run its own lost path for node 0; then they link again and
+/// resync. Afterwards players on both nodes play across the border, and once everyone has
+/// left no player and no ghost is left on either node.
+#[test]
+fn a_paused_node_comes_back_only_after_running_its_lost_path_and_leaves_nothing_behind() {
+    let test = "cluster process pause";
+    let Some(nats) = nats::Nats::start(test) else {
+        return;
+    };
+    let mut n0 = start_node(0, &nats.url());
+    let mut n1 = start_node(1, &nats.url());
+    n0.proc.wait_for_line(&["node linked"]);
+    n1.proc.wait_for_line(&["node linked"]);
+    // Players on both nodes near the border, seeing each other: ghosts on both sides.
+    let (mut a, _) = Client::join(n0.addr);
+    let (mut c, _) = Client::join(n1.addr);
+    c.send_move(4.0, 0.0); // into region 1, node 1's
+    let c_id = c.player_id;
+    a.wait_for(WAIT, |m: &SBroadcastMove| {
+        m.player_id == c_id && m.pos_x > 0.0
+    })
+    .unwrap_or_else(|e| panic!("a sees c cross ({e:?})"));
+
+    n1.proc.pause(true);
+    std::thread::sleep(Duration::from_secs(4));
+    n1.proc.pause(false);
+    // Node 0 declared it dead; node 1 ran its own lost path for node 0; they linked again.
+    n0.proc
+        .wait_for_line(&["node lost", "node=1", "no heartbeat for 3s"]);
+    n1.proc.wait_for_line(&["node lost", "node=0"]);
+    n0.proc.wait_for_lines(&["node linked", "node=1"], 2);
+    n1.proc.wait_for_lines(&["node linked", "node=0"], 2);
+
+    // Newcomers on both nodes play across the process border.
+    let (mut d, _) = Client::join(n1.addr); // session on node 1, region 0 on node 0
+    let (mut e, _) = Client::join(n0.addr);
+    d.send_move(-2.0, 3.0);
+    let d_id = d.player_id;
+    d.wait_for(WAIT, |m: &SBroadcastMove| {
+        m.player_id == d_id && m.pos_z == 3.0
+    })
+    .unwrap_or_else(|err| panic!("d plays after the pause ({err:?})\n{}", n1.proc.log()));
+    e.wait_for(WAIT, |m: &SBroadcastMove| {
+        m.player_id == d_id && m.pos_z == 3.0
+    })
+    .unwrap_or_else(|err| panic!("e sees d ({err:?})"));
+
+    // Everyone leaves: nothing stays behind on either node.
+    drop((a, c, d, e));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left: Vec<f64> = [&n0, &n1]
+            .iter()
+            .flat_map(|n| [metric_sum(n, "game_players"), metric_sum(n, "game_ghosts")])
+            .collect();
+        if left.iter().all(|v| *v == 0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "players and ghosts left on nodes 0 and 1: {left:?}\nnode 0:\n{}\nnode 1:\n{}",
+            n0.proc.log(),
+            n1.proc.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -656,13 +656,20 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
     loop {
         ticker.tick().await;
         let players = world.directory().len() as u64;
+        // One lock for both lists (a second `presence()` in the same expression would wait
+        // on the first guard, still alive until the statement ends).
+        let (sees, gens) = {
+            let presence = node.presence();
+            (presence.sees(), presence.gens())
+        };
         let hb = Heartbeat {
             node: node.id(),
             epoch: node.epoch(),
             regions: node.config().own,
             players,
-            sees: node.presence().sees(),
+            sees,
             instance: node.instance(),
+            gens,
         };
         if client.connection_state() == async_nats::connection::State::Connected {
             let beat = client.publish(Subject::Heartbeat.name(), hb.encode().into());
@@ -742,6 +749,7 @@ mod tests {
             players: 0,
             sees: vec![(0, node.epoch())],
             instance: 9,
+            gens: vec![(0, 1)],
         };
         let mut presence = node.presence();
         let changes = presence.observe(&hb, node.epoch(), Instant::now());

@@ -35,6 +35,11 @@ pub struct Heartbeat {
     /// is told apart (0 from a node that predates it).
     #[serde(default)]
     pub instance: u64,
+    /// For each node it hears: how many times it has started hearing that node, (node,
+    /// generation). A node that declared the sender dead waits for a higher generation (or
+    /// none: the sender forgot it), proof that the sender ran its own lost path too.
+    #[serde(default)]
+    pub gens: Vec<(u16, u32)>,
 }
 
 /// Largest heartbeat accepted, in bytes; anything bigger is not one of ours.
@@ -63,6 +68,8 @@ struct Peer {
     last_seen: Instant,
     /// It hears this node in this node's current epoch.
     linked: bool,
+    /// The generation it reports for this node (0: it does not list this node).
+    their_gen: u32,
 }
 
 /// What a heartbeat changed; a heartbeat can make both (lost in its old epoch, then
@@ -93,6 +100,15 @@ pub struct Presence {
     own: u64,
     dead_after: Duration,
     peers: BTreeMap<u16, Peer>,
+    /// Per node: how many times this node has started hearing it (a new entry in `peers`),
+    /// sent in heartbeats as `gens`.
+    gens: BTreeMap<u16, u32>,
+    /// Nodes this one declared dead (no heartbeat for `dead_after`), with the epoch they
+    /// were in and the generation they last reported for this node. Quarantined: their
+    /// heartbeats and messages in that epoch are ignored until they show they have run
+    /// their own lost path for this node (they forgot it, or heard it anew), so the two
+    /// never link again with one side still holding what the other dropped.
+    dead: BTreeMap<u16, (u32, u32)>,
     /// Regions another node claimed that this node runs.
     pub conflicts: u64,
 }
@@ -105,6 +121,8 @@ impl Presence {
             own,
             dead_after,
             peers: BTreeMap::new(),
+            gens: BTreeMap::new(),
+            dead: BTreeMap::new(),
             conflicts: 0,
         }
     }
@@ -134,10 +152,33 @@ impl Presence {
                 regions &= !peer.regions;
             }
         }
+        let their_gen = hb
+            .gens
+            .iter()
+            .find(|(n, _)| *n == self.me)
+            .map_or(0, |&(_, g)| g);
+        if let Some(&(epoch, gen)) = self.dead.get(&hb.node) {
+            let ran_lost_path = hb.epoch != epoch || their_gen == 0 || their_gen > gen;
+            if !ran_lost_path {
+                return Vec::new();
+            }
+            self.dead.remove(&hb.node);
+        }
         let linked = hb.sees.contains(&(self.me, my_epoch));
         let mut changes = Vec::new();
         let was_linked = match self.peers.get(&hb.node) {
-            Some(old) if old.epoch != hb.epoch || (old.linked && !linked) => {
+            Some(old) if old.epoch == hb.epoch && old.linked && !linked => {
+                // It stopped hearing this node (it declared this node dead): everything
+                // shared ends, and this node forgets it, so that its heartbeats show it
+                // ran this lost path (it is heard anew, a higher generation).
+                changes.push(Change::Lost {
+                    node: hb.node,
+                    regions: old.regions,
+                });
+                self.peers.remove(&hb.node);
+                return changes;
+            }
+            Some(old) if old.epoch != hb.epoch => {
                 if old.linked {
                     changes.push(Change::Lost {
                         node: hb.node,
@@ -147,7 +188,10 @@ impl Presence {
                 false
             }
             Some(old) => old.linked,
-            None => false,
+            None => {
+                *self.gens.entry(hb.node).or_insert(0) += 1;
+                false
+            }
         };
         if linked && !was_linked {
             changes.push(Change::Joined {
@@ -163,9 +207,18 @@ impl Presence {
                 players: hb.players,
                 last_seen: now,
                 linked,
+                their_gen,
             },
         );
         changes
+    }
+
+    /// For the heartbeat: each node heard and how many times this node started hearing it.
+    pub fn gens(&self) -> Vec<(u16, u32)> {
+        self.peers
+            .keys()
+            .map(|n| (*n, self.gens.get(n).copied().unwrap_or(0)))
+            .collect()
     }
 
     /// The nodes this one hears, for its heartbeat.
@@ -184,10 +237,10 @@ impl Presence {
             .collect();
         dead.into_iter()
             .filter_map(|n| {
-                self.peers
-                    .remove(&n)
-                    .filter(|p| p.linked)
-                    .map(|p| (n, p.regions))
+                let peer = self.peers.remove(&n)?;
+                // Quarantined until it shows it ran its own lost path for this node.
+                self.dead.insert(n, (peer.epoch, peer.their_gen));
+                peer.linked.then_some((n, peer.regions))
             })
             .collect()
     }
@@ -257,6 +310,7 @@ mod tests {
     fn hb(node: u16, epoch: u32, regions: u64, players: u64, sees: &[(u16, u32)]) -> Heartbeat {
         Heartbeat {
             instance: 0,
+            gens: Vec::new(),
             node,
             epoch,
             regions,
@@ -351,6 +405,78 @@ mod tests {
         // After our own cut (epoch 2), a heartbeat that hears us in epoch 1 is no link.
         assert!(p.observe(&hb(1, 2, 0b10, 0, &[(0, 1)]), 2, t0).is_empty());
         assert_eq!(p.owner_of(1), None);
+    }
+
+    /// Node 1's heartbeat in epoch 7: whether it hears node 0 (in node 0's epoch 1), and
+    /// the generation it reports for node 0.
+    fn from_b(hears_a: bool, gen_for_a: Option<u32>) -> Heartbeat {
+        Heartbeat {
+            gens: gen_for_a.map(|g| vec![(0, g)]).unwrap_or_default(),
+            ..hb(1, 7, 0b10, 0, if hears_a { &[(0, 1)] } else { &[] })
+        }
+    }
+
+    /// Issue 22, items 5 and 7: a node declared dead by timeout (a paused process) comes
+    /// back in the same epoch. It is not linked again, nor are its messages taken, until it
+    /// shows it ran its own lost path for this node (it forgot this node, or heard it
+    /// anew): else pre-death messages would be applied after the cleanup here, and the two
+    /// would link with one side still holding what the other dropped.
+    #[test]
+    fn a_node_declared_dead_is_quarantined_until_it_has_run_its_own_lost_path() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut a = Presence::new(0, 0b01, s(3));
+        let joined = vec![Change::Joined {
+            node: 1,
+            regions: 0b10,
+        }];
+        assert_eq!(a.observe(&from_b(true, Some(1)), 1, t0), joined);
+        assert_eq!(a.expire(t0 + s(3)), vec![(1, 0b10)], "it stopped: dead");
+        // Back in the same epoch, still hearing node 0 as before: quarantined.
+        assert!(a.observe(&from_b(true, Some(1)), 1, t0 + s(4)).is_empty());
+        assert!(!a.accepts(1, 7), "its messages are refused meanwhile");
+        assert_eq!(a.owner_of(1), None);
+        assert_eq!(a.sees(), vec![], "and it is not heard");
+        // It ran its lost path and forgot node 0: the quarantine lifts, no link yet.
+        assert!(a.observe(&from_b(false, None), 1, t0 + s(5)).is_empty());
+        assert!(a.accepts(1, 7));
+        // It hears node 0 anew (generation 2): linked, and both resync.
+        assert_eq!(a.observe(&from_b(true, Some(2)), 1, t0 + s(6)), joined);
+        // Coming back in another epoch (it restarted or was cut) lifts a quarantine too.
+        assert_eq!(a.expire(t0 + s(9)), vec![(1, 0b10)]);
+        let restarted = Heartbeat {
+            epoch: 8,
+            ..from_b(true, Some(2))
+        };
+        let linked_again = a.observe(&restarted, 1, t0 + s(10));
+        assert!(a.accepts(1, 8) && !a.accepts(1, 7));
+        assert_eq!(linked_again, joined);
+    }
+
+    /// The other side of it: a node that stops hearing this one (it declared this node
+    /// dead) is lost here too, and forgotten, so that this node's heartbeats show it ran
+    /// its lost path: the next time it is heard, it gets a higher generation.
+    #[test]
+    fn a_node_that_stops_hearing_us_is_lost_forgotten_and_heard_anew() {
+        let t0 = Instant::now();
+        let mut b = Presence::new(1, 0b10, Duration::from_secs(3));
+        let from_a = |hears_b: bool| hb(0, 1, 0b01, 0, if hears_b { &[(1, 7)] } else { &[] });
+        assert_eq!(b.observe(&from_a(true), 7, t0).len(), 1, "joined");
+        assert_eq!(b.gens(), vec![(0, 1)]);
+        assert_eq!(
+            b.observe(&from_a(false), 7, t0),
+            vec![Change::Lost {
+                node: 0,
+                regions: 0b01
+            }]
+        );
+        assert_eq!(
+            b.gens(),
+            vec![],
+            "forgotten: its heartbeat will not list node 0"
+        );
+        assert!(b.observe(&from_a(false), 7, t0).is_empty());
+        assert_eq!(b.gens(), vec![(0, 2)], "heard anew");
     }
 
     #[test]

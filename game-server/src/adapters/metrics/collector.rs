@@ -276,6 +276,18 @@ impl Collector for GameCollector {
         family(
             e,
             Desc(
+                "game_ghosts",
+                "World mode: players of other regions a region holds as ghosts.",
+                None,
+                MetricType::Gauge,
+            ),
+            "room",
+            rooms().map(|rm| (rm.label.clone(), rm.stats.ghosts.load(r) as u64)),
+            |m, v| m.encode_gauge(&v),
+        )?;
+        family(
+            e,
+            Desc(
                 "game_job_queue_depth",
                 "Jobs waiting in the room's queue.",
                 None,

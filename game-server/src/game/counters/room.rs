@@ -10,6 +10,8 @@ use crate::game::counters::traffic::PacketCounters;
 pub struct RoomStats {
     /// Players in the room now.
     pub players: AtomicUsize,
+    /// World mode: ghosts the region holds now (players of other regions near it).
+    pub ghosts: AtomicUsize,
     /// Packets delivered to sessions (each broadcast counted once per recipient).
     pub packets_out: AtomicU64,
     /// Bytes handed to sessions.

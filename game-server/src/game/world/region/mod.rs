@@ -281,6 +281,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             RegionJob::NodeLost { gateway, regions } => self.node_lost(gateway, regions),
             RegionJob::Resync => self.resync(),
         }
+        self.room_stats
+            .ghosts
+            .store(self.ghosts.len(), Ordering::Relaxed);
         if self.batch.bytes() >= self.max_pending_bytes {
             self.flush();
         }
