@@ -241,6 +241,17 @@ fn metric(node: &Node, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// A nats-server and nodes 0 and 1 on it, linked; `None` (after a SKIPPED line) without
+/// nats-server.
+fn linked_pair(test: &str) -> Option<(nats::Nats, Node, Node)> {
+    let nats = nats::Nats::start(test)?;
+    let mut n0 = start_node(0, &nats.url());
+    let mut n1 = start_node(1, &nats.url());
+    n0.proc.wait_for_line(&["node linked"]);
+    n1.proc.wait_for_line(&["node linked"]);
+    Some((nats, n0, n1))
+}
+
 /// The players gauge of each region this node runs, from its `/metrics`:
 /// `(label, players)`.
 fn region_players(node: &Node) -> Vec<(String, u64)> {
@@ -531,13 +542,9 @@ fn a_sigkilled_node_is_despawned_and_its_regions_players_disconnected_by_the_sur
 #[test]
 fn a_killed_node_restarted_with_its_id_numbers_new_players_above_the_old_and_they_play() {
     let test = "cluster process restart";
-    let Some(nats) = nats::Nats::start(test) else {
+    let Some((nats, mut n0, mut n1)) = linked_pair(test) else {
         return;
     };
-    let mut n0 = start_node(0, &nats.url());
-    let mut n1 = start_node(1, &nats.url());
-    n0.proc.wait_for_line(&["node linked"]);
-    n1.proc.wait_for_line(&["node linked"]);
 
     // Players of node 1 in node 0's region (everyone spawns at (-1, 0), region 0), who
     // then leave: node 0's region buries their ids. One stays until the kill.
@@ -644,13 +651,9 @@ fn metric_sum(node: &Node, name: &str) -> f64 {
 #[test]
 fn a_paused_node_comes_back_only_after_running_its_lost_path_and_leaves_nothing_behind() {
     let test = "cluster process pause";
-    let Some(nats) = nats::Nats::start(test) else {
+    let Some((_nats, mut n0, mut n1)) = linked_pair(test) else {
         return;
     };
-    let mut n0 = start_node(0, &nats.url());
-    let mut n1 = start_node(1, &nats.url());
-    n0.proc.wait_for_line(&["node linked"]);
-    n1.proc.wait_for_line(&["node linked"]);
     // Players on both nodes near the border, seeing each other: ghosts on both sides.
     let (mut a, _) = Client::join(n0.addr);
     let (mut c, _) = Client::join(n1.addr);
