@@ -41,6 +41,17 @@ async fn formed(a: &GameServer, b: &GameServer) {
     .await;
 }
 
+/// A nats-server and nodes 0 and 1 of a two-region world where everyone spawns at (-1, 0)
+/// (region 0, node 0's), linked; `None` (after a SKIPPED line) without nats-server.
+async fn two_nodes(test: &str) -> Option<(Nats, GameServer, GameServer)> {
+    let nats = Nats::start(test)?;
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let a = node(&nats, 0, &world).await;
+    let b = node(&nats, 1, &world).await;
+    formed(&a, &b).await;
+    Some((nats, a, b))
+}
+
 /// Reads frames until a `P` for which `want` holds; panics after `within`.
 async fn wait_for<P: Packet + std::fmt::Debug>(
     client: &mut Client,
@@ -412,13 +423,9 @@ async fn forged_records_of_every_kind_are_refused_and_no_player_notices() {
     use game_server::game::world::message::{PlayerInput, RegionMsg};
     use game_server::world::wire::{self, WireMsg};
 
-    let Some(nats) = Nats::start("cluster forged records") else {
+    let Some((nats, a, b)) = two_nodes("cluster forged records").await else {
         return;
     };
-    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
-    let a = node(&nats, 0, &world).await;
-    let b = node(&nats, 1, &world).await;
-    formed(&a, &b).await;
     // p's session on node 0, q's on node 1; both in region 0 (node 0's), seeing each other.
     let (mut p, _) = Client::join(a.local_addr()).await;
     let (mut q, _) = Client::join(b.local_addr()).await;
@@ -849,13 +856,9 @@ async fn a_node_fails_over_when_its_nats_server_dies_and_nobody_is_left_frozen()
 /// frozen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_nats_while_players_cross_leaves_none_frozen() {
-    let Some(nats) = Nats::start("cluster stalled nats") else {
+    let Some((nats, a, b)) = two_nodes("cluster stalled nats").await else {
         return;
     };
-    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
-    let a = node(&nats, 0, &world).await;
-    let b = node(&nats, 1, &world).await;
-    formed(&a, &b).await;
     let mut walkers = Vec::new();
     for k in 0..12 {
         let server = if k % 2 == 0 { &a } else { &b };
