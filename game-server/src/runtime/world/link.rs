@@ -53,6 +53,10 @@ impl Outbox for Arc<WorldLink> {
 }
 
 impl PlayerLink for Arc<WorldLink> {
+    fn is_gone(&self) -> bool {
+        self.session.is_closed()
+    }
+
     fn route_to(&self, route: Route) {
         let _ = self
             .route
@@ -94,6 +98,13 @@ impl Outbox for Link {
 }
 
 impl PlayerLink for Link {
+    fn is_gone(&self) -> bool {
+        match self {
+            Link::Local(link) => link.is_gone(),
+            Link::Remote(_) => false,
+        }
+    }
+
     fn route_to(&self, route: Route) {
         match self {
             Link::Local(link) => link.route_to(route),

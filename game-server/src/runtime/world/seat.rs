@@ -132,7 +132,18 @@ impl WorldSeat {
         let player_id = self.player_id;
         match self.queues.get(region) {
             Some(queue) => queue.push_follow_up(RegionJob::Leave { player_id }).is_ok(),
-            None => self.remote(region, &WireMsg::Leave { player_id }, true) == Sent::Queued,
+            None => match self.remote(region, &WireMsg::Leave { player_id }, true) {
+                Sent::Queued => true,
+                // Its route's node is gone. A region here may own the player all the same:
+                // a hand-off from that node arrived, its route change did not. Every local
+                // region is told; one that does not know the player does nothing, and one
+                // that owns it lets it leave (else it would stay, a player with no session).
+                Sent::Full | Sent::Unreachable => self
+                    .queues
+                    .local()
+                    .map(|queue| queue.push_follow_up(RegionJob::Leave { player_id }).is_ok())
+                    .fold(false, |any, told| any | told),
+            },
         }
     }
 

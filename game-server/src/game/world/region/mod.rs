@@ -45,6 +45,13 @@ pub trait PlayerLink: Outbox + Clone {
     /// another order than they were made (two owners on two nodes); a link keeps the one
     /// with the highest `seq`.
     fn route_to(&self, route: Route);
+
+    /// True once the player's session is known to be gone (its leave may have gone astray:
+    /// a region that takes such a player over lets it leave at once). False when it cannot
+    /// be known here (a session on another node).
+    fn is_gone(&self) -> bool {
+        false
+    }
 }
 
 /// A player's hand-off as its session must learn it: its new owner `to`, the region `from`

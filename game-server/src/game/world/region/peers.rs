@@ -309,6 +309,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 None => tracing::debug!(player_id, "hand-off of a player already gone"),
             }
         }
+        // Its session ended while the hand-off was on its way: the leave went to the old
+        // owner (or was lost with a node), so this region, the owner now, lets it leave.
+        let session_gone = self.links.get(&player_id).is_none_or(|l| l.is_gone());
         if !self.interest.contains(player_id) {
             self.interest.insert(player_id, p, false, &mut self.changes);
             self.apply_changes(None);
@@ -345,5 +348,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         self.interest.set_pos(player_id, p, &mut self.changes);
         self.apply_changes(None);
         self.sync_ghosts(player_id);
+        if session_gone {
+            self.leave(player_id);
+        }
     }
 }
