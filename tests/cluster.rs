@@ -803,29 +803,8 @@ async fn a_node_fails_over_when_its_nats_server_dies_and_nobody_is_left_frozen()
     // q: its region's node was cut from its gateway, so it was disconnected with the
     // reason, or (if the cut came and went between two of its reads) it plays: never
     // frozen.
-    q.send(&CMove {
-        pos_x: -2.0,
-        pos_y: 0.0,
-        pos_z: 6.0,
-    })
-    .await;
-    let qid = q.player_id;
-    let q_fate = tokio::time::timeout(WAIT, async {
-        loop {
-            match q.try_next_frame().await {
-                None => return "disconnected",
-                Some((id, body)) if id == SBroadcastMove::ID => {
-                    let m = SBroadcastMove::decode(&body).expect("decodes");
-                    if m.player_id == qid && m.pos_z == 6.0 {
-                        return "plays";
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-    })
-    .await
-    .expect("q is neither frozen nor silently dropped");
+    let q_fate = fate(&mut q, 6.0).await;
+    assert_ne!(q_fate, "frozen", "q is neither frozen nor silently dropped");
     println!("after the NATS server's death q {q_fate}");
 
     // Newcomers on both nodes meet across the border region, each seen exactly once.
@@ -912,22 +891,27 @@ async fn walk_then_check(mut client: Client, z: f32) -> &'static str {
     }
     // The resync after a cut takes a heartbeat or two.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    fate(&mut client, z + 5.0).await // within the map and one step (10) of where it stood
+}
+
+/// Moves `client` to (-2, `z`) and waits for what becomes of it: its own move comes back
+/// ("plays"), the server closes it ("disconnected"), or neither within the bound ("frozen").
+async fn fate(client: &mut Client, z: f32) -> &'static str {
     let me = client.player_id;
-    let mark = z + 5.0; // within the map and one step (10) of where it stood
     client
         .send(&CMove {
             pos_x: -2.0,
             pos_y: 0.0,
-            pos_z: mark,
+            pos_z: z,
         })
         .await;
-    let fate = tokio::time::timeout(WAIT, async {
+    let seen = tokio::time::timeout(WAIT, async {
         loop {
             match client.try_next_frame().await {
                 None => return "disconnected",
                 Some((id, body)) if id == SBroadcastMove::ID => {
                     let m = SBroadcastMove::decode(&body).expect("decodes");
-                    if m.player_id == me && m.pos_z == mark {
+                    if m.player_id == me && m.pos_z == z {
                         return "plays";
                     }
                 }
@@ -936,5 +920,5 @@ async fn walk_then_check(mut client: Client, z: f32) -> &'static str {
         }
     })
     .await;
-    fate.unwrap_or("frozen")
+    seen.unwrap_or("frozen")
 }

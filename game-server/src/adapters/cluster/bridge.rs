@@ -523,6 +523,10 @@ async fn answer_ids(
     node: Arc<ClusterNode>,
     world: Arc<World>,
 ) {
+    // Questions being answered at once. A joining node asks once; more than a few at a time
+    // is not a cluster starting but a flood, and each answer costs every region a scan:
+    // past the cap a question is dropped.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(ids::MAX_ANSWERING));
     while let Some(msg) = questions.next().await {
         let (Some(question), Some(reply)) = (ids::Question::decode(&msg.payload), msg.reply) else {
             continue;
@@ -530,10 +534,18 @@ async fn answer_ids(
         if question.instance == node.instance() {
             continue;
         }
+        let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+            tracing::debug!(
+                asker = question.node,
+                "world.ids question dropped: too many at once"
+            );
+            continue;
+        };
         // Each on its own task: asking the regions may take a while, and two nodes joining
         // at once must both have their answer well within their wait.
         let (client, node, world) = (client.clone(), Arc::clone(&node), Arc::clone(&world));
         tokio::spawn(async move {
+            let _permit = permit;
             let highest = if question.node == node.id() {
                 node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(

@@ -16,6 +16,9 @@ use futures_util::StreamExt;
 /// How long a node's regions have to answer a question (one job each).
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(300);
 
+/// Questions a node answers at once; more are dropped (see the bridge's `answer_ids`).
+pub const MAX_ANSWERING: usize = 8;
+
 /// How long a joining node gathers answers: two heartbeats, and at least four times what
 /// the answering regions are given, so a node that answers at all answers in time.
 pub fn wait(heartbeat: Duration) -> Duration {
