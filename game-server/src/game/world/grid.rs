@@ -1,5 +1,7 @@
 //! `Grid`: the map cut into square cells, each listing the players in it, so "who is within r
-//! of here" reads a few cells instead of every player.
+//! of here" reads a few cells instead of every player. A cell holds the players' slots in
+//! [`Interest`](crate::game::world::interest::Interest)'s tables, not their ids, so a query
+//! leads straight to their positions with no lookup.
 
 use crate::game::world::geometry::Pos;
 
@@ -11,7 +13,7 @@ pub struct Grid {
     per_side: usize,
     /// Dense: a map of 1000 in cells of 50 is 400 small vectors. A cell holds few players at
     /// the densities the world is built for, so removal is a linear scan of one cell.
-    cells: Vec<Vec<i32>>,
+    cells: Vec<Vec<u32>>,
 }
 
 impl Grid {
@@ -36,13 +38,13 @@ impl Grid {
     }
 
     /// Adds `id` at `pos`.
-    pub fn insert(&mut self, id: i32, pos: Pos) {
+    pub fn insert(&mut self, id: u32, pos: Pos) {
         let i = self.index(pos);
         self.cells[i].push(id);
     }
 
     /// Removes `id`, which is at `pos`.
-    pub fn remove(&mut self, id: i32, pos: Pos) {
+    pub fn remove(&mut self, id: u32, pos: Pos) {
         let i = self.index(pos);
         let cell = &mut self.cells[i];
         if let Some(at) = cell.iter().position(|&p| p == id) {
@@ -51,7 +53,7 @@ impl Grid {
     }
 
     /// Moves `id` from `from` to `to`; a no-op within one cell.
-    pub fn relocate(&mut self, id: i32, from: Pos, to: Pos) {
+    pub fn relocate(&mut self, id: u32, from: Pos, to: Pos) {
         if self.index(from) != self.index(to) {
             self.remove(id, from);
             self.insert(id, to);
@@ -60,7 +62,7 @@ impl Grid {
 
     /// Calls `f` with every id in the cells that overlap the square of half-side `r` around
     /// `center`: a superset of those within distance `r`, which the caller checks.
-    pub fn for_each_near(&self, center: Pos, r: f32, mut f: impl FnMut(i32)) {
+    pub fn for_each_near(&self, center: Pos, r: f32, mut f: impl FnMut(u32)) {
         let (x0, x1) = (self.axis(center.x - r), self.axis(center.x + r));
         let (z0, z1) = (self.axis(center.z - r), self.axis(center.z + r));
         for cz in z0..=z1 {

@@ -14,7 +14,7 @@
 
 use crate::game::world::geometry::Pos;
 use crate::game::world::grid::Grid;
-use crate::game::world::ids::{IdMap, IdSet};
+use crate::game::world::ids::IdMap;
 
 /// A pair coming into or going out of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,150 +35,191 @@ pub enum ViewChange {
     },
 }
 
-#[derive(Debug)]
+/// One player's row. Players live in slots (indexes into [`Interest`]'s tables, reused after
+/// a player is removed), so the pairs of a move are checked through plain array reads; the
+/// id is looked up in a hash map once per call, not once per pair.
+#[derive(Debug, Default)]
 struct Known {
-    pos: Pos,
-    /// `Some` for a target (owned here): who sees it. The relation of a ghost's watchers
-    /// lives in its owner region.
-    watchers: Option<IdSet>,
-    /// Targets of this region that this player sees: the reverse of `watchers`, so that a
-    /// watcher who moves far away finds the targets it must drop without a map-wide search.
-    watching: IdSet,
+    id: i32,
+    /// Owned here: its watchers are kept here. The relation of a ghost's watchers lives in
+    /// its owner region.
+    target: bool,
+    /// Slots of the players who see it (empty for a ghost). Unordered: a move never
+    /// searches it (see [`Mark`]); only a change does, and a view change is rare next to a
+    /// move.
+    watchers: Vec<u32>,
+    /// Slots of the targets this player sees: the reverse of `watchers`, so that a watcher
+    /// who moves far away finds the targets it must drop without a map-wide search.
+    watching: Vec<u32>,
+}
+
+/// Which pairs of the player being evaluated are in view, stamped with the evaluation's
+/// number instead of cleared: a lookup per candidate without a hash set, and no clearing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Mark {
+    /// This slot sees the evaluated player.
+    watches: u32,
+    /// The evaluated player sees this slot.
+    watched: u32,
 }
 
 /// The interest state of one region: every player it knows, where, and who sees whom.
 #[derive(Debug)]
 pub struct Interest {
+    inner: f32,
     inner2: f32,
     outer2: f32,
-    outer: f32,
     grid: Grid,
-    players: IdMap<Known>,
-    /// Reused candidate list, so a move does not allocate.
-    scratch: Vec<i32>,
+    slots: IdMap<u32>,
+    known: Vec<Known>,
+    /// Positions by slot, apart from the rows: the candidate scan reads only these.
+    pos: Vec<Pos>,
+    marks: Vec<Mark>,
+    /// The current evaluation's number for `marks`.
+    epoch: u32,
+    free: Vec<u32>,
+    /// Reused lists, so a move does not allocate.
+    scratch: Vec<u32>,
 }
 
 impl Interest {
     /// No players yet. `half` is half the map's side, `cell` the grid's cell side.
     pub fn new(half: f32, cell: f32, inner: f32, outer: f32) -> Self {
         Interest {
+            inner,
             inner2: inner * inner,
             outer2: outer * outer,
-            outer,
             grid: Grid::new(half, cell),
-            players: IdMap::default(),
+            slots: IdMap::default(),
+            known: Vec::new(),
+            pos: Vec::new(),
+            marks: Vec::new(),
+            epoch: 0,
+            free: Vec::new(),
             scratch: Vec::new(),
         }
     }
 
     /// Players known (owned and ghosts).
     pub fn len(&self) -> usize {
-        self.players.len()
+        self.slots.len()
     }
 
     /// True when no player is known.
     pub fn is_empty(&self) -> bool {
-        self.players.is_empty()
+        self.slots.is_empty()
     }
 
     /// Whether `id` is known.
     pub fn contains(&self, id: i32) -> bool {
-        self.players.contains_key(&id)
+        self.slots.contains_key(&id)
     }
 
     /// Where `id` is, if known.
     pub fn pos(&self, id: i32) -> Option<Pos> {
-        self.players.get(&id).map(|k| k.pos)
+        self.slots.get(&id).map(|&s| self.pos[s as usize])
     }
 
     /// Whether `id` is a target (owned here).
     pub fn is_target(&self, id: i32) -> bool {
-        self.players.get(&id).is_some_and(|k| k.watchers.is_some())
+        self.slots
+            .get(&id)
+            .is_some_and(|&s| self.known[s as usize].target)
     }
 
     /// Who sees target `id` (empty for a ghost or an unknown id).
     pub fn watchers(&self, id: i32) -> impl Iterator<Item = i32> + '_ {
-        self.players
-            .get(&id)
-            .and_then(|k| k.watchers.as_ref())
-            .into_iter()
-            .flatten()
-            .copied()
+        let list: &[u32] = match self.slots.get(&id) {
+            Some(&s) => &self.known[s as usize].watchers,
+            None => &[],
+        };
+        list.iter().map(|&w| self.known[w as usize].id)
     }
 
     /// Whether `watcher` sees target `target`.
     pub fn sees(&self, watcher: i32, target: i32) -> bool {
-        self.players
-            .get(&target)
-            .and_then(|k| k.watchers.as_ref())
-            .is_some_and(|w| w.contains(&watcher))
+        match (self.slots.get(&watcher), self.slots.get(&target)) {
+            (Some(w), Some(&t)) => self.known[t as usize].watchers.contains(w),
+            _ => false,
+        }
     }
 
     /// Every known player and its position.
     pub fn positions(&self) -> impl Iterator<Item = (i32, Pos, bool)> + '_ {
-        self.players
-            .iter()
-            .map(|(&id, k)| (id, k.pos, k.watchers.is_some()))
+        self.slots.iter().map(|(&id, &s)| {
+            let s = s as usize;
+            (id, self.pos[s], self.known[s].target)
+        })
     }
 
     /// Adds a player at `pos`, a target if `owned`, and evaluates it against everyone near.
     /// An id already known is only moved.
     pub fn insert(&mut self, id: i32, pos: Pos, owned: bool, out: &mut Vec<ViewChange>) {
-        if self.players.contains_key(&id) {
+        if self.slots.contains_key(&id) {
             self.set_pos(id, pos, out);
             return;
         }
-        self.grid.insert(id, pos);
-        self.players.insert(
-            id,
-            Known {
-                pos,
-                watchers: owned.then(IdSet::default),
-                watching: IdSet::default(),
-            },
-        );
-        self.evaluate(id, out);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.known.push(Known::default());
+                self.pos.push(pos);
+                self.marks.push(Mark::default());
+                (self.known.len() - 1) as u32
+            }
+        };
+        let row = &mut self.known[slot as usize];
+        row.id = id;
+        row.target = owned;
+        self.pos[slot as usize] = pos;
+        self.slots.insert(id, slot);
+        self.grid.insert(slot, pos);
+        self.evaluate(slot, out);
     }
 
     /// Moves a known player and evaluates every pair it is part of.
     pub fn set_pos(&mut self, id: i32, pos: Pos, out: &mut Vec<ViewChange>) {
-        let Some(known) = self.players.get_mut(&id) else {
+        let Some(&slot) = self.slots.get(&id) else {
             return;
         };
-        let from = known.pos;
-        known.pos = pos;
-        self.grid.relocate(id, from, pos);
-        self.evaluate(id, out);
+        let from = std::mem::replace(&mut self.pos[slot as usize], pos);
+        self.grid.relocate(slot, from, pos);
+        self.evaluate(slot, out);
     }
 
     /// Forgets a player: it stops seeing every target and every watcher stops seeing it.
     pub fn remove(&mut self, id: i32, out: &mut Vec<ViewChange>) {
-        let Some(known) = self.players.remove(&id) else {
+        let Some(slot) = self.slots.remove(&id) else {
             return;
         };
-        self.grid.remove(id, known.pos);
-        for watcher in known.watchers.into_iter().flatten() {
-            if let Some(w) = self.players.get_mut(&watcher) {
-                w.watching.remove(&id);
-            }
+        let s = slot as usize;
+        self.grid.remove(slot, self.pos[s]);
+        let watchers = std::mem::take(&mut self.known[s].watchers);
+        for &w in &watchers {
+            let watcher = &mut self.known[w as usize];
+            drop_from(&mut watcher.watching, slot);
             out.push(ViewChange::Despawn {
                 target: id,
-                watcher,
+                watcher: watcher.id,
             });
         }
-        for target in known.watching {
-            if let Some(ws) = self
-                .players
-                .get_mut(&target)
-                .and_then(|t| t.watchers.as_mut())
-            {
-                ws.remove(&id);
-            }
+        let watching = std::mem::take(&mut self.known[s].watching);
+        for &t in &watching {
+            let target = &mut self.known[t as usize];
+            drop_from(&mut target.watchers, slot);
             out.push(ViewChange::Despawn {
-                target,
+                target: target.id,
                 watcher: id,
             });
         }
+        // The lists go back with their capacity, for the slot's next player.
+        let row = &mut self.known[s];
+        row.watchers = watchers;
+        row.watchers.clear();
+        row.watching = watching;
+        row.watching.clear();
+        row.target = false;
+        self.free.push(slot);
     }
 
     /// Makes a known player a target that `watchers` already see (a player handed over by a
@@ -187,22 +228,31 @@ impl Interest {
     /// which the caller must settle itself. Call [`Interest::set_pos`] afterwards to apply
     /// the rule to the pairs the old owner could not see.
     pub fn adopt(&mut self, id: i32, watchers: &[i32]) -> Vec<i32> {
+        let Some(&slot) = self.slots.get(&id) else {
+            return watchers
+                .iter()
+                .copied()
+                .filter(|&w| w != id && !self.slots.contains_key(&w))
+                .collect();
+        };
+        // A view it had as a target here is replaced, not merged.
+        self.release(id);
+        self.known[slot as usize].target = true;
+        let epoch = self.next_epoch();
         let mut unknown = Vec::new();
-        let mut set = IdSet::with_capacity_and_hasher(watchers.len(), Default::default());
         for &w in watchers {
             if w == id {
                 continue;
             }
-            match self.players.get_mut(&w) {
-                Some(known) => {
-                    known.watching.insert(id);
-                    set.insert(w);
+            match self.slots.get(&w) {
+                // The list comes from another region: a repeated id is not a second pair.
+                Some(&ws) if self.marks[ws as usize].watches != epoch => {
+                    self.marks[ws as usize].watches = epoch;
+                    self.link(slot, ws);
                 }
+                Some(_) => {}
                 None => unknown.push(w),
             }
-        }
-        if let Some(known) = self.players.get_mut(&id) {
-            known.watchers = Some(set);
         }
         unknown
     }
@@ -210,99 +260,152 @@ impl Interest {
     /// Makes a target a ghost, handing its watcher set to the caller (for its new owner)
     /// without reporting any change: its watchers keep seeing it.
     pub fn release(&mut self, id: i32) -> Vec<i32> {
-        let Some(watchers) = self.players.get_mut(&id).and_then(|k| k.watchers.take()) else {
+        let Some(&slot) = self.slots.get(&id) else {
             return Vec::new();
         };
+        let row = &mut self.known[slot as usize];
+        if !row.target {
+            return Vec::new();
+        }
+        row.target = false;
+        let watchers = std::mem::take(&mut row.watchers);
+        let mut ids = Vec::with_capacity(watchers.len());
         for &w in &watchers {
-            if let Some(known) = self.players.get_mut(&w) {
-                known.watching.remove(&id);
-            }
+            let watcher = &mut self.known[w as usize];
+            drop_from(&mut watcher.watching, slot);
+            ids.push(watcher.id);
         }
-        watchers.into_iter().collect()
+        let mut watchers = watchers;
+        watchers.clear();
+        self.known[slot as usize].watchers = watchers;
+        ids
     }
 
-    /// Applies the rule to every pair `id` is part of, as target and as watcher.
-    fn evaluate(&mut self, id: i32, out: &mut Vec<ViewChange>) {
-        let Some(known) = self.players.get(&id) else {
-            return;
-        };
-        let pos = known.pos;
-        let mut candidates = std::mem::take(&mut self.scratch);
-        candidates.clear();
-        // Anyone in view now might leave it; anyone within the outer radius might enter it.
-        // Pairs farther than the outer radius that are not in view stay out of view.
-        candidates.extend(known.watching.iter().copied());
-        if let Some(ws) = &known.watchers {
-            candidates.extend(ws.iter().copied());
-        }
-        self.grid
-            .for_each_near(pos, self.outer, |other| candidates.push(other));
-        // Watchers are mostly also in the nearby cells: evaluate each pair once.
-        candidates.sort_unstable();
-        candidates.dedup();
-        let is_target = known.watchers.is_some();
-        for &other in &candidates {
-            if other == id {
-                continue;
-            }
-            if is_target {
-                self.pair(id, other, out);
-            }
-            if self.is_target(other) {
-                self.pair(other, id, out);
-            }
-        }
-        self.scratch = candidates;
-    }
+    /// Applies the rule to every pair `slot` is part of, as target and as watcher, in two
+    /// passes: its pairs in view (the only ones that can go out of view), then the players
+    /// within the inner radius (the only ones that can come into view). A pair cannot be in
+    /// both (beyond the outer radius and within the inner), so each is decided once, and
+    /// the many pairs in between are never touched.
+    fn evaluate(&mut self, slot: u32, out: &mut Vec<ViewChange>) {
+        let s = slot as usize;
+        let (id, p) = (self.known[s].id, self.pos[s]);
+        let epoch = self.next_epoch();
+        let mut list = std::mem::take(&mut self.scratch);
 
-    /// Applies the rule to one pair; idempotent.
-    fn pair(&mut self, target: i32, watcher: i32, out: &mut Vec<ViewChange>) {
-        let (Some(t), Some(w)) = (self.players.get(&target), self.players.get(&watcher)) else {
-            return;
-        };
-        let d2 = t.pos.dist2(w.pos);
-        let seen = t.watchers.as_ref().is_some_and(|s| s.contains(&watcher));
-        if seen && d2 > self.outer2 {
-            self.link(target, watcher, false);
-            out.push(ViewChange::Despawn { target, watcher });
-        } else if !seen && d2 <= self.inner2 {
-            self.link(target, watcher, true);
-            out.push(ViewChange::Spawn { target, watcher });
-        }
-    }
-
-    fn link(&mut self, target: i32, watcher: i32, on: bool) {
-        if let Some(ws) = self
-            .players
-            .get_mut(&target)
-            .and_then(|t| t.watchers.as_mut())
-        {
-            if on {
-                ws.insert(watcher);
+        // Pass 1: despawns, and marks for the pairs that stay in view.
+        list.clear();
+        for &w in &self.known[s].watchers {
+            if self.pos[w as usize].dist2(p) > self.outer2 {
+                list.push(w);
             } else {
-                ws.remove(&watcher);
+                self.marks[w as usize].watches = epoch;
             }
         }
-        if let Some(w) = self.players.get_mut(&watcher) {
-            if on {
-                w.watching.insert(target);
+        for &w in &list {
+            self.unlink(slot, w);
+            out.push(ViewChange::Despawn {
+                target: id,
+                watcher: self.known[w as usize].id,
+            });
+        }
+        list.clear();
+        for &t in &self.known[s].watching {
+            if self.pos[t as usize].dist2(p) > self.outer2 {
+                list.push(t);
             } else {
-                w.watching.remove(&target);
+                self.marks[t as usize].watched = epoch;
             }
         }
+        for &t in &list {
+            self.unlink(t, slot);
+            out.push(ViewChange::Despawn {
+                target: self.known[t as usize].id,
+                watcher: id,
+            });
+        }
+
+        // Pass 2: spawns, for pairs within the inner radius not marked as in view.
+        list.clear();
+        let (pos, inner2) = (&self.pos, self.inner2);
+        self.grid.for_each_near(p, self.inner, |other| {
+            if other != slot && pos[other as usize].dist2(p) <= inner2 {
+                list.push(other);
+            }
+        });
+        let is_target = self.known[s].target;
+        for &o in &list {
+            let mark = self.marks[o as usize];
+            if is_target && mark.watches != epoch {
+                self.link(slot, o);
+                out.push(ViewChange::Spawn {
+                    target: id,
+                    watcher: self.known[o as usize].id,
+                });
+            }
+            if self.known[o as usize].target && mark.watched != epoch {
+                self.link(o, slot);
+                out.push(ViewChange::Spawn {
+                    target: self.known[o as usize].id,
+                    watcher: id,
+                });
+            }
+        }
+        self.scratch = list;
+    }
+
+    /// A fresh number for [`Mark`]s: no slot carries it yet.
+    fn next_epoch(&mut self) -> u32 {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Once per 2^32 evaluations the stamps could collide with old ones: reset them.
+            self.marks.fill(Mark::default());
+            self.epoch = 1;
+        }
+        self.epoch
+    }
+
+    fn link(&mut self, target: u32, watcher: u32) {
+        self.known[target as usize].watchers.push(watcher);
+        self.known[watcher as usize].watching.push(target);
+    }
+
+    fn unlink(&mut self, target: u32, watcher: u32) {
+        drop_from(&mut self.known[target as usize].watchers, watcher);
+        drop_from(&mut self.known[watcher as usize].watching, target);
     }
 
     /// Checks the rule and the reverse index for every pair; for tests.
     #[cfg(test)]
     pub(crate) fn check_rule(&self) -> Result<(), String> {
-        for (&t, tk) in &self.players {
-            let Some(ws) = &tk.watchers else { continue };
-            for (&w, wk) in &self.players {
+        let live = |s: u32| self.slots.get(&self.known[s as usize].id) == Some(&s);
+        for (&t, &ts) in &self.slots {
+            let tk = &self.known[ts as usize];
+            if tk.id != t {
+                return Err(format!("slot {ts} of {t} holds {}", tk.id));
+            }
+            for list in [&tk.watchers, &tk.watching] {
+                let mut sorted = list.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                if sorted.len() != list.len() {
+                    return Err(format!("{t} lists a pair twice"));
+                }
+                if !list.iter().all(|&s| live(s)) {
+                    return Err(format!("{t} lists a player no longer known"));
+                }
+            }
+            if !tk.target {
+                if !tk.watchers.is_empty() {
+                    return Err(format!("ghost {t} has watchers"));
+                }
+                continue;
+            }
+            for (&w, &ws) in &self.slots {
                 if w == t {
                     continue;
                 }
-                let d2 = tk.pos.dist2(wk.pos);
-                let seen = ws.contains(&w);
+                let d2 = self.pos[ts as usize].dist2(self.pos[ws as usize]);
+                let seen = tk.watchers.contains(&ws);
                 if d2 <= self.inner2 && !seen {
                     return Err(format!(
                         "{w} is within the inner radius of {t} but does not see it"
@@ -311,25 +414,34 @@ impl Interest {
                 if d2 > self.outer2 && seen {
                     return Err(format!("{w} is beyond the outer radius of {t} but sees it"));
                 }
-                if seen != wk.watching.contains(&t) {
+                if seen != self.known[ws as usize].watching.contains(&ts) {
                     return Err(format!("reverse index of ({t}, {w}) out of step"));
                 }
             }
-            if ws.iter().any(|w| !self.players.contains_key(w)) {
-                return Err(format!("{t} is watched by a player no longer known"));
-            }
         }
-        for (&w, wk) in &self.players {
-            if wk.watching.iter().any(|t| !self.sees(w, *t)) {
+        for (&w, &ws) in &self.slots {
+            let wk = &self.known[ws as usize];
+            if wk
+                .watching
+                .iter()
+                .any(|&t| !self.known[t as usize].watchers.contains(&ws))
+            {
                 return Err(format!(
                     "{w} claims to watch a target that does not list it"
                 ));
             }
         }
-        if self.grid.len() != self.players.len() {
+        if self.grid.len() != self.slots.len() {
             return Err("grid and player table disagree".into());
         }
         Ok(())
+    }
+}
+
+/// Removes `slot` from an unordered list.
+fn drop_from(list: &mut Vec<u32>, slot: u32) {
+    if let Some(at) = list.iter().position(|&s| s == slot) {
+        list.swap_remove(at);
     }
 }
 
