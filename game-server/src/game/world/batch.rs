@@ -18,12 +18,25 @@ pub struct FrameRef {
 }
 
 /// The tick's frames and who gets which.
+///
+/// Each recipient keeps its list (and the list its capacity) from tick to tick, found through
+/// one hash lookup per frame queued; a tick allocates nothing but the buffers it sends.
 #[derive(Debug, Default)]
 pub struct Batch {
     arena: Vec<u8>,
-    pending: IdMap<Vec<FrameRef>>,
+    /// Recipient -> its place in `lists`.
+    index: IdMap<u32>,
+    lists: Vec<(i32, Vec<FrameRef>)>,
+    /// Places of the lists that got a frame since the last drain, in the order they got
+    /// their first. A place may repeat (taken, then queued to again); the drain skips a list
+    /// already emptied.
+    active: Vec<u32>,
     refs: usize,
 }
+
+/// Recipients kept without a frame past this many (plus twice those active) make the drain
+/// forget every list: players who left or walked away do not hold memory for ever.
+const IDLE_LISTS: usize = 4096;
 
 impl Batch {
     /// Encodes `packet` once into the arena; `None` if it cannot be encoded (logged).
@@ -47,7 +60,16 @@ impl Batch {
 
     /// Queues a frame for a recipient.
     pub fn queue(&mut self, to: i32, frame: FrameRef) {
-        self.pending.entry(to).or_default().push(frame);
+        let lists = &mut self.lists;
+        let at = *self.index.entry(to).or_insert_with(|| {
+            lists.push((to, Vec::new()));
+            (lists.len() - 1) as u32
+        });
+        let list = &mut self.lists[at as usize].1;
+        if list.is_empty() {
+            self.active.push(at);
+        }
+        list.push(frame);
         self.refs += 1;
     }
 
@@ -58,26 +80,50 @@ impl Batch {
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.refs == 0
     }
 
     /// Takes one recipient's frames as one buffer: (frames, bytes).
     pub fn take(&mut self, to: i32) -> Option<(Bytes, usize)> {
-        let refs = self.pending.remove(&to)?;
+        let at = *self.index.get(&to)? as usize;
+        let refs = std::mem::take(&mut self.lists[at].1);
+        if refs.is_empty() {
+            self.lists[at].1 = refs;
+            return None;
+        }
+        let out = (self.assemble(&refs), refs.len());
         self.refs -= refs.len();
-        Some((self.assemble(&refs), refs.len()))
+        let mut refs = refs;
+        refs.clear();
+        self.lists[at].1 = refs;
+        Some(out)
     }
 
-    /// Takes every recipient's frames and empties the arena.
-    pub fn drain(&mut self) -> Vec<(i32, Bytes, usize)> {
-        let pending = std::mem::take(&mut self.pending);
-        let out = pending
-            .into_iter()
-            .map(|(to, refs)| (to, self.assemble(&refs), refs.len()))
-            .collect();
+    /// Hands every recipient's frames to `send` as one buffer each (recipient, buffer,
+    /// frames), in the order recipients got their first frame, and empties the arena.
+    pub fn drain(&mut self, mut send: impl FnMut(i32, Bytes, usize)) {
+        let active = std::mem::take(&mut self.active);
+        let mut recipients = 0;
+        for &at in &active {
+            let (to, refs) = &mut self.lists[at as usize];
+            if refs.is_empty() {
+                continue;
+            }
+            let (to, mut refs) = (*to, std::mem::take(refs));
+            recipients += 1;
+            send(to, self.assemble(&refs), refs.len());
+            refs.clear();
+            self.lists[at as usize].1 = refs;
+        }
+        let mut active = active;
+        active.clear();
+        self.active = active;
         self.arena.clear();
         self.refs = 0;
-        out
+        if self.lists.len() > IDLE_LISTS + 2 * recipients {
+            self.index.clear();
+            self.lists.clear();
+        }
     }
 
     fn assemble(&self, refs: &[FrameRef]) -> Bytes {
@@ -121,9 +167,31 @@ mod tests {
         assert_eq!((ten.len(), frames), (28, 2));
         assert_eq!(&ten[2..4], &6u16.to_le_bytes(), "the move first");
         assert_eq!(&ten[22..24], &3u16.to_le_bytes(), "then the leave");
-        let rest = batch.drain();
+        let mut rest = Vec::new();
+        batch.drain(|to, frame, frames| rest.push((to, frame, frames)));
         assert_eq!(rest.len(), 1);
         assert_eq!(&rest[0].1[..], &ten[..20], "11 gets the same move bytes");
         assert!(batch.is_empty() && batch.bytes() == 0);
+        assert_eq!(batch.take(10), None, "10's list was emptied by the take");
+
+        // The next tick reuses the lists: a recipient taken and queued to again is sent once.
+        let m = batch
+            .encode(&SBroadcastMove {
+                player_id: 1,
+                pos_x: 1.0,
+                pos_y: 0.0,
+                pos_z: 2.0,
+            })
+            .expect("encodes");
+        let l = batch
+            .encode(&SBroadcastLeaveGame { player_id: 2 })
+            .expect("encodes");
+        batch.queue(10, m);
+        assert!(batch.take(10).is_some());
+        batch.queue(10, l);
+        batch.queue(11, m);
+        let mut next = Vec::new();
+        batch.drain(|to, frame, frames| next.push((to, frame.len(), frames)));
+        assert_eq!(next, vec![(10, 8, 1), (11, 20, 1)]);
     }
 }

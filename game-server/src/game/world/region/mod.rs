@@ -177,6 +177,8 @@ pub struct Region<L, D> {
     pending_despawns: IdMap<Vec<i32>>,
     outgoing: Vec<Outgoing<L>>,
     changes: Vec<ViewChange>,
+    /// Reused by a move: watchers sent its spawn in this move, who need no move frame.
+    fresh: Vec<i32>,
     directory: D,
     stats: Arc<WorldStats>,
     room_stats: Arc<RoomStats>,
@@ -220,6 +222,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             pending_despawns: IdMap::default(),
             outgoing: Vec::new(),
             changes: Vec::new(),
+            fresh: Vec::new(),
             directory,
             stats,
             room_stats,
@@ -304,13 +307,14 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         let started = std::time::Instant::now();
         let mut packets = 0u64;
         let mut bytes = 0u64;
-        for (to, frame, frames) in self.batch.drain() {
-            if let Some(link) = self.links.get(&to) {
+        let links = &self.links;
+        self.batch.drain(|to, frame, frames| {
+            if let Some(link) = links.get(&to) {
                 packets += frames as u64;
                 bytes += frame.len() as u64;
                 link.send(frame);
             }
-        }
+        });
         self.pending_despawns.clear();
         let r = Ordering::Relaxed;
         self.room_stats.packets_out.fetch_add(packets, r);
@@ -460,6 +464,14 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             self.stats.inputs_stale.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if seq == owned.next_seq && owned.held.is_empty() {
+            // The usual case, an input in order with none held: applied without passing
+            // through the reorder map.
+            owned.next_seq = seq + 1;
+            owned.last_seq = seq;
+            self.apply(player_id, input);
+            return;
+        }
         owned.held.insert(seq, input);
         if owned.held.len() > REORDER_CAP {
             if let Some(&first) = owned.held.keys().next() {
@@ -481,12 +493,16 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             };
             owned.next_seq = next + 1;
             owned.last_seq = next;
-            match input {
-                PlayerInput::Move { pos } => self.apply_move(player_id, pos),
-                PlayerInput::Chat { message } => self.apply_chat(player_id, message),
-                PlayerInput::Skipped => {
-                    self.stats.inputs_shed.fetch_add(1, Ordering::Relaxed);
-                }
+            self.apply(player_id, input);
+        }
+    }
+
+    fn apply(&mut self, player_id: i32, input: PlayerInput) {
+        match input {
+            PlayerInput::Move { pos } => self.apply_move(player_id, pos),
+            PlayerInput::Chat { message } => self.apply_chat(player_id, message),
+            PlayerInput::Skipped => {
+                self.stats.inputs_shed.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -516,14 +532,12 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
         self.interest.set_pos(player_id, to, &mut self.changes);
         // Watchers who just got the spawn have the new position already.
-        let fresh: Vec<i32> = self
-            .changes
-            .iter()
-            .filter_map(|c| match *c {
-                ViewChange::Spawn { target, watcher } if target == player_id => Some(watcher),
-                _ => None,
-            })
-            .collect();
+        let mut fresh = std::mem::take(&mut self.fresh);
+        fresh.clear();
+        fresh.extend(self.changes.iter().filter_map(|c| match *c {
+            ViewChange::Spawn { target, watcher } if target == player_id => Some(watcher),
+            _ => None,
+        }));
         self.apply_changes(None);
         if let Some(frame) = self.batch.encode(&SBroadcastMove {
             player_id,
@@ -532,13 +546,13 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             pos_z: to.z,
         }) {
             self.batch.queue(player_id, frame);
-            let watchers: Vec<i32> = self.interest.watchers(player_id).collect();
-            for w in watchers {
+            for w in self.interest.watchers(player_id) {
                 if !fresh.contains(&w) {
                     self.batch.queue(w, frame);
                 }
             }
         }
+        self.fresh = fresh;
         self.sync_ghosts(player_id);
         let home = self.layout.region_of(to.x);
         if home != self.id && has_region(self.reachable, home) {
@@ -549,8 +563,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     fn apply_chat(&mut self, player_id: i32, message: String) {
         if let Some(frame) = self.batch.encode(&SChat { player_id, message }) {
             self.batch.queue(player_id, frame);
-            let watchers: Vec<i32> = self.interest.watchers(player_id).collect();
-            for w in watchers {
+            for w in self.interest.watchers(player_id) {
                 self.batch.queue(w, frame);
             }
         }
