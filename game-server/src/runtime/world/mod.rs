@@ -51,6 +51,15 @@ pub struct World {
     stats: Arc<WorldStats>,
 }
 
+/// How long a region's thread lets jobs gather before it runs them (see
+/// [`JobQueue::spawn_gathering`]): a region's frames go out at its tick, so an input run a
+/// few milliseconds later reaches nobody later, and the sessions that push inputs no longer
+/// wake the thread one input at a time. A sixteenth of the tick, at most 10 ms: hand-offs and
+/// enters, which do not wait for the tick, are delayed by no more than that.
+pub fn gather_interval(tick: Duration) -> Duration {
+    (tick / 16).min(Duration::from_millis(10))
+}
+
 impl World {
     /// Starts one thread per region (`world-0`, `world-1`, ...). `config` must be valid;
     /// `room_stats` holds each region's counters (missing ones count nowhere).
@@ -112,11 +121,12 @@ impl World {
                 queues: region_queues.clone(),
                 out,
             };
-            let (queue, thread) = JobQueue::spawn(
+            let (queue, thread) = JobQueue::spawn_gathering(
                 &format!("world-{id}"),
                 capacity,
                 control_capacity,
                 Some(tick),
+                Some(gather_interval(tick)),
                 runner,
             )?;
             queues.push(Some(queue));
