@@ -188,6 +188,10 @@ impl Default for ServerConfig {
         ServerConfig {
             net: server_core::Config {
                 max_packet_size: 4096,
+                // Thousands of sessions each read a few small frames a second: through one
+                // buffer per worker thread, every read lands in cached memory and a session
+                // keeps only a partial frame, not a 4 KiB buffer of its own.
+                recv_per_thread: true,
                 ..server_core::Config::default()
             },
             tick: Duration::from_millis(250),
