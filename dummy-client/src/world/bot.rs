@@ -1,194 +1,225 @@
 //! `WorldBot`: one bot's session in world mode. It decodes what the server sends and feeds
 //! its [`Checker`]; the driver walks it and reads its results.
+//!
+//! The bot's session task is the only one that touches its checker and its pending timings,
+//! so they are plain fields of the handler, with no lock per frame: the checker is handed to
+//! the bot's [`BotState`] when the session ends, and the driver reads it only after every
+//! session has ended. What the driver must see while the run goes on (frames, spawns and
+//! despawns received) is published to single-writer counters once per read.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use hdrhistogram::Histogram;
-use server_core::{CloseReason, PacketSession, Session};
+use server_core::filter::{PacketFilter, ReceiveFilter};
+use server_core::frame::HEADER_SIZE;
+use server_core::{CloseReason, Packet, Session, SessionHandler};
 
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
     SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::world::checker::Checker;
+use crate::world::state::{BotState, Shared};
+use crate::world::timings::{PendingTimings, Timing};
 
-/// What every world bot shares with the driver.
-#[derive(Debug)]
-pub struct Shared {
-    /// Origin of the ping clock.
-    pub start: Instant,
-    /// Frames received by all bots: the drain waits for it to stop moving.
-    pub frames: AtomicU64,
-    /// Round trips in microseconds. A std mutex held to record one value.
-    pub rtt: Mutex<Histogram<u64>>,
-    /// Move round trips (`C_Move` to the bot's own `S_BroadcastMove`, so a tick included),
-    /// in microseconds.
-    pub echo: Mutex<Histogram<u64>>,
-    /// Set when the driver starts closing the bots.
-    pub closing: AtomicBool,
-    /// Round trips of the first move after a region crossing (the new owner's first
-    /// echo), in microseconds: the hand-off's cost as a player feels it.
-    pub handoff_echo: Mutex<Histogram<u64>>,
-    /// Sender to receiver delivery times of moves, in microseconds: `[same, other]` for a
-    /// sender connected to the same server as the receiver, or to another (a cluster:
-    /// another process). Recorded only when the run has several servers.
-    pub delivery: [Mutex<Histogram<u64>>; 2],
-    /// Player id -> the sending bot's state, set by the driver once every bot entered, for
-    /// the delivery times (only with several servers).
-    pub senders: OnceLock<HashMap<i32, Arc<BotState>>>,
-}
+/// Bytes of an `S_BroadcastMove` frame: the header and four 4-byte fields.
+const MOVE_FRAME_LEN: usize = HEADER_SIZE + 16;
 
-impl Shared {
-    /// A fresh run.
-    pub fn new() -> Self {
-        Shared {
-            start: Instant::now(),
-            frames: AtomicU64::new(0),
-            rtt: Mutex::new(histogram()),
-            echo: Mutex::new(histogram()),
-            closing: AtomicBool::new(false),
-            handoff_echo: Mutex::new(histogram()),
-            delivery: [Mutex::new(histogram()), Mutex::new(histogram())],
-            senders: OnceLock::new(),
-        }
-    }
+/// The header of every `S_BroadcastMove` frame, `[size u16][id u16]`, read as one
+/// little-endian word.
+const MOVE_HEADER: u32 = MOVE_FRAME_LEN as u32 | (SBroadcastMove::ID as u32) << 16;
 
-    /// The hand-off round-trip histogram.
-    pub fn handoff_echo(&self) -> MutexGuard<'_, Histogram<u64>> {
-        self.handoff_echo.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The delivery histogram: same server (`false`) or another (`true`).
-    pub fn delivery(&self, cross: bool) -> MutexGuard<'_, Histogram<u64>> {
-        self.delivery[usize::from(cross)]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Microseconds since the run started.
-    pub fn now_us(&self) -> i64 {
-        i64::try_from(self.start.elapsed().as_micros()).unwrap_or(i64::MAX)
-    }
-
-    /// The round-trip histogram.
-    pub fn rtt(&self) -> MutexGuard<'_, Histogram<u64>> {
-        self.rtt.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The move round-trip histogram.
-    pub fn echo(&self) -> MutexGuard<'_, Histogram<u64>> {
-        self.echo.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
-}
-
-/// Moves whose send time a bot remembers, for its move round trip: 4 s at 4 moves a second.
-const SENT_SLOTS: usize = 16;
-
-impl Default for Shared {
-    fn default() -> Self {
-        Shared::new()
-    }
-}
-
-/// One bot's state shared with the driver.
-#[derive(Debug)]
-pub struct BotState {
-    /// (player id, spawn x, spawn z), once its `S_PlayerList` came.
-    pub entered: OnceLock<(i32, f32, f32)>,
-    /// Where the driver last walked it: x and z as f32 bits, written by the driver, read on
-    /// every frame to check distances.
-    pub pos: AtomicU64,
-    /// Its receive-side checks. Locked by its session per frame and by the driver at the end.
-    pub checker: Mutex<Checker>,
-    /// Why its session ended, if it did before the driver closed it.
-    pub lost: OnceLock<String>,
-    /// Send times of its latest moves: slot `seq % 16` holds `seq << 40 | micros since the
-    /// run started`, so an echo finds its own move's time or sees it was overwritten.
-    sent: [AtomicU64; SENT_SLOTS],
-    /// Which server it is connected to (index in the run's address list).
-    pub server: AtomicU32,
-    /// The sequence number of the first move after its latest region crossing (0: none):
-    /// its echo is a hand-off round trip.
-    pub handoff_probe: AtomicU32,
-}
-
-impl BotState {
-    /// A bot that flags frames from farther than `far`.
-    pub fn new(far: f32) -> Self {
-        BotState {
-            entered: OnceLock::new(),
-            pos: AtomicU64::new(0),
-            checker: Mutex::new(Checker::new(far)),
-            lost: OnceLock::new(),
-            sent: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
-            server: AtomicU32::new(0),
-            handoff_probe: AtomicU32::new(0),
-        }
-    }
-
-    /// Notes when move `seq` was sent (micros since the run started).
-    pub fn sent(&self, seq: u32, at_us: u64) {
-        let slot = &self.sent[seq as usize % SENT_SLOTS];
-        slot.store(
-            (u64::from(seq) << 40) | (at_us & ((1 << 40) - 1)),
-            Ordering::Release,
-        );
-    }
-
-    /// When move `seq` was sent, if still remembered.
-    fn sent_at(&self, seq: u32) -> Option<u64> {
-        let v = self.sent[seq as usize % SENT_SLOTS].load(Ordering::Acquire);
-        (v != u64::MAX && v >> 40 == u64::from(seq)).then_some(v & ((1 << 40) - 1))
-    }
-
-    /// Records where the bot is.
-    pub fn set_pos(&self, x: f32, z: f32) {
-        self.pos.store(
-            (u64::from(x.to_bits()) << 32) | u64::from(z.to_bits()),
-            Ordering::Release,
-        );
-    }
-
-    /// Where the bot is.
-    pub fn pos(&self) -> (f32, f32) {
-        let bits = self.pos.load(Ordering::Acquire);
-        (
-            f32::from_bits((bits >> 32) as u32),
-            f32::from_bits(bits as u32),
-        )
-    }
-
-    /// The checker.
-    pub fn checker(&self) -> MutexGuard<'_, Checker> {
-        self.checker.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The `PacketSession` of one world bot.
+/// The `SessionHandler` of one world bot.
 pub struct WorldBot {
-    pub(crate) state: Arc<BotState>,
-    pub(crate) shared: Arc<Shared>,
+    state: Arc<BotState>,
+    shared: Arc<Shared>,
+    /// Its checks. Owned here, touched by no other task (see the module doc).
+    checker: Checker,
+    /// The checker's distance, for the fresh one left behind when it is handed over.
+    far: f32,
+    /// Timing samples not yet added to `shared`'s histograms.
+    pending: PendingTimings,
+    /// Frames of the current read, published to `state.frames` at its end.
+    frames: u64,
+    /// Microseconds since the run started, taken once per read when a frame needs it: the
+    /// frames of one read arrived together.
+    now_us: Option<u64>,
 }
 
-impl PacketSession for WorldBot {
-    fn on_recv_packet(
-        &mut self,
-        _session: &Arc<Session>,
-        id: u16,
-        body: &[u8],
-    ) -> Result<(), CloseReason> {
-        self.shared.frames.fetch_add(1, Ordering::Relaxed);
-        PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
+impl WorldBot {
+    /// The session handler of the bot whose shared state is `state`; it flags frames from
+    /// farther than `far`.
+    pub fn new(state: Arc<BotState>, shared: Arc<Shared>, far: f32) -> WorldBot {
+        WorldBot {
+            state,
+            shared,
+            checker: Checker::new(far),
+            far,
+            pending: PendingTimings::new(),
+            frames: 0,
+            now_us: None,
+        }
+    }
+
+    /// Takes whole frames from `data`; returns the bytes used and, if a frame was malformed,
+    /// why to close. The hot frame, another player's move, is taken by a loop of its own
+    /// (see `on_moves`), which decides exactly as the filter and the decoder would (a
+    /// proptest holds them together); every other frame goes through `PacketFilter` and the
+    /// generated `PacketManager`.
+    fn on_bytes(&mut self, data: &[u8], max_packet_size: usize) -> (usize, Option<CloseReason>) {
+        let mut framing = PacketFilter::new(max_packet_size);
+        let fast = max_packet_size >= MOVE_FRAME_LEN;
+        let mut used = 0;
+        loop {
+            if fast {
+                used += self.on_moves(&data[used..]);
+            }
+            let rest = &data[used..];
+            match framing.decode(rest) {
+                Ok(Some(span)) => {
+                    let Some(frame) = rest.get(..span.len) else {
+                        // PacketFilter never claims more than it was given; if it did, close
+                        // rather than wait for bytes that are already here.
+                        let bug =
+                            format!("PacketFilter claimed {} of {} bytes", span.len, rest.len());
+                        return (used, Some(CloseReason::ApplicationError(bug)));
+                    };
+                    used += span.len;
+                    self.frames += 1;
+                    // The filter checked the size, so the 4-byte header is there.
+                    let id = u16::from_le_bytes([frame[2], frame[3]]);
+                    if let Err(e) = PacketManager::dispatch(id, &frame[HEADER_SIZE..], self) {
+                        return (used, Some(CloseReason::from(e)));
+                    }
+                }
+                Ok(None) => return (used, None),
+                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
+            }
+        }
+    }
+
+    /// The run of whole `S_BroadcastMove` frames at the front of `data`; returns its length.
+    /// A move frame is always 20 bytes with the header `[20, 0, 6, 0]`, which the framing
+    /// accepts whenever the size limit is 20 or more and whose body always decodes.
+    #[inline]
+    fn on_moves(&mut self, data: &[u8]) -> usize {
+        let mut used = 0;
+        for frame in data.chunks_exact(MOVE_FRAME_LEN) {
+            let word = |at: usize| {
+                u32::from_le_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
+            };
+            if word(0) != MOVE_HEADER {
+                break;
+            }
+            self.frames += 1;
+            self.on_move(
+                word(4) as i32,
+                f32::from_bits(word(8)),
+                f32::from_bits(word(12)),
+                f32::from_bits(word(16)),
+            );
+            used += MOVE_FRAME_LEN;
+        }
+        used
+    }
+
+    /// One `S_BroadcastMove`: times it if it is this bot's own echo or (with several
+    /// servers) another bot's move, then checks it.
+    #[inline]
+    fn on_move(&mut self, player_id: i32, x: f32, y: f32, z: f32) {
+        if y.fract() == 0.0 {
+            if self.checker.me() == Some(player_id) {
+                self.time_echo(y as u32);
+            } else if y >= 1.0 {
+                self.time_delivery(player_id, y as u32);
+            }
+        }
+        let at = self.state.pos();
+        self.checker.on_move(player_id, x, y, z, at);
+    }
+
+    #[inline(never)]
+    fn time_echo(&mut self, seq: u32) {
+        if let Some(sent) = self.state.sent_at(seq) {
+            let took = self.now_us().saturating_sub(sent);
+            self.record(Timing::Echo, took);
+            if self.state.handoff_probe.load(Ordering::Relaxed) == seq {
+                self.record(Timing::Handoff, took);
+            }
+        }
+    }
+
+    #[inline]
+    fn time_delivery(&mut self, sender: i32, seq: u32) {
+        let (sent, kind) = {
+            // Set only when the run has several servers.
+            let Some(senders) = self.shared.senders.get() else {
+                return;
+            };
+            let Some(from) = senders.get(sender) else {
+                return;
+            };
+            let Some(sent) = from.sent_at(seq) else {
+                return;
+            };
+            if from.server.load(Ordering::Relaxed) == self.state.server.load(Ordering::Relaxed) {
+                (sent, Timing::DeliverySame)
+            } else {
+                (sent, Timing::DeliveryCross)
+            }
+        };
+        let took = self.now_us().saturating_sub(sent);
+        self.record(kind, took);
+    }
+
+    /// Microseconds since the run started, read once per read.
+    fn now_us(&mut self) -> u64 {
+        *self
+            .now_us
+            .get_or_insert_with(|| u64::try_from(self.shared.now_us()).unwrap_or(0))
+    }
+
+    fn record(&mut self, kind: Timing, us: u64) {
+        if self.pending.push(kind, us) {
+            self.pending.add_to(&mut self.shared.timings());
+        }
+    }
+
+    /// Publishes what the driver watches while the run goes on.
+    fn publish(&mut self) {
+        self.state.frames.add(std::mem::take(&mut self.frames));
+        self.state.spawns.set(self.checker.received.spawns);
+        self.state.despawns.set(self.checker.received.despawns);
+    }
+
+    /// Hands the checker and the held timings over, once the session has ended.
+    fn hand_over(&mut self) {
+        self.publish();
+        if !self.pending.is_empty() {
+            self.pending.add_to(&mut self.shared.timings());
+        }
+        let checker = std::mem::replace(&mut self.checker, Checker::new(self.far));
+        // Only a session's one `on_disconnected` hands over.
+        let _ = self.state.checker.set(checker);
+    }
+}
+
+impl SessionHandler for WorldBot {
+    fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize {
+        self.now_us = None;
+        let (used, close) = self.on_bytes(data, session.max_packet_size());
+        if let Some(reason) = close {
+            if let CloseReason::ProtocolError(e) = &reason {
+                tracing::debug!(session = session.id(), error = %e, "malformed frame");
+            }
+            session.disconnect(reason);
+        }
+        self.publish();
+        used
     }
 
     fn on_disconnected(&mut self, _session: &Arc<Session>, reason: &CloseReason) {
+        self.hand_over();
         if !self.shared.closing.load(Ordering::Acquire) {
             let _ = self.state.lost.set(reason.to_string());
         }
@@ -205,13 +236,12 @@ impl PacketHandler for WorldBot {
 
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();
-        self.state
-            .checker()
+        self.checker
             .on_enter(p.player_id, p.pos_x, p.pos_y, p.pos_z, at);
     }
 
     fn on_s_broadcast_leave_game(&mut self, p: SBroadcastLeaveGame) {
-        self.state.checker().on_leave(p.player_id);
+        self.checker.on_leave(p.player_id);
     }
 
     fn on_s_player_list(&mut self, p: SPlayerList) {
@@ -224,47 +254,258 @@ impl PacketHandler for WorldBot {
         if let Some(me) = players.iter().find(|p| p.1) {
             self.state.set_pos(me.2, me.4);
         }
-        if let Some(entered) = self.state.checker().on_list(&players) {
+        if let Some(entered) = self.checker.on_list(&players) {
             let _ = self.state.entered.set(entered);
         }
     }
 
     fn on_s_broadcast_move(&mut self, p: SBroadcastMove) {
-        let mine = self.state.checker().me() == Some(p.player_id);
-        if mine && p.pos_y.fract() == 0.0 {
-            if let Some(sent) = self.state.sent_at(p.pos_y as u32) {
-                let now = u64::try_from(self.shared.now_us()).unwrap_or(0);
-                let took = now.saturating_sub(sent).clamp(1, 60_000_000);
-                let _ = self.shared.echo().record(took);
-                if self.state.handoff_probe.load(Ordering::Relaxed) == p.pos_y as u32 {
-                    let _ = self.shared.handoff_echo().record(took);
-                }
-            }
-        } else if p.pos_y.fract() == 0.0 && p.pos_y >= 1.0 {
-            let sender = self.shared.senders.get().and_then(|s| s.get(&p.player_id));
-            if let Some(sender) = sender {
-                if let Some(sent) = sender.sent_at(p.pos_y as u32) {
-                    let now = u64::try_from(self.shared.now_us()).unwrap_or(0);
-                    let cross = sender.server.load(Ordering::Relaxed)
-                        != self.state.server.load(Ordering::Relaxed);
-                    let _ = self
-                        .shared
-                        .delivery(cross)
-                        .record(now.saturating_sub(sent).clamp(1, 60_000_000));
-                }
-            }
-        }
-        let at = self.state.pos();
-        self.state
-            .checker()
-            .on_move(p.player_id, p.pos_x, p.pos_y, p.pos_z, at);
+        // `on_moves` takes moves itself; this is the table's way in, for a move frame the
+        // loop leaves to the filter (none that decodes, today).
+        self.on_move(p.player_id, p.pos_x, p.pos_y, p.pos_z);
     }
 
     fn on_s_chat(&mut self, _p: SChat) {}
 
     fn on_s_pong(&mut self, p: SPong) {
-        if let Ok(rtt) = u64::try_from(self.shared.now_us() - p.client_time) {
-            let _ = self.shared.rtt().record(rtt.clamp(1, 60_000_000));
+        // A time in the future, or so far back that the difference overflows, is none this
+        // bot sent: not a round trip (and no overflow panic on a peer's number).
+        let rtt = self.shared.now_us().checked_sub(p.client_time);
+        if let Some(rtt) = rtt.and_then(|rtt| u64::try_from(rtt).ok()) {
+            self.record(Timing::Rtt, rtt);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::packets::Player;
+    use crate::world::state::Senders;
+
+    const FAR: f32 = 20.0;
+
+    fn bot() -> WorldBot {
+        WorldBot::new(Arc::new(BotState::new()), Arc::new(Shared::new()), FAR)
+    }
+
+    fn frame_of<P: Packet>(packet: &P) -> Vec<u8> {
+        packet.encode().map(|b| b.to_vec()).unwrap_or_default()
+    }
+
+    fn moved(player_id: i32, x: f32, y: f32) -> Vec<u8> {
+        frame_of(&SBroadcastMove {
+            player_id,
+            pos_x: x,
+            pos_y: y,
+            pos_z: 0.0,
+        })
+    }
+
+    /// Enters the bot as player 5 at the origin, with player 2 in view.
+    fn entered(b: &mut WorldBot) {
+        let player = |player_id, is_self| Player {
+            is_self,
+            player_id,
+            ..Player::default()
+        };
+        let list = frame_of(&SPlayerList {
+            players: vec![player(5, true), player(2, false)],
+        });
+        assert_eq!(b.on_bytes(&list, 4096), (list.len(), None));
+    }
+
+    /// `on_bytes` with the move loop turned off: the filter and the decoder for every frame.
+    fn generic(b: &mut WorldBot, data: &[u8], max: usize) -> (usize, Option<CloseReason>) {
+        let mut framing = PacketFilter::new(max);
+        let mut used = 0;
+        loop {
+            match framing.decode(&data[used..]) {
+                Ok(Some(span)) => {
+                    let frame = &data[used..used + span.len];
+                    used += span.len;
+                    b.frames += 1;
+                    let id = u16::from_le_bytes([frame[2], frame[3]]);
+                    if let Err(e) = PacketManager::dispatch(id, &frame[HEADER_SIZE..], b) {
+                        return (used, Some(CloseReason::from(e)));
+                    }
+                }
+                Ok(None) => return (used, None),
+                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
+            }
+        }
+    }
+
+    /// One piece of a received stream: moves of every kind, other frames, garbage.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        let y = prop_oneof![
+            (0u32..8).prop_map(|s| s as f32),
+            Just(0.5f32),
+            Just(-3.0f32)
+        ];
+        prop_oneof![
+            6 => (0i32..8, -30.0f32..30.0, y).prop_map(|(who, x, y)| moved(who, x, y)),
+            1 => any::<[u8; 16]>().prop_map(|body| {
+                let mut f = MOVE_HEADER.to_le_bytes().to_vec();
+                f.extend(body);
+                f
+            }),
+            1 => (0usize..24).prop_map(|extra| {
+                let mut f = moved(3, 1.0, 1.0);
+                f.extend(std::iter::repeat_n(7u8, extra));
+                f[..2].copy_from_slice(&((20 + extra) as u16).to_le_bytes());
+                f
+            }),
+            2 => (0i32..8, 0u32..4).prop_map(|(who, s)| frame_of(&SBroadcastEnterGame {
+                player_id: who,
+                pos_x: 1.0,
+                pos_y: s as f32,
+                pos_z: 1.0,
+            })),
+            2 => (0i32..8).prop_map(|who| frame_of(&SBroadcastLeaveGame { player_id: who })),
+            1 => any::<i64>().prop_map(|t| frame_of(&SPong { client_time: t })),
+            1 => proptest::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_move_loop_decides_exactly_as_the_filter_and_the_decoder(
+            pieces in proptest::collection::vec(piece(), 0..40),
+            cut in 0usize..2000,
+            max in prop_oneof![Just(4096usize), 4usize..40],
+        ) {
+            let stream: Vec<u8> = pieces.concat();
+            let stream = &stream[..cut.min(stream.len())];
+            let (mut fast, mut slow) = (bot(), bot());
+            for b in [&mut fast, &mut slow] {
+                entered(b);
+            }
+            let got = fast.on_bytes(stream, max);
+            let want = generic(&mut slow, stream, max);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(fast.frames, slow.frames);
+            prop_assert_eq!(fast.checker.violations, slow.checker.violations);
+            prop_assert_eq!(fast.checker.received, slow.checker.received);
+            for id in 0..8 {
+                prop_assert_eq!(fast.checker.seen(id), slow.checker.seen(id));
+                prop_assert_eq!(fast.checker.in_view(id), slow.checker.in_view(id));
+            }
+        }
+    }
+
+    #[test]
+    fn frames_and_the_view_are_published_once_per_read() {
+        let mut b = bot();
+        entered(&mut b);
+        let mut data = moved(2, 1.0, 1.0);
+        data.extend(frame_of(&SBroadcastEnterGame {
+            player_id: 3,
+            ..SBroadcastEnterGame::default()
+        }));
+        data.extend(frame_of(&SBroadcastLeaveGame { player_id: 2 }));
+        data.extend(&moved(3, 1.0, 2.0)[..7]);
+        let (used, close) = b.on_bytes(&data, 4096);
+        assert_eq!(
+            (used, close),
+            (data.len() - 7, None),
+            "the partial move is left"
+        );
+        assert_eq!(b.state.frames.get(), 0, "not yet published");
+        b.publish();
+        assert_eq!(b.state.frames.get(), 4, "the list and three frames");
+        assert_eq!((b.state.spawns.get(), b.state.despawns.get()), (1, 1));
+        assert_eq!(
+            b.checker.violations.total(),
+            0,
+            "{:?}",
+            b.checker.violations
+        );
+    }
+
+    #[test]
+    fn an_undecodable_frame_closes_the_session() {
+        let mut b = bot();
+        let mut data = moved(2, 1.0, 1.0);
+        // An S_BroadcastLeaveGame one byte short.
+        data.extend([7, 0, 3, 0, 1, 2, 3]);
+        data.extend(moved(2, 1.0, 2.0));
+        let (used, close) = b.on_bytes(&data, 4096);
+        assert_eq!(used, 27, "up to and with the bad frame");
+        assert!(
+            matches!(close, Some(CloseReason::ProtocolError(_))),
+            "{close:?}"
+        );
+    }
+
+    #[test]
+    fn an_own_echo_is_timed_and_a_hand_off_probe_too() {
+        let mut b = bot();
+        entered(&mut b);
+        b.state.sent(3, 0);
+        b.state.sent(4, 0);
+        b.state.handoff_probe.store(4, Ordering::Relaxed);
+        for seq in [3.0, 4.0, 4.5, 9.0] {
+            b.on_bytes(&moved(5, 0.0, seq), 4096);
+        }
+        b.hand_over();
+        let t = b.shared.timings();
+        assert_eq!(
+            t.of(Timing::Echo).len(),
+            2,
+            "seq 9 was never sent, 4.5 is no seq"
+        );
+        assert_eq!(t.of(Timing::Handoff).len(), 1);
+        assert_eq!(t.of(Timing::DeliverySame).len(), 0, "one server: not timed");
+        let handed = b.state.checker.get().map(|c| c.received);
+        assert_eq!(handed.map(|r| r.own_moves), Some(4));
+    }
+
+    #[test]
+    fn deliveries_are_timed_by_the_senders_server_and_strangers_are_not() {
+        let states: Vec<Arc<BotState>> = (0..3).map(|_| Arc::new(BotState::new())).collect();
+        states[1].server.store(1, Ordering::Relaxed);
+        for s in &states {
+            s.sent(7, 0);
+        }
+        let shared = Arc::new(Shared::new());
+        // Bot 0 is this one (player 5), bot 1 is player 2 on the other server, bot 2 is
+        // player 1 << 24 | 1 on this one.
+        let ids = [(5, 0), (2, 1), (1 << 24 | 1, 2)];
+        let _ = shared.senders.set(Senders::new(ids, states.clone()));
+        let mut b = WorldBot::new(Arc::clone(&states[0]), shared, FAR);
+        entered(&mut b);
+        let mut data = Vec::new();
+        for (who, seq) in [(2, 7.0), (1 << 24 | 1, 7.0), (2, 8.0), (99, 7.0), (-1, 7.0)] {
+            data.extend(moved(who, 0.0, seq));
+        }
+        b.on_bytes(&data, 4096);
+        b.hand_over();
+        let t = b.shared.timings();
+        assert_eq!(t.of(Timing::DeliveryCross).len(), 1);
+        assert_eq!(t.of(Timing::DeliverySame).len(), 1, "seq 8 was never sent");
+    }
+
+    #[test]
+    fn pongs_are_timed_and_impossible_ones_ignored() {
+        let mut b = bot();
+        for t in [0, i64::MIN, i64::MAX, -5] {
+            b.on_s_pong(SPong { client_time: t });
+        }
+        b.hand_over();
+        assert_eq!(b.shared.timings().of(Timing::Rtt).len(), 2, "0 and -5");
+    }
+
+    #[test]
+    fn samples_past_a_batch_reach_the_histograms_before_the_end() {
+        let mut b = bot();
+        for _ in 0..40 {
+            b.on_s_pong(SPong { client_time: 0 });
+        }
+        assert_eq!(b.shared.timings().of(Timing::Rtt).len(), 32, "one batch in");
+        b.hand_over();
+        assert_eq!(b.shared.timings().of(Timing::Rtt).len(), 40);
     }
 }

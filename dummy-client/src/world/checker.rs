@@ -8,11 +8,10 @@
 //! - a spawn or move from farther than the outer radius (plus what the receiver itself may
 //!   have walked while the server still knew its older position) is a violation.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::Serialize;
 
 use crate::world::runs::SeqRuns;
+use rustc_hash::FxHashMap;
 
 /// Violations by kind. Any one fails the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -66,15 +65,30 @@ pub struct Received {
     pub despawns: u64,
 }
 
+/// What one bot knows of one other player.
+#[derive(Debug, Default)]
+struct Peer {
+    /// Spawned for this bot and not despawned since.
+    in_view: bool,
+    /// The player's move sequence numbers shown to this bot (by a move or a spawn).
+    seen: SeqRuns,
+}
+
 /// One bot's receive-side state.
+///
+/// Owned by the bot's session and touched only by its task, one frame at a time, so it
+/// takes no lock; the driver reads it once the session has ended (see `bot.rs`).
 #[derive(Debug)]
 pub struct Checker {
     me: Option<i32>,
     /// Outer radius plus the receiver's possible lag, squared.
     far2: f32,
-    view: HashSet<i32>,
-    /// Per sender, the move sequence numbers shown to this bot (by a move or a spawn).
-    seen: HashMap<i32, SeqRuns>,
+    /// Every player this bot was ever shown, whether in view now and which of its moves it
+    /// saw: one lookup per frame finds both, with a one-multiply hash (see `ids.rs`).
+    /// Entries stay after a despawn, as the moves seen must, so this grows with the
+    /// distinct players the bot is shown (as the view and move sets it replaces did), not
+    /// with its frames.
+    peers: FxHashMap<i32, Peer>,
     /// Violations so far.
     pub violations: Violations,
     /// Frames so far.
@@ -94,8 +108,7 @@ impl Checker {
         Checker {
             me: None,
             far2: far * far,
-            view: HashSet::new(),
-            seen: HashMap::new(),
+            peers: FxHashMap::default(),
             violations: Violations::default(),
             received: Received::default(),
         }
@@ -108,18 +121,23 @@ impl Checker {
 
     /// The sequence numbers of `sender`'s moves this bot was shown.
     pub fn seen(&self, sender: i32) -> Option<&SeqRuns> {
-        self.seen.get(&sender)
+        self.peers.get(&sender).map(|p| &p.seen)
+    }
+
+    /// True if `id` is spawned for this bot now.
+    pub fn in_view(&self, id: i32) -> bool {
+        self.peers.get(&id).is_some_and(|p| p.in_view)
     }
 
     /// `S_PlayerList`: `(id, is_self, x, y, z)` per player; returns this bot's id and spawn
     /// point if the list is well formed.
     pub fn on_list(&mut self, players: &[(i32, bool, f32, f32, f32)]) -> Option<(i32, f32, f32)> {
-        let selves: Vec<_> = players.iter().filter(|p| p.1).collect();
-        if self.me.is_some() || selves.len() != 1 {
+        let mut selves = players.iter().filter(|p| p.1);
+        let (Some(&(me, _, mx, _, mz)), None, None) = (selves.next(), selves.next(), self.me)
+        else {
             self.violations.bad_list += 1;
             return None;
-        }
-        let (me, _, mx, _, mz) = *selves[0];
+        };
         self.me = Some(me);
         for &(id, is_self, x, y, z) in players {
             if !is_self {
@@ -139,11 +157,15 @@ impl Checker {
     }
 
     fn spawn(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
-        if !self.view.insert(id) {
+        self.check_near(x, z, me_at);
+        let seq = self.seq(y);
+        let peer = self.peers.entry(id).or_default();
+        if std::mem::replace(&mut peer.in_view, true) {
             self.violations.spawn_in_view += 1;
         }
-        self.check_near(x, z, me_at);
-        self.note(id, y);
+        if let Some(seq) = seq {
+            peer.seen.insert(seq);
+        }
     }
 
     /// `S_BroadcastMove`.
@@ -153,18 +175,34 @@ impl Checker {
             return;
         }
         self.received.moves += 1;
-        if !self.view.contains(&id) {
-            self.violations.move_not_in_view += 1;
-        }
         self.check_near(x, z, me_at);
-        self.note(id, y);
+        let seq = self.seq(y);
+        match self.peers.get_mut(&id) {
+            Some(peer) => {
+                if !peer.in_view {
+                    self.violations.move_not_in_view += 1;
+                }
+                if let Some(seq) = seq {
+                    peer.seen.insert(seq);
+                }
+            }
+            None => {
+                self.violations.move_not_in_view += 1;
+                // Never shown: still note the move, so a move delivered without its spawn
+                // counts as delivered (its violation is counted above).
+                if let Some(seq) = seq {
+                    self.peers.entry(id).or_default().seen.insert(seq);
+                }
+            }
+        }
     }
 
     /// `S_BroadcastLeaveGame`.
     pub fn on_leave(&mut self, id: i32) {
         self.received.despawns += 1;
-        if !self.view.remove(&id) {
-            self.violations.despawn_not_in_view += 1;
+        match self.peers.get_mut(&id) {
+            Some(peer) if peer.in_view => peer.in_view = false,
+            _ => self.violations.despawn_not_in_view += 1,
         }
     }
 
@@ -175,18 +213,26 @@ impl Checker {
         }
     }
 
-    fn note(&mut self, id: i32, y: f32) {
+    /// The move sequence number `y` carries, if it is one to note: 0 is the spawn point,
+    /// before any move; anything but a whole number in range is a violation.
+    fn seq(&mut self, y: f32) -> Option<u32> {
         match seq_of(y) {
-            // 0 is the spawn point, before any move.
-            Some(0) => {}
-            Some(seq) => self.seen.entry(id).or_default().insert(seq),
-            None => self.violations.bad_seq += 1,
+            Some(0) => None,
+            Some(seq) => Some(seq),
+            None => {
+                self.violations.bad_seq += 1;
+                None
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -234,5 +280,204 @@ mod tests {
                 bad_seq: 1,
             }
         );
+    }
+
+    #[test]
+    fn a_despawned_player_keeps_its_moves_and_may_spawn_again() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0)]);
+        c.on_enter(2, 1.0, 4.0, 0.0, at);
+        c.on_move(2, 1.0, 5.0, 0.0, at);
+        assert!(c.in_view(2));
+        c.on_leave(2);
+        assert!(!c.in_view(2));
+        c.on_move(2, 1.0, 6.0, 0.0, at);
+        assert_eq!(c.violations.move_not_in_view, 1, "a move after the despawn");
+        c.on_leave(2);
+        assert_eq!(c.violations.despawn_not_in_view, 1, "a second despawn");
+        c.on_enter(2, 1.0, 9.0, 0.0, at);
+        assert_eq!(
+            c.violations.spawn_in_view, 0,
+            "a spawn after a despawn is fine"
+        );
+        assert_eq!(c.seen(2).map(SeqRuns::len), Some(4), "seqs 4, 5, 6 and 9");
+        assert_eq!(c.seen(3), None, "never shown");
+        assert_eq!(c.violations.total(), 2);
+    }
+
+    #[test]
+    fn a_move_of_a_never_shown_player_is_a_violation_but_still_seen() {
+        let mut c = Checker::new(15.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0)]);
+        c.on_move(9, 0.0, 3.0, 0.0, (0.0, 0.0));
+        c.on_move(9, 0.0, -1.0, 0.0, (0.0, 0.0));
+        assert_eq!(c.violations.move_not_in_view, 2);
+        assert_eq!(c.violations.bad_seq, 1);
+        assert_eq!(c.seen(9).map(SeqRuns::len), Some(1));
+        assert!(!c.in_view(9), "a move does not spawn");
+    }
+
+    /// The checker as it was written first, with a set for the view and a map for the moves
+    /// seen (std's SipHash): the rules in their plainest form, for the property below.
+    struct Reference {
+        me: Option<i32>,
+        far2: f32,
+        view: HashSet<i32>,
+        seen: HashMap<i32, SeqRuns>,
+        violations: Violations,
+        received: Received,
+    }
+
+    impl Reference {
+        fn new(far: f32) -> Self {
+            Reference {
+                me: None,
+                far2: far * far,
+                view: HashSet::new(),
+                seen: HashMap::new(),
+                violations: Violations::default(),
+                received: Received::default(),
+            }
+        }
+
+        fn on_list(&mut self, players: &[(i32, bool, f32, f32, f32)]) -> Option<(i32, f32, f32)> {
+            let selves: Vec<_> = players.iter().filter(|p| p.1).collect();
+            if self.me.is_some() || selves.len() != 1 {
+                self.violations.bad_list += 1;
+                return None;
+            }
+            let (me, _, mx, _, mz) = *selves[0];
+            self.me = Some(me);
+            for &(id, is_self, x, y, z) in players {
+                if !is_self {
+                    self.spawn(id, x, y, z, (mx, mz));
+                }
+            }
+            Some((me, mx, mz))
+        }
+
+        fn on_enter(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+            if Some(id) == self.me {
+                return;
+            }
+            self.received.spawns += 1;
+            self.spawn(id, x, y, z, me_at);
+        }
+
+        fn spawn(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+            if !self.view.insert(id) {
+                self.violations.spawn_in_view += 1;
+            }
+            self.check_near(x, z, me_at);
+            self.note(id, y);
+        }
+
+        fn on_move(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+            if Some(id) == self.me {
+                self.received.own_moves += 1;
+                return;
+            }
+            self.received.moves += 1;
+            if !self.view.contains(&id) {
+                self.violations.move_not_in_view += 1;
+            }
+            self.check_near(x, z, me_at);
+            self.note(id, y);
+        }
+
+        fn on_leave(&mut self, id: i32) {
+            self.received.despawns += 1;
+            if !self.view.remove(&id) {
+                self.violations.despawn_not_in_view += 1;
+            }
+        }
+
+        fn check_near(&mut self, x: f32, z: f32, me_at: (f32, f32)) {
+            let (dx, dz) = (x - me_at.0, z - me_at.1);
+            if dx * dx + dz * dz > self.far2 {
+                self.violations.beyond_outer += 1;
+            }
+        }
+
+        fn note(&mut self, id: i32, y: f32) {
+            match seq_of(y) {
+                Some(0) => {}
+                Some(seq) => self.seen.entry(id).or_default().insert(seq),
+                None => self.violations.bad_seq += 1,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Event {
+        List(Vec<(i32, bool, f32, f32, f32)>),
+        Enter(i32, f32, f32, f32),
+        Move(i32, f32, f32, f32),
+        Leave(i32),
+    }
+
+    fn y() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            4 => (0u32..40).prop_map(|s| s as f32),
+            1 => Just(0.5f32),
+            1 => Just(-1.0f32),
+            1 => Just(f32::NAN),
+            1 => Just(MAX_SEQ),
+        ]
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        let id = -2i32..12;
+        let pos = -30.0f32..30.0;
+        prop_oneof![
+            1 => proptest::collection::vec((id.clone(), any::<bool>(), pos.clone(), y(), pos.clone()), 0..5)
+                .prop_map(Event::List),
+            4 => (id.clone(), pos.clone(), y(), pos.clone()).prop_map(|(i, x, y, z)| Event::Enter(i, x, y, z)),
+            8 => (id.clone(), pos.clone(), y(), pos.clone()).prop_map(|(i, x, y, z)| Event::Move(i, x, y, z)),
+            3 => id.prop_map(Event::Leave),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the server sends, in whatever order, the checker counts exactly the
+        /// violations and frames the plain version counts, and sees the same moves.
+        #[test]
+        fn the_checker_is_exactly_as_strict_as_the_plain_rules(
+            events in proptest::collection::vec(event(), 0..200),
+            at in (-10.0f32..10.0, -10.0f32..10.0),
+        ) {
+            let (mut c, mut r) = (Checker::new(20.0), Reference::new(20.0));
+            for e in &events {
+                match e.clone() {
+                    Event::List(players) => {
+                        prop_assert_eq!(c.on_list(&players), r.on_list(&players));
+                    }
+                    Event::Enter(i, x, y, z) => {
+                        c.on_enter(i, x, y, z, at);
+                        r.on_enter(i, x, y, z, at);
+                    }
+                    Event::Move(i, x, y, z) => {
+                        c.on_move(i, x, y, z, at);
+                        r.on_move(i, x, y, z, at);
+                    }
+                    Event::Leave(i) => {
+                        c.on_leave(i);
+                        r.on_leave(i);
+                    }
+                }
+                prop_assert_eq!(c.violations, r.violations);
+                prop_assert_eq!(c.received, r.received);
+                prop_assert_eq!(c.me(), r.me);
+            }
+            for id in -2i32..12 {
+                prop_assert_eq!(c.in_view(id), r.view.contains(&id));
+                let empty = SeqRuns::default();
+                prop_assert_eq!(
+                    c.seen(id).unwrap_or(&empty),
+                    r.seen.get(&id).unwrap_or(&empty)
+                );
+            }
+        }
     }
 }

@@ -5,11 +5,10 @@
 //! a move is **required** for each receiver that is then within `inner - slack` of the new
 //! position (`slack = speed x lag_allowance`, the distance a receiver may have walked since
 //! the position the server knows). Requirements are kept as runs of sequence numbers per
-//! (receiver, sender) pair, and so are the receivers' observations, so a 10,000-bot run
-//! holds a few numbers per pair, not one per move.
+//! (receiver, sender) pair, by the sender while they last (`required.rs`), and so are the
+//! receivers' observations, so a 10,000-bot run holds a few numbers per pair, not one per
+//! move.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,68 +20,29 @@ use tokio::task::JoinSet;
 
 use crate::error::Error;
 use crate::packets::{CMove, CPing};
-use crate::world::bot::{BotState, Shared, WorldBot};
+use crate::world::bot::WorldBot;
+use crate::world::cadence::{Cadence, Due};
 use crate::world::config::WorldRunConfig;
+use crate::world::near::Near;
 use crate::world::report::WorldReport;
-use crate::world::runs::SeqRuns;
+use crate::world::required::Required;
+use crate::world::state::{BotState, Senders, Shared};
+use crate::world::timings::Timing;
 use crate::world::walk::Walker;
 
-/// Bots by grid cell, for "who is near this move".
-struct Near {
-    cell: f32,
-    cells: HashMap<(i32, i32), Vec<usize>>,
-}
-
-impl Near {
-    fn key(&self, x: f32, z: f32) -> (i32, i32) {
-        (
-            (x / self.cell).floor() as i32,
-            (z / self.cell).floor() as i32,
-        )
-    }
-
-    fn insert(&mut self, bot: usize, x: f32, z: f32) {
-        let key = self.key(x, z);
-        self.cells.entry(key).or_default().push(bot);
-    }
-
-    fn relocate(&mut self, bot: usize, from: (f32, f32), to: (f32, f32)) {
-        let (a, b) = (self.key(from.0, from.1), self.key(to.0, to.1));
-        if a == b {
-            return;
-        }
-        if let Some(cell) = self.cells.get_mut(&a) {
-            if let Some(i) = cell.iter().position(|&x| x == bot) {
-                cell.swap_remove(i);
-            }
-        }
-        self.cells.entry(b).or_default().push(bot);
-    }
-
-    fn around(&self, x: f32, z: f32, r: f32, mut f: impl FnMut(usize)) {
-        let (x0, z0) = self.key(x - r, z - r);
-        let (x1, z1) = self.key(x + r, z + r);
-        for cx in x0..=x1 {
-            for cz in z0..=z1 {
-                if let Some(cell) = self.cells.get(&(cx, cz)) {
-                    cell.iter().for_each(|&b| f(b));
-                }
-            }
-        }
-    }
-}
+/// Bytes one bot reads per syscall, through its worker thread's buffer
+/// (`Config::recv_per_thread`, as the room bots read): a bot's reads then land in memory
+/// that is already cached instead of in one of N buffers of its own (40 MB of them at
+/// N = 10,000 with the default 4 KiB), and a session keeps only the partial frame a read
+/// left. A bot receives its neighbourhood's moves once a tick, a few hundred bytes, so a
+/// read rarely fills even the default; a crowded spot's burst of spawns takes a few reads.
+const BOT_RECV_BUFFER: usize = 16 * 1024;
 
 struct Walking {
     walker: Walker,
     seq: u32,
     player_id: i32,
     session: Arc<Session>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Due {
-    Move,
-    Ping,
 }
 
 /// Runs a world-mode load test against `config.addr`.
@@ -92,6 +52,8 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     let connector = Arc::new(Connector::new(server_core::Config {
         idle_timeout: None,
         connect_timeout: config.connect_timeout,
+        recv_buffer_size: BOT_RECV_BUFFER,
+        recv_per_thread: true,
         ..server_core::Config::default()
     }));
     let far = config.outer_radius + config.slack();
@@ -108,7 +70,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
 
     // Connect at the ramp rate, a slice every 10 ms.
     let states: Vec<Arc<BotState>> = (0..config.clients)
-        .map(|_| Arc::new(BotState::new(far)))
+        .map(|_| Arc::new(BotState::new()))
         .collect();
     let mut sessions: Vec<Option<Arc<Session>>> = vec![None; config.clients];
     let mut connecting = JoinSet::new();
@@ -117,10 +79,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     for (i, state) in states.iter().enumerate() {
         let due = ramp_start + Duration::from_secs_f64((i as f64 / per_slice).floor() / 100.0);
         tokio::time::sleep_until(due.into()).await;
-        let bot = WorldBot {
-            state: Arc::clone(state),
-            shared: Arc::clone(&shared),
-        };
+        let bot = WorldBot::new(Arc::clone(state), Arc::clone(&shared), far);
         let (connector, addr) = (Arc::clone(&connector), config.addr_of(i));
         state.server.store(
             (i % (1 + config.also_addrs.len())) as u32,
@@ -151,15 +110,17 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let half = config.map_size / 2.0;
     let mut walking: Vec<Option<Walking>> = Vec::with_capacity(config.clients);
-    let mut near = Near {
-        cell: config.inner_radius.max(1.0),
-        cells: HashMap::new(),
-    };
+    let mut near = Near::new(config.map_size, config.inner_radius.max(1.0));
+    // Where each bot is, as the driver walked it: the same as its `BotState::pos`, kept
+    // here in one flat array for the requirement checks of every move, which read the
+    // positions of the mover's neighbours.
+    let mut walked: Vec<(f32, f32)> = vec![(0.0, 0.0); config.clients];
     for (i, (session, state)) in sessions.iter().zip(&states).enumerate() {
         match (session, state.entered.get()) {
             (Some(session), Some(&(player_id, x, z))) => {
-                near.insert(i, x, z);
+                near.insert(i as u32, x, z);
                 state.set_pos(x, z);
+                walked[i] = (x, z);
                 walking.push(Some(Walking {
                     walker: Walker::new(x, z, half, &mut rng),
                     seq: 0,
@@ -176,12 +137,11 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     }
     report.entered = walking.iter().flatten().count();
     if !config.also_addrs.is_empty() {
-        let senders = walking
+        let ids = walking
             .iter()
-            .zip(&states)
-            .filter_map(|(w, st)| w.as_ref().map(|w| (w.player_id, Arc::clone(st))))
-            .collect();
-        let _ = shared.senders.set(senders);
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|w| (w.player_id, i)));
+        let _ = shared.senders.set(Senders::new(ids, states.clone()));
     }
     // The stripe of an x, as the server cuts the map (for the hand-off round trips).
     let stripe = |x: f32| -> usize {
@@ -191,27 +151,25 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     };
 
     // The window: every bot moves every move_interval and pings every ping_interval,
-    // staggered so the sends spread over the interval.
-    let n = walking.len().max(1) as u64;
-    let move_us = config.move_interval.as_micros() as u64;
-    let ping_us = config.ping_interval.as_micros() as u64;
-    let mut due: BinaryHeap<Reverse<(u64, Due, usize)>> = BinaryHeap::new();
-    for (i, w) in walking.iter().enumerate() {
-        if w.is_some() {
-            due.push(Reverse((move_us * i as u64 / n, Due::Move, i)));
-            due.push(Reverse((ping_us * i as u64 / n, Due::Ping, i)));
-        }
-    }
-    let mut required: Vec<HashMap<i32, SeqRuns>> = vec![HashMap::new(); walking.len()];
+    // staggered so the sends spread over the interval (see `cadence.rs`).
+    let mut cadence = Cadence::new(
+        walking.len(),
+        u64::try_from(config.move_interval.as_micros()).unwrap_or(u64::MAX),
+        u64::try_from(config.ping_interval.as_micros()).unwrap_or(u64::MAX),
+    );
+    // The moves each receiver must get, kept by sender (see `required.rs`).
+    let mut required = Required::new(walking.len());
+    // The receivers of one move, sorted for `Required::on_move`.
+    let mut receivers: Vec<u32> = Vec::new();
     let step = config.speed * config.move_interval.as_secs_f32();
     let need = config.inner_radius - config.slack();
     let need2 = need * need;
     let count_view = |states: &[Arc<BotState>]| {
         states.iter().fold((0u64, 0u64), |(s, d), st| {
-            let c = st.checker();
-            (s + c.received.spawns, d + c.received.despawns)
+            (s + st.spawns.get(), d + st.despawns.get())
         })
     };
+    let frames = |states: &[Arc<BotState>]| states.iter().map(|st| st.frames.get()).sum::<u64>();
     let view_before = count_view(&states);
     let window_start = Instant::now();
     report.ramp_secs = window_start.duration_since(run_start).as_secs_f64();
@@ -224,11 +182,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             break;
         }
         let now_us = elapsed.as_micros() as u64;
-        while let Some(&Reverse((at, kind, i))) = due.peek() {
-            if at > now_us {
-                break;
-            }
-            due.pop();
+        while let Some((_, kind, i)) = cadence.next(now_us) {
             let Some(w) = walking[i].as_mut() else {
                 continue;
             };
@@ -240,7 +194,6 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                     if let Ok(frame) = ping.encode() {
                         let _ = w.session.send(frame);
                     }
-                    due.push(Reverse((at + ping_us, Due::Ping, i)));
                 }
                 Due::Move => {
                     let from = (w.walker.x, w.walker.z);
@@ -263,18 +216,20 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                         }
                     }
                     states[i].set_pos(x, z);
-                    near.relocate(i, from, (x, z));
-                    let (seq, sender) = (w.seq, w.player_id);
+                    walked[i] = (x, z);
+                    near.relocate(i as u32, from, (x, z));
+                    receivers.clear();
                     near.around(x, z, need, |r| {
-                        if r == i {
+                        if r as usize == i {
                             return;
                         }
-                        let (rx, rz) = states[r].pos();
+                        let (rx, rz) = walked[r as usize];
                         if (rx - x).powi(2) + (rz - z).powi(2) <= need2 {
-                            required[r].entry(sender).or_default().insert(seq);
+                            receivers.push(r);
                         }
                     });
-                    due.push(Reverse((at + move_us, Due::Move, i)));
+                    receivers.sort_unstable();
+                    required.on_move(i, w.seq, &receivers);
                 }
             }
         }
@@ -284,7 +239,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                 "[{:>3}s] moves sent {} frames received {}",
                 elapsed.as_secs(),
                 report.moves_sent,
-                shared.frames.load(Ordering::Relaxed)
+                frames(&states)
             );
         }
     }
@@ -293,11 +248,11 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
 
     // Drain: until nothing arrives for drain_quiet, at most drain_timeout.
     let drain_end = Instant::now() + config.drain_timeout;
-    let mut last = shared.frames.load(Ordering::Relaxed);
+    let mut last = frames(&states);
     let mut quiet_since = Instant::now();
     while Instant::now() < drain_end && quiet_since.elapsed() < config.drain_quiet {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = shared.frames.load(Ordering::Relaxed);
+        let now = frames(&states);
         if now != last {
             last = now;
             quiet_since = Instant::now();
@@ -310,16 +265,22 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         if let Some(lost) = state.lost.get() {
             errors.push(format!("bot {r}: session lost: {lost}"));
         }
-        let checker = state.checker();
-        report.violations.add(&checker.violations);
-        report.moves_received += checker.received.moves;
-        for (sender, need) in &required[r] {
-            report.required += need.len();
-            if let Some(seen) = checker.seen(*sender) {
-                report.delivered += need.overlap(seen);
-            }
+        // Every session has ended (`shutdown` waited for it) and handed its checker over;
+        // a bot that never connected has none, and received nothing.
+        if let Some(checker) = state.checker.get() {
+            report.violations.add(&checker.violations);
+            report.moves_received += checker.received.moves;
         }
     }
+    let tally = required.tally(
+        |sender| walking[sender].as_ref().map_or(0, |w| w.player_id),
+        |receiver, sender| {
+            let checker = states.get(receiver).and_then(|s| s.checker.get());
+            checker.and_then(|c| c.seen(sender))
+        },
+    );
+    report.required = tally.required;
+    report.delivered = tally.delivered;
     let secs = report.window_secs.max(1e-3);
     report.spawns_per_sec = (view_after.0 - view_before.0) as f64 / secs;
     report.despawns_per_sec = (view_after.1 - view_before.1) as f64 / secs;
@@ -329,23 +290,25 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         report.delivered as f64 / report.required as f64
     };
     {
-        let rtt = shared.rtt();
+        // Complete: every session added its held samples in as it ended.
+        let timings = shared.timings();
+        let rtt = timings.of(Timing::Rtt);
         report.pongs = rtt.len();
         report.rtt_p50_ms = rtt.value_at_quantile(0.5) as f64 / 1000.0;
         report.rtt_p99_ms = rtt.value_at_quantile(0.99) as f64 / 1000.0;
         report.rtt_max_ms = rtt.max() as f64 / 1000.0;
-        let echo = shared.echo();
+        let echo = timings.of(Timing::Echo);
         report.move_rtt_p50_ms = echo.value_at_quantile(0.5) as f64 / 1000.0;
         report.move_rtt_p99_ms = echo.value_at_quantile(0.99) as f64 / 1000.0;
-        let handoff = shared.handoff_echo();
+        let handoff = timings.of(Timing::Handoff);
         report.handoff_moves = handoff.len();
         report.handoff_rtt_p50_ms = handoff.value_at_quantile(0.5) as f64 / 1000.0;
         report.handoff_rtt_p99_ms = handoff.value_at_quantile(0.99) as f64 / 1000.0;
-        for (cross, out) in [
-            (false, &mut report.delivery_same),
-            (true, &mut report.delivery_cross),
+        for (kind, out) in [
+            (Timing::DeliverySame, &mut report.delivery_same),
+            (Timing::DeliveryCross, &mut report.delivery_cross),
         ] {
-            let h = shared.delivery(cross);
+            let h = timings.of(kind);
             *out = [
                 h.len() as f64,
                 h.value_at_quantile(0.5) as f64 / 1000.0,

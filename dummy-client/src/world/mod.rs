@@ -1,17 +1,28 @@
 //! World mode (`--world grid`): bots walk a map at a set speed and check that the server
 //! shows each of them exactly its neighbourhood.
 //!
-//! [`run_world`] connects and walks the bots (`driver`); each bot's session feeds its sans-IO
-//! [`Checker`] (`checker`, `bot`); sequence numbers travel in `posY` and are kept as runs
-//! (`runs`); `walk` is the random walk; [`WorldReport`] is the verdict.
+//! [`run_world`] connects and walks the bots (`driver`) in time order (`cadence`),
+//! finding each move's receivers in a grid (`near`) and keeping the moves they must get by
+//! sender (`required`); each bot's session (`bot`) feeds its sans-IO [`Checker`]
+//! (`checker`) and shares little with the driver (`state`); sequence numbers travel in
+//! `posY` and are kept as runs (`runs`); `walk` is the random walk; [`WorldReport`] is the
+//! verdict. What runs per frame takes no lock and no SipHash: player ids are hashed with one
+//! multiply (`ids`), a move's sender is found in flat arrays (`senders`), and timings are
+//! added to the run's histograms a batch at a time (`timings`).
 
 mod bot;
+mod cadence;
 mod checker;
 mod cli;
 mod config;
 mod driver;
+mod near;
 mod report;
+mod required;
 mod runs;
+mod senders;
+mod state;
+mod timings;
 mod walk;
 
 pub use checker::{Checker, Violations};

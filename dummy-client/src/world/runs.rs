@@ -5,63 +5,86 @@
 /// Sorted, disjoint, non-adjacent inclusive ranges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeqRuns {
-    runs: Vec<(u32, u32)>,
+    /// Every run but the highest.
+    earlier: Vec<(u32, u32)>,
+    /// The highest run, kept inline: the common insert, the number after it, touches no
+    /// memory but this struct's, where a run kept in the `Vec` cost a cache miss per move
+    /// (one such set per sender in every bot's checker, and per receiver in the driver).
+    /// `None` only when the set is empty, and then so is `earlier`.
+    last: Option<(u32, u32)>,
 }
 
 impl SeqRuns {
     /// Adds `seq`. Cheap when seqs come in increasing order, as they do.
+    #[inline]
     pub fn insert(&mut self, seq: u32) {
-        if let Some(last) = self.runs.last_mut() {
-            if seq >= last.0 && seq <= last.1 {
-                return;
-            }
-            if last.1.checked_add(1) == Some(seq) {
-                last.1 = seq;
-                return;
-            }
-            if seq > last.1 {
-                self.runs.push((seq, seq));
-                return;
-            }
-        } else {
-            self.runs.push((seq, seq));
+        let Some(last) = &mut self.last else {
+            self.last = Some((seq, seq));
+            return;
+        };
+        if seq >= last.0 && seq <= last.1 {
             return;
         }
-        // Out of order (rare): insert and merge neighbours.
-        let at = self.runs.partition_point(|r| r.1 < seq);
-        if self.runs.get(at).is_some_and(|r| r.0 <= seq) {
+        if last.1.checked_add(1) == Some(seq) {
+            last.1 = seq;
             return;
         }
-        self.runs.insert(at, (seq, seq));
-        self.merge();
+        if seq > last.1 {
+            self.earlier.push(*last);
+            *last = (seq, seq);
+            return;
+        }
+        self.insert_below(seq);
     }
 
-    fn merge(&mut self) {
-        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.runs.len());
-        for &(a, b) in &self.runs {
+    /// Out of order (rare): insert `seq`, below the last run, and merge neighbours.
+    #[cold]
+    fn insert_below(&mut self, seq: u32) {
+        let mut runs = std::mem::take(&mut self.earlier);
+        runs.extend(self.last.take());
+        let at = runs.partition_point(|r| r.1 < seq);
+        if runs.get(at).is_none_or(|r| r.0 > seq) {
+            runs.insert(at, (seq, seq));
+        }
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(runs.len());
+        for &(a, b) in &runs {
             match merged.last_mut() {
                 Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
                 _ => merged.push((a, b)),
             }
         }
-        self.runs = merged;
+        self.last = merged.pop();
+        self.earlier = merged;
+    }
+
+    /// The runs, lowest first.
+    fn runs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.earlier.iter().copied().chain(self.last)
+    }
+
+    /// Run `i`, lowest first.
+    fn run(&self, i: usize) -> Option<(u32, u32)> {
+        match self.earlier.get(i) {
+            Some(&run) => Some(run),
+            None if i == self.earlier.len() => self.last,
+            None => None,
+        }
     }
 
     /// How many numbers the set holds.
     pub fn len(&self) -> u64 {
-        self.runs.iter().map(|&(a, b)| (b - a) as u64 + 1).sum()
+        self.runs().map(|(a, b)| (b - a) as u64 + 1).sum()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.last.is_none()
     }
 
     /// How many numbers both sets hold.
     pub fn overlap(&self, other: &SeqRuns) -> u64 {
         let (mut i, mut j, mut n) = (0, 0, 0u64);
-        while i < self.runs.len() && j < other.runs.len() {
-            let (a, b) = (self.runs[i], other.runs[j]);
+        while let (Some(a), Some(b)) = (self.run(i), other.run(j)) {
             let lo = a.0.max(b.0);
             let hi = a.1.min(b.1);
             if lo <= hi {
@@ -74,6 +97,25 @@ impl SeqRuns {
             }
         }
         n
+    }
+
+    /// How many of `first..=last` the set holds.
+    pub fn count_in(&self, first: u32, last: u32) -> u64 {
+        let from = self.earlier.partition_point(|r| r.1 < first);
+        self.earlier[from..]
+            .iter()
+            .copied()
+            .chain(self.last)
+            .take_while(|r| r.0 <= last)
+            .map(|(a, b)| {
+                let (lo, hi) = (a.max(first), b.min(last));
+                if lo <= hi {
+                    (hi - lo) as u64 + 1
+                } else {
+                    0
+                }
+            })
+            .sum()
     }
 }
 
@@ -97,8 +139,30 @@ mod tests {
             let sa: BTreeSet<u32> = a.into_iter().collect();
             let sb: BTreeSet<u32> = b.into_iter().collect();
             prop_assert_eq!(ra.len(), sa.len() as u64);
+            prop_assert_eq!(ra.is_empty(), sa.is_empty());
             prop_assert_eq!(ra.overlap(&rb), sa.intersection(&sb).count() as u64);
-            prop_assert!(ra.runs.windows(2).all(|w| w[0].1 + 1 < w[1].0), "{:?}", ra.runs);
+            prop_assert_eq!(rb.overlap(&ra), sa.intersection(&sb).count() as u64);
+            let runs: Vec<_> = ra.runs().collect();
+            prop_assert!(runs.windows(2).all(|w| w[0].1 + 1 < w[1].0), "{:?}", runs);
+            prop_assert!(ra.runs().all(|(a, b)| a <= b), "{:?}", runs);
+            // One set, one representation: equality is equality of the numbers held.
+            let mut sorted = SeqRuns::default();
+            sa.iter().for_each(|&s| sorted.insert(s));
+            prop_assert_eq!(&ra, &sorted);
+        }
+
+        #[test]
+        fn count_in_counts_the_numbers_in_a_range(
+            a in prop::collection::vec(0u32..200, 0..150),
+            first in 0u32..220,
+            len in 0u32..100,
+        ) {
+            let mut ra = SeqRuns::default();
+            a.iter().for_each(|&s| ra.insert(s));
+            let sa: BTreeSet<u32> = a.into_iter().collect();
+            let last = first + len;
+            prop_assert_eq!(ra.count_in(first, last), sa.range(first..=last).count() as u64);
+            prop_assert_eq!(ra.count_in(last + 1, first.saturating_sub(1).min(last)), 0);
         }
     }
 }
