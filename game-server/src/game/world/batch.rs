@@ -83,6 +83,16 @@ impl Batch {
         self.refs == 0
     }
 
+    /// With nothing queued, forgets what [`Batch::take`] left behind (the arena's bytes and
+    /// the places of lists it emptied), which a drain would otherwise clear: a tick whose
+    /// frames all went out early does not carry them into the next.
+    pub fn clear_taken(&mut self) {
+        if self.refs == 0 {
+            self.arena.clear();
+            self.active.clear();
+        }
+    }
+
     /// Takes one recipient's frames as one buffer: (frames, bytes).
     pub fn take(&mut self, to: i32) -> Option<(Bytes, usize)> {
         let at = *self.index.get(&to)? as usize;
@@ -173,6 +183,16 @@ mod tests {
         assert_eq!(&rest[0].1[..], &ten[..20], "11 gets the same move bytes");
         assert!(batch.is_empty() && batch.bytes() == 0);
         assert_eq!(batch.take(10), None, "10's list was emptied by the take");
+
+        // Everything taken early: the tick has nothing to send, and nothing stays behind.
+        let m2 = batch
+            .encode(&SBroadcastLeaveGame { player_id: 3 })
+            .expect("encodes");
+        batch.queue(12, m2);
+        assert!(batch.take(12).is_some());
+        assert!(batch.is_empty());
+        batch.clear_taken();
+        assert_eq!((batch.bytes(), batch.active.len()), (0, 0));
 
         // The next tick reuses the lists: a recipient taken and queued to again is sent once.
         let m = batch

@@ -302,6 +302,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     /// Sends every recipient its frames of this tick.
     pub fn flush(&mut self) {
         if self.batch.is_empty() {
+            self.batch.clear_taken();
             return;
         }
         let started = std::time::Instant::now();
