@@ -267,9 +267,19 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         }
         // Every session has ended (`shutdown` waited for it) and handed its checker over;
         // a bot that never connected has none, and received nothing.
-        if let Some(checker) = state.checker.get() {
-            report.violations.add(&checker.violations);
-            report.moves_received += checker.received.moves;
+        match state.checker.get() {
+            Some(checker) => {
+                report.violations.add(&checker.violations);
+                report.moves_received += checker.received.moves;
+            }
+            // A bot that entered the world always hands its checker over; if one did not,
+            // what it saw cannot be counted, and the run must not pass on that silence.
+            None if walking.get(r).is_some_and(Option::is_some) => {
+                errors.push(format!(
+                    "bot {r}: entered but its checker was never handed over"
+                ));
+            }
+            None => {}
         }
     }
     let tally = required.tally(
