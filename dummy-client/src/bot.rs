@@ -10,14 +10,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use server_core::filter::{PacketFilter, ReceiveFilter};
-use server_core::frame::HEADER_SIZE;
 use server_core::{CloseReason, Packet, Session, SessionHandler};
 
 use crate::chat::{self, ChatSeen, ChatSeqs};
 use crate::churn::RoomOrder;
 use crate::counter::Counter;
 use crate::echo::MoveClock;
+use crate::frames::{take_frames, FrameReceiver};
 use crate::latency::Latency;
 use crate::moves::{self, Tag};
 use crate::packets::{
@@ -316,13 +315,6 @@ pub(crate) struct Bot {
     tally: Tally,
 }
 
-/// Bytes of an `S_BroadcastMove` frame: the header and four 4-byte fields.
-const MOVE_FRAME_LEN: usize = HEADER_SIZE + 16;
-
-/// The header of every `S_BroadcastMove` frame, `[size u16][id u16]`, read as one
-/// little-endian word.
-const MOVE_HEADER: u32 = MOVE_FRAME_LEN as u32 | (SBroadcastMove::ID as u32) << 16;
-
 /// What the common move (another bot's next window move) changes, counted in plain fields
 /// and published to the bot's shared counters once per read: a read carries a thousand moves
 /// or more, and three counter updates per move in the shared struct cost more than the
@@ -375,63 +367,11 @@ impl Bot {
 }
 
 impl Bot {
-    /// What `on_recv` does, without the session: takes whole frames from `data`, returns the
-    /// bytes used and, if a frame was malformed or failed its checks, why to close.
-    ///
-    /// The hot frame (every move of every player, N x N x 4 a second) is taken in a loop of
-    /// its own: an `S_BroadcastMove` frame is always 20 bytes with the header `[20, 0, 6, 0]`
-    /// (4-byte header, 16-byte body), which the framing accepts whenever the packet size
-    /// limit is 20 or more and whose body always decodes, so the loop decides exactly as
-    /// the filter and the decoder would (a proptest holds them together) with no `Result`,
-    /// no `Incoming` enum moved through the dispatch and no float compare. Any other frame,
-    /// or a move frame of any other size, goes through `PacketFilter` and `on_frame`.
+    /// What `on_recv` does, without the session: takes whole frames from `data` (see
+    /// `frames.rs`), returns the bytes used and, if a frame was malformed or failed its
+    /// checks, why to close.
     fn on_bytes(&mut self, data: &[u8], max_packet_size: usize) -> (usize, Option<CloseReason>) {
-        let mut framing = PacketFilter::new(max_packet_size);
-        let fast = max_packet_size >= MOVE_FRAME_LEN;
-        let mut used = 0;
-        loop {
-            if fast {
-                used += self.on_moves(&data[used..]);
-            }
-            let rest = &data[used..];
-            match framing.decode(rest) {
-                Ok(Some(span)) => {
-                    let Some(frame) = rest.get(..span.len) else {
-                        // PacketFilter never claims more than it was given; if it did, close
-                        // rather than wait for bytes that are already here.
-                        let bug =
-                            format!("PacketFilter claimed {} of {} bytes", span.len, rest.len());
-                        return (used, Some(CloseReason::ApplicationError(bug)));
-                    };
-                    used += span.len;
-                    // The filter checked the size, so the 4-byte header is there.
-                    let id = u16::from_le_bytes([frame[2], frame[3]]);
-                    if let Err(reason) = self.on_frame(id, &frame[HEADER_SIZE..]) {
-                        return (used, Some(reason));
-                    }
-                }
-                Ok(None) => return (used, None),
-                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
-            }
-        }
-    }
-
-    /// The run of whole `S_BroadcastMove` frames at the front of `data`; returns its length.
-    #[inline]
-    fn on_moves(&mut self, data: &[u8]) -> usize {
-        let mut used = 0;
-        for frame in data.chunks_exact(MOVE_FRAME_LEN) {
-            let word = |at: usize| {
-                u32::from_le_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
-            };
-            if word(0) != MOVE_HEADER {
-                break;
-            }
-            self.tally.moves += 1;
-            self.on_move_bits(word(4) as i32, word(8), word(12), word(16));
-            used += MOVE_FRAME_LEN;
-        }
-        used
+        take_frames(self, data, max_packet_size)
     }
 
     /// One frame of any kind: count it, decode it, dispatch it.
@@ -534,6 +474,18 @@ impl Bot {
                 order.on_window_move(player_id);
             }
         }
+    }
+}
+
+impl FrameReceiver for Bot {
+    #[inline]
+    fn move_frame(&mut self, player_id: i32, x: u32, y: u32, z: u32) {
+        self.tally.moves += 1;
+        self.on_move_bits(player_id, x, y, z);
+    }
+
+    fn other_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+        self.on_frame(id, body)
     }
 }
 
@@ -684,6 +636,7 @@ mod tests {
     use server_core::{Packet, ProtocolError};
 
     use super::*;
+    use crate::frames::{take_frames_slowly, MOVE_HEADER};
     use crate::packets::Player;
 
     fn bot() -> (Bot, Arc<BotShared>) {
@@ -873,22 +826,7 @@ mod tests {
 
     /// `on_bytes` with the move loop turned off: the filter and the decoder for every frame.
     fn generic(b: &mut Bot, data: &[u8], max: usize) -> (usize, Option<CloseReason>) {
-        let mut framing = PacketFilter::new(max);
-        let mut used = 0;
-        loop {
-            match framing.decode(&data[used..]) {
-                Ok(Some(span)) => {
-                    let frame = &data[used..used + span.len];
-                    used += span.len;
-                    let id = u16::from_le_bytes([frame[2], frame[3]]);
-                    if let Err(reason) = b.on_frame(id, &frame[HEADER_SIZE..]) {
-                        return (used, Some(reason));
-                    }
-                }
-                Ok(None) => return (used, None),
-                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
-            }
-        }
+        take_frames_slowly(b, data, max)
     }
 
     fn counts(b: &mut Bot) -> Vec<u64> {

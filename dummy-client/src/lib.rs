@@ -27,6 +27,7 @@ mod counter;
 mod driver;
 mod echo;
 mod error;
+mod frames;
 mod latency;
 mod moves;
 pub mod packets;

@@ -10,10 +10,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use server_core::filter::{PacketFilter, ReceiveFilter};
-use server_core::frame::HEADER_SIZE;
-use server_core::{CloseReason, Packet, Session, SessionHandler};
+use server_core::{CloseReason, Session, SessionHandler};
 
+use crate::frames::{take_frames, FrameReceiver};
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
     SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
@@ -21,13 +20,6 @@ use crate::packets::{
 use crate::world::checker::Checker;
 use crate::world::state::{BotState, Shared};
 use crate::world::timings::{PendingTimings, Timing};
-
-/// Bytes of an `S_BroadcastMove` frame: the header and four 4-byte fields.
-const MOVE_FRAME_LEN: usize = HEADER_SIZE + 16;
-
-/// The header of every `S_BroadcastMove` frame, `[size u16][id u16]`, read as one
-/// little-endian word.
-const MOVE_HEADER: u32 = MOVE_FRAME_LEN as u32 | (SBroadcastMove::ID as u32) << 16;
 
 /// The `SessionHandler` of one world bot.
 pub struct WorldBot {
@@ -61,66 +53,11 @@ impl WorldBot {
         }
     }
 
-    /// Takes whole frames from `data`; returns the bytes used and, if a frame was malformed,
-    /// why to close. The hot frame, another player's move, is taken by a loop of its own
-    /// (see `on_moves`), which decides exactly as the filter and the decoder would (a
-    /// proptest holds them together); every other frame goes through `PacketFilter` and the
-    /// generated `PacketManager`.
+    /// Takes whole frames from `data` (see `frames.rs`: the hot frame, another player's move,
+    /// by a loop of its own; every other frame through `PacketFilter` and the generated
+    /// `PacketManager`); returns the bytes used and, if a frame was malformed, why to close.
     fn on_bytes(&mut self, data: &[u8], max_packet_size: usize) -> (usize, Option<CloseReason>) {
-        let mut framing = PacketFilter::new(max_packet_size);
-        let fast = max_packet_size >= MOVE_FRAME_LEN;
-        let mut used = 0;
-        loop {
-            if fast {
-                used += self.on_moves(&data[used..]);
-            }
-            let rest = &data[used..];
-            match framing.decode(rest) {
-                Ok(Some(span)) => {
-                    let Some(frame) = rest.get(..span.len) else {
-                        // PacketFilter never claims more than it was given; if it did, close
-                        // rather than wait for bytes that are already here.
-                        let bug =
-                            format!("PacketFilter claimed {} of {} bytes", span.len, rest.len());
-                        return (used, Some(CloseReason::ApplicationError(bug)));
-                    };
-                    used += span.len;
-                    self.frames += 1;
-                    // The filter checked the size, so the 4-byte header is there.
-                    let id = u16::from_le_bytes([frame[2], frame[3]]);
-                    if let Err(e) = PacketManager::dispatch(id, &frame[HEADER_SIZE..], self) {
-                        return (used, Some(CloseReason::from(e)));
-                    }
-                }
-                Ok(None) => return (used, None),
-                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
-            }
-        }
-    }
-
-    /// The run of whole `S_BroadcastMove` frames at the front of `data`; returns its length.
-    /// A move frame is always 20 bytes with the header `[20, 0, 6, 0]`, which the framing
-    /// accepts whenever the size limit is 20 or more and whose body always decodes.
-    #[inline]
-    fn on_moves(&mut self, data: &[u8]) -> usize {
-        let mut used = 0;
-        for frame in data.chunks_exact(MOVE_FRAME_LEN) {
-            let word = |at: usize| {
-                u32::from_le_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
-            };
-            if word(0) != MOVE_HEADER {
-                break;
-            }
-            self.frames += 1;
-            self.on_move(
-                word(4) as i32,
-                f32::from_bits(word(8)),
-                f32::from_bits(word(12)),
-                f32::from_bits(word(16)),
-            );
-            used += MOVE_FRAME_LEN;
-        }
-        used
+        take_frames(self, data, max_packet_size)
     }
 
     /// One `S_BroadcastMove`: times it if it is this bot's own echo or (with several
@@ -204,6 +141,24 @@ impl WorldBot {
     }
 }
 
+impl FrameReceiver for WorldBot {
+    #[inline]
+    fn move_frame(&mut self, player_id: i32, x: u32, y: u32, z: u32) {
+        self.frames += 1;
+        self.on_move(
+            player_id,
+            f32::from_bits(x),
+            f32::from_bits(y),
+            f32::from_bits(z),
+        );
+    }
+
+    fn other_frame(&mut self, id: u16, body: &[u8]) -> Result<(), CloseReason> {
+        self.frames += 1;
+        PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
+    }
+}
+
 impl SessionHandler for WorldBot {
     fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize {
         self.now_us = None;
@@ -280,8 +235,10 @@ impl PacketHandler for WorldBot {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use server_core::Packet;
 
     use super::*;
+    use crate::frames::{take_frames_slowly, MOVE_HEADER};
     use crate::packets::Player;
     use crate::world::state::Senders;
 
@@ -319,23 +276,7 @@ mod tests {
 
     /// `on_bytes` with the move loop turned off: the filter and the decoder for every frame.
     fn generic(b: &mut WorldBot, data: &[u8], max: usize) -> (usize, Option<CloseReason>) {
-        let mut framing = PacketFilter::new(max);
-        let mut used = 0;
-        loop {
-            match framing.decode(&data[used..]) {
-                Ok(Some(span)) => {
-                    let frame = &data[used..used + span.len];
-                    used += span.len;
-                    b.frames += 1;
-                    let id = u16::from_le_bytes([frame[2], frame[3]]);
-                    if let Err(e) = PacketManager::dispatch(id, &frame[HEADER_SIZE..], b) {
-                        return (used, Some(CloseReason::from(e)));
-                    }
-                }
-                Ok(None) => return (used, None),
-                Err(e) => return (used, Some(CloseReason::ProtocolError(e))),
-            }
-        }
+        take_frames_slowly(b, data, max)
     }
 
     /// One piece of a received stream: moves of every kind, other frames, garbage.

@@ -155,20 +155,22 @@ mod tests {
     use super::*;
     use crate::game::packets::{SBroadcastLeaveGame, SBroadcastMove};
 
+    /// A move of player 1 (20 bytes) and a leave of player 2 (8 bytes), encoded.
+    fn move_and_leave(batch: &mut Batch) -> (FrameRef, FrameRef) {
+        let m = batch.encode(&SBroadcastMove {
+            player_id: 1,
+            pos_x: 1.0,
+            pos_y: 0.0,
+            pos_z: 2.0,
+        });
+        let l = batch.encode(&SBroadcastLeaveGame { player_id: 2 });
+        (m.expect("encodes"), l.expect("encodes"))
+    }
+
     #[test]
     fn each_recipient_gets_its_frames_in_order_from_one_encoding() {
         let mut batch = Batch::default();
-        let m = batch
-            .encode(&SBroadcastMove {
-                player_id: 1,
-                pos_x: 1.0,
-                pos_y: 0.0,
-                pos_z: 2.0,
-            })
-            .expect("encodes");
-        let l = batch
-            .encode(&SBroadcastLeaveGame { player_id: 2 })
-            .expect("encodes");
+        let (m, l) = move_and_leave(&mut batch);
         batch.queue(10, m);
         batch.queue(10, l);
         batch.queue(11, m);
@@ -195,17 +197,7 @@ mod tests {
         assert_eq!((batch.bytes(), batch.active.len()), (0, 0));
 
         // The next tick reuses the lists: a recipient taken and queued to again is sent once.
-        let m = batch
-            .encode(&SBroadcastMove {
-                player_id: 1,
-                pos_x: 1.0,
-                pos_y: 0.0,
-                pos_z: 2.0,
-            })
-            .expect("encodes");
-        let l = batch
-            .encode(&SBroadcastLeaveGame { player_id: 2 })
-            .expect("encodes");
+        let (m, l) = move_and_leave(&mut batch);
         batch.queue(10, m);
         assert!(batch.take(10).is_some());
         batch.queue(10, l);
