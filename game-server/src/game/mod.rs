@@ -9,6 +9,7 @@
 //! - [`player_ids`], [`session_manager`]: who gets which player id, on which node.
 //! - [`counters`]: lock-free counters and histograms the metrics read.
 //! - [`map`]: the live map's snapshot, published by a room or region, read by the admin.
+//! - [`saves`]: write-behind saving of characters (the rules; no database yet).
 
 pub mod counters;
 pub mod input_gate;
@@ -19,6 +20,7 @@ pub mod packets;
 pub mod player_ids;
 pub mod rate_limit;
 pub mod room;
+pub mod saves;
 pub mod session_manager;
 pub mod world;
 
