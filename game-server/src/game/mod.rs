@@ -10,7 +10,9 @@
 //! - [`counters`]: lock-free counters and histograms the metrics read.
 //! - [`map`]: the live map's snapshot, published by a room or region, read by the admin.
 //! - [`saves`]: write-behind saving of characters (the rules; no database yet).
+//! - [`accounts`]: names, passwords and the login throttle (the rules; no packets yet).
 
+pub mod accounts;
 pub mod counters;
 pub mod input_gate;
 pub mod log_budget;

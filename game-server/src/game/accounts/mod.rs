@@ -1,0 +1,13 @@
+//! Accounts (issue 24, first pieces; no packets or database yet): what a login may carry and
+//! how often it may fail.
+//!
+//! - `name.rs`: [`AccountName`] and the password's bounds, with typed refusals.
+//! - `throttle.rs`: [`Throttle`], failed logins limited per key (account, address), bounded.
+
+mod name;
+mod throttle;
+
+pub use name::{
+    check_password, AccountName, CredentialError, NAME_MAX, NAME_MIN, PASSWORD_MAX, PASSWORD_MIN,
+};
+pub use throttle::{Throttle, ThrottleConfig};
