@@ -1,0 +1,344 @@
+//! `Store`: accounts and characters in SQLite (a file, the default) or PostgreSQL (by URL),
+//! through one code path: sqlx's `Any` driver, the runtime `query` API, and SQL both
+//! databases read the same way (`$1` placeholders, `INSERT ... ON CONFLICT DO UPDATE`).
+//! Migrations live in `game-server/migrations/` and run at open.
+//!
+//! Opening refuses, with one line that says what is wrong and without writing anything:
+//! a file that is not a database, a database that has a migration this server does not
+//! know (written by a newer server), and a URL that cannot be reached within five seconds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::MigrateError;
+use sqlx::{AnyPool, Row};
+
+use crate::game::accounts::AccountName;
+use crate::game::saves::{CharacterRecord, Place};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A file.
+    Sqlite,
+    /// A server.
+    Postgres,
+}
+
+/// Why the store could not open or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Neither a path nor a `sqlite:` or `postgres:` URL.
+    #[error("{0}: not a database: give a file path, sqlite://PATH or postgres://...")]
+    BadSpec(String),
+    /// The data directory could not be made.
+    #[error("{path}: cannot create the data directory: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Could not connect.
+    #[error("{target}: cannot open the database: {source}")]
+    Unreachable {
+        /// The file or URL (without a password).
+        target: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// The file is not a database.
+    #[error("{target}: not a database this server can read (left untouched): {source}")]
+    Corrupt {
+        /// The file.
+        target: String,
+        /// What SQLite said.
+        source: sqlx::Error,
+    },
+    /// The database was migrated by a newer server.
+    #[error(
+        "{target}: the database has migration {version}, which this server does not know: it \
+         was written by a newer server (left untouched)"
+    )]
+    Newer {
+        /// The file or URL.
+        target: String,
+        /// The unknown migration.
+        version: i64,
+    },
+    /// A migration failed.
+    #[error("{target}: migrating: {source}")]
+    Migrate {
+        /// The file or URL.
+        target: String,
+        /// Why.
+        source: MigrateError,
+    },
+    /// A query failed.
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored row holds what this server cannot read.
+    #[error("database: {0}")]
+    BadRow(String),
+}
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// The name as typed.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Created, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// A pool of connections to one database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    target: String,
+}
+
+impl Store {
+    /// Opens `spec` (a file path, `sqlite://PATH`, or `postgres://...`), creating a SQLite
+    /// file and its directory if missing, and migrates it.
+    pub async fn open(spec: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend, target) =
+            if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+                (spec.to_owned(), Backend::Postgres, redact(spec))
+            } else {
+                let path = spec.strip_prefix("sqlite://").unwrap_or(spec);
+                if path.is_empty() || path.contains("://") {
+                    return Err(StoreError::BadSpec(spec.to_owned()));
+                }
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (
+                    format!("sqlite://{path}?mode=rwc"),
+                    Backend::Sqlite,
+                    path.to_owned(),
+                )
+            };
+        let sqlite = backend == Backend::Sqlite;
+        let pool = AnyPoolOptions::new()
+            // SQLite takes one writer at a time anyway; one connection keeps it simple.
+            .max_connections(if sqlite { 1 } else { 8 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // SQLite checks a character's account only when asked, per
+                        // connection; PostgreSQL always does.
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                target: target.clone(),
+                source,
+            })?;
+        if backend == Backend::Sqlite {
+            // The first statement reads the file's header: a file that is not a database
+            // fails here, before anything is written to it.
+            sqlx::query("SELECT count(*) FROM sqlite_master")
+                .fetch_one(&pool)
+                .await
+                .map_err(|source| StoreError::Corrupt {
+                    target: target.clone(),
+                    source,
+                })?;
+        }
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| match source {
+                MigrateError::VersionMissing(version) => StoreError::Newer {
+                    target: target.clone(),
+                    version,
+                },
+                source => StoreError::Migrate {
+                    target: target.clone(),
+                    source,
+                },
+            })?;
+        Ok(Store {
+            pool,
+            backend,
+            target,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The file or URL (without a password), for logs.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Creates an account; false if the name (without case) is taken.
+    pub async fn create_account(
+        &self,
+        name: &AccountName,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (name_key, name, password_hash, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name.key())
+        .bind(name.shown())
+        .bind(password_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The account of `name` (without case), if any. Names reach the database only as an
+    /// [`AccountName`], so nothing it refuses (a NUL, a quote, a space) is ever sent.
+    pub async fn account(&self, name: &AccountName) -> Result<Option<AccountRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT name, password_hash, created_ms FROM accounts WHERE name_key = $1")
+                .bind(name.key())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(AccountRow {
+                name: row.try_get(0)?,
+                password_hash: row.try_get(1)?,
+                created_ms: row.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Notes a login.
+    pub async fn touch_login(&self, name: &AccountName, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET last_login_ms = $1 WHERE name_key = $2")
+            .bind(now_ms)
+            .bind(name.key())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The character of account `name`, if it was ever saved.
+    pub async fn character(
+        &self,
+        name: &AccountName,
+    ) -> Result<Option<CharacterRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms \
+             FROM characters WHERE account_key = $1",
+        )
+        .bind(name.key())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| character_of(&row)).transpose()
+    }
+
+    /// Saves `records` in one transaction: all of them or none.
+    pub async fn save_characters(
+        &self,
+        records: &[(AccountName, CharacterRecord)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (key, r) in records {
+            sqlx::query(
+                "INSERT INTO characters \
+                 (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (account_key) DO UPDATE SET \
+                 place = excluded.place, region = excluded.region, pos_x = excluded.pos_x, \
+                 pos_y = excluded.pos_y, pos_z = excluded.pos_z, \
+                 last_seen_ms = excluded.last_seen_ms",
+            )
+            .bind(key.key())
+            .bind(r.place.as_str())
+            .bind(i64::from(r.region))
+            .bind(f64::from(r.pos[0]))
+            .bind(f64::from(r.pos[1]))
+            .bind(f64::from(r.pos[2]))
+            .bind(r.created_ms)
+            .bind(r.last_seen_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes every connection (at shutdown, after the last save).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn character_of(row: &AnyRow) -> Result<CharacterRecord, StoreError> {
+    let place: String = row.try_get(0)?;
+    let region: i64 = row.try_get(1)?;
+    let coord = |i: usize| -> Result<f32, StoreError> { Ok(row.try_get::<f64, _>(i)? as f32) };
+    Ok(CharacterRecord {
+        place: Place::parse(&place)
+            .ok_or_else(|| StoreError::BadRow(format!("unknown place {place:?}")))?,
+        region: u16::try_from(region)
+            .map_err(|_| StoreError::BadRow(format!("region {region} out of range")))?,
+        pos: [coord(2)?, coord(3)?, coord(4)?],
+        created_ms: row.try_get(5)?,
+        last_seen_ms: row.try_get(6)?,
+    })
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_loses_its_password_in_messages() {
+        assert_eq!(
+            redact("postgres://game:secret@db:5432/mmo"),
+            "postgres://game:***@db:5432/mmo"
+        );
+        assert_eq!(redact("postgres://db/mmo"), "postgres://db/mmo");
+    }
+}

@@ -1,0 +1,357 @@
+//! The database store against a real SQLite file in a temp directory and a real PostgreSQL
+//! cluster this test starts itself (Debian's `postgresql`; without it the PostgreSQL tests
+//! print SKIPPED and name the package).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use game_server::adapters::db::{Backend, Store, StoreError};
+use game_server::game::accounts::{hash_password, verify_password, AccountName};
+use game_server::game::saves::{CharacterRecord, Place};
+
+fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "store-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn record(x: f32, seen: i64) -> CharacterRecord {
+    CharacterRecord {
+        place: Place::World,
+        region: 1,
+        pos: [x, 3.0, -x],
+        created_ms: 1_000,
+        last_seen_ms: seen,
+    }
+}
+
+/// What every backend must do the same way.
+async fn accounts_and_characters(store: &Store) {
+    let rookie = AccountName::parse("Rookie").expect("valid");
+    let hash = hash_password("correct horse").expect("hashes");
+    assert!(store
+        .create_account(&rookie, &hash, 10)
+        .await
+        .expect("insert"));
+    let same = AccountName::parse("rOOKIE").expect("valid");
+    assert!(
+        !store
+            .create_account(&same, &hash, 11)
+            .await
+            .expect("insert"),
+        "names are unique without case"
+    );
+    let row = store
+        .account(&same)
+        .await
+        .expect("read")
+        .expect("found without case");
+    assert_eq!((row.name.as_str(), row.created_ms), ("Rookie", 10));
+    assert_eq!(
+        verify_password("correct horse", &row.password_hash),
+        Ok(true)
+    );
+    store.touch_login(&rookie, 20).await.expect("update");
+
+    // Hostile names never reach the database (AccountName refuses them); hostile passwords
+    // are hashed, and values are always bound, never spliced into the SQL.
+    for name in [
+        "x'; DROP TABLE accounts;--",
+        "a' OR '1'='1",
+        "a\u{0}b",
+        "😀😀",
+    ] {
+        assert!(AccountName::parse(name).is_err(), "{name:?}");
+    }
+    let bobby = AccountName::parse("Robert_DROP").expect("valid");
+    let odd = hash_password("x'); DROP TABLE accounts;--😀").expect("hashes");
+    assert!(store
+        .create_account(&bobby, &odd, 13)
+        .await
+        .expect("insert"));
+    let row = store.account(&bobby).await.expect("read").expect("there");
+    assert_eq!(
+        verify_password("x'); DROP TABLE accounts;--😀", &row.password_hash),
+        Ok(true)
+    );
+    assert!(
+        store.account(&rookie).await.expect("read").is_some(),
+        "table still there"
+    );
+
+    assert_eq!(store.character(&rookie).await.expect("read"), None);
+    let other = AccountName::parse("Other").expect("valid");
+    assert!(store
+        .create_account(&other, &hash, 12)
+        .await
+        .expect("insert"));
+    let batch = vec![
+        (rookie.clone(), record(1.5, 100)),
+        (other.clone(), record(2.5, 100)),
+    ];
+    store.save_characters(&batch).await.expect("saved");
+    store
+        .save_characters(&[(rookie.clone(), record(9.0, 200))])
+        .await
+        .expect("saved again");
+    assert_eq!(
+        store.character(&rookie).await.expect("read"),
+        Some(record(9.0, 200)),
+        "the later save wins"
+    );
+    assert_eq!(
+        store.character(&other).await.expect("read"),
+        Some(record(2.5, 100))
+    );
+
+    // One transaction: a batch with a character of no account fails whole.
+    let nobody = AccountName::parse("nobody").expect("valid");
+    let bad = vec![
+        (other.clone(), record(7.0, 300)),
+        (nobody, record(7.0, 300)),
+    ];
+    assert!(
+        store.save_characters(&bad).await.is_err(),
+        "no such account"
+    );
+    assert_eq!(
+        store.character(&other).await.expect("read"),
+        Some(record(2.5, 100)),
+        "nothing of a failed batch is kept"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_keeps_accounts_and_characters_across_a_reopen() {
+    let dir = temp_dir("sqlite");
+    let path = dir.join("data").join("game.db");
+    let spec = path.display().to_string();
+    let store = Store::open(&spec)
+        .await
+        .expect("opens, creating the directory");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    accounts_and_characters(&store).await;
+    store.close().await;
+    let again = Store::open(&format!("sqlite://{spec}"))
+        .await
+        .expect("reopens");
+    let rookie = AccountName::parse("rookie").expect("valid");
+    assert_eq!(
+        again.character(&rookie).await.expect("read"),
+        Some(record(9.0, 200))
+    );
+    again.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused_and_left_as_it_was() {
+    let dir = temp_dir("corrupt");
+    let path = dir.join("game.db");
+    let junk = b"this is not a database, it is a file of text".repeat(200);
+    std::fs::write(&path, &junk).expect("write");
+    let err = Store::open(&path.display().to_string())
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("game.db"), "names the file: {err}");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        junk,
+        "nothing overwritten"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_server_is_refused() {
+    let dir = temp_dir("newer");
+    let spec = dir.join("game.db").display().to_string();
+    let store = Store::open(&spec).await.expect("opens");
+    store.close().await;
+    // What a newer server's migration would leave behind.
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{spec}"))
+        .await
+        .expect("raw connect");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
+    )
+    .execute(&raw)
+    .await
+    .expect("insert");
+    raw.close().await;
+    let err = Store::open(&spec).await.expect_err("refused");
+    assert!(
+        matches!(err, StoreError::Newer { version: 9999, .. }),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_bad_spec_or_an_unreachable_server_is_a_one_line_error() {
+    let err = Store::open("mysql://db/x").await.expect_err("refused");
+    assert!(matches!(err, StoreError::BadSpec(_)), "{err}");
+    let started = std::time::Instant::now();
+    let err = Store::open("postgres://game:secret@127.0.0.1:1/mmo")
+        .await
+        .expect_err("nobody listens on port 1");
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        !text.contains("secret"),
+        "no password in the message: {text}"
+    );
+    assert!(!text.contains('\n'), "one line: {text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "never hangs"
+    );
+}
+
+/// A PostgreSQL cluster in a temp directory, on a Unix socket there; stopped on drop.
+struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Postgres {
+    fn start() -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())?;
+        let dir = temp_dir("pg");
+        // initdb refuses to run as root: the cluster is owned by the `postgres` user then.
+        let as_postgres = is_root();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown of the cluster's directory to postgres");
+        }
+        let port = 40_000 + (std::process::id() % 20_000) as u16;
+        let pg = Postgres {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = pg.dir.join("data");
+        let init = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+            .output()
+            .expect("initdb runs");
+        assert!(
+            init.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -p {} -c fsync=off",
+            pg.dir.display(),
+            pg.port
+        );
+        let start = pg
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(pg.dir.join("log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            start.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&start.stderr)
+        );
+        Some(pg)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost/postgres?host={}&port={}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn skipped(what: &str) {
+    eprintln!(
+        "\n!!!!!!!! SKIPPED: {what}: PostgreSQL is not installed (Debian package `postgresql`; \
+         .ci/run installs it) !!!!!!!!\n"
+    );
+}
+
+#[tokio::test]
+async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
+    let Some(pg) = Postgres::start() else {
+        skipped("postgres_keeps_accounts_and_characters_in_one_transaction_per_batch");
+        return;
+    };
+    let store = Store::open(&pg.url()).await.expect("opens and migrates");
+    assert_eq!(store.backend(), Backend::Postgres);
+    accounts_and_characters(&store).await;
+    store.close().await;
+    let again = Store::open(&pg.url())
+        .await
+        .expect("reopens: migrations already there");
+    let rookie = AccountName::parse("rookie").expect("valid");
+    assert_eq!(
+        again.character(&rookie).await.expect("read"),
+        Some(record(9.0, 200))
+    );
+    again.close().await;
+    assert!(Path::new(&pg.data()).exists());
+}
