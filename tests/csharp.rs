@@ -1,5 +1,5 @@
 //! The C# side, with Mono: the C# bot (clients/csharp) against an in-process game-server,
-//! hostile input to the generated C# decoders and the C# runtime (and the Unity PacketQueue),
+//! as guests and in its login mode (accounts on a SQLite file), hostile input to the generated C# decoders and the C# runtime (and the Unity PacketQueue),
 //! and the golden C# files
 //! compiling. Each test compiles its own program once with `mcs` and runs it with `mono`;
 //! without Mono they print a loud SKIPPED line (and fail when CI is set).
@@ -8,14 +8,49 @@
 mod mono;
 mod support;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use game_server::adapters::db::Store;
+use game_server::app::AccountsConfig;
+use game_server::game::accounts::{AccountName, LoginMode, LoginResult};
+use game_server::packets::{CLogin, CMove, SBroadcastMove, SLogin, SPlayerList};
 use packet_gen::Role;
+use server_core::Packet;
 
 use mono::{generate, root, runtime_sources, sources_in, work_dir, write_source, Mono};
+use support::{eventually, Client};
 
 /// Far above what a run takes (about a second for 50 bots), for a loaded CI machine.
 const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Compiles the C# bot (packets.json's client code, the runtime, clients/csharp/Bot) into
+/// `dir/Bot.exe`.
+fn compile_bot(mono: &Mono, dir: &Path) -> PathBuf {
+    let mut sources = generate(&root().join("packets.json"), Role::Client, None, dir);
+    sources.extend(runtime_sources());
+    sources.extend(sources_in(&root().join("clients/csharp/Bot")));
+    let exe = dir.join("Bot.exe");
+    mono.compile(&exe, &sources);
+    exe
+}
+
+/// Runs the bot off the runtime's threads (the in-process server needs them) and prints
+/// what it wrote.
+async fn run_bot(mono: &Arc<Mono>, exe: &Path, args: &[&str]) -> (Output, String) {
+    let mono = Arc::clone(mono);
+    let exe = exe.to_owned();
+    let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || mono.run(&exe, &args, DEADLINE))
+        .await
+        .expect("the bot's runner thread");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{stdout}");
+    (output, stdout)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_csharp_bots_play_against_the_game_server() {
@@ -24,11 +59,7 @@ async fn fifty_csharp_bots_play_against_the_game_server() {
     };
     let dir = work_dir("bot");
     let started = Instant::now();
-    let mut sources = generate(&root().join("packets.json"), Role::Client, None, &dir);
-    sources.extend(runtime_sources());
-    sources.extend(sources_in(&root().join("clients/csharp/Bot")));
-    let exe = dir.join("Bot.exe");
-    mono.compile(&exe, &sources);
+    let exe = compile_bot(&mono, &dir);
     let compiled = started.elapsed();
 
     // The default 250 ms tick, as in production: the bot's checks do not depend on it.
@@ -72,6 +103,163 @@ async fn fifty_csharp_bots_play_against_the_game_server() {
         );
     }
     assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+}
+
+/// The bot's login mode against a server with accounts on (a SQLite file, logins optional):
+/// four bots make their accounts (one name is taken already, so that bot logs in to it
+/// instead), play, leave, log in again and each finds itself where the server last echoed
+/// it; the database holds those positions after a graceful shutdown. A wrong password then
+/// fails the bot loudly with the result code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csharp_bots_log_in_play_and_come_back_where_they_left() {
+    let Some(mono) = Mono::find("csharp_bots_log_in_play_and_come_back_where_they_left") else {
+        return;
+    };
+    let mono = Arc::new(mono);
+    let dir = work_dir("bot_login");
+    let exe = compile_bot(&mono, &dir);
+
+    const PASSWORD: &str = "correct horse battery";
+    const BOTS: usize = 4;
+    let db = dir.join("data").join("game.sqlite3");
+    let store = Store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("the test database opens");
+    let accounts = AccountsConfig {
+        mode: LoginMode::Optional,
+        ..AccountsConfig::new(store)
+    };
+    let server = support::start_server(|config| {
+        config.tick = Duration::from_millis(250);
+        config.accounts = Some(accounts);
+    })
+    .await;
+    let addr = server.local_addr();
+    let stats = server.login_stats().expect("logins on");
+    let saves = server.save_metrics().expect("logins on");
+
+    // Bot 2's account exists already, saved away from where the bot will move it.
+    let taken = "CsBot_2";
+    let mut owner = Client::connect_raw(addr).await;
+    owner
+        .send(&CLogin {
+            name: taken.to_owned(),
+            password: PASSWORD.to_owned(),
+            create: true,
+        })
+        .await;
+    let answer: SLogin = owner.expect().await;
+    assert_eq!(answer.result, LoginResult::Ok.code(), "{answer:?}");
+    let _list: SPlayerList = owner.expect().await;
+    owner.player_id = answer.player_id;
+    owner
+        .send(&CMove {
+            pos_x: -5.0,
+            pos_y: 0.0,
+            pos_z: 5.0,
+        })
+        .await;
+    loop {
+        let (id, body) = owner.next_frame().await;
+        if id == SBroadcastMove::ID
+            && SBroadcastMove::decode(&body).expect("valid move").player_id == owner.player_id
+        {
+            break;
+        }
+    }
+    drop(owner);
+    eventually("the first owner's leave is saved", || {
+        saves.saved.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+
+    let port = addr.port().to_string();
+    let bots = BOTS.to_string();
+    let (output, stdout) = run_bot(
+        &mono,
+        &exe,
+        &[
+            "--port",
+            &port,
+            "--bots",
+            &bots,
+            "--timeout-secs",
+            "30",
+            "--login",
+            "CsBot",
+            PASSWORD,
+        ],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "the C# bot should pass in login mode ({}):\n{stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for phase in [
+        "login: 4/4 bots logged in first",
+        "3 created, 1 found taken",
+        "move: 16/16",
+        "leave: 2 bots left",
+        "relogin: 4/4 bots logged in again with create=false",
+        "disconnect: all 4",
+    ] {
+        assert!(
+            stdout.contains(phase),
+            "the bot should report {phase:?}:\n{stdout}"
+        );
+    }
+    assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+    // The pre-made account, then every bot twice.
+    assert_eq!(stats.of(LoginResult::Ok), 1 + 2 * BOTS as u64);
+    assert_eq!(stats.of(LoginResult::NameTaken), 1);
+
+    // A refusal fails the bot loudly, naming the code: the name is taken, so it logs in to
+    // the account, with the wrong password.
+    let (output, stdout) = run_bot(
+        &mono,
+        &exe,
+        &[
+            "--port",
+            &port,
+            "--bots",
+            "1",
+            "--timeout-secs",
+            "30",
+            "--login",
+            "CsBot_0",
+            "not the password",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("login refused: S_Login result 3 (no such account, or the wrong password)"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("FAILED"), "{stdout}");
+    assert_eq!(stats.of(LoginResult::WrongCredentials), 1);
+    server.shutdown().await;
+
+    // Each bot moved to (i + 0.5, -i / 4, 1000 - i), as sent (the room applies moves as sent).
+    let store = Store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("reopens");
+    for i in 0..BOTS {
+        let name = format!("CsBot_{i}");
+        let record = store
+            .character(&AccountName::parse(&name).expect("valid name"))
+            .await
+            .expect("reads");
+        let f = i as f32;
+        assert_eq!(
+            record.map(|r| r.pos),
+            Some([f + 0.5, -f * 0.25, 1000.0 - f]),
+            "{name}'s saved position"
+        );
+    }
+    store.close().await;
 }
 
 #[test]

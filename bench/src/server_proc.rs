@@ -51,9 +51,17 @@ impl ServerProcess {
                 Stdio::inherit()
             }
         };
+        // Without persistence unless a bench asks for it: the figures measure the game, and
+        // the comparisons with builds from before logins stay like for like.
+        let login: &[&str] = if launch.args.iter().any(|a| a.starts_with("--login")) {
+            &[]
+        } else {
+            &["--login", "off"]
+        };
         let child = Command::new(&binary)
             .arg("--addr")
             .arg(addr.to_string())
+            .args(login)
             .args(["--log", launch.log])
             .args(["--stats-secs", &launch.stats_secs.to_string()])
             .args(launch.args)

@@ -21,7 +21,7 @@ use crate::latency::Latency;
 use crate::moves::{self, Tag};
 use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
-    SBroadcastMove, SChat, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
+    SBroadcastMove, SChat, SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::pings::{PingLog, Pong};
 use crate::sequences::{Seen, SenderSeqs};
@@ -615,6 +615,10 @@ impl PacketHandler for Bot {
 
     fn on_s_udp_challenge(&mut self, _packet: SUdpChallenge) {
         // Comes over UDP, to `udp.rs` (which echoes it); never over TCP.
+    }
+
+    fn on_s_login(&mut self, _packet: SLogin) {
+        // Room bots play as guests: they never send C_Login, so the server never answers one.
     }
 
     fn on_s_pong(&mut self, packet: SPong) {

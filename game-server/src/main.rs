@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use game_server::adapters::db::Store;
 use game_server::app::gen_cert::gen_cert;
 use game_server::cli::{Cli, Command};
+use game_server::game::accounts::LoginMode;
 use game_server::GameServer;
 
 #[tokio::main]
@@ -37,7 +39,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let config = match args.config() {
+    let mut config = match args.config() {
         Ok(config) => config,
         Err(e) => usage_error(&e.to_string()),
     };
@@ -56,6 +58,17 @@ async fn main() -> ExitCode {
     }
     tracing_subscriber::fmt().with_env_filter(filter).init();
     raise_fd_limit(args.max_connections);
+    if args.login_mode() != LoginMode::Off {
+        // A bad file, a newer schema or an unreachable server: one line, exit 2, nothing
+        // written.
+        match Store::open(&args.db).await {
+            Ok(store) => config.accounts = args.accounts(store),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
 
     let server = match GameServer::start(config).await {
         Ok(server) => server,

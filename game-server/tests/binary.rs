@@ -91,6 +91,8 @@ fn a_send_queue_limit_that_would_close_readers_is_refused_at_start() {
             "1000",
             "--log",
             "warn",
+            "--login",
+            "off",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -128,6 +130,8 @@ fn sigterm_closes_sessions_and_exits_zero_quickly() {
             "warn",
             "--stats-secs",
             "0",
+            "--db",
+            &temp_db("sigterm"),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -210,4 +214,50 @@ fn admin_flags_refuse_an_open_port_without_a_token() {
             "{args:?} should say {says:?} and print usage, got:\n{err}"
         );
     }
+}
+
+/// A database file in a fresh temp directory (the binary's default, `data/game.sqlite3`,
+/// would land in the package's folder).
+fn temp_db(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("binary-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("game.sqlite3").to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_database_that_cannot_be_used_is_one_line_and_exit_2_with_the_file_untouched() {
+    let dir = std::env::temp_dir().join(format!("binary-baddb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let not_a_db = dir.join("notes.txt");
+    std::fs::write(&not_a_db, "my notes, not a database\n".repeat(200)).expect("write");
+    let before = std::fs::read(&not_a_db).expect("read");
+    for (db, says) in [
+        (
+            not_a_db.to_string_lossy().into_owned(),
+            "not a database this server can read",
+        ),
+        (
+            "postgres://game:secret@127.0.0.1:1/mmo".to_owned(),
+            "cannot open the database",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0", "--db", &db])
+            .output()
+            .expect("run game-server");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{db}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "one line for {db}: {err}");
+        assert!(lines[0].contains(says), "{db} should say {says:?}: {err}");
+        assert!(
+            !err.contains("secret"),
+            "the password is never printed: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&not_a_db).expect("read"),
+        before,
+        "nothing overwritten"
+    );
 }

@@ -2,7 +2,7 @@
 //! the server's `PacketManager` against every kind of bad frame body.
 
 use game_server::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, Incoming,
+    CChat, CLeaveGame, CLogin, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, Incoming,
     PacketHandler, PacketId, PacketManager, Player, SBroadcastEnterGame, SBroadcastLeaveGame,
     SBroadcastMove, SChat, SPlayerList, SPong,
 };
@@ -36,6 +36,9 @@ fn course_ids_never_move() {
         // Its proof of address (an echoed cookie), appended after those.
         (16, "S_UdpChallenge"),
         (17, "C_UdpProve"),
+        // Accounts and login, appended after those.
+        (18, "C_Login"),
+        (19, "S_Login"),
     ];
     for (id, name) in expected {
         let packet = PacketId::from_u16(id).expect("every schema id should map to a PacketId");
@@ -44,7 +47,7 @@ fn course_ids_never_move() {
     }
     assert_eq!(PacketId::ALL.len(), expected.len());
     assert_eq!(PacketId::from_u16(0), None, "id 0 is never a packet");
-    assert_eq!(PacketId::from_u16(18), None);
+    assert_eq!(PacketId::from_u16(20), None);
     assert_eq!(<CMove as Packet>::ID, 5);
     assert_eq!(<SPlayerList as Packet>::NAME, "S_PlayerList");
 }
@@ -158,7 +161,7 @@ fn manager_decodes_client_packets() {
 
 #[test]
 fn manager_refuses_unknown_ids() {
-    for id in [0, 18, 999, u16::MAX] {
+    for id in [0, 20, 999, u16::MAX] {
         assert_eq!(
             PacketManager::decode(id, &[]),
             Err(ProtocolError::UnknownPacketId { id }),
@@ -296,6 +299,10 @@ impl PacketHandler for Recorder {
     fn on_c_udp_prove(&mut self, packet: CUdpProve) {
         self.calls
             .push(format!("udp prove {} {}", packet.player_id, packet.cookie));
+    }
+    fn on_c_login(&mut self, packet: CLogin) {
+        self.calls
+            .push(format!("login {} {}", packet.name, packet.create));
     }
 }
 

@@ -65,9 +65,10 @@ fn check_conventions(families: &std::collections::HashMap<String, Family>) {
                 }
             }
             "histogram" => {
+                // A latency in seconds, or a count of things (`_size`, no unit).
                 assert!(
-                    name.ends_with("_seconds"),
-                    "latency histograms are in seconds: {name}"
+                    name.ends_with("_seconds") || name.ends_with("_size"),
+                    "latency histograms are in seconds, size histograms say so: {name}"
                 );
                 let mut last = 0.0;
                 let mut inf = None;
@@ -230,5 +231,65 @@ async fn metrics_move_while_bots_play_and_follow_the_conventions() {
     );
     assert_eq!(value(&after, "game_send_queue_bytes", &[]), 0.0);
 
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn logins_and_saves_are_counted_in_metrics() {
+    use game_server::adapters::db::Store;
+    use game_server::app::AccountsConfig;
+    use game_server::packets::{CLogin, CMove, SLogin, SPlayerList};
+
+    use crate::support::{start_server, Client};
+
+    let dir = std::env::temp_dir().join(format!("admin-logins-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(dir.join("game.sqlite3").to_str().expect("utf-8"))
+        .await
+        .expect("opens");
+    let admin = game_server::admin::AdminConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let server = start_server(|c| {
+        c.admin = Some(admin);
+        c.accounts = Some(AccountsConfig::new(store));
+    })
+    .await;
+    let (addr, admin) = (server.local_addr(), server.admin_addr().expect("admin on"));
+    let login = |password: &str, create| CLogin {
+        name: "Counted".into(),
+        password: password.into(),
+        create,
+    };
+    let mut c = Client::connect_raw(addr).await;
+    c.send(&login("correct horse", true)).await;
+    assert_eq!(c.expect::<SLogin>().await.result, 0);
+    let _: SPlayerList = c.expect().await;
+    c.send(&CMove {
+        pos_x: 1.0,
+        pos_y: 0.0,
+        pos_z: 1.0,
+    })
+    .await;
+    let mut wrong = Client::connect_raw(addr).await;
+    wrong.send(&login("wrong horse!", false)).await;
+    assert_eq!(wrong.expect::<SLogin>().await.result, 3);
+    drop(c);
+    let saves = server.save_metrics().expect("logins on");
+    eventually("the leave is saved", || {
+        saves.saved.load(std::sync::atomic::Ordering::Relaxed) >= 1
+    })
+    .await;
+    let m = scrape(admin).await;
+    check_conventions(&m);
+    assert_eq!(value(&m, "game_logins_total", &[("result", "ok")]), 1.0);
+    assert_eq!(
+        value(&m, "game_logins_total", &[("result", "wrong_credentials")]),
+        1.0
+    );
+    assert!(value(&m, "game_saves_total", &[]) >= 1.0);
+    assert!(value(&m, "game_save_batches_total", &[]) >= 1.0);
+    assert_eq!(value(&m, "game_saves_lost_total", &[]), 0.0);
+    assert_eq!(value(&m, "game_save_queue", &[]), 0.0);
+    assert_eq!(value(&m, "game_characters_playing", &[]), 0.0);
+    assert!(value(&m, "game_save_batch_size_count", &[]) >= 1.0);
     server.shutdown().await;
 }

@@ -48,6 +48,7 @@ fn reencode(packet: &server_packets::Incoming) -> Vec<u8> {
         Incoming::CUdpBind(p) => p.encode(),
         Incoming::CUdpMove(p) => p.encode(),
         Incoming::CUdpProve(p) => p.encode(),
+        Incoming::CLogin(p) => p.encode(),
     };
     frame
         .expect("a decoded packet encodes")

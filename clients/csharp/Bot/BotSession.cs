@@ -12,6 +12,10 @@ class BotSession : PacketSession
 {
     public readonly int Index;
     readonly Run _run;
+    /// <summary>The account this bot logs in to before it plays (login mode), or null for a guest.</summary>
+    public readonly string Account;
+    /// <summary>Whether the next C_Login makes the account (cleared when the name is taken).</summary>
+    bool _create;
 
     public bool Disconnected;
     /// <summary>Set for the bots that watch the others leave.</summary>
@@ -26,15 +30,35 @@ class BotSession : PacketSession
     public readonly HashSet<int> ExactChats = new HashSet<int>();
     public readonly HashSet<int> Left = new HashSet<int>();
     public long Pong = long.MinValue;
+    /// <summary>Login mode: S_Login's playerId once a login passed (0 until then).</summary>
+    public int LoginId;
+    /// <summary>The position of this bot's isSelf entry in its S_PlayerList.</summary>
+    public float[] SelfAt;
+    /// <summary>The last position the server echoed for this bot (its own S_BroadcastMove), or null.</summary>
+    public float[] LastEcho;
 
-    public BotSession(int index, Run run)
+    /// <summary>A guest (<paramref name="account"/> null) or a bot that logs in to <paramref name="account"/>.</summary>
+    public BotSession(int index, Run run, string account, bool create)
     {
         Index = index;
         _run = run;
+        Account = account;
+        _create = create;
     }
 
+    /// <summary>A bot that logs in sends C_Login as its very first packet; a guest sends nothing yet.</summary>
     public override void OnConnected(EndPoint endPoint)
     {
+        if (Account != null)
+            SendLogin();
+    }
+
+    void SendLogin()
+    {
+        bool create;
+        lock (_run.Lock)
+            create = _create;
+        Send(_run.LoginMode.Packet(Account, create).Write());
     }
 
     public override void OnRecvPacket(ArraySegment<byte> buffer)
@@ -58,12 +82,53 @@ class BotSession : PacketSession
         }
     }
 
+    /// <summary>
+    /// Login mode: 0 lets the character in (S_PlayerList follows); 4 to a create logs in to
+    /// the account that has the name; any other code fails the run with its meaning.
+    /// </summary>
+    public void OnLogin(S_Login packet)
+    {
+        bool again = false;
+        lock (_run.Lock)
+        {
+            string what = "S_Login result " + packet.result + " (" + Login.Meaning(packet.result) + ")"
+                + (packet.retryAfterMs > 0 ? ", retry after " + packet.retryAfterMs + " ms" : "");
+            if (Account == null)
+                _run.Fail("bot " + Index + ": got " + what + " without sending C_Login");
+            else if (LoginId != 0 || PlayerId != 0)
+                _run.Fail("bot " + Index + " (" + Account + "): " + what + " after it was already playing");
+            else if (packet.result == Login.Ok)
+            {
+                if (packet.playerId == 0)
+                    _run.Fail("bot " + Index + " (" + Account + "): S_Login result 0 with playerId 0");
+                LoginId = packet.playerId;
+                if (_create)
+                    _run.Created++;
+                else
+                    _run.LoggedIn++;
+            }
+            else if (packet.result == Login.NameTaken && _create)
+            {
+                _create = false;
+                _run.NameTaken++;
+                again = true;
+            }
+            else
+                _run.Fail("bot " + Index + " (" + Account + "): login refused: " + what);
+            _run.Changed();
+        }
+        if (again)
+            SendLogin();
+    }
+
     public void OnPlayerList(S_PlayerList packet)
     {
         lock (_run.Lock)
         {
             if (PlayerId != 0)
                 _run.Fail("bot " + Index + " got a second S_PlayerList");
+            if (Account != null && LoginId == 0)
+                _run.Fail("bot " + Index + " (" + Account + "): S_PlayerList before a passed S_Login: the server took it as a guest (are logins off there?)");
             int self = 0;
             int selfCount = 0;
             foreach (S_PlayerList.Player player in packet.players)
@@ -75,11 +140,14 @@ class BotSession : PacketSession
                 if (player.isSelf)
                 {
                     self = player.playerId;
+                    SelfAt = new float[] { player.posX, player.posY, player.posZ };
                     selfCount++;
                 }
             }
             if (selfCount != 1)
                 _run.Fail("bot " + Index + ": S_PlayerList flags " + selfCount + " players as self, expected exactly 1");
+            if (Account != null && selfCount == 1 && self != LoginId)
+                _run.Fail("bot " + Index + " (" + Account + "): S_Login said playerId " + LoginId + " but the isSelf entry of S_PlayerList is player " + self);
             PlayerId = self;
             _run.Joined++;
             _run.Changed();
@@ -100,6 +168,8 @@ class BotSession : PacketSession
     {
         lock (_run.Lock)
         {
+            if (packet.playerId == PlayerId)
+                LastEcho = new float[] { packet.posX, packet.posY, packet.posZ };
             float[] sent = _run.MoveOf(packet.playerId);
             if (sent == null)
                 _run.Fail("bot " + Index + ": S_BroadcastMove for player " + packet.playerId + ", who has not moved");

@@ -36,6 +36,12 @@ static class PacketHandler
         ((BotSession)session).OnPong((S_Pong)packet);
     }
 
+    // The answer to C_Login: only a bot in login mode asks (a guest that gets one fails).
+    public static void S_LoginHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnLogin((S_Login)packet);
+    }
+
     // The UDP handshake's replies: this bot never sends C_UdpRequest, so the server must
     // never send them (a course client has no handler for them at all).
     public static void S_UdpTicketHandler(PacketSession session, IPacket packet)

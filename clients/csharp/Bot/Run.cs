@@ -7,10 +7,11 @@ using System.Threading;
 using ServerCore;
 
 /// <summary>
-/// The bot run, phase by phase: join, enter, move, chat, ping, leave. Each phase sends,
-/// then waits on <see cref="Lock"/> (Monitor.Wait, pulsed by every packet: no polling)
-/// until the counters the packet handlers keep reach their targets, or the timeout passes
-/// and the phase fails with what is missing. The bots expect to be alone on the server.
+/// The bot run, phase by phase: join, enter, move, chat, ping, leave, and in login mode
+/// relogin (each bot logs in first, and again at the end). Each phase sends, then waits on
+/// <see cref="Lock"/> (Monitor.Wait, pulsed by every packet: no polling) until the counters
+/// the packet handlers keep reach their targets, or the timeout passes and the phase fails
+/// with what is missing. The bots expect to be alone on the server.
 /// </summary>
 class Run
 {
@@ -28,6 +29,10 @@ class Run
     public int LeavesSeen;
     public int Disconnects;
     public BotSession FirstDisconnected;
+    // Login mode: S_Login 0 to a create, to a plain login, and creates answered "name taken".
+    public int Created;
+    public int LoggedIn;
+    public int NameTaken;
     HashSet<int> _ids;
     HashSet<int> _leavers = new HashSet<int>();
     readonly Dictionary<int, float[]> _moves = new Dictionary<int, float[]>();
@@ -38,12 +43,15 @@ class Run
     readonly IPEndPoint _endPoint;
     readonly int _count;
     readonly TimeSpan _timeout;
+    /// <summary>The accounts the bots log in to (--login), or null: every bot a guest, as in the course.</summary>
+    public readonly Login LoginMode;
 
-    public Run(IPEndPoint endPoint, int count, TimeSpan timeout)
+    public Run(IPEndPoint endPoint, int count, TimeSpan timeout, Login login)
     {
         _endPoint = endPoint;
         _count = count;
         _timeout = timeout;
+        LoginMode = login;
     }
 
     /// <summary>Records a failure (under Lock); the waiting phase stops at once.</summary>
@@ -91,8 +99,11 @@ class Run
     /// <summary>Runs every phase; returns the process exit code.</summary>
     public int Execute()
     {
-        Console.WriteLine("csharp-bot: " + _count + " bots against " + _endPoint);
-        bool ok = Join() && Enter() && Move() && Chat() && Ping() && Leave();
+        string accounts = LoginMode == null ? ""
+            : _count == 1 ? ", logged in to account " + LoginMode.Name
+            : ", logged in to accounts " + LoginMode.AccountOf(0, _count) + ".." + LoginMode.AccountOf(_count - 1, _count);
+        Console.WriteLine("csharp-bot: " + _count + " bots against " + _endPoint + accounts);
+        bool ok = Join() && Enter() && Move() && Chat() && Ping() && Leave() && (LoginMode == null || Relogin());
         lock (Lock)
         {
             foreach (string failure in _failures)
@@ -105,9 +116,9 @@ class Run
         return ok ? 0 : 1;
     }
 
-    bool Join()
+    /// <summary>Opens the bots' connections; in login mode each sends C_Login first (create as given).</summary>
+    void Connect(bool create)
     {
-        Stopwatch clock = Stopwatch.StartNew();
         Connector connector = new Connector();
         connector.ConnectFailed += (endPoint, error) =>
         {
@@ -118,11 +129,19 @@ class Run
         {
             lock (Lock)
             {
-                BotSession bot = new BotSession(_bots.Count, this);
+                int index = _bots.Count;
+                string account = LoginMode == null ? null : LoginMode.AccountOf(index, _count);
+                BotSession bot = new BotSession(index, this, account, create);
                 _bots.Add(bot);
                 return bot;
             }
         }, _count);
+    }
+
+    bool Join()
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        Connect(true);
         if (!WaitFor("join", () => Joined == _count, () => (_count - Joined) + " bots have no S_PlayerList"))
             return false;
         lock (Lock)
@@ -134,6 +153,9 @@ class Run
                 return false;
             }
             KnownOurs = _bots.Sum(b => b.Known.Count(_ids.Contains));
+            if (LoginMode != null)
+                Console.WriteLine("login: " + (Created + LoggedIn) + "/" + _count + " bots logged in first (S_Login 0, playerId = the isSelf id): "
+                    + Created + " created, " + NameTaken + " found taken (S_Login 4) and logged in to with create=false");
             Console.WriteLine("join: " + _count + "/" + _count + " bots got S_PlayerList with exactly one self entry, ids unique ("
                 + _ids.Min() + ".." + _ids.Max() + ") in " + Seconds(clock));
         }
@@ -250,6 +272,68 @@ class Run
         return true;
     }
 
+    /// <summary>
+    /// Login mode, after every bot left: each connects again and logs in to its account with
+    /// create = false. Its S_PlayerList must put it exactly where the server last echoed it (its
+    /// own S_BroadcastMove) before it left, and S_Login.playerId must be its isSelf entry's id
+    /// (checked as the packets come). Then every bot disconnects.
+    /// </summary>
+    bool Relogin()
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        List<BotSession> first = Snapshot();
+        lock (Lock)
+        {
+            foreach (BotSession bot in first)
+                if (bot.LastEcho == null)
+                    Fail("relogin: bot " + bot.Index + " (" + bot.Account + ") never saw its own S_BroadcastMove");
+            if (_failures.Count > 0)
+                return false;
+            // A new round of sessions, counted afresh.
+            _bots.Clear();
+            Joined = 0;
+            Disconnects = 0;
+            FirstDisconnected = null;
+            Created = 0;
+            LoggedIn = 0;
+            NameTaken = 0;
+        }
+        Connect(false);
+        if (!WaitFor("relogin", () => Joined == _count, () => (_count - Joined) + " bots have no S_PlayerList after logging in again"))
+            return false;
+        BotSession sample;
+        lock (Lock)
+        {
+            foreach (BotSession bot in _bots)
+            {
+                float[] left = first[bot.Index].LastEcho;
+                float[] at = bot.SelfAt;
+                if (at[0] != left[0] || at[1] != left[1] || at[2] != left[2])
+                    Fail("relogin: bot " + bot.Index + " (" + bot.Account + ") was last echoed at " + Position(left)
+                        + " before it left but its S_PlayerList puts it at " + Position(at));
+            }
+            if (LoggedIn != _count)
+                Fail("relogin: " + LoggedIn + "/" + _count + " bots logged in with create=false");
+            if (_failures.Count > 0)
+                return false;
+            sample = _bots.First(b => b.Index == 0);
+        }
+        Console.WriteLine("relogin: " + _count + "/" + _count + " bots logged in again with create=false, each at the position the server last echoed for it ("
+            + sample.Account + " at " + Position(sample.SelfAt) + ", S_Login.playerId " + sample.LoginId + " = the isSelf id) in " + Seconds(clock));
+        List<BotSession> again = Snapshot();
+        foreach (BotSession bot in again)
+            bot.Disconnect();
+        if (!WaitFor("disconnect", () => Disconnects == _count, () => (_count - Disconnects) + " bots still connected"))
+            return false;
+        Console.WriteLine("disconnect: all " + _count + " bots closed their connections");
+        return true;
+    }
+
+    static string Position(float[] p)
+    {
+        return "(" + p[0] + ", " + p[1] + ", " + p[2] + ")";
+    }
+
     List<BotSession> Snapshot()
     {
         lock (Lock)
@@ -268,7 +352,7 @@ class Run
                     return false;
                 if (done())
                     return true;
-                if (phase != "leave" && FirstDisconnected != null)
+                if (phase != "leave" && phase != "disconnect" && FirstDisconnected != null)
                 {
                     BotSession dropped = FirstDisconnected;
                     Fail(phase + ": bot " + dropped.Index + " was disconnected: " + dropped.DisconnectReason + " (" + dropped.DisconnectDetail + ")");

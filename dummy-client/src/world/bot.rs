@@ -15,7 +15,7 @@ use server_core::{CloseReason, Session, SessionHandler};
 use crate::frames::{take_frames, FrameReceiver};
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
-    SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
+    SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::world::checker::Checker;
 use crate::world::state::{BotState, Shared};
@@ -188,6 +188,9 @@ impl PacketHandler for WorldBot {
     fn on_s_udp_bound(&mut self, _p: SUdpBound) {}
 
     fn on_s_udp_challenge(&mut self, _p: SUdpChallenge) {}
+
+    // World bots play as guests: they never send C_Login.
+    fn on_s_login(&mut self, _p: SLogin) {}
 
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();

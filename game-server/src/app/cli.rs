@@ -10,8 +10,11 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::adapters::admin::{AdminConfig, AdminError, AdminToken};
+use crate::adapters::db::Store;
 use crate::adapters::sessions::udp::UdpSettings;
-use crate::app::config::{ServerConfig, TlsListen};
+use crate::app::config::{AccountsConfig, ServerConfig, TlsListen};
+use crate::game::accounts::LoginMode;
+use crate::game::saves::SaveConfig;
 use crate::game::world::WorldArgs;
 
 /// Flags that parse but cannot be used.
@@ -26,6 +29,9 @@ pub enum CliError {
     /// The cluster flags or file.
     #[error(transparent)]
     Cluster(#[from] crate::adapters::cluster::ClusterConfigError),
+    /// Flags that do not go together.
+    #[error(transparent)]
+    Config(#[from] crate::app::config::ServerConfigError),
 }
 
 /// What the binary can do besides serving.
@@ -138,6 +144,22 @@ pub struct Cli {
     /// Cluster mode (`--nats`, `--node-id`, `--own-regions`, or `--cluster FILE`).
     #[command(flatten)]
     cluster: crate::adapters::cluster::ClusterArgs,
+    /// Logins and saved characters: `optional` (guests play too, as in the course; the
+    /// default), `required` (production: no guests), or `off` (no database at all; the
+    /// default in a cluster, which does not keep characters yet).
+    #[arg(long, value_name = "MODE")]
+    login: Option<LoginMode>,
+    /// The database: a SQLite file (created with its folder if missing) or a
+    /// postgres://user:password@host/db URL.
+    #[arg(long, default_value = "data/game.sqlite3", value_name = "PATH|URL")]
+    pub db: String,
+    /// Milliseconds of silence after connecting that make a connection a guest.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    guest_grace_ms: u64,
+    /// Seconds between checkpoints of the characters in play (at most this much play is lost
+    /// if the process is killed).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    save_interval_secs: u64,
     /// Instead of serving: `gen-cert DIR` makes a development CA and server certificate.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -169,6 +191,10 @@ impl Cli {
             }),
             _ => None,
         };
+        let cluster = self.cluster.config()?;
+        if cluster.is_some() && self.login.is_some_and(|m| m != LoginMode::Off) {
+            return Err(crate::app::config::ServerConfigError::AccountsInCluster.into());
+        }
         Ok(ServerConfig {
             net: server_core::Config {
                 addr: self.addr,
@@ -197,13 +223,39 @@ impl Cli {
             stats_interval: (self.stats_secs > 0).then(|| Duration::from_secs(self.stats_secs)),
             admin,
             world: self.world.config(),
-            cluster: self.cluster.config()?,
+            cluster,
             tls,
             udp: self.udp_addr.map(|addr| UdpSettings {
                 idle_timeout: Duration::from_secs(self.udp_idle_timeout_secs),
                 ..UdpSettings::new(addr)
             }),
             ..defaults
+        })
+    }
+}
+
+impl Cli {
+    /// `--login`, or its default: optional, and off in a cluster.
+    pub fn login_mode(&self) -> LoginMode {
+        match self.login {
+            Some(mode) => mode,
+            None if self.cluster.is_set() => LoginMode::Off,
+            None => LoginMode::Optional,
+        }
+    }
+
+    /// With logins on, the settings around the database `store` (the caller opens it: that
+    /// is async and may fail with a one-line error of its own).
+    pub fn accounts(&self, store: Store) -> Option<AccountsConfig> {
+        let mode = self.login_mode();
+        (mode != LoginMode::Off).then(|| AccountsConfig {
+            mode,
+            store,
+            guest_grace: Duration::from_millis(self.guest_grace_ms),
+            saves: SaveConfig {
+                interval: Duration::from_secs(self.save_interval_secs),
+                ..SaveConfig::default()
+            },
         })
     }
 }

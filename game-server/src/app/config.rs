@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use crate::adapters::admin::AdminConfig;
 use crate::adapters::cluster::{ClusterConfig, ClusterConfigError};
+use crate::adapters::db::Store;
 use crate::adapters::sessions::udp::UdpSettings;
+use crate::game::accounts::LoginMode;
 use crate::game::outbox::PLAYERS_PER_LIST;
 use crate::game::rate_limit::Rate;
+use crate::game::saves::SaveConfig;
 use crate::game::world::{WorldConfig, WorldConfigError};
 
 /// Bytes one player takes in `S_PlayerList` (isSelf, playerId, posX, posY, posZ).
@@ -64,6 +67,36 @@ pub struct ServerConfig {
     /// A UDP listener for moves of players bound through their TCP session (`--udp-addr`,
     /// room mode only); `None`, the default, for none.
     pub udp: Option<UdpSettings>,
+    /// Logins and saved characters on a database (`--login`, `--db`); `None`, the
+    /// library's default, for none: every connection a guest at once, as in the course.
+    /// (The binary's default is `--login optional` on a SQLite file.)
+    pub accounts: Option<AccountsConfig>,
+}
+
+/// Logins and saved characters.
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    /// Optional (guests too) or required.
+    pub mode: LoginMode,
+    /// The database, opened and migrated.
+    pub store: Store,
+    /// Silence after connecting that makes a guest (optional mode). Default 250 ms, the
+    /// course's move interval: a course client's first move usually comes before it.
+    pub guest_grace: Duration,
+    /// Checkpoints and bounds of the save task.
+    pub saves: SaveConfig,
+}
+
+impl AccountsConfig {
+    /// Optional logins on `store` with the default grace and saves.
+    pub fn new(store: Store) -> Self {
+        AccountsConfig {
+            mode: LoginMode::Optional,
+            store,
+            guest_grace: Duration::from_millis(250),
+            saves: SaveConfig::default(),
+        }
+    }
 }
 
 /// Where and with what certificate the TLS listener runs. It shares the TCP listener's
@@ -116,6 +149,13 @@ pub enum ServerConfigError {
     /// A zero UDP idle timeout would unbind every player at once.
     #[error("the UDP idle timeout must be above zero")]
     UdpIdleTimeout,
+    /// Saved characters in a cluster need their record to travel with their hand-offs
+    /// between nodes, and one session per account across nodes: not built yet.
+    #[error(
+        "logins and saved characters do not work in a cluster yet (--nats or --cluster): \
+         run the nodes with --login off"
+    )]
+    AccountsInCluster,
 }
 
 impl ServerConfig {
@@ -137,6 +177,9 @@ impl ServerConfig {
             (Some(cluster), Some(world)) => cluster.validate(world.regions)?,
             (Some(_), None) => return Err(ServerConfigError::ClusterWithoutWorld),
             (None, _) => {}
+        }
+        if self.accounts.is_some() && self.cluster.is_some() {
+            return Err(ServerConfigError::AccountsInCluster);
         }
         if let Some(udp) = &self.udp {
             if self.world.is_some() {
@@ -216,6 +259,7 @@ impl Default for ServerConfig {
             cluster: None,
             tls: None,
             udp: None,
+            accounts: None,
         }
     }
 }

@@ -6,5 +6,5 @@ pub mod config;
 pub mod gen_cert;
 pub mod server;
 
-pub use config::{ServerConfig, ServerConfigError, TlsListen};
+pub use config::{AccountsConfig, ServerConfig, ServerConfigError, TlsListen};
 pub use server::GameServer;

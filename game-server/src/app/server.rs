@@ -11,18 +11,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::admin::{publish_world, world_bounds, AdminServer, MapFeed};
 use crate::adapters::cluster::{Bridge, ClusterNode, WorldPort};
+use crate::adapters::db::{RegionOf, SaveMetrics, Saver, SaverParts};
 use crate::adapters::metrics::summary::{Snapshot, StatSources};
-use crate::adapters::metrics::{MetricSources, RoomSource, SessionMetrics};
+use crate::adapters::metrics::{AccountsSource, MetricSources, RoomSource, SessionMetrics};
 use crate::adapters::sessions::client::ClientSession;
+use crate::adapters::sessions::login::Accounts;
 use crate::adapters::sessions::shared::{Shared, UdpShared};
 use crate::adapters::sessions::udp::session::UdpPlayerSession;
 use crate::adapters::sessions::udp::tickets::Tickets;
 use crate::adapters::sessions::udp::UdpGameStats;
-use crate::app::config::ServerConfig;
+use crate::app::config::{AccountsConfig, ServerConfig};
+use crate::game::accounts::{LoginMode, LoginStats, Online};
 use crate::game::counters::RoomStats;
 use crate::game::log_budget::{LogBudget, PEER_LOG_RATE};
 use crate::game::player_ids as ids;
 use crate::game::room::{GameRoom, RoomJob, ROOM_BOUNDS};
+use crate::game::saves::Place;
+use crate::game::world::geometry::Layout;
+use crate::game::world::WorldConfig;
 use crate::runtime::job_queue::{JobQueue, JobQueueThread};
 use crate::runtime::seat::Game;
 use crate::runtime::world::World;
@@ -51,6 +57,8 @@ pub struct GameServer {
     /// In a cluster: the NATS side (taken by `sever_cluster` or `shutdown`).
     bridge: Option<Bridge>,
     cluster: Option<Arc<ClusterNode>>,
+    /// Logins and the save task (`--login optional` or `required`).
+    accounts: Option<Arc<Accounts>>,
 }
 
 impl GameServer {
@@ -214,7 +222,12 @@ impl GameServer {
             (Some(node), Some(bridge)) => (bridge.first_id(), ids::range(node.id()).1),
             _ => (1, i32::MAX),
         };
+        let accounts = config.accounts.as_ref().and_then(|accounts| {
+            (accounts.mode != LoginMode::Off)
+                .then(|| start_accounts(accounts, config.world.as_ref()))
+        });
         let shared = Arc::new(Shared {
+            accounts: accounts.clone(),
             sessions: crate::SessionManager::with_range(first_id, last_id),
             game,
             stats: Arc::clone(&stats.server),
@@ -263,6 +276,16 @@ impl GameServer {
                         Running::Room(..) => None,
                     },
                     cluster: cluster.clone(),
+                    accounts: accounts.as_ref().map(|a| {
+                        let online = Arc::clone(&a.online);
+                        AccountsSource {
+                            logins: Arc::clone(&a.stats),
+                            saves: a.saver.metrics(),
+                            playing: Arc::new(move || {
+                                online.lock().map_or(0, |o| o.playing() as u64)
+                            }),
+                        }
+                    }),
                 };
                 if let (Running::World(world), Some(world_config)) = (&running, &config.world) {
                     world_map = Some(publish_world(
@@ -326,7 +349,18 @@ impl GameServer {
             world_map,
             bridge,
             cluster,
+            accounts,
         })
+    }
+
+    /// Login counters by result, with logins on.
+    pub fn login_stats(&self) -> Option<Arc<LoginStats>> {
+        self.accounts.as_ref().map(|a| Arc::clone(&a.stats))
+    }
+
+    /// The save task's counters, with logins on.
+    pub fn save_metrics(&self) -> Option<Arc<SaveMetrics>> {
+        self.accounts.as_ref().map(|a| a.saver.metrics())
     }
 
     /// In a cluster, this node's view of it (counters, owners); `None` otherwise.
@@ -421,11 +455,52 @@ impl GameServer {
             summary.abort();
         }
         stop(self.running).await;
+        // Every session has left and the game's threads have applied their last moves: the
+        // characters' states are final. Save them all before the process may exit.
+        if let Some(accounts) = &self.accounts {
+            accounts.saver.flush_and_stop().await;
+        }
         if let Some(bridge) = self.bridge {
             bridge.shutdown().await;
         }
         tracing::info!("game server stopped");
     }
+}
+
+/// The logins service and its save task.
+fn start_accounts(config: &AccountsConfig, world: Option<&WorldConfig>) -> Arc<Accounts> {
+    let online = Arc::new(std::sync::Mutex::new(Online::default()));
+    let (place, region_of): (Place, RegionOf) = match world {
+        Some(world) => {
+            let layout = Layout::new(world);
+            (
+                Place::World,
+                Arc::new(move |pos: [f32; 3]| layout.region_of(pos[0])),
+            )
+        }
+        None => (Place::Room, Arc::new(|_| 0)),
+    };
+    let saver = Saver::start(SaverParts {
+        store: config.store.clone(),
+        online: Arc::clone(&online),
+        config: config.saves,
+        place,
+        region_of,
+    });
+    tracing::info!(
+        database = config.store.target(),
+        mode = ?config.mode,
+        checkpoint_secs = config.saves.interval.as_secs_f64(),
+        "accounts and saved characters on"
+    );
+    Arc::new(Accounts::new(
+        config.mode,
+        config.guest_grace,
+        place,
+        config.store.clone(),
+        online,
+        saver,
+    ))
 }
 
 /// Stops the game's threads once they have run what was pushed, and waits for them.

@@ -9,8 +9,9 @@
 //! - [`player_ids`], [`session_manager`]: who gets which player id, on which node.
 //! - [`counters`]: lock-free counters and histograms the metrics read.
 //! - [`map`]: the live map's snapshot, published by a room or region, read by the admin.
-//! - [`saves`]: write-behind saving of characters (the rules; no database yet).
-//! - [`accounts`]: names, passwords and the login throttle (the rules; no packets yet).
+//! - [`saves`]: write-behind saving of characters (the rules).
+//! - [`accounts`]: names, passwords, the login throttle, the first-packet rule and the
+//!   accounts in play (the rules).
 
 pub mod accounts;
 pub mod counters;

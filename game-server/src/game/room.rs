@@ -25,6 +25,7 @@ use crate::game::outbox::{player_lists, Outbox};
 use crate::game::packets::{
     Player, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList,
 };
+use crate::game::saves::LiveCharacter;
 
 /// A job for the room. Handlers build these; only the room's thread runs them.
 #[derive(Debug)]
@@ -35,6 +36,18 @@ pub enum RoomJob<O> {
         player_id: i32,
         /// Where its packets go.
         outbox: O,
+    },
+    /// A logged-in character enters where it was saved: as `Enter`, but at `pos`, and its
+    /// moves are written to `character` for the save task.
+    EnterAt {
+        /// The new player's id.
+        player_id: i32,
+        /// Where its packets go.
+        outbox: O,
+        /// Where it stands (finite; checked by the caller).
+        pos: [f32; 3],
+        /// Its state as the save task reads it.
+        character: Arc<LiveCharacter>,
     },
     /// A player moved (already validated as finite).
     Move {
@@ -75,6 +88,8 @@ struct RoomPlayer<O> {
     joined_at: Option<(usize, usize)>,
     /// Where this player's `S_BroadcastMove`s go when not to `outbox`: its UDP session.
     moves_outbox: Option<O>,
+    /// A logged-in character's saved state (none for a guest).
+    character: Option<Arc<LiveCharacter>>,
 }
 
 /// The one room of the course's game: players, positions and pending broadcasts.
@@ -127,7 +142,13 @@ impl<O: Outbox> GameRoom<O> {
         self.players.get(&player_id).map(|p| p.pos)
     }
 
-    fn enter(&mut self, player_id: i32, outbox: O) {
+    fn enter(
+        &mut self,
+        player_id: i32,
+        outbox: O,
+        pos: [f32; 3],
+        character: Option<Arc<LiveCharacter>>,
+    ) {
         if self.players.contains_key(&player_id) {
             tracing::warn!(player_id, "enter ignored: player already in the room");
             return;
@@ -137,9 +158,10 @@ impl<O: Outbox> GameRoom<O> {
             player_id,
             RoomPlayer {
                 outbox,
-                pos: [0.0; 3],
+                pos,
                 joined_at,
                 moves_outbox: None,
+                character,
             },
         );
         self.stats
@@ -175,11 +197,12 @@ impl<O: Outbox> GameRoom<O> {
                 }
             }
         }
+        // A guest enters at (0, 0, 0), as in the course; a character where it was saved.
         self.broadcast(&SBroadcastEnterGame {
             player_id,
-            pos_x: 0.0,
-            pos_y: 0.0,
-            pos_z: 0.0,
+            pos_x: pos[0],
+            pos_y: pos[1],
+            pos_z: pos[2],
         });
     }
 
@@ -190,6 +213,9 @@ impl<O: Outbox> GameRoom<O> {
             return;
         };
         player.pos = pos;
+        if let Some(character) = &player.character {
+            character.set_pos(pos);
+        }
         self.broadcast(&SBroadcastMove {
             player_id,
             pos_x: pos[0],
@@ -339,7 +365,13 @@ impl<O: Outbox> GameRoom<O> {
     /// Runs one job (on the room's thread; `crate::runtime::room` drives it).
     pub fn run(&mut self, job: RoomJob<O>) {
         match job {
-            RoomJob::Enter { player_id, outbox } => self.enter(player_id, outbox),
+            RoomJob::Enter { player_id, outbox } => self.enter(player_id, outbox, [0.0; 3], None),
+            RoomJob::EnterAt {
+                player_id,
+                outbox,
+                pos,
+                character,
+            } => self.enter(player_id, outbox, pos, Some(character)),
             RoomJob::Move { player_id, pos } => self.move_player(player_id, pos),
             RoomJob::Leave { player_id } => self.leave(player_id),
             RoomJob::Chat { player_id, message } => self.chat(player_id, message),
@@ -465,6 +497,42 @@ mod tests {
     const MOVE: u16 = PacketId::SBroadcastMove as u16;
     const LEAVE: u16 = PacketId::SBroadcastLeaveGame as u16;
     const CHAT: u16 = PacketId::SChat as u16;
+
+    #[test]
+    fn a_character_enters_where_it_was_saved_and_its_moves_reach_the_save_task() {
+        let mut room = room();
+        let (a, b) = (Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        let character = Arc::new(LiveCharacter::new([7.0, 0.0, -3.0], 4, 0));
+        room.run(RoomJob::EnterAt {
+            player_id: 2,
+            outbox: b.clone(),
+            pos: [7.0, 0.0, -3.0],
+            character: Arc::clone(&character),
+        });
+        let list = SPlayerList::decode(&b.frames()[0].1).expect("valid S_PlayerList");
+        let me = list.players.iter().find(|p| p.is_self).expect("itself");
+        assert_eq!((me.pos_x, me.pos_z), (7.0, -3.0));
+        room.flush();
+        let enter = a
+            .frames()
+            .into_iter()
+            .filter(|(id, _)| *id == ENTER)
+            .filter_map(|(_, body)| SBroadcastEnterGame::decode(&body).ok())
+            .find(|e| e.player_id == 2)
+            .expect("the character's enter broadcast");
+        assert_eq!((enter.pos_x, enter.pos_z), (7.0, -3.0));
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [8.0, 0.0, -3.0],
+        });
+        assert_eq!(character.state().pos, [8.0, 0.0, -3.0]);
+        assert_eq!(character.state().version, 5);
+        assert_eq!(room.position(2), Some([8.0, 0.0, -3.0]));
+    }
 
     #[test]
     fn newcomer_gets_the_list_with_itself_flagged_then_the_enter_broadcast() {

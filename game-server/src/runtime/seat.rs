@@ -7,6 +7,7 @@ use std::sync::Arc;
 use server_core::Session;
 
 use crate::game::room::RoomJob;
+use crate::game::saves::LiveCharacter;
 use crate::game::world::PlayerInput;
 use crate::runtime::job_queue::{JobQueue, QueueFull};
 use crate::runtime::world::{World, WorldSeat};
@@ -41,18 +42,34 @@ pub(crate) enum Seat {
 }
 
 impl Seat {
-    /// Asks to let the player in; the reason when it is refused (too many entries pending,
-    /// or in a cluster the spawn region's process unreachable).
-    pub fn enter(&mut self, player_id: i32, session: &Arc<Session>) -> Result<(), String> {
+    /// Asks to let the player in: at `pos` (finite) or where the mode puts newcomers, and
+    /// for a logged-in character with its state for the save task. The reason when it is
+    /// refused (too many entries pending, or in a cluster the spawn region's process
+    /// unreachable).
+    pub fn enter(
+        &mut self,
+        player_id: i32,
+        session: &Arc<Session>,
+        pos: Option<[f32; 3]>,
+        character: Option<Arc<LiveCharacter>>,
+    ) -> Result<(), String> {
         match self {
-            Seat::Room(room) => room
-                .try_push_control(RoomJob::Enter {
-                    player_id,
-                    outbox: Arc::clone(session),
-                })
-                .map_err(|_| "room is full of pending entries".to_owned()),
+            Seat::Room(room) => {
+                let outbox = Arc::clone(session);
+                let job = match character {
+                    None => RoomJob::Enter { player_id, outbox },
+                    Some(character) => RoomJob::EnterAt {
+                        player_id,
+                        outbox,
+                        pos: pos.unwrap_or([0.0; 3]),
+                        character,
+                    },
+                };
+                room.try_push_control(job)
+                    .map_err(|_| "room is full of pending entries".to_owned())
+            }
             Seat::World(seat) => seat
-                .enter(player_id, Arc::clone(session))
+                .enter(player_id, Arc::clone(session), pos, character)
                 .map_err(|e| e.to_string()),
         }
     }

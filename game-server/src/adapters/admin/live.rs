@@ -206,6 +206,7 @@ mod tests {
             admin: Arc::new(AdminStats::default()),
             world: None,
             cluster: None,
+            accounts: None,
         }
     }
 

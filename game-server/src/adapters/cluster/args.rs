@@ -58,6 +58,11 @@ pub struct ClusterArgs {
 }
 
 impl ClusterArgs {
+    /// True with --nats or --cluster.
+    pub fn is_set(&self) -> bool {
+        self.nats.is_some() || self.cluster.is_some()
+    }
+
     /// The cluster these flags describe, `None` without --nats or --cluster. Checked
     /// against the world by `ServerConfig::validate`.
     pub fn config(&self) -> Result<Option<ClusterConfig>, ClusterConfigError> {

@@ -824,7 +824,8 @@ mod tests {
             .await
             .expect("connect");
         let mut seat = world.seat();
-        seat.enter(1, Arc::clone(&session)).expect("enter region 0");
+        seat.enter(1, Arc::clone(&session), None, None)
+            .expect("enter region 0");
         let link = world.directory().get(1).expect("linked");
 
         // Handed to region 1 (node 1's, linked): a live owner, nothing to do.

@@ -17,6 +17,7 @@ use prometheus_client::registry::{Registry, Unit};
 use server_core::ListenerStats;
 
 use crate::adapters::cluster::ClusterNode;
+use crate::adapters::metrics::accounts::{accounts_metrics, AccountsSource};
 use crate::adapters::metrics::admin_stats::AdminStats;
 use crate::adapters::metrics::process::ProcessSample;
 use crate::adapters::metrics::session_metrics::SessionMetrics;
@@ -60,6 +61,8 @@ pub struct MetricSources {
     pub world: Option<Arc<WorldStats>>,
     /// In a cluster: this node's view of it (links, epochs, NATS traffic, refusals).
     pub cluster: Option<Arc<ClusterNode>>,
+    /// With logins on: logins by result and the save task.
+    pub accounts: Option<AccountsSource>,
 }
 
 impl fmt::Debug for MetricSources {
@@ -368,6 +371,9 @@ impl Collector for GameCollector {
         }
         if let Some(c) = &s.cluster {
             cluster_metrics(e, c)?;
+        }
+        if let Some(a) = &s.accounts {
+            accounts_metrics(e, a)?;
         }
 
         let process = ProcessSample::read();

@@ -7,12 +7,14 @@
 //! them all when `/metrics` is scraped and writes them with prometheus-client's encoder;
 //! [`summary`] reads the same counters for the periodic log line.
 
+mod accounts;
 mod admin_stats;
 mod collector;
 mod process;
 mod session_metrics;
 pub mod summary;
 
+pub use accounts::{AccountsSource, PlayingProbe};
 pub use admin_stats::AdminStats;
 pub use collector::{MetricSources, RoomSource, SendQueueProbe};
 pub use process::ProcessSample;

@@ -21,22 +21,29 @@
 //! - `C_UdpRequest` is answered with `S_UdpTicket` (a token, or port 0 when UDP is off);
 //!   `C_UdpBind` and `C_UdpMove` are UDP packets: over TCP they close the session with a
 //!   protocol error. The move limits are the player's, shared with its UDP session
-//!   (`input_gate.rs`), so moves over both transports together meet one rate.
+//!   (`input_gate.rs`), so moves over both transports together meet one rate;
+//! - with logins on (`--login optional`, the default, or `required`), nothing is entered until
+//!   the first packet: `C_Login` starts a login (`login.rs`), any other packet, or silence
+//!   through the grace, makes a guest (docs/PROTOCOL.md, "Accounts and login"). Until the
+//!   session plays, its seat waits in its [`Lobby`], shared with the login and grace tasks;
+//!   once it plays, the session takes the seat back and its packets touch no lock.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
 use crate::adapters::metrics::TrafficHandle;
+use crate::adapters::sessions::login::{answer, close_when_sent, start_login, start_timer, Lobby};
 use crate::adapters::sessions::shared::{drop_full_input, Shared};
 use crate::adapters::sessions::udp::link::UdpLink;
 use crate::adapters::sessions::udp::stats::bump;
+use crate::game::accounts::{Door, LoginResult, Phase, Step};
 use crate::game::input_gate::{InputGate, Verdict};
 use crate::game::packets::{
-    CChat, CLeaveGame, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, PacketHandler,
-    PacketManager, SChat, SPong, SUdpTicket,
+    CChat, CLeaveGame, CLogin, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest,
+    PacketHandler, PacketId, PacketManager, SChat, SPong, SUdpTicket,
 };
 use crate::game::rate_limit::{Rate, TokenBucket};
 use crate::game::world::PlayerInput;
@@ -65,8 +72,15 @@ pub struct ClientSession {
     udp_requests: TokenBucket,
     /// This session's packet counters (its own, so counting touches no shared cache line).
     traffic: TrafficHandle,
-    /// Where the player's jobs go: the room, or its region of the world.
-    seat: Seat,
+    /// Where the player's jobs go: the room, or its region of the world. `None` while it
+    /// waits in the lobby (logins on, not yet playing).
+    seat: Option<Seat>,
+    /// With logins on: the door and, until the session plays, the seat.
+    lobby: Option<Arc<Mutex<Lobby>>>,
+}
+
+fn lock(lobby: &Mutex<Lobby>) -> MutexGuard<'_, Lobby> {
+    lobby.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ClientSession {
@@ -81,11 +95,63 @@ impl ClientSession {
             chats: TokenBucket::new(shared.chat_rate, now),
             udp_requests: TokenBucket::new(UDP_REQUEST_RATE, now),
             traffic: shared.metrics.traffic.open(),
-            seat: shared.game.seat(),
+            seat: Some(shared.game.seat()),
             shared,
             session: None,
             player_id: 0,
             left: false,
+            lobby: None,
+        }
+    }
+
+    /// Before a packet is handled while the session does not play yet: what the door says.
+    /// `Ok(true)` handles it, `Ok(false)` drops it.
+    fn through_door(&mut self, id: u16) -> Result<bool, CloseReason> {
+        let (Some(lobby), Some(session)) = (self.lobby.clone(), self.session.clone()) else {
+            return Ok(true);
+        };
+        if id == PacketId::CLogin as u16 {
+            return Ok(true); // on_c_login asks the door itself
+        }
+        let mut lobby = lock(&lobby);
+        match lobby.door.other(id == PacketId::CPing as u16) {
+            Step::Pass => {
+                if lobby.door.phase() == Phase::Playing {
+                    // Entered by a login or the grace: the seat comes back to the session.
+                    self.seat = lobby.seat.take();
+                }
+                Ok(true)
+            }
+            Step::Guest => {
+                let entered = match lobby.seat.as_mut() {
+                    Some(seat) => seat.enter(self.player_id, &session, None, None),
+                    None => Err("no seat".to_owned()),
+                };
+                self.seat = lobby.seat.take();
+                match entered {
+                    Ok(()) => Ok(true),
+                    Err(reason) => {
+                        lobby.door.close();
+                        self.left = true;
+                        Err(CloseReason::ApplicationError(reason))
+                    }
+                }
+            }
+            Step::Refuse => {
+                self.left = true;
+                if let Some(accounts) = &self.shared.accounts {
+                    accounts.stats.count(LoginResult::Required);
+                }
+                answer(&session, LoginResult::Required, 0, None);
+                close_when_sent(
+                    session,
+                    CloseReason::ApplicationError(
+                        "this server takes no guests (--login required)".into(),
+                    ),
+                );
+                Ok(false)
+            }
+            Step::Drop | Step::Nothing | Step::Check | Step::Answer(_) | Step::Close => Ok(false),
         }
     }
 
@@ -115,16 +181,42 @@ impl ClientSession {
             return;
         }
         self.left = true;
-        if !self.seat.leave(self.player_id) {
-            tracing::debug!(
-                player_id = self.player_id,
-                "room already stopped; leave not needed"
-            );
+        let mut account = None;
+        let playing = match &self.lobby {
+            None => true,
+            Some(lobby) => {
+                let mut lobby = lock(lobby);
+                if self.seat.is_none() {
+                    self.seat = lobby.seat.take();
+                }
+                account = lobby.account.take();
+                lobby.door.close() == Phase::Playing
+            }
+        };
+        if playing {
+            let left = self
+                .seat
+                .as_mut()
+                .is_some_and(|seat| seat.leave(self.player_id));
+            if !left {
+                tracing::debug!(
+                    player_id = self.player_id,
+                    "room already stopped; leave not needed"
+                );
+            }
+        }
+        if let (Some(key), Some(accounts), Some(session)) =
+            (account, &self.shared.accounts, &self.session)
+        {
+            accounts.release(&key, session.id());
         }
     }
 
     fn push_input(&mut self, input: PlayerInput) {
-        if let Err(QueueFull(())) = self.seat.input(self.player_id, input) {
+        let Some(seat) = self.seat.as_mut() else {
+            return; // not playing: dropped at the door
+        };
+        if let Err(QueueFull(())) = seat.input(self.player_id, input) {
             drop_full_input(&self.shared);
         }
     }
@@ -143,7 +235,27 @@ impl PacketSession for ClientSession {
         if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
             tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
         }
-        if let Err(reason) = self.seat.enter(self.player_id, session) {
+        if let Some(accounts) = &self.shared.accounts {
+            // Logins on: nothing is entered before the first packet or the grace.
+            let lobby = Arc::new(Mutex::new(Lobby {
+                door: Door::new(accounts.mode),
+                seat: self.seat.take(),
+                account: None,
+            }));
+            start_timer(
+                accounts,
+                Arc::clone(&lobby),
+                Arc::clone(session),
+                self.player_id,
+            );
+            self.lobby = Some(lobby);
+            return;
+        }
+        let entered = match self.seat.as_mut() {
+            Some(seat) => seat.enter(self.player_id, session, None, None),
+            None => Ok(()),
+        };
+        if let Err(reason) = entered {
             // The room is far behind on letting players in (or, in a cluster, the spawn
             // region's process is gone): refuse this one rather than queue without bound.
             // It never entered, so it has nothing to leave.
@@ -160,6 +272,9 @@ impl PacketSession for ClientSession {
     ) -> Result<(), CloseReason> {
         self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
         self.traffic.received(id, body.len());
+        if self.seat.is_none() && !self.through_door(id)? {
+            return Ok(());
+        }
         PacketManager::dispatch(id, body, self).map_err(CloseReason::from)
     }
 
@@ -174,7 +289,9 @@ impl PacketSession for ClientSession {
         {
             link.close();
         }
-        self.seat.forget();
+        if let Some(seat) = self.seat.as_mut() {
+            seat.forget();
+        }
         self.shared.sessions.remove(self.player_id);
         self.shared.metrics.closed(reason);
         let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
@@ -194,6 +311,28 @@ impl PacketSession for ClientSession {
 }
 
 impl PacketHandler for ClientSession {
+    fn on_c_login(&mut self, packet: CLogin) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let (Some(lobby), Some(accounts)) = (self.lobby.clone(), self.shared.accounts.clone())
+        else {
+            answer(&session, LoginResult::Disabled, 0, None);
+            self.refused("C_Login", "logins are off (--login off)");
+            return;
+        };
+        let step = lock(&lobby).door.login();
+        match step {
+            Step::Check => start_login(accounts, lobby, session, self.player_id, packet),
+            Step::Answer(result) => {
+                accounts.stats.count(result);
+                answer(&session, result, 0, None);
+                self.refused("C_Login", "a login while playing or checking one");
+            }
+            _ => {}
+        }
+    }
+
     fn on_c_leave_game(&mut self, _packet: CLeaveGame) {
         self.leave();
         self.close(CloseReason::ServerClosing);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::adapters::metrics::SessionMetrics;
+use crate::adapters::sessions::login::Accounts;
 use crate::adapters::sessions::udp::link::UdpLink;
 use crate::adapters::sessions::udp::stats::UdpGameStats;
 use crate::adapters::sessions::udp::tickets::Tickets;
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub started: Instant,
     /// Moves over UDP (`--udp-addr`); `None` when off.
     pub udp: Option<UdpShared>,
+    /// Logins and saved characters; `None` with `--login off`.
+    pub accounts: Option<Arc<Accounts>>,
 }
 
 impl Shared {

@@ -11,6 +11,7 @@ use server_core::Session;
 
 use crate::game::outbox::Outbox;
 use crate::game::player_ids::gateway_of;
+use crate::game::saves::LiveCharacter;
 use crate::game::world::geometry::RegionId;
 use crate::game::world::region::{Directory, PlayerLink, Route};
 use crate::runtime::world::cluster::RegionOutbound;
@@ -28,15 +29,23 @@ pub struct WorldLink {
     /// Inputs the seat has sent (numbered 0 ..): no owner can have applied more, so no
     /// real hand-off's `seq` is above it. Written by the seat per input, read per route.
     pub(super) sent: AtomicU64,
+    /// A logged-in character's state for the save task, written by whichever local region
+    /// owns the player (none for a guest).
+    pub(super) character: Option<Arc<LiveCharacter>>,
 }
 
 impl WorldLink {
     /// A link whose inputs go to `region` (the spawn region, before any hand-off).
-    pub(super) fn new(session: Arc<Session>, region: RegionId) -> Self {
+    pub(super) fn new(
+        session: Arc<Session>,
+        region: RegionId,
+        character: Option<Arc<LiveCharacter>>,
+    ) -> Self {
         WorldLink {
             session,
             route: AtomicU64::new(u64::from(region)),
             sent: AtomicU64::new(0),
+            character,
         }
     }
 
@@ -55,6 +64,12 @@ impl Outbox for Arc<WorldLink> {
 impl PlayerLink for Arc<WorldLink> {
     fn is_gone(&self) -> bool {
         self.session.is_closed()
+    }
+
+    fn moved(&self, pos: [f32; 3]) {
+        if let Some(character) = &self.character {
+            character.set_pos(pos);
+        }
     }
 
     fn route_to(&self, route: Route) {
@@ -102,6 +117,14 @@ impl PlayerLink for Link {
         match self {
             Link::Local(link) => link.is_gone(),
             Link::Remote(_) => false,
+        }
+    }
+
+    fn moved(&self, pos: [f32; 3]) {
+        // A region on another node cannot reach a character here: cluster persistence is
+        // refused at start until the record travels with its hand-off.
+        if let Link::Local(link) = self {
+            link.moved(pos);
         }
     }
 

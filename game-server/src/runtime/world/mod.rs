@@ -295,7 +295,7 @@ mod tests {
             .await
             .expect("connect");
         let mut seat = world.seat();
-        seat.enter(1, session).expect("enter admitted");
+        seat.enter(1, session, None, None).expect("enter admitted");
 
         // Stall the region: it blocks answering a snapshot nobody reads yet.
         let (tx, rx) = crossbeam_channel::bounded(0);

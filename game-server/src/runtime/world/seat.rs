@@ -7,6 +7,7 @@ use std::sync::Arc;
 use server_core::{Packet, Session};
 
 use crate::game::packets::SChat;
+use crate::game::saves::LiveCharacter;
 use crate::game::world::geometry::{Layout, RegionId};
 use crate::game::world::message::{PlayerInput, RegionJob};
 use crate::game::world::wire::WireMsg;
@@ -52,15 +53,25 @@ impl WorldSeat {
         }
     }
 
-    /// Registers the player and asks the region of its spawn point to let it in.
-    pub fn enter(&mut self, player_id: i32, session: Arc<Session>) -> Result<(), EnterRefused> {
-        let spawn = self.layout.spawn_point(player_id);
-        let region = self.layout.region_of(spawn.x);
-        let link = Arc::new(WorldLink::new(session, region));
+    /// Registers the player and asks the region of `pos` (a saved position; the region
+    /// keeps it on the map) or of its spawn point to let it in; a logged-in character comes
+    /// with its state for the save task.
+    pub fn enter(
+        &mut self,
+        player_id: i32,
+        session: Arc<Session>,
+        pos: Option<[f32; 3]>,
+        character: Option<Arc<LiveCharacter>>,
+    ) -> Result<(), EnterRefused> {
+        let pos = pos.unwrap_or_else(|| {
+            let spawn = self.layout.spawn_point(player_id);
+            [spawn.x, 0.0, spawn.z]
+        });
+        let region = self.layout.region_of(pos[0]);
+        let link = Arc::new(WorldLink::new(session, region, character));
         self.player_id = player_id;
         self.directory.lock().insert(player_id, Arc::clone(&link));
         self.link = Some(link);
-        let pos = [spawn.x, 0.0, spawn.z];
         let result = match self.queues.get(region) {
             Some(queue) => queue
                 .try_push_control(RegionJob::Enter { player_id, pos })

@@ -52,6 +52,11 @@ pub trait PlayerLink: Outbox + Clone {
     fn is_gone(&self) -> bool {
         false
     }
+
+    /// The region that owns the player put it at `pos` (its enter, or a move after the
+    /// map's rules): a logged-in character's link keeps it for the save task. A link that
+    /// has no character, or is remote, ignores it.
+    fn moved(&self, _pos: [f32; 3]) {}
 }
 
 /// A player's hand-off as its session must learn it: its new owner `to`, the region `from`
@@ -383,6 +388,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 z: pos[2],
             },
         );
+        link.moved([p.x, pos[1], p.z]);
         self.links.insert(player_id, link.clone());
         self.owned.insert(
             player_id,
@@ -554,6 +560,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             }
         }
         self.fresh = fresh;
+        if let Some(link) = self.links.get(&player_id) {
+            link.moved([to.x, pos[1], to.z]);
+        }
         self.sync_ghosts(player_id);
         let home = self.layout.region_of(to.x);
         if home != self.id && has_region(self.reachable, home) {

@@ -1,0 +1,449 @@
+//! Logins: the [`Accounts`] service every session shares, a session's [`Lobby`] (its door
+//! and its seat until it plays), and the tasks that finish a login or a guest's grace.
+//!
+//! A login runs on its own tokio task, never on the game's threads: argon2 on the blocking
+//! pool (at most [`Accounts::hashers`] at once; a login that waits longer than
+//! [`HASH_QUEUE_WAIT`] for one is refused as `Unavailable`), the database behind a timeout
+//! ([`DB_TIMEOUT`]; past it the login is refused as `Unavailable`, never left hanging). Only
+//! then is the character let in, with `S_Login` queued before its enter job, so the client
+//! reads its result before the room's or region's first packet.
+//!
+//! Logins of one account are taken one at a time (a lock per account, from a fixed set of
+//! stripes), so two of them never both load it from the database: the second finds the
+//! first's character in [`Online`] and takes it over, closing the first session.
+
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use server_core::{CloseReason, Session};
+use tokio::sync::Semaphore;
+
+use crate::adapters::db::{now_ms, Saver, Store, StoreError};
+use crate::game::accounts::{
+    check_password, hash_password, verify_password, AccountName, Claim, Door, LoginMode,
+    LoginResult, LoginStats, Online, Step, Throttle, ThrottleConfig,
+};
+use crate::game::packets::{CLogin, SLogin};
+use crate::game::rate_limit::Rate;
+use crate::game::saves::{LiveCharacter, Place};
+use crate::runtime::seat::Seat;
+
+/// Longest wait for a database answer during a login.
+pub const DB_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for a free hasher; past it the login is refused as `Unavailable`.
+pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
+/// What `S_Login.retryAfterMs` suggests when the server is busy or the database away.
+const RETRY_UNAVAILABLE: Duration = Duration::from_secs(2);
+/// Longest wait for an answer to be written before the close that follows it.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// In `--login required` mode, a connection not logged in by then is closed.
+pub const LOGIN_DEADLINE: Duration = Duration::from_secs(10);
+/// Failed logins one account may have: 5 back to back, then one per 10 s.
+pub const ACCOUNT_FAILURES: Rate = Rate {
+    per_sec: 0.1,
+    burst: 5.0,
+};
+/// Failed logins one address may have: 20 back to back, then one per 2 s.
+pub const ADDRESS_FAILURES: Rate = Rate {
+    per_sec: 0.5,
+    burst: 20.0,
+};
+/// Keys each throttle holds at most (see `Throttle`: it fails open for a newcomer beyond).
+const THROTTLE_KEYS: usize = 100_000;
+/// Account locks; logins of accounts that share one wait for each other, briefly.
+const STRIPES: usize = 64;
+
+/// What the server needs to take logins.
+pub(crate) struct Accounts {
+    pub mode: LoginMode,
+    /// Silence that makes a guest (optional mode).
+    pub guest_grace: Duration,
+    pub place: Place,
+    store: Store,
+    pub online: Arc<Mutex<Online<Arc<Session>>>>,
+    pub saver: Saver,
+    by_account: Mutex<Throttle<String>>,
+    by_address: Mutex<Throttle<IpAddr>>,
+    hashers: Semaphore,
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    pub stats: Arc<LoginStats>,
+}
+
+/// A login that passed: the character to let in.
+struct Granted {
+    name: AccountName,
+    character: Arc<LiveCharacter>,
+    /// Where it stands; `None` for a new character in the world (its spawn point).
+    pos: Option<[f32; 3]>,
+}
+
+/// A refused login: the result and, for a limit, when to try again.
+type Refused = (LoginResult, Option<Duration>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Accounts {
+    pub fn new(
+        mode: LoginMode,
+        guest_grace: Duration,
+        place: Place,
+        store: Store,
+        online: Arc<Mutex<Online<Arc<Session>>>>,
+        saver: Saver,
+    ) -> Self {
+        // argon2 takes ~20 MiB and a core for tens of ms: as many at once as there are cores.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let throttle = |rate| ThrottleConfig {
+            rate,
+            max_tracked: THROTTLE_KEYS,
+        };
+        Accounts {
+            mode,
+            guest_grace,
+            place,
+            store,
+            online,
+            saver,
+            by_account: Mutex::new(Throttle::new(throttle(ACCOUNT_FAILURES))),
+            by_address: Mutex::new(Throttle::new(throttle(ADDRESS_FAILURES))),
+            hashers: Semaphore::new(cores),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Checks a login and claims its character for `session`; the older session of the
+    /// account, if any, is closed. The account's lock comes back with the grant: the caller
+    /// answers and lets the character in before the next login of the account may claim it,
+    /// so every login that passed is told so before a newer one can close it.
+    async fn check(
+        &self,
+        session: &Arc<Session>,
+        packet: &CLogin,
+    ) -> Result<(Granted, tokio::sync::MutexGuard<'_, ()>), Refused> {
+        let name = AccountName::parse(&packet.name).map_err(|_| (LoginResult::BadName, None))?;
+        check_password(&packet.password).map_err(|_| (LoginResult::BadPassword, None))?;
+        let address = session.peer_addr().ip();
+        let now = Instant::now();
+        lock(&self.by_account)
+            .check(&name.key().to_owned(), now)
+            .and_then(|()| lock(&self.by_address).check(&address, now))
+            .map_err(|wait| (LoginResult::Throttled, Some(wait)))?;
+
+        let name = if packet.create {
+            self.create(&name, &packet.password).await?
+        } else {
+            self.verify(&name, &packet.password, address).await?
+        };
+        lock(&self.by_account).succeeded(&name.key().to_owned());
+
+        // One login of this account at a time from here: claim, or load and insert.
+        let stripe = {
+            let mut h = std::hash::DefaultHasher::new();
+            name.key().hash(&mut h);
+            &self.stripes[h.finish() as usize % STRIPES]
+        };
+        let one_at_a_time = stripe.lock().await;
+        let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
+        let (character, pos) = match claimed {
+            Claim::Found {
+                character,
+                replaced,
+            } => {
+                if let Some(older) = replaced {
+                    self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+                    replace(older);
+                }
+                let pos = character.state().pos;
+                (character, Some(pos))
+            }
+            Claim::Absent => {
+                let saved = db(self.store.character(&name)).await?;
+                let (character, pos) = match saved {
+                    Some(record) if record.pos.iter().all(|c| c.is_finite()) => (
+                        LiveCharacter::new(record.pos, 0, record.created_ms),
+                        Some(record.pos),
+                    ),
+                    saved => {
+                        if saved.is_some() {
+                            tracing::warn!(
+                                account = name.shown(),
+                                "saved position not finite; starting over"
+                            );
+                        }
+                        // New: dirty from the start (version 1, nothing saved), so the first
+                        // checkpoint writes it.
+                        let start = match self.place {
+                            Place::Room => Some([0.0; 3]),
+                            Place::World => None,
+                        };
+                        (
+                            LiveCharacter::new(start.unwrap_or([0.0; 3]), 1, now_ms()),
+                            start,
+                        )
+                    }
+                };
+                let character = Arc::new(character);
+                let older = lock(&self.online).insert(
+                    name.clone(),
+                    session.id(),
+                    Arc::clone(session),
+                    Arc::clone(&character),
+                    0,
+                );
+                if let Some(older) = older {
+                    // Cannot happen while logins of one account take turns; close it anyway
+                    // rather than let two sessions play one character.
+                    replace(older);
+                }
+                (character, pos)
+            }
+        };
+        if let Err(e) = db(self.store.touch_login(&name, now_ms())).await {
+            tracing::debug!(account = name.shown(), ?e, "last login time not written");
+        }
+        Ok((
+            Granted {
+                name,
+                character,
+                pos,
+            },
+            one_at_a_time,
+        ))
+    }
+
+    async fn create(&self, name: &AccountName, password: &str) -> Result<AccountName, Refused> {
+        let password = password.to_owned();
+        let hash = self.hash(move || hash_password(&password)).await?;
+        if db(self.store.create_account(name, &hash, now_ms())).await? {
+            Ok(name.clone())
+        } else {
+            Err((LoginResult::NameTaken, None))
+        }
+    }
+
+    async fn verify(
+        &self,
+        name: &AccountName,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<AccountName, Refused> {
+        let row = db(self.store.account(name)).await?;
+        // An unknown name costs a hash too, so the time taken does not tell it apart.
+        let stored = row
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
+        let password = password.to_owned();
+        let matches = self
+            .hash(move || verify_password(&password, &stored))
+            .await?;
+        match row {
+            Some(row) if matches => AccountName::parse(&row.name).map_err(|_| {
+                tracing::error!(name = row.name, "stored account name breaks the rules");
+                (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))
+            }),
+            _ => {
+                let now = Instant::now();
+                lock(&self.by_account).failed(&name.key().to_owned(), now);
+                lock(&self.by_address).failed(&address, now);
+                Err((LoginResult::WrongCredentials, None))
+            }
+        }
+    }
+
+    /// Runs argon2 on the blocking pool once a hasher is free.
+    async fn hash<T, E>(
+        &self,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, Refused>
+    where
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let busy = (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE));
+        let _permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashers.acquire())
+            .await
+            .map_err(|_| busy)?
+            .map_err(|_| busy)?;
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "password hash failed");
+                Err(busy)
+            }
+            Err(_) => Err(busy),
+        }
+    }
+
+    /// A session that played a character stopped: its last state is saved now.
+    pub fn release(&self, key: &str, session: u64) {
+        if lock(&self.online).release(key, session) {
+            self.saver.wake();
+        }
+    }
+}
+
+/// Closes a session whose account logged in elsewhere, once what it was sent (its own
+/// `S_Login`, perhaps still queued) is written.
+fn replace(older: Arc<Session>) {
+    close_when_sent(
+        older,
+        CloseReason::ApplicationError("logged in elsewhere".into()),
+    );
+}
+
+/// A database call behind [`DB_TIMEOUT`]; a failure refuses the login as `Unavailable`.
+async fn db<T>(
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, Refused> {
+    let unavailable = (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE));
+    match tokio::time::timeout(DB_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "login refused: database error");
+            Err(unavailable)
+        }
+        Err(_) => {
+            tracing::warn!("login refused: database did not answer in time");
+            Err(unavailable)
+        }
+    }
+}
+
+/// A hash of nothing anyone can type, made once, verified against for unknown names.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password("\u{0}no account has this password\u{0}")
+            .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned())
+    })
+}
+
+/// One connection's way in, shared by its session and its login or grace task.
+pub(crate) struct Lobby {
+    pub door: Door,
+    /// The seat, until the session takes it back to play.
+    pub seat: Option<Seat>,
+    /// The account this connection plays, once its login passed.
+    pub account: Option<String>,
+}
+
+/// Sends `S_Login`.
+pub(crate) fn answer(
+    session: &Session,
+    result: LoginResult,
+    player_id: i32,
+    retry: Option<Duration>,
+) {
+    let packet = SLogin {
+        result: result.code(),
+        player_id,
+        retry_after_ms: retry.map_or(0, |d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX)),
+    };
+    // A send that fails means the session is closing: nothing to tell.
+    let _ = session.send_packet(&packet);
+}
+
+/// Closes `session` once what it has queued is written (at most [`CLOSE_LINGER`] later), so
+/// the answer that says why reaches the client before the close does.
+pub(crate) fn close_when_sent(session: Arc<Session>, reason: CloseReason) {
+    tokio::spawn(async move {
+        let deadline = Instant::now() + CLOSE_LINGER;
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if session.queued_bytes() == 0 || Instant::now() >= deadline {
+                break;
+            }
+        }
+        session.disconnect(reason);
+    });
+}
+
+/// After the grace (optional mode), a connection that said nothing plays as a guest; after
+/// the deadline (required mode), one not logged in is closed.
+pub(crate) fn start_timer(
+    accounts: &Accounts,
+    lobby: Arc<Mutex<Lobby>>,
+    session: Arc<Session>,
+    player_id: i32,
+) {
+    let wait = match accounts.mode {
+        LoginMode::Required => LOGIN_DEADLINE,
+        _ => accounts.guest_grace,
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let mut lobby = lock(&lobby);
+        match lobby.door.timer() {
+            Step::Guest => {
+                let entered = match lobby.seat.as_mut() {
+                    Some(seat) => seat.enter(player_id, &session, None, None),
+                    None => Err("no seat".to_owned()),
+                };
+                if let Err(reason) = entered {
+                    lobby.door.close();
+                    session.disconnect(CloseReason::ApplicationError(reason));
+                }
+            }
+            Step::Close => {
+                session.disconnect(CloseReason::ApplicationError(
+                    "not logged in within 10 s (--login required)".into(),
+                ));
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Checks a login on its own task; on success lets the character in.
+pub(crate) fn start_login(
+    accounts: Arc<Accounts>,
+    lobby: Arc<Mutex<Lobby>>,
+    session: Arc<Session>,
+    player_id: i32,
+    packet: CLogin,
+) {
+    tokio::spawn(async move {
+        let result = accounts.check(&session, &packet).await;
+        let mut lobby = lock(&lobby);
+        match result {
+            Ok((granted, _account_lock)) => {
+                let key = granted.name.key().to_owned();
+                if !lobby.door.checked(true) {
+                    // Closed while it was checked: give the character back to be saved.
+                    drop(lobby);
+                    accounts.release(&key, session.id());
+                    return;
+                }
+                accounts.stats.count(LoginResult::Ok);
+                answer(&session, LoginResult::Ok, player_id, None);
+                let entered = match lobby.seat.as_mut() {
+                    Some(seat) => {
+                        seat.enter(player_id, &session, granted.pos, Some(granted.character))
+                    }
+                    None => Err("no seat".to_owned()),
+                };
+                match entered {
+                    Ok(()) => lobby.account = Some(key),
+                    Err(reason) => {
+                        lobby.door.close();
+                        drop(lobby);
+                        accounts.release(&key, session.id());
+                        session.disconnect(CloseReason::ApplicationError(reason));
+                    }
+                }
+            }
+            Err((result, retry)) => {
+                accounts.stats.count(result);
+                if lobby.door.checked(false) || !session.is_closed() {
+                    answer(&session, result, 0, retry);
+                }
+            }
+        }
+    });
+}

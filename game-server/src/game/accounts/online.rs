@@ -1,0 +1,303 @@
+//! `Online`: the accounts whose characters are in play or not yet saved since they left.
+//! Sans-IO plain data behind the server's lock; the login task and the save task drive it.
+//!
+//! - **One session per account.** [`Online::claim`] gives an account's character to a new
+//!   session and hands back the older session's handle, for the caller to close it.
+//! - **The newest state wins.** A character stays here after it leaves until its last state
+//!   is saved. A login in between takes it from here, not from the database, so it never
+//!   loads a row that a save in flight is about to overwrite.
+//! - **Nothing is written twice.** Each slot knows the version the database holds; the save
+//!   task asks only for what changed since.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::game::accounts::AccountName;
+use crate::game::saves::{LiveCharacter, LiveState};
+
+/// The session that plays a character, and what closes it.
+#[derive(Debug, Clone)]
+pub struct Owner<H> {
+    /// The session's id.
+    pub session: u64,
+    /// What the caller closes it with when another session takes the character.
+    pub handle: H,
+}
+
+#[derive(Debug)]
+struct Slot<H> {
+    name: AccountName,
+    owner: Option<Owner<H>>,
+    character: Arc<LiveCharacter>,
+    /// The highest version the database holds.
+    saved: u64,
+}
+
+/// What [`Online::claim`] found.
+#[derive(Debug)]
+pub enum Claim<H> {
+    /// The character is here (in play, or saving after a leave): the new session plays
+    /// this state; `replaced` is the session that played it until now, if any.
+    Found {
+        /// The state the new session plays.
+        character: Arc<LiveCharacter>,
+        /// The older session, to be closed.
+        replaced: Option<H>,
+    },
+    /// Not here: load it from the database and [`Online::insert`] it.
+    Absent,
+}
+
+/// A character that changed since its last save.
+#[derive(Debug, Clone)]
+pub struct Dirty {
+    /// Whose.
+    pub name: AccountName,
+    /// Its state now.
+    pub state: LiveState,
+    /// When it was made.
+    pub created_ms: i64,
+    /// True when no session plays it any more (saved at once, not at the checkpoint).
+    pub left: bool,
+}
+
+/// Accounts in play or waiting for their last save, by name key.
+#[derive(Debug)]
+pub struct Online<H> {
+    slots: HashMap<String, Slot<H>>,
+    /// Keys released since the save task last looked.
+    left: Vec<String>,
+}
+
+impl<H> Default for Online<H> {
+    fn default() -> Self {
+        Online {
+            slots: HashMap::new(),
+            left: Vec::new(),
+        }
+    }
+}
+
+impl<H: Clone> Online<H> {
+    /// Gives `name`'s character to `session` if it is here. The character continues from
+    /// its state now in a fresh [`LiveCharacter`]: the older session's room or region may
+    /// still apply a move or two before its leave, and those go to the old one, unseen.
+    pub fn claim(&mut self, name: &AccountName, session: u64, handle: H) -> Claim<H> {
+        let Some(slot) = self.slots.get_mut(name.key()) else {
+            return Claim::Absent;
+        };
+        let state = slot.character.state();
+        let character = Arc::new(LiveCharacter::new(
+            state.pos,
+            state.version,
+            slot.character.created_ms(),
+        ));
+        slot.character = Arc::clone(&character);
+        let replaced = slot
+            .owner
+            .replace(Owner { session, handle })
+            .map(|owner| owner.handle);
+        Claim::Found {
+            character,
+            replaced,
+        }
+    }
+
+    /// Puts a character loaded from the database (or new) in play for `session`. `saved` is
+    /// the version the database holds (0 for a character it has never seen). The caller
+    /// checked [`Online::claim`] first and holds the account against other logins; were the
+    /// account here all the same, its older session is handed back like a claim's.
+    pub fn insert(
+        &mut self,
+        name: AccountName,
+        session: u64,
+        handle: H,
+        character: Arc<LiveCharacter>,
+        saved: u64,
+    ) -> Option<H> {
+        let key = name.key().to_owned();
+        let slot = Slot {
+            name,
+            owner: Some(Owner { session, handle }),
+            character,
+            saved,
+        };
+        self.slots
+            .insert(key, slot)
+            .and_then(|old| old.owner.map(|o| o.handle))
+    }
+
+    /// `session` stopped playing `key`'s character (it left, or its connection dropped); false
+    /// if another session had taken it, which then goes on playing it.
+    pub fn release(&mut self, key: &str, session: u64) -> bool {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return false;
+        };
+        if slot.owner.as_ref().is_none_or(|o| o.session != session) {
+            return false;
+        }
+        slot.owner = None;
+        self.left.push(key.to_owned());
+        true
+    }
+
+    /// The keys released since the last call, each with its state if it changed since its
+    /// last save; a released character with nothing to save is dropped here.
+    pub fn take_left(&mut self) -> Vec<Dirty> {
+        let keys = std::mem::take(&mut self.left);
+        let mut dirty = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.dirty_of(&key) {
+                Some(d) if d.left => dirty.push(d),
+                Some(_) => {} // taken again since
+                None => self.settle(&key),
+            }
+        }
+        dirty
+    }
+
+    /// Every character that changed since its last save.
+    pub fn all_dirty(&self) -> Vec<Dirty> {
+        self.slots
+            .keys()
+            .filter_map(|key| self.dirty_of(key))
+            .collect()
+    }
+
+    fn dirty_of(&self, key: &str) -> Option<Dirty> {
+        let slot = self.slots.get(key)?;
+        let state = slot.character.state();
+        (state.version > slot.saved).then(|| Dirty {
+            name: slot.name.clone(),
+            state,
+            created_ms: slot.character.created_ms(),
+            left: slot.owner.is_none(),
+        })
+    }
+
+    /// The database now holds `key`'s character at `version`. A character nobody plays and
+    /// with nothing newer to save is done with and dropped.
+    pub fn saved(&mut self, key: &str, version: u64) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.saved = slot.saved.max(version);
+        }
+        self.settle(key);
+    }
+
+    /// Drops `key` if nobody plays it, whether or not its last state was saved (a save lost
+    /// to a full queue is counted there; the slot must not outlive it unbounded).
+    pub fn forget_left(&mut self, key: &str) {
+        if self.slots.get(key).is_some_and(|s| s.owner.is_none()) {
+            self.slots.remove(key);
+        }
+    }
+
+    fn settle(&mut self, key: &str) {
+        let done = self.slots.get(key).is_some_and(|slot| {
+            slot.owner.is_none() && slot.character.state().version <= slot.saved
+        });
+        if done {
+            self.slots.remove(key);
+        }
+    }
+
+    /// Accounts in play.
+    pub fn playing(&self) -> usize {
+        self.slots.values().filter(|s| s.owner.is_some()).count()
+    }
+
+    /// Accounts held: in play, or left and not yet saved.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> AccountName {
+        AccountName::parse(s).expect("valid name")
+    }
+
+    fn new_character(x: f32) -> Arc<LiveCharacter> {
+        Arc::new(LiveCharacter::new([x, 0.0, 0.0], 1, 5))
+    }
+
+    #[test]
+    fn a_second_login_takes_the_character_from_where_the_first_left_it() {
+        let mut online = Online::default();
+        let first = new_character(1.0);
+        assert!(online
+            .insert(name("Rookie"), 1, "s1", Arc::clone(&first), 0)
+            .is_none());
+        first.set_pos([4.0, 0.0, 4.0]);
+        let Claim::Found {
+            character,
+            replaced,
+        } = online.claim(&name("ROOKIE"), 2, "s2")
+        else {
+            panic!("the account is in play");
+        };
+        assert_eq!(replaced, Some("s1"));
+        assert_eq!(character.state().pos, [4.0, 0.0, 4.0]);
+        // The old session's late move goes to its own copy, not the new session's.
+        first.set_pos([9.0, 0.0, 9.0]);
+        assert_eq!(character.state().pos, [4.0, 0.0, 4.0]);
+        // The old session's disconnect does not release the new one's character.
+        assert!(!online.release("rookie", 1));
+        assert_eq!(online.playing(), 1);
+    }
+
+    #[test]
+    fn a_character_stays_until_its_last_state_is_saved() {
+        let mut online = Online::default();
+        let c = new_character(1.0);
+        online.insert(name("Ann"), 1, (), Arc::clone(&c), 0);
+        c.set_pos([2.0, 0.0, 0.0]);
+        assert!(online.release("ann", 1));
+        let left = online.take_left();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].left);
+        let version = left[0].state.version;
+        // A login before the save lands finds it here, at its last position.
+        assert!(matches!(
+            online.claim(&name("ann"), 2, ()),
+            Claim::Found { .. }
+        ));
+        assert!(online.release("ann", 2));
+        online.saved("ann", version);
+        assert!(online.is_empty(), "saved and nobody plays it: dropped");
+    }
+
+    #[test]
+    fn a_character_that_did_not_change_is_dropped_at_its_leave_and_not_saved() {
+        let mut online = Online::default();
+        online.insert(name("Bo"), 1, (), new_character(0.0), 1);
+        assert!(online.all_dirty().is_empty());
+        online.release("bo", 1);
+        assert!(online.take_left().is_empty());
+        assert!(online.is_empty());
+    }
+
+    #[test]
+    fn a_save_of_an_older_version_keeps_the_newer_dirty() {
+        let mut online = Online::default();
+        let c = new_character(0.0);
+        online.insert(name("Cy"), 1, (), Arc::clone(&c), 0);
+        let v1 = online.all_dirty()[0].state.version;
+        c.set_pos([5.0, 0.0, 0.0]);
+        online.release("cy", 1);
+        online.saved("cy", v1);
+        assert_eq!(online.len(), 1, "the newer state is not saved yet");
+        let left = online.take_left();
+        assert_eq!(left[0].state.pos, [5.0, 0.0, 0.0]);
+        online.saved("cy", left[0].state.version);
+        assert!(online.is_empty());
+    }
+}
