@@ -387,3 +387,83 @@ async fn required_mode_refuses_a_guest_and_off_mode_refuses_a_login() {
     assert_eq!(answer.result, LoginResult::Disabled.code());
     server.shutdown().await;
 }
+
+/// PostgreSQL stopped mid-play: the game goes on, saves queue up to the bound and retry, what
+/// is past the bound is counted as lost, a login is refused as unavailable (never left
+/// hanging), and when the database is back the queue drains.
+#[tokio::test]
+async fn a_database_that_goes_away_mid_play_loses_only_what_is_past_the_bound() {
+    use support::postgres::{skipped, Postgres};
+    let Some(pg) = Postgres::start() else {
+        skipped("a_database_that_goes_away_mid_play_loses_only_what_is_past_the_bound");
+        return;
+    };
+    let store = Store::open(&pg.url()).await.expect("opens and migrates");
+    let accounts = AccountsConfig {
+        saves: SaveConfig {
+            interval: Duration::from_millis(200),
+            // Two characters may wait for the database; a third one's save is lost.
+            max_dirty: 2,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+            ..SaveConfig::default()
+        },
+        ..AccountsConfig::new(store.clone())
+    };
+    let server = start_server(move |c: &mut ServerConfig| c.accounts = Some(accounts)).await;
+    let addr = server.local_addr();
+    let saves = server.save_metrics().expect("logins on");
+    let mut players = Vec::new();
+    for name in ["Ann", "Bob", "Cid"] {
+        players.push(play(addr, name, true).await.0);
+    }
+    for (k, p) in players.iter_mut().enumerate() {
+        move_to(p, [k as f32, 0.0, 1.0]).await;
+    }
+    eventually("the three are saved", || {
+        saves.saved.load(Ordering::Relaxed) >= 3 && saves.queue_depth.load(Ordering::Relaxed) == 0
+    })
+    .await;
+
+    pg.stop();
+    for (k, p) in players.iter_mut().enumerate() {
+        // The room goes on: every move is applied and echoed while the database is away.
+        move_to(p, [k as f32 + 10.0, 0.0, 2.0]).await;
+    }
+    eventually("saves fail and one is lost past the bound", || {
+        saves.failures.load(Ordering::Relaxed) >= 1 && saves.lost.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    assert_eq!(saves.queue_depth.load(Ordering::Relaxed), 2, "the bound");
+    let started = std::time::Instant::now();
+    let mut newcomer = Client::connect_raw(addr).await;
+    let answer = try_login(&mut newcomer, &login("Dee", "correct horse", true)).await;
+    assert_eq!(answer.result, LoginResult::Unavailable.code());
+    assert!(answer.retry_after_ms > 0);
+    assert!(started.elapsed() < Duration::from_secs(15), "never hangs");
+
+    pg.run();
+    eventually("the queue drains", || {
+        saves.queue_depth.load(Ordering::Relaxed) == 0
+    })
+    .await;
+    // The lost one is saved again at the next checkpoint: it is still dirty in play.
+    let lost = saves.lost.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for (k, name) in ["Ann", "Bob", "Cid"].iter().enumerate() {
+        let saved = store
+            .character(&AccountName::parse(name).expect("valid"))
+            .await
+            .expect("reads")
+            .expect("saved");
+        assert_eq!(saved.pos, [k as f32 + 10.0, 0.0, 2.0], "{name}");
+    }
+    assert_eq!(
+        saves.lost.load(Ordering::Relaxed),
+        lost,
+        "none lost once back"
+    );
+    let answer = try_login(&mut newcomer, &login("Dee", "correct horse", true)).await;
+    assert_eq!(answer.result, 0, "logins work again");
+    server.shutdown().await;
+}

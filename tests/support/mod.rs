@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod nats;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::time::Duration;

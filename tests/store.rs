@@ -2,13 +2,15 @@
 //! cluster this test starts itself (Debian's `postgresql`; without it the PostgreSQL tests
 //! print SKIPPED and name the package).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use game_server::adapters::db::{Backend, Store, StoreError};
 use game_server::game::accounts::{hash_password, verify_password, AccountName};
 use game_server::game::saves::{CharacterRecord, Place};
+use support::postgres::{skipped, Postgres};
 
 fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -214,123 +216,6 @@ async fn a_bad_spec_or_an_unreachable_server_is_a_one_line_error() {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "never hangs"
-    );
-}
-
-/// A PostgreSQL cluster in a temp directory, on a Unix socket there; stopped on drop.
-struct Postgres {
-    dir: PathBuf,
-    bin: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl Postgres {
-    fn start() -> Option<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())?;
-        let dir = temp_dir("pg");
-        // initdb refuses to run as root: the cluster is owned by the `postgres` user then.
-        let as_postgres = is_root();
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown of the cluster's directory to postgres");
-        }
-        let port = 40_000 + (std::process::id() % 20_000) as u16;
-        let pg = Postgres {
-            dir,
-            bin,
-            port,
-            as_postgres,
-        };
-        let data = pg.dir.join("data");
-        let init = pg
-            .command("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
-            .output()
-            .expect("initdb runs");
-        assert!(
-            init.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -p {} -c fsync=off",
-            pg.dir.display(),
-            pg.port
-        );
-        let start = pg
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &options, "-w", "-l"])
-            .arg(pg.dir.join("log"))
-            .arg("start")
-            .output()
-            .expect("pg_ctl runs");
-        assert!(
-            start.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&start.stderr)
-        );
-        Some(pg)
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres@localhost/postgres?host={}&port={}",
-            self.dir.display(),
-            self.port
-        )
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn skipped(what: &str) {
-    eprintln!(
-        "\n!!!!!!!! SKIPPED: {what}: PostgreSQL is not installed (Debian package `postgresql`; \
-         .ci/run installs it) !!!!!!!!\n"
     );
 }
 
