@@ -467,3 +467,87 @@ async fn a_database_that_goes_away_mid_play_loses_only_what_is_past_the_bound() 
     assert_eq!(answer.result, 0, "logins work again");
     server.shutdown().await;
 }
+
+async fn server_with_grace(db: &Path, grace: Duration) -> GameServer {
+    let mut accounts = accounts(db, LoginMode::Optional).await;
+    accounts.reconnect_grace = Some(grace);
+    start_server(move |c: &mut ServerConfig| c.accounts = Some(accounts)).await
+}
+
+/// Reads frames until `until` passes, and returns their ids with the player they name (for
+/// the room's enter, move and leave broadcasts).
+async fn frames_for(client: &mut Client, until: Duration) -> Vec<(u16, i32)> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + until;
+    while let Ok(Some((id, body))) =
+        tokio::time::timeout_at(deadline, client.try_next_frame()).await
+    {
+        let player = match id {
+            SBroadcastEnterGame::ID => SBroadcastEnterGame::decode(&body).map(|p| p.player_id),
+            SBroadcastMove::ID => SBroadcastMove::decode(&body).map(|p| p.player_id),
+            SBroadcastLeaveGame::ID => SBroadcastLeaveGame::decode(&body).map(|p| p.player_id),
+            _ => Ok(0),
+        };
+        seen.push((id, player.expect("a valid broadcast")));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_dropped_character_is_taken_back_within_the_grace_and_nobody_sees_it_go() {
+    let db = temp_db("resume");
+    let server = server_with_grace(&db, Duration::from_secs(5)).await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = Client::join(addr).await;
+    let (mut player, _) = play(addr, "Comeback", true).await;
+    let id = player.player_id;
+    move_to(&mut player, [4.0, 0.0, 9.0]).await;
+    drop(player); // the connection drops: no C_LeaveGame
+    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
+    assert!(
+        !seen.contains(&(SBroadcastLeaveGame::ID, id)),
+        "parked, not gone: {seen:?}"
+    );
+    let (mut again, at) = play(addr, "Comeback", false).await;
+    assert_eq!(again.player_id, id, "the same player, the same id");
+    assert_eq!(at, [4.0, 0.0, 9.0]);
+    move_to(&mut again, [5.0, 0.0, 9.0]).await;
+    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
+    assert!(seen.contains(&(SBroadcastMove::ID, id)), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|&(p, who)| who == id && p != SBroadcastMove::ID),
+        "no leave and no enter of it for the others: {seen:?}"
+    );
+    let stats = server.login_stats().expect("logins on");
+    assert_eq!(stats.resumed.load(Ordering::Relaxed), 1);
+    server.shutdown().await;
+    assert_eq!(saved_position(&db, "Comeback").await, Some([5.0, 0.0, 9.0]));
+}
+
+#[tokio::test]
+async fn a_dropped_character_leaves_when_its_grace_ends_and_is_saved() {
+    let db = temp_db("expire");
+    let server = server_with_grace(&db, Duration::from_millis(300)).await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = Client::join(addr).await;
+    let (mut player, _) = play(addr, "Gone", true).await;
+    let id = player.player_id;
+    move_to(&mut player, [-3.0, 0.0, 3.0]).await;
+    drop(player);
+    let seen = frames_for(&mut watcher, Duration::from_secs(2)).await;
+    assert!(seen.contains(&(SBroadcastLeaveGame::ID, id)), "{seen:?}");
+    let stats = server.login_stats().expect("logins on");
+    assert_eq!(stats.expired.load(Ordering::Relaxed), 1);
+    let saves = server.save_metrics().expect("logins on");
+    eventually("the leave is saved", || {
+        saves.queue_depth.load(Ordering::Relaxed) == 0 && saves.saved.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    // A login after the grace enters anew, where it was saved, under a new id.
+    let (again, at) = play(addr, "Gone", false).await;
+    assert_ne!(again.player_id, id);
+    assert_eq!(at, [-3.0, 0.0, 3.0]);
+    server.shutdown().await;
+}

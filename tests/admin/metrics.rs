@@ -250,7 +250,12 @@ async fn logins_and_saves_are_counted_in_metrics() {
     let admin = game_server::admin::AdminConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     let server = start_server(|c| {
         c.admin = Some(admin);
-        c.accounts = Some(AccountsConfig::new(store));
+        // A dropped connection's character leaves at once (no reconnect grace): its leave
+        // is what gets saved.
+        c.accounts = Some(AccountsConfig {
+            reconnect_grace: None,
+            ..AccountsConfig::new(store)
+        });
     })
     .await;
     let (addr, admin) = (server.local_addr(), server.admin_addr().expect("admin on"));

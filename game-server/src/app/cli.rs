@@ -160,6 +160,10 @@ pub struct Cli {
     /// if the process is killed).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     save_interval_secs: u64,
+    /// Seconds a logged-in character whose connection dropped stays in the room, standing
+    /// still, for a login to take it back (0 = it leaves at once; room mode only).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    reconnect_grace_secs: u64,
     /// Instead of serving: `gen-cert DIR` makes a development CA and server certificate.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -256,6 +260,8 @@ impl Cli {
                 interval: Duration::from_secs(self.save_interval_secs),
                 ..SaveConfig::default()
             },
+            reconnect_grace: (self.reconnect_grace_secs > 0)
+                .then(|| Duration::from_secs(self.reconnect_grace_secs)),
         })
     }
 }

@@ -85,6 +85,10 @@ pub struct AccountsConfig {
     pub guest_grace: Duration,
     /// Checkpoints and bounds of the save task.
     pub saves: SaveConfig,
+    /// How long a logged-in character whose connection dropped stays in the room for a
+    /// login to take it back (room mode; a world's player leaves at once). Default 10 s;
+    /// `None` for a leave at once.
+    pub reconnect_grace: Option<Duration>,
 }
 
 impl AccountsConfig {
@@ -95,6 +99,7 @@ impl AccountsConfig {
             store,
             guest_grace: Duration::from_millis(250),
             saves: SaveConfig::default(),
+            reconnect_grace: Some(Duration::from_secs(10)),
         }
     }
 }

@@ -493,9 +493,16 @@ fn start_accounts(config: &AccountsConfig, world: Option<&WorldConfig>) -> Arc<A
         checkpoint_secs = config.saves.interval.as_secs_f64(),
         "accounts and saved characters on"
     );
+    // A world's regions hold a player's connection in more than one place; taking a parked
+    // player back there is not built yet, so a dropped world player leaves at once.
+    let reconnect_grace = match place {
+        Place::Room => config.reconnect_grace,
+        Place::World => None,
+    };
     Arc::new(Accounts::new(
         config.mode,
         config.guest_grace,
+        reconnect_grace,
         place,
         config.store.clone(),
         online,

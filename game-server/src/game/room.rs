@@ -49,6 +49,15 @@ pub enum RoomJob<O> {
         /// Its state as the save task reads it.
         character: Arc<LiveCharacter>,
     },
+    /// A parked player (its connection dropped, its character still in the room) is taken
+    /// back over a new connection: only the new connection hears of it (the player list),
+    /// the others see no leave and no enter.
+    Rebind {
+        /// The player's id, kept from its first connection.
+        player_id: i32,
+        /// The new connection.
+        outbox: O,
+    },
     /// A player moved (already validated as finite).
     Move {
         /// Who moved.
@@ -169,6 +178,21 @@ impl<O: Outbox> GameRoom<O> {
             .store(self.players.len(), Ordering::Relaxed);
 
         // The newcomer learns who is here (itself included) at once, as in the course.
+        self.send_player_list(player_id);
+        // A guest enters at (0, 0, 0), as in the course; a character where it was saved.
+        self.broadcast(&SBroadcastEnterGame {
+            player_id,
+            pos_x: pos[0],
+            pos_y: pos[1],
+            pos_z: pos[2],
+        });
+    }
+
+    /// Sends `player_id` everyone in the room, itself flagged.
+    fn send_player_list(&self, player_id: i32) {
+        let Some(me) = self.players.get(&player_id) else {
+            return;
+        };
         let everyone: Vec<Player> = self
             .players
             .iter()
@@ -180,30 +204,38 @@ impl<O: Outbox> GameRoom<O> {
                 pos_z: p.pos[2],
             })
             .collect();
-        if let Some(newcomer) = self.players.get(&player_id) {
-            for list in player_lists(&everyone) {
-                match list {
-                    Ok(frame) => {
-                        self.stats
-                            .sent
-                            .add_single_writer(SPlayerList::ID, 1, frame.len() as u64);
-                        self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
-                        self.stats
-                            .bytes_out
-                            .fetch_add(frame.len() as u64, Ordering::Relaxed);
-                        newcomer.outbox.send(frame);
-                    }
-                    Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
+        for list in player_lists(&everyone) {
+            match list {
+                Ok(frame) => {
+                    self.stats
+                        .sent
+                        .add_single_writer(SPlayerList::ID, 1, frame.len() as u64);
+                    self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .bytes_out
+                        .fetch_add(frame.len() as u64, Ordering::Relaxed);
+                    me.outbox.send(frame);
                 }
+                Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
             }
         }
-        // A guest enters at (0, 0, 0), as in the course; a character where it was saved.
-        self.broadcast(&SBroadcastEnterGame {
-            player_id,
-            pos_x: pos[0],
-            pos_y: pos[1],
-            pos_z: pos[2],
-        });
+    }
+
+    /// A parked player's character taken back over a new connection: the others see
+    /// nothing; the new connection gets the player list now and what is broadcast after it.
+    fn rebind(&mut self, player_id: i32, outbox: O) {
+        let joined_at = Some((self.pending_bytes, self.pending.len()));
+        let Some(player) = self.players.get_mut(&player_id) else {
+            tracing::warn!(player_id, "rebind ignored: player not in the room");
+            return;
+        };
+        player.outbox = outbox;
+        player.joined_at = joined_at;
+        if player.moves_outbox.take().is_some() {
+            // Its UDP binding belonged to the old connection.
+            self.udp_receivers -= 1;
+        }
+        self.send_player_list(player_id);
     }
 
     fn move_player(&mut self, player_id: i32, pos: [f32; 3]) {
@@ -372,6 +404,7 @@ impl<O: Outbox> GameRoom<O> {
                 pos,
                 character,
             } => self.enter(player_id, outbox, pos, Some(character)),
+            RoomJob::Rebind { player_id, outbox } => self.rebind(player_id, outbox),
             RoomJob::Move { player_id, pos } => self.move_player(player_id, pos),
             RoomJob::Leave { player_id } => self.leave(player_id),
             RoomJob::Chat { player_id, message } => self.chat(player_id, message),
@@ -532,6 +565,63 @@ mod tests {
         assert_eq!(character.state().pos, [8.0, 0.0, -3.0]);
         assert_eq!(character.state().version, 5);
         assert_eq!(room.position(2), Some([8.0, 0.0, -3.0]));
+    }
+
+    #[test]
+    fn a_rebound_player_gets_the_list_on_its_new_connection_and_the_others_see_nothing() {
+        let mut room = room();
+        let (a, b, b2) = (Inbox::default(), Inbox::default(), Inbox::default());
+        room.run(RoomJob::Enter {
+            player_id: 1,
+            outbox: a.clone(),
+        });
+        room.run(RoomJob::Enter {
+            player_id: 2,
+            outbox: b.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 2,
+            pos: [5.0, 0.0, 5.0],
+        });
+        room.flush();
+        let seen_by_a = a.frames().len();
+        let seen_by_b = b.frames().len();
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [1.0, 0.0, 1.0],
+        });
+        room.run(RoomJob::Rebind {
+            player_id: 2,
+            outbox: b2.clone(),
+        });
+        room.run(RoomJob::Move {
+            player_id: 1,
+            pos: [2.0, 0.0, 2.0],
+        });
+        room.flush();
+        let frames = b2.frames();
+        let list = SPlayerList::decode(&frames[0].1).expect("the list first");
+        let me = list.players.iter().find(|p| p.is_self).expect("itself");
+        assert_eq!((me.player_id, me.pos_x), (2, 5.0), "same id, same place");
+        let moves: Vec<f32> = frames[1..]
+            .iter()
+            .map(|(id, body)| {
+                assert_eq!(*id, MOVE, "only what came after the list");
+                SBroadcastMove::decode(body).expect("move").pos_x
+            })
+            .collect();
+        assert_eq!(
+            moves,
+            [2.0],
+            "the move before the rebind is in the list already"
+        );
+        let ids: Vec<u16> = a.frames()[seen_by_a..].iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [MOVE, MOVE], "no leave, no enter for the others");
+        assert_eq!(
+            b.frames().len(),
+            seen_by_b,
+            "the old connection gets nothing more"
+        );
     }
 
     #[test]

@@ -74,6 +74,22 @@ impl Seat {
         }
     }
 
+    /// Takes a parked player (its connection dropped, its character still in the game) back
+    /// over `session`: the others see nothing. Room mode only: a world's regions hold a
+    /// player's connection in more than one place, and the rejoin of all of them is not
+    /// built yet.
+    pub fn rebind(&mut self, player_id: i32, session: &Arc<Session>) -> Result<(), String> {
+        match self {
+            Seat::Room(room) => room
+                .try_push_control(RoomJob::Rebind {
+                    player_id,
+                    outbox: Arc::clone(session),
+                })
+                .map_err(|_| "room is full of pending entries".to_owned()),
+            Seat::World(_) => Err("a world player cannot be taken back yet".to_owned()),
+        }
+    }
+
     /// Pushes an input; refused when the player's room or region is full.
     pub fn input(&mut self, player_id: i32, input: PlayerInput) -> Result<(), QueueFull<()>> {
         match self {

@@ -98,11 +98,11 @@ impl std::fmt::Debug for Saver {
 }
 
 /// What the task saves from, and how.
-pub struct SaverParts<H> {
+pub struct SaverParts<H, P = ()> {
     /// The database.
     pub store: Store,
     /// The characters in play and leaving.
-    pub online: Arc<Mutex<Online<H>>>,
+    pub online: Arc<Mutex<Online<H, P>>>,
     /// Pacing and bounds.
     pub config: SaveConfig,
     /// Room or world.
@@ -113,7 +113,7 @@ pub struct SaverParts<H> {
 
 impl Saver {
     /// Starts the task (inside a tokio runtime).
-    pub fn start<H: Clone + Send + 'static>(parts: SaverParts<H>) -> Saver {
+    pub fn start<H: Clone + Send + 'static, P: Send + 'static>(parts: SaverParts<H, P>) -> Saver {
         let wake = Arc::new(Notify::new());
         let stop = CancellationToken::new();
         let metrics = Arc::new(SaveMetrics::default());
@@ -161,14 +161,14 @@ struct Versioned {
     version: u64,
 }
 
-struct Task<H> {
-    parts: SaverParts<H>,
+struct Task<H, P> {
+    parts: SaverParts<H, P>,
     queue: SaveQueue<AccountName, Versioned>,
     metrics: Arc<SaveMetrics>,
 }
 
-async fn run<H: Clone + Send + 'static>(
-    parts: SaverParts<H>,
+async fn run<H: Clone + Send + 'static, P: Send + 'static>(
+    parts: SaverParts<H, P>,
     wake: Arc<Notify>,
     stop: CancellationToken,
     metrics: Arc<SaveMetrics>,
@@ -207,8 +207,8 @@ async fn run<H: Clone + Send + 'static>(
     task.flush().await;
 }
 
-impl<H: Clone> Task<H> {
-    fn online(&self) -> MutexGuard<'_, Online<H>> {
+impl<H: Clone, P> Task<H, P> {
+    fn online(&self) -> MutexGuard<'_, Online<H, P>> {
         self.parts.online.lock().unwrap_or_else(|e| e.into_inner())
     }
 

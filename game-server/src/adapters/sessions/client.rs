@@ -35,7 +35,9 @@ use std::time::Instant;
 use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, Session};
 
 use crate::adapters::metrics::TrafficHandle;
-use crate::adapters::sessions::login::{answer, close_when_sent, start_login, start_timer, Lobby};
+use crate::adapters::sessions::login::{
+    answer, close_when_sent, start_login, start_timer, Lobby, Parked,
+};
 use crate::adapters::sessions::shared::{drop_full_input, Shared};
 use crate::adapters::sessions::udp::link::UdpLink;
 use crate::adapters::sessions::udp::stats::bump;
@@ -63,6 +65,9 @@ pub struct ClientSession {
     /// Set by `on_connected`, before any packet can arrive.
     session: Option<Arc<Session>>,
     player_id: i32,
+    /// The id the session manager knows this connection by: its own, even when it took a
+    /// parked character (and that character's id) back.
+    registered_id: i32,
     /// True once this player's leave job was pushed, so it is pushed once.
     left: bool,
     /// The move rate and the refusal budget: the player's, shared with its UDP session.
@@ -99,6 +104,7 @@ impl ClientSession {
             shared,
             session: None,
             player_id: 0,
+            registered_id: 0,
             left: false,
             lobby: None,
         }
@@ -118,7 +124,7 @@ impl ClientSession {
             Step::Pass => {
                 if lobby.door.phase() == Phase::Playing {
                     // Entered by a login or the grace: the seat comes back to the session.
-                    self.seat = lobby.seat.take();
+                    self.take_seat(&mut lobby);
                 }
                 Ok(true)
             }
@@ -176,23 +182,53 @@ impl ClientSession {
         }
     }
 
-    fn leave(&mut self) {
+    /// Takes the seat back from the lobby (entered there by a login or the grace), with the
+    /// player id of a parked character the login took back.
+    fn take_seat(&mut self, lobby: &mut Lobby) {
+        if self.seat.is_none() {
+            self.seat = lobby.seat.take();
+        }
+        if let Some(id) = lobby.player_id.take() {
+            self.player_id = id;
+        }
+    }
+
+    /// Takes the player out of the game, or, for a logged-in character whose connection
+    /// dropped (`dropped`), parks it for the reconnect grace.
+    fn leave(&mut self, dropped: bool) {
         if self.left {
             return;
         }
         self.left = true;
         let mut account = None;
-        let playing = match &self.lobby {
+        let playing = match self.lobby.clone() {
             None => true,
             Some(lobby) => {
-                let mut lobby = lock(lobby);
-                if self.seat.is_none() {
-                    self.seat = lobby.seat.take();
-                }
+                let mut lobby = lock(&lobby);
+                self.take_seat(&mut lobby);
                 account = lobby.account.take();
                 lobby.door.close() == Phase::Playing
             }
         };
+        if let (true, true, Some(key), Some(accounts), Some(session)) = (
+            playing,
+            dropped,
+            &account,
+            &self.shared.accounts,
+            &self.session,
+        ) {
+            if let Some(seat) = self.seat.take() {
+                let parked = Parked {
+                    player_id: self.player_id,
+                    seat,
+                };
+                match accounts.park(key, session.id(), parked) {
+                    // Still in the game, with its seat: nothing to leave, nothing to forget.
+                    Ok(()) => return,
+                    Err(parked) => self.seat = Some(parked.seat),
+                }
+            }
+        }
         if playing {
             let left = self
                 .seat
@@ -232,6 +268,7 @@ impl PacketSession for ClientSession {
             return;
         };
         self.player_id = player_id;
+        self.registered_id = player_id;
         if let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) {
             tracing::info!(player_id = self.player_id, peer = %session.peer_addr(), suppressed, "connected");
         }
@@ -241,6 +278,7 @@ impl PacketSession for ClientSession {
                 door: Door::new(accounts.mode),
                 seat: self.seat.take(),
                 account: None,
+                player_id: None,
             }));
             start_timer(
                 accounts,
@@ -279,7 +317,16 @@ impl PacketSession for ClientSession {
     }
 
     fn on_disconnected(&mut self, session: &Arc<Session>, reason: &CloseReason) {
-        self.leave();
+        // A network's fault parks a logged-in character for the reconnect grace; a close the
+        // server or the protocol chose does not.
+        let dropped = matches!(
+            reason,
+            CloseReason::ClientClosing
+                | CloseReason::SocketError { .. }
+                | CloseReason::IdleTimeout
+                | CloseReason::SlowConsumer { .. }
+        );
+        self.leave(dropped);
         // The player's token dies with this session, and its UDP session with it.
         if let Some(link) = self
             .shared
@@ -292,7 +339,7 @@ impl PacketSession for ClientSession {
         if let Some(seat) = self.seat.as_mut() {
             seat.forget();
         }
-        self.shared.sessions.remove(self.player_id);
+        self.shared.sessions.remove(self.registered_id);
         self.shared.metrics.closed(reason);
         let Some(suppressed) = self.shared.peer_log.allow(Instant::now()) else {
             return;
@@ -334,7 +381,7 @@ impl PacketHandler for ClientSession {
     }
 
     fn on_c_leave_game(&mut self, _packet: CLeaveGame) {
-        self.leave();
+        self.leave(false);
         self.close(CloseReason::ServerClosing);
     }
 

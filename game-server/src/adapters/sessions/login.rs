@@ -61,9 +61,12 @@ pub(crate) struct Accounts {
     pub mode: LoginMode,
     /// Silence that makes a guest (optional mode).
     pub guest_grace: Duration,
+    /// How long a dropped connection's character stays parked in the game; `None` for a
+    /// leave at once (off, or world mode, which cannot take a player back yet).
+    pub reconnect_grace: Option<Duration>,
     pub place: Place,
     store: Store,
-    pub online: Arc<Mutex<Online<Arc<Session>>>>,
+    pub online: Arc<Mutex<Online<Arc<Session>, Parked>>>,
     pub saver: Saver,
     by_account: Mutex<Throttle<String>>,
     by_address: Mutex<Throttle<IpAddr>>,
@@ -78,6 +81,16 @@ struct Granted {
     character: Arc<LiveCharacter>,
     /// Where it stands; `None` for a new character in the world (its spawn point).
     pos: Option<[f32; 3]>,
+    /// A parked character, still in the game: taken back rather than entered.
+    resumed: Option<Parked>,
+}
+
+/// A character whose connection dropped, still in the game: what takes it back.
+pub(crate) struct Parked {
+    /// Its player id, kept by the connection that takes it back.
+    pub player_id: i32,
+    /// Its seat, entered.
+    pub seat: Seat,
 }
 
 /// A refused login: the result and, for a limit, when to try again.
@@ -91,9 +104,10 @@ impl Accounts {
     pub fn new(
         mode: LoginMode,
         guest_grace: Duration,
+        reconnect_grace: Option<Duration>,
         place: Place,
         store: Store,
-        online: Arc<Mutex<Online<Arc<Session>>>>,
+        online: Arc<Mutex<Online<Arc<Session>, Parked>>>,
         saver: Saver,
     ) -> Self {
         // argon2 takes ~20 MiB and a core for tens of ms: as many at once as there are cores.
@@ -105,6 +119,7 @@ impl Accounts {
         Accounts {
             mode,
             guest_grace,
+            reconnect_grace,
             place,
             store,
             online,
@@ -150,17 +165,18 @@ impl Accounts {
         };
         let one_at_a_time = stripe.lock().await;
         let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
-        let (character, pos) = match claimed {
+        let (character, pos, resumed) = match claimed {
             Claim::Found {
                 character,
                 replaced,
+                resumed,
             } => {
                 if let Some(older) = replaced {
                     self.stats.replaced.fetch_add(1, Ordering::Relaxed);
                     replace(older);
                 }
                 let pos = character.state().pos;
-                (character, Some(pos))
+                (character, Some(pos), resumed)
             }
             Claim::Absent => {
                 let saved = db(self.store.character(&name)).await?;
@@ -201,7 +217,7 @@ impl Accounts {
                     // rather than let two sessions play one character.
                     replace(older);
                 }
-                (character, pos)
+                (character, pos, None)
             }
         };
         if let Err(e) = db(self.store.touch_login(&name, now_ms())).await {
@@ -212,6 +228,7 @@ impl Accounts {
                 name,
                 character,
                 pos,
+                resumed,
             },
             one_at_a_time,
         ))
@@ -286,6 +303,31 @@ impl Accounts {
             self.saver.wake();
         }
     }
+
+    /// A session that played a character lost its connection: the character stays in the
+    /// game, parked, for the reconnect grace; a login within it takes it back, else it
+    /// leaves then and is saved. `Err` gives the seat back when there is no grace or the
+    /// session no longer plays the account: the caller lets it leave at once.
+    pub fn park(self: &Arc<Self>, key: &str, session: u64, parked: Parked) -> Result<(), Parked> {
+        let Some(grace) = self.reconnect_grace else {
+            return Err(parked);
+        };
+        let token = lock(&self.online).park(key, session, parked)?;
+        self.stats.parked.fetch_add(1, Ordering::Relaxed);
+        let accounts = Arc::clone(self);
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let expired = lock(&accounts.online).unpark(&key, token);
+            if let Some(mut parked) = expired {
+                accounts.stats.expired.fetch_add(1, Ordering::Relaxed);
+                parked.seat.leave(parked.player_id);
+                parked.seat.forget();
+                accounts.saver.wake();
+            }
+        });
+        Ok(())
+    }
 }
 
 /// Closes a session whose account logged in elsewhere, once what it was sent (its own
@@ -331,6 +373,9 @@ pub(crate) struct Lobby {
     pub seat: Option<Seat>,
     /// The account this connection plays, once its login passed.
     pub account: Option<String>,
+    /// The player id of a parked character this connection took back (its own id is then
+    /// not used): the session adopts it with the seat.
+    pub player_id: Option<i32>,
 }
 
 /// Sends `S_Login`.
@@ -415,12 +460,21 @@ pub(crate) fn start_login(
             Ok((granted, _account_lock)) => {
                 let key = granted.name.key().to_owned();
                 if !lobby.door.checked(true) {
-                    // Closed while it was checked: give the character back to be saved.
+                    // Closed while it was checked: give the character back to be saved
+                    // (a parked one leaves the game first).
                     drop(lobby);
+                    if let Some(mut parked) = granted.resumed {
+                        parked.seat.leave(parked.player_id);
+                        parked.seat.forget();
+                    }
                     accounts.release(&key, session.id());
                     return;
                 }
                 accounts.stats.count(LoginResult::Ok);
+                if let Some(parked) = granted.resumed {
+                    resume(&accounts, &mut lobby, &session, key, parked);
+                    return;
+                }
                 answer(&session, LoginResult::Ok, player_id, None);
                 let entered = match lobby.seat.as_mut() {
                     Some(seat) => {
@@ -446,4 +500,35 @@ pub(crate) fn start_login(
             }
         }
     });
+}
+
+/// A login took a parked character back: same player id, same place, no leave or enter for
+/// the others. The session adopts the seat and the id from the lobby.
+fn resume(
+    accounts: &Accounts,
+    lobby: &mut Lobby,
+    session: &Arc<Session>,
+    key: String,
+    parked: Parked,
+) {
+    let Parked {
+        player_id,
+        mut seat,
+    } = parked;
+    answer(session, LoginResult::Ok, player_id, None);
+    match seat.rebind(player_id, session) {
+        Ok(()) => {
+            accounts.stats.resumed.fetch_add(1, Ordering::Relaxed);
+            lobby.seat = Some(seat);
+            lobby.player_id = Some(player_id);
+            lobby.account = Some(key);
+        }
+        Err(reason) => {
+            seat.leave(player_id);
+            seat.forget();
+            lobby.door.close();
+            accounts.release(&key, session.id());
+            session.disconnect(CloseReason::ApplicationError(reason));
+        }
+    }
 }

@@ -8,6 +8,11 @@
 //!   loads a row that a save in flight is about to overwrite.
 //! - **Nothing is written twice.** Each slot knows the version the database holds; the save
 //!   task asks only for what changed since.
+//! - **A dropped connection parks its character.** [`Online::park`] keeps the character in
+//!   the world with no session, holding what the caller needs to take it back (`P`: its seat
+//!   and player id). A login within the grace gets it back from [`Online::claim`], the same
+//!   character in the same place; after the grace [`Online::unpark`] hands it to the caller
+//!   to leave, and it is saved like any leave.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,24 +30,36 @@ pub struct Owner<H> {
 }
 
 #[derive(Debug)]
-struct Slot<H> {
+struct Slot<H, P> {
     name: AccountName,
     owner: Option<Owner<H>>,
+    /// A parked character: still in the world, no session; its parking's token and what
+    /// takes it back.
+    parked: Option<(u64, P)>,
     character: Arc<LiveCharacter>,
     /// The highest version the database holds.
     saved: u64,
 }
 
+impl<H, P> Slot<H, P> {
+    /// Nobody plays it and it is not in the world: only its last save keeps it here.
+    fn is_left(&self) -> bool {
+        self.owner.is_none() && self.parked.is_none()
+    }
+}
+
 /// What [`Online::claim`] found.
 #[derive(Debug)]
-pub enum Claim<H> {
-    /// The character is here (in play, or saving after a leave): the new session plays
-    /// this state; `replaced` is the session that played it until now, if any.
+pub enum Claim<H, P> {
+    /// The character is here (in play, parked, or saving after a leave): the new session
+    /// plays this state; `replaced` is the session that played it until now, if any.
     Found {
         /// The state the new session plays.
         character: Arc<LiveCharacter>,
         /// The older session, to be closed.
         replaced: Option<H>,
+        /// A parked character: still in the world, to be taken back rather than entered.
+        resumed: Option<P>,
     },
     /// Not here: load it from the database and [`Online::insert`] it.
     Absent,
@@ -61,31 +78,43 @@ pub struct Dirty {
     pub left: bool,
 }
 
-/// Accounts in play or waiting for their last save, by name key.
+/// Accounts in play, parked, or waiting for their last save, by name key.
 #[derive(Debug)]
-pub struct Online<H> {
-    slots: HashMap<String, Slot<H>>,
+pub struct Online<H, P = ()> {
+    slots: HashMap<String, Slot<H, P>>,
     /// Keys released since the save task last looked.
     left: Vec<String>,
+    next_token: u64,
 }
 
-impl<H> Default for Online<H> {
+impl<H, P> Default for Online<H, P> {
     fn default() -> Self {
         Online {
             slots: HashMap::new(),
             left: Vec::new(),
+            next_token: 1,
         }
     }
 }
 
-impl<H: Clone> Online<H> {
+impl<H: Clone, P> Online<H, P> {
     /// Gives `name`'s character to `session` if it is here. The character continues from
     /// its state now in a fresh [`LiveCharacter`]: the older session's room or region may
     /// still apply a move or two before its leave, and those go to the old one, unseen.
-    pub fn claim(&mut self, name: &AccountName, session: u64, handle: H) -> Claim<H> {
+    pub fn claim(&mut self, name: &AccountName, session: u64, handle: H) -> Claim<H, P> {
         let Some(slot) = self.slots.get_mut(name.key()) else {
             return Claim::Absent;
         };
+        if let Some((_, resumed)) = slot.parked.take() {
+            // Still in the world and nobody else writes to it: the same character, taken
+            // back where it stands.
+            slot.owner = Some(Owner { session, handle });
+            return Claim::Found {
+                character: Arc::clone(&slot.character),
+                replaced: None,
+                resumed: Some(resumed),
+            };
+        }
         let state = slot.character.state();
         let character = Arc::new(LiveCharacter::new(
             state.pos,
@@ -100,6 +129,7 @@ impl<H: Clone> Online<H> {
         Claim::Found {
             character,
             replaced,
+            resumed: None,
         }
     }
 
@@ -119,6 +149,7 @@ impl<H: Clone> Online<H> {
         let slot = Slot {
             name,
             owner: Some(Owner { session, handle }),
+            parked: None,
             character,
             saved,
         };
@@ -139,6 +170,37 @@ impl<H: Clone> Online<H> {
         slot.owner = None;
         self.left.push(key.to_owned());
         true
+    }
+
+    /// `session`'s connection dropped: its character stays in the world, parked with
+    /// `parked`, until [`Online::claim`] takes it back or [`Online::unpark`] ends it. The
+    /// token names this parking to `unpark`. `Err(parked)` if `session` no longer plays the
+    /// account (another session took it): the caller lets it leave.
+    pub fn park(&mut self, key: &str, session: u64, parked: P) -> Result<u64, P> {
+        let Some(slot) = self
+            .slots
+            .get_mut(key)
+            .filter(|s| s.owner.as_ref().is_some_and(|o| o.session == session))
+        else {
+            return Err(parked);
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        slot.owner = None;
+        slot.parked = Some((token, parked));
+        Ok(token)
+    }
+
+    /// The grace of parking `token` ended: if the character is still parked there, it is
+    /// handed back to leave the world, and saved as a leave.
+    pub fn unpark(&mut self, key: &str, token: u64) -> Option<P> {
+        let slot = self.slots.get_mut(key)?;
+        if slot.parked.as_ref().is_none_or(|(t, _)| *t != token) {
+            return None;
+        }
+        let (_, parked) = slot.parked.take()?;
+        self.left.push(key.to_owned());
+        Some(parked)
     }
 
     /// The keys released since the last call, each with its state if it changed since its
@@ -171,7 +233,7 @@ impl<H: Clone> Online<H> {
             name: slot.name.clone(),
             state,
             created_ms: slot.character.created_ms(),
-            left: slot.owner.is_none(),
+            left: slot.is_left(),
         })
     }
 
@@ -187,23 +249,24 @@ impl<H: Clone> Online<H> {
     /// Drops `key` if nobody plays it, whether or not its last state was saved (a save lost
     /// to a full queue is counted there; the slot must not outlive it unbounded).
     pub fn forget_left(&mut self, key: &str) {
-        if self.slots.get(key).is_some_and(|s| s.owner.is_none()) {
+        if self.slots.get(key).is_some_and(Slot::is_left) {
             self.slots.remove(key);
         }
     }
 
     fn settle(&mut self, key: &str) {
-        let done = self.slots.get(key).is_some_and(|slot| {
-            slot.owner.is_none() && slot.character.state().version <= slot.saved
-        });
+        let done = self
+            .slots
+            .get(key)
+            .is_some_and(|slot| slot.is_left() && slot.character.state().version <= slot.saved);
         if done {
             self.slots.remove(key);
         }
     }
 
-    /// Accounts in play.
+    /// Accounts in play (parked ones included: they are in the world).
     pub fn playing(&self) -> usize {
-        self.slots.values().filter(|s| s.owner.is_some()).count()
+        self.slots.values().filter(|s| !s.is_left()).count()
     }
 
     /// Accounts held: in play, or left and not yet saved.
@@ -231,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_second_login_takes_the_character_from_where_the_first_left_it() {
-        let mut online = Online::default();
+        let mut online: Online<&str> = Online::default();
         let first = new_character(1.0);
         assert!(online
             .insert(name("Rookie"), 1, "s1", Arc::clone(&first), 0)
@@ -240,6 +303,7 @@ mod tests {
         let Claim::Found {
             character,
             replaced,
+            ..
         } = online.claim(&name("ROOKIE"), 2, "s2")
         else {
             panic!("the account is in play");
@@ -256,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_character_stays_until_its_last_state_is_saved() {
-        let mut online = Online::default();
+        let mut online: Online<()> = Online::default();
         let c = new_character(1.0);
         online.insert(name("Ann"), 1, (), Arc::clone(&c), 0);
         c.set_pos([2.0, 0.0, 0.0]);
@@ -276,8 +340,56 @@ mod tests {
     }
 
     #[test]
+    fn a_parked_character_is_taken_back_whole_or_leaves_when_its_grace_ends() {
+        let mut online: Online<&str, &str> = Online::default();
+        let c = new_character(1.0);
+        online.insert(name("Dot"), 1, "s1", Arc::clone(&c), 0);
+        assert_eq!(
+            online.park("dot", 9, "seat"),
+            Err("seat"),
+            "not its session"
+        );
+        let token = online.park("dot", 1, "seat").expect("parked");
+        assert_eq!(online.playing(), 1, "still in the world");
+        assert!(online.take_left().is_empty(), "not a leave");
+        assert!(online.all_dirty().iter().all(|d| !d.left));
+        let Claim::Found {
+            character,
+            replaced,
+            resumed,
+        } = online.claim(&name("Dot"), 2, "s2")
+        else {
+            panic!("parked characters are found");
+        };
+        assert!(
+            Arc::ptr_eq(&character, &c),
+            "the same character, still written"
+        );
+        assert_eq!((replaced, resumed), (None, Some("seat")));
+        assert_eq!(
+            online.unpark("dot", token),
+            None,
+            "taken back: the grace ends nothing"
+        );
+        // Parked again, and this time the grace runs out.
+        let token = online.park("dot", 2, "seat2").expect("parked");
+        assert_eq!(
+            online.unpark("dot", token + 1),
+            None,
+            "another parking's token"
+        );
+        assert_eq!(online.unpark("dot", token), Some("seat2"));
+        c.set_pos([3.0, 0.0, 0.0]);
+        let left = online.take_left();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].left);
+        online.saved("dot", left[0].state.version);
+        assert!(online.is_empty());
+    }
+
+    #[test]
     fn a_character_that_did_not_change_is_dropped_at_its_leave_and_not_saved() {
-        let mut online = Online::default();
+        let mut online: Online<()> = Online::default();
         online.insert(name("Bo"), 1, (), new_character(0.0), 1);
         assert!(online.all_dirty().is_empty());
         online.release("bo", 1);
@@ -287,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_save_of_an_older_version_keeps_the_newer_dirty() {
-        let mut online = Online::default();
+        let mut online: Online<()> = Online::default();
         let c = new_character(0.0);
         online.insert(name("Cy"), 1, (), Arc::clone(&c), 0);
         let v1 = online.all_dirty()[0].state.version;

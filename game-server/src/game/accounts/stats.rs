@@ -11,6 +11,12 @@ pub struct LoginStats {
     by_result: [AtomicU64; LoginResult::ALL.len()],
     /// Sessions closed because the same account logged in elsewhere.
     pub replaced: AtomicU64,
+    /// Characters parked when their connection dropped.
+    pub parked: AtomicU64,
+    /// Parked characters taken back by a login within the grace.
+    pub resumed: AtomicU64,
+    /// Parked characters whose grace ran out (they left and were saved).
+    pub expired: AtomicU64,
 }
 
 impl LoginStats {
