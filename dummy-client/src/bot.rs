@@ -18,6 +18,7 @@ use crate::counter::Counter;
 use crate::echo::MoveClock;
 use crate::frames::{take_frames, FrameReceiver};
 use crate::latency::Latency;
+use crate::login::{LoginShared, LoginSide};
 use crate::moves::{self, Tag};
 use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
@@ -186,6 +187,8 @@ pub(crate) struct BotShared {
     chat_seen: Mutex<Vec<(u32, u32)>>,
     /// The server's `S_UdpTicket`, once asked for (`--udp`, see `udp.rs`).
     pub(crate) udp_ticket: OnceLock<SUdpTicket>,
+    /// This connection's login, with `--login` (see `login/`).
+    pub(crate) login: LoginShared,
 }
 
 impl BotShared {
@@ -227,6 +230,7 @@ impl BotShared {
             own_chat_echo: Counter::default(),
             chat_seen: Mutex::new(Vec::new()),
             udp_ticket: OnceLock::new(),
+            login: LoginShared::default(),
         }
     }
 
@@ -313,6 +317,9 @@ pub(crate) struct Bot {
     chats: Option<ChatSeqs>,
     /// The common move's counts since the last read, added to `shared` once per read.
     tally: Tally,
+    /// Its login, with `--login`: until it passes, the bot is not in the room. Boxed: a
+    /// guest's handler stays as small as it was.
+    login: Option<Box<LoginSide>>,
 }
 
 /// What the common move (another bot's next window move) changes, counted in plain fields
@@ -342,7 +349,14 @@ impl Bot {
             order: None,
             chats,
             tally: Tally::default(),
+            login: None,
         }
+    }
+
+    /// Makes this bot log in first (`--login`).
+    pub(crate) fn logging_in(mut self, login: LoginSide) -> Bot {
+        self.login = Some(Box::new(login));
+        self
     }
 
     /// Makes this bot the reference receiver: it records the room's order (see `churn.rs`).
@@ -417,6 +431,10 @@ impl Bot {
     #[inline(always)]
     fn on_move_bits(&mut self, player_id: i32, x: u32, y: u32, z: u32) {
         if y != moves::WINDOW_Y_BITS {
+            // Outside the window (the ramp): only a logging-in bot looks at its own echo.
+            if self.login.is_some() && Some(player_id) == self.player_id {
+                self.on_own_place(x, y, z);
+            }
             return;
         }
         let tag = moves::tag_of_bits(x, z);
@@ -425,7 +443,19 @@ impl Bot {
             self.tally.others += 1;
             return;
         }
+        if self.login.is_some() && Some(player_id) == self.player_id {
+            self.on_own_place(x, y, z);
+        }
         self.on_move_rest(player_id, tag, seen);
+    }
+
+    /// The server echoed this bot's own move to (x, y, z) (raw bits): where its character
+    /// is now, for the position check of its next login (see `login/place.rs`).
+    #[inline(never)]
+    fn on_own_place(&mut self, x: u32, y: u32, z: u32) {
+        if let Some(login) = &mut self.login {
+            login.echoed([f32::from_bits(x), f32::from_bits(y), f32::from_bits(z)]);
+        }
     }
 
     #[inline(never)]
@@ -490,6 +520,12 @@ impl FrameReceiver for Bot {
 }
 
 impl SessionHandler for Bot {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        if let Some(login) = &mut self.login {
+            login.on_connected(session);
+        }
+    }
+
     fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize {
         // A read of many moves (a flush batch is N moves) touches most senders' slots:
         // bring them in at once rather than one miss at a time. A move is 20 bytes and a
@@ -520,10 +556,15 @@ impl SessionHandler for Bot {
         if let Some(chats) = self.chats.take() {
             *self.shared.chat_seen() = chats.into_vec();
         }
+        if let Some(login) = &mut self.login {
+            login.hand_over(&self.shared.login);
+        }
         // A bot that is leaving on purpose (churn) is closed by the server after its
-        // C_LeaveGame: that close is the plan, not an error.
+        // C_LeaveGame: that close is the plan, not an error. One whose login was refused
+        // closed itself, and is counted as that refusal.
         let unexpected = !self.run.closing.load(Ordering::Acquire)
-            && !self.shared.leaving.load(Ordering::Acquire);
+            && !self.shared.leaving.load(Ordering::Acquire)
+            && !self.shared.login.refused();
         if unexpected {
             tracing::debug!(player_id = ?self.player_id, %reason, "bot disconnected");
         }
@@ -552,11 +593,22 @@ impl PacketHandler for Bot {
     fn on_s_broadcast_leave_game(&mut self, _packet: SBroadcastLeaveGame) {}
 
     fn on_s_player_list(&mut self, packet: SPlayerList) {
+        if let Some(login) = &mut self.login {
+            if !login.logged_in() {
+                // Before S_Login 0 the server took this connection for a guest (its logins
+                // are off): not the bot's character. The refusal that follows counts it.
+                return;
+            }
+        }
         // A room too big for one frame sends several lists, so the bot must be named exactly
         // once across all of them: a second naming is an error as soon as it comes, and never
         // being named leaves the bot outside the room, counted at the end.
         for me in packet.players.iter().filter(|p| p.is_self) {
             if self.player_id.is_none() {
+                if let Some(login) = &mut self.login {
+                    let at = [me.pos_x, me.pos_y, me.pos_z];
+                    login.on_self(me.player_id, at, &self.shared.login);
+                }
                 self.player_id = Some(me.player_id);
                 let _ = self.shared.player_id.set(me.player_id);
                 self.shared.entered.store(true, Ordering::Release);
@@ -617,8 +669,11 @@ impl PacketHandler for Bot {
         // Comes over UDP, to `udp.rs` (which echoes it); never over TCP.
     }
 
-    fn on_s_login(&mut self, _packet: SLogin) {
-        // Room bots play as guests: they never send C_Login, so the server never answers one.
+    fn on_s_login(&mut self, packet: SLogin) {
+        // A guest never sends C_Login, so the server never answers one (counted by id).
+        if let Some(login) = &mut self.login {
+            login.on_answer(&packet, &self.shared.login);
+        }
     }
 
     fn on_s_pong(&mut self, packet: SPong) {
@@ -641,6 +696,7 @@ mod tests {
 
     use super::*;
     use crate::frames::{take_frames_slowly, MOVE_HEADER};
+    use crate::login::{BotNames, LoginRecord};
     use crate::packets::Player;
 
     fn bot() -> (Bot, Arc<BotShared>) {
@@ -705,6 +761,90 @@ mod tests {
         b.on_s_player_list(list(vec![player(1, true)]));
         assert_eq!(shared.player_list_errors.get(), 2, "a self in a later list");
         assert_eq!(b.player_id, Some(1), "the first naming stands");
+    }
+
+    #[test]
+    fn a_logging_in_bot_enters_after_its_login_only_and_keeps_its_last_echo() {
+        let shared = Arc::new(BotShared::new());
+        let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 250_000, 16));
+        let record = Arc::new(LoginRecord::new());
+        let names = BotNames::new("Bot", 16).unwrap_or_else(|e| panic!("{e}"));
+        let mut login = LoginSide::new(&names, 5, Arc::clone(&record));
+        login.start_for_test();
+        let mut b = Bot::new(Arc::clone(&shared), run, 5, 0).logging_in(login);
+        let me = |x: f32| Player {
+            is_self: true,
+            player_id: 7,
+            pos_x: x,
+            ..Player::default()
+        };
+
+        b.on_s_player_list(list(vec![me(1.0)]));
+        assert!(!shared.entered(), "a list before S_Login 0 is a guest's");
+        b.on_s_login(SLogin {
+            result: 0,
+            player_id: 7,
+            retry_after_ms: 0,
+        });
+        assert_eq!(shared.login.player_id.get(), Some(&7));
+        b.on_s_player_list(list(vec![me(2.0)]));
+        assert!(shared.entered(), "in once logged in");
+        assert_eq!(shared.login.entered_at.get(), Some(&[2.0, 0.0, 0.0]));
+
+        // An echo outside the window, then one inside it, then another player's move.
+        let plain = SBroadcastMove {
+            player_id: 7,
+            pos_x: 3.0,
+            pos_y: 0.0,
+            pos_z: 4.0,
+        };
+        b.on_s_broadcast_move(plain);
+        let window = SBroadcastMove {
+            player_id: 7,
+            ..window_move(5, 1)
+        };
+        b.on_s_broadcast_move(window.clone());
+        b.on_s_broadcast_move(window_move(6, 1));
+        if let Some(login) = &mut b.login {
+            login.hand_over(&shared.login);
+        }
+        assert_eq!(
+            shared.login.last_echo.get(),
+            Some(&Some([window.pos_x, window.pos_y, window.pos_z])),
+            "the last own echo is where the character is"
+        );
+        let report = record.report("Bot");
+        assert_eq!((report.logged_in, report.wrong_player_id), (1, 0));
+    }
+
+    #[test]
+    fn a_refused_login_or_a_list_naming_another_player_is_counted() {
+        let record = Arc::new(LoginRecord::new());
+        let names = BotNames::new("Bot", 16).unwrap_or_else(|e| panic!("{e}"));
+        let bot = || {
+            let shared = Arc::new(BotShared::new());
+            let run = Arc::new(RunShared::new(Instant::now(), 1_000_000, 250_000, 16));
+            let mut login = LoginSide::new(&names, 1, Arc::clone(&record));
+            login.start_for_test();
+            (
+                Bot::new(Arc::clone(&shared), run, 1, 0).logging_in(login),
+                shared,
+            )
+        };
+        let answer = |result, player_id| SLogin {
+            result,
+            player_id,
+            retry_after_ms: 0,
+        };
+        let (mut b, shared) = bot();
+        b.on_s_login(answer(8, 0));
+        assert!(shared.login.refused(), "logins off: given up");
+        let (mut b, shared) = bot();
+        b.on_s_login(answer(0, 3));
+        b.on_s_player_list(list(vec![player(4, true)]));
+        assert!(shared.entered(), "the list is the room's word");
+        let report = record.report("Bot");
+        assert_eq!((report.refused, report.wrong_player_id), (1, 1));
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct Cli {
     /// --udp-addr); lost moves are reported, not errors. Room mode, no churn.
     #[arg(long)]
     pub udp: bool,
+    /// Log in: bot i plays the account PREFIX{i} (made on first use, password derived from
+    /// the name); a churn rejoin, or in world mode the comeback after the window, must find
+    /// the character where it left. Names are 2-16 letters, digits or '_', a letter first.
+    #[arg(long, value_name = "PREFIX")]
+    pub login: Option<String>,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -92,7 +97,18 @@ impl Cli {
             status_line: !self.quiet,
             churn_per_sec: self.churn_per_sec,
             udp: self.udp,
+            login: self.login.clone(),
             ..RunConfig::default()
+        }
+    }
+
+    /// Refuses a `--login` prefix that cannot name every bot (before anything connects).
+    pub fn check_login(&self) -> Result<(), crate::Error> {
+        match &self.login {
+            Some(prefix) => crate::login::BotNames::new(prefix, self.clients as usize)
+                .map(drop)
+                .map_err(crate::Error::from),
+            None => Ok(()),
         }
     }
 
@@ -142,6 +158,8 @@ mod tests {
             "2.5",
             "--enter-timeout-ms",
             "20000",
+            "--login",
+            "Load_",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let config = cli.config();
@@ -152,6 +170,8 @@ mod tests {
         assert_eq!(config.max_errors, 7);
         assert_eq!(config.churn_per_sec, 2.5);
         assert_eq!(config.enter_timeout, Duration::from_secs(20));
+        assert_eq!(config.login.as_deref(), Some("Load_"));
+        assert!(cli.check_login().is_ok());
         assert_eq!(cli.json, Some(PathBuf::from("out.json")));
     }
 
@@ -194,6 +214,28 @@ mod tests {
             assert!(
                 Cli::try_parse_from(args).is_err(),
                 "{args:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn a_login_prefix_that_cannot_name_every_bot_is_a_usage_error() {
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(["dummy-client"].iter().chain(args))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(cli(&["--login", "Bot"]).check_login().is_ok());
+        assert!(cli(&[]).check_login().is_ok(), "guests need no names");
+        let long = cli(&["--login", "a_long_prefix", "--clients", "1001"]).check_login();
+        let text = long.map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(
+            text.contains("a_long_prefix1000") && text.contains("at most 16"),
+            "{text}"
+        );
+        for bad in ["1bot", "bot bot", "", "bot-"] {
+            assert!(
+                cli(&["--login", bad]).check_login().is_err(),
+                "{bad:?} should be refused"
             );
         }
     }

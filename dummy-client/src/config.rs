@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::login::BotNames;
 
 /// Everything one run needs. Build it with struct update syntax:
 /// `RunConfig { clients: 200, ..RunConfig::default() }`.
@@ -68,6 +69,11 @@ pub struct RunConfig {
     /// back over it. Lost moves are then reported (delivered ratio), not errors. Room mode
     /// only, and not with churn. Default off.
     pub udp: bool,
+    /// Log in (`--login PREFIX`, see `login/`): bot `i` plays the account `{PREFIX}{i}`,
+    /// made on first use, and sends nothing but `C_Login` until it is in; a churn rejoin
+    /// must find the character where it left. `None` (the default): guests, as in the
+    /// course.
+    pub login: Option<String>,
 }
 
 impl Default for RunConfig {
@@ -93,6 +99,7 @@ impl Default for RunConfig {
             rejoin_delay: Duration::from_millis(100),
             tls: None,
             udp: false,
+            login: None,
         }
     }
 }
@@ -127,6 +134,9 @@ impl RunConfig {
                 "clients",
                 "must be at least 2 with churn (bot 0 never churns)",
             );
+        }
+        if let Some(prefix) = &self.login {
+            BotNames::new(prefix, self.clients)?;
         }
         for (field, interval) in [
             ("move_interval", Some(self.move_interval)),
@@ -209,5 +219,23 @@ mod tests {
                 other => panic!("{expected} should be refused, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_login_prefix_must_name_every_bot() {
+        let login = |prefix: &str, clients| RunConfig {
+            login: Some(prefix.to_owned()),
+            clients,
+            ..RunConfig::default()
+        };
+        assert!(login("Bot", 500).validate().is_ok());
+        assert!(matches!(
+            login("9lives", 5).validate(),
+            Err(Error::Login(crate::NameError::Start { .. }))
+        ));
+        assert!(matches!(
+            login("abcdefghijklm", 1001).validate(),
+            Err(Error::Login(crate::NameError::TooLong { .. }))
+        ));
     }
 }

@@ -26,6 +26,7 @@ use crate::chat;
 use crate::churn::ChurnAccounting;
 use crate::config::RunConfig;
 use crate::error::Error;
+use crate::login::{BotNames, LeftAt, LoginRecord, LoginSide, SentPlaces};
 use crate::moves::{self, Tag};
 use crate::packets::{CChat, CLeaveGame, CPing, CUdpMove, CUdpRequest};
 use crate::phase::{Limits, Phase, Phases, Progress};
@@ -77,6 +78,19 @@ struct Slot {
     leave: Option<Leave>,
     /// Its UDP transport, with `--udp`.
     udp: Option<UdpSide>,
+    /// The positions it sent, with `--login`: where its character may be when it comes
+    /// back (see `login/place.rs`).
+    places: Option<Box<SentPlaces>>,
+    /// With `--login`, for a rejoin: where the bot's previous connection left its
+    /// character, checked against where this one enters at the end of the run.
+    comeback: Option<Comeback>,
+}
+
+/// Where a rejoining bot's character should be; `left` is `None` when its previous
+/// connection's last moves were not all remembered (reported as unchecked).
+#[derive(Debug, Clone)]
+struct Comeback {
+    left: Option<LeftAt>,
 }
 
 /// A churning bot on its way out: first it waits for the echo of its last move, then for the
@@ -118,6 +132,8 @@ struct Attempt {
     result: Result<Arc<Session>, String>,
     /// A rejoin after a churn leave, not a first connection.
     rejoin: bool,
+    /// With `--login`, for a rejoin: where the character should come back.
+    comeback: Option<Comeback>,
 }
 
 /// The driver's churn bookkeeping.
@@ -129,8 +145,9 @@ struct Churn {
     begun: u64,
     /// Positions in `Driver::bots` of the bots leaving now.
     leaving: Vec<usize>,
-    /// (when, bot index) of the rejoins waiting for their delay.
-    rejoins: VecDeque<(Duration, usize)>,
+    /// (when, bot index, its position check with `--login`) of the rejoins waiting for
+    /// their delay.
+    rejoins: VecDeque<(Duration, usize, Option<Comeback>)>,
     /// Counts for the report.
     counts: ChurnAccounting,
 }
@@ -179,6 +196,8 @@ struct Driver {
     churn: Churn,
     /// Stops the bots' UDP receive tasks at the end (`--udp`).
     udp_stop: CancellationToken,
+    /// With `--login`: the bots' account names, and the run's logins.
+    login: Option<(BotNames, Arc<LoginRecord>)>,
 }
 
 /// How often the driver looks at every bot to decide the phase, outside the window.
@@ -255,6 +274,12 @@ impl Driver {
             max_lag: Duration::ZERO,
             churn: Churn::default(),
             udp_stop: CancellationToken::new(),
+            // Validated with the config: a prefix that cannot name every bot never gets here.
+            login: config
+                .login
+                .as_deref()
+                .and_then(|prefix| BotNames::new(prefix, config.clients).ok())
+                .map(|names| (names, Arc::new(LoginRecord::new()))),
             config,
         }
     }
@@ -330,17 +355,20 @@ impl Driver {
         while self.attempts < due && self.connecting.len() < self.config.max_pending_connects {
             let index = self.attempts;
             self.attempts += 1;
-            self.connect(index, false);
+            self.connect(index, false, None);
         }
     }
 
     /// Starts one connect attempt for the bot with this index.
-    fn connect(&mut self, index: usize, rejoin: bool) {
+    fn connect(&mut self, index: usize, rejoin: bool, comeback: Option<Comeback>) {
         let shared = Arc::new(BotShared::new());
         let base = self.issued.get(index).copied().unwrap_or(0);
         let mut bot = Bot::new(Arc::clone(&shared), Arc::clone(&self.run), index, base);
         if index == 0 && self.config.churn_per_sec > 0.0 {
             bot = bot.recording_room_order();
+        }
+        if let Some((names, record)) = &self.login {
+            bot = bot.logging_in(LoginSide::new(names, index, Arc::clone(record)));
         }
         let connector = Arc::clone(&self.connector);
         let (addr, timeout) = (self.config.addr, self.config.connect_timeout);
@@ -355,6 +383,7 @@ impl Driver {
                 shared,
                 result,
                 rejoin,
+                comeback,
             }
         });
     }
@@ -378,13 +407,15 @@ impl Driver {
                 self.churn.leaving.push(pos);
             }
         }
-        while let Some(&(at, index)) = self.churn.rejoins.front() {
-            if at > now {
+        while let Some((at, _, _)) = self.churn.rejoins.front() {
+            if *at > now {
                 break;
             }
-            self.churn.rejoins.pop_front();
+            let Some((_, index, comeback)) = self.churn.rejoins.pop_front() else {
+                break;
+            };
             self.churn.counts.rejoins += 1;
-            self.connect(index, true);
+            self.connect(index, true, comeback);
         }
     }
 
@@ -438,9 +469,22 @@ impl Driver {
                 // Only a whole-window receiver's record is read at the end; a churned
                 // stay's would hold N x 4 bytes per rejoin for nothing.
                 drop(std::mem::take(&mut *slot.shared.seen()));
+                // Likewise its sent positions, once they have said where it left.
+                let places = slot.places.take();
                 if rejoin {
                     let at = now + self.config.rejoin_delay;
-                    self.churn.rejoins.push_back((at, slot.index));
+                    let comeback = places.as_deref().map(|places| {
+                        // The session has ended: its last echo is handed over.
+                        let login = &slot.shared.login;
+                        let echo = login.last_echo.get().copied().flatten();
+                        Comeback {
+                            left: login
+                                .entered_at
+                                .get()
+                                .and_then(|&entered| places.left_at(entered, echo)),
+                        }
+                    });
+                    self.churn.rejoins.push_back((at, slot.index, comeback));
                 }
                 continue;
             }
@@ -473,6 +517,7 @@ impl Driver {
                 shared,
                 result: Ok(session),
                 rejoin,
+                comeback,
             }) => {
                 let now = self.run.start.elapsed();
                 // Looked at on the next tick.
@@ -489,6 +534,8 @@ impl Driver {
                     churned_in: rejoin,
                     leave: None,
                     udp: self.config.udp.then(UdpSide::new),
+                    places: self.login.is_some().then(Box::default),
+                    comeback,
                 });
                 return;
             }
@@ -578,8 +625,13 @@ impl Driver {
             udp_stop,
             config,
             due_at,
+            login,
             ..
         } = self;
+        // A logging-in bot sends nothing but its C_Login until it is in the room (see
+        // `login/flow.rs`), nor does a rejoined bot, so that no move of its reaches the room
+        // before its enter.
+        let wait_for_enter = login.is_some();
         for (slot, due_at) in bots.iter_mut().zip(due_at.iter_mut()) {
             // Only a UDP run reads every slot each tick (its handshake resends on time).
             if let Some(udp) = config.udp.then_some(&mut slot.udp).and_then(Option::as_mut) {
@@ -599,11 +651,11 @@ impl Driver {
             if now < *due_at {
                 continue;
             }
-            // A leaver sends nothing more; a rejoined bot waits until it is in the room, so
-            // that no move of its reaches the room before its enter.
+            // A leaver sends nothing more; a rejoined or logging-in bot waits until it is in
+            // the room.
             if slot.session.is_closed()
                 || slot.leave.is_some()
-                || (slot.churned_in && !slot.shared.entered())
+                || ((slot.churned_in || wait_for_enter) && !slot.shared.entered())
             {
                 continue;
             }
@@ -639,6 +691,9 @@ impl Driver {
                     if let Some(seq) = seq {
                         *seq += 1;
                     }
+                }
+                if let (true, Some(places)) = (queued, &mut slot.places) {
+                    places.sent([mv.pos_x, mv.pos_y, mv.pos_z]);
                 }
             }
             if due.ping {

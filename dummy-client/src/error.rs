@@ -14,4 +14,7 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// `--login PREFIX` cannot name every bot by the server's rules.
+    #[error(transparent)]
+    Login(#[from] crate::login::NameError),
 }

@@ -11,9 +11,10 @@
 //! exactly, sender by sender, that every bot received every bot's moves (`accounting`). With
 //! churn on, bots also leave and rejoin as new players during the window, and each stay in
 //! the room is checked on its own (`churn`). Every pong is matched to its ping (`pings`), and
-//! round trips go to an hdrhistogram (`latency`). A status line per second (`status`) and the final [`Report`]
-//! (summary and JSON) show the result. Everything except the driver is sans-IO and tested
-//! without sockets.
+//! round trips go to an hdrhistogram (`latency`). With `--login`, every connection logs in to
+//! its bot's account first, and a rejoin must find the character where it left (`login`). A
+//! status line per second (`status`) and the final [`Report`] (summary and JSON) show the
+//! result. Everything except the driver is sans-IO and tested without sockets.
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ mod echo;
 mod error;
 mod frames;
 mod latency;
+mod login;
 mod moves;
 pub mod packets;
 mod phase;
@@ -48,5 +50,6 @@ pub use config::RunConfig;
 pub use driver::{run, run_until};
 pub use error::Error;
 pub use latency::RttSummary;
+pub use login::{LoginReport, LoginTime, NameError};
 pub use pings::PongAccounting;
 pub use report::{ErrorCounts, Report, Timeline, Traffic, UdpReport};

@@ -21,6 +21,15 @@ async fn main() -> ExitCode {
         }
         e.exit()
     });
+    if let Err(e) = cli.check_login() {
+        // As clap's own: what is wrong, the usage line, status 2, before anything connects.
+        eprintln!("error: {e}");
+        eprintln!(
+            "{}",
+            <Cli as clap::CommandFactory>::command().render_usage()
+        );
+        return ExitCode::from(2);
+    }
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
         Ok(filter) => filter,
         Err(e) => {

@@ -9,6 +9,7 @@ use crate::accounting::MoveAccounting;
 use crate::chat::ChatAccounting;
 use crate::churn::ChurnAccounting;
 use crate::latency::RttSummary;
+use crate::login::LoginReport;
 use crate::pings::PongAccounting;
 
 /// Everything a run measured and checked. Serializes to the `--json` report.
@@ -58,6 +59,10 @@ pub struct Report {
     /// The bots' UDP side (`--udp`). Absent from reports written before it existed.
     #[serde(default)]
     pub udp: UdpReport,
+    /// The bots' logins and where their characters came back (`--login`). Absent from
+    /// reports written before it existed.
+    #[serde(default)]
+    pub login: LoginReport,
     /// Everything counted as wrong.
     pub errors: ErrorCounts,
     /// The threshold the run was held to.
@@ -147,6 +152,10 @@ pub struct ErrorCounts {
     /// Chat lines corrupt, lost, duplicated or from no bot (see `Report::chat`).
     #[serde(default)]
     pub chat: u64,
+    /// Logins given up, wrong player ids and characters that came back elsewhere than they
+    /// left (see `Report::login`).
+    #[serde(default)]
+    pub login: u64,
 }
 
 impl ErrorCounts {
@@ -164,6 +173,7 @@ impl ErrorCounts {
             + self.extra_moves
             + self.churn
             + self.chat
+            + self.login
     }
 }
 
@@ -343,8 +353,14 @@ impl fmt::Display for Report {
                 ch.foreign
             )?;
         }
+        let l = &self.login;
+        if l.enabled {
+            let [logins, positions] = l.lines();
+            writeln!(f, "  logins:       {logins}")?;
+            writeln!(f, "  positions:    {positions}")?;
+        }
         let e = &self.errors;
-        writeln!(
+        write!(
             f,
             "  errors:       {} (max {}): failed connects {}, not entered {}, late enters {}, \
              disconnects {}, decode {}, player list {}, pong {}, send {}, lost moves {}, \
@@ -364,6 +380,10 @@ impl fmt::Display for Report {
             e.churn,
             e.chat
         )?;
+        if l.enabled {
+            write!(f, ", login {}", e.login)?;
+        }
+        writeln!(f)?;
         write!(f, "  driver lag:   max {:.1} ms", self.driver_max_lag_ms)
     }
 }

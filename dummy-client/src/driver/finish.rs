@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
+use server_core::Packet;
+
 use super::Driver;
 use crate::accounting::{BotMoves, MoveAccounting, Receiver};
 use crate::bot::ID_SLOTS;
 use crate::chat::{BotChats, ChatAccounting, Owed};
 use crate::churn::{Membership, Start};
-use crate::packets::PacketId;
+use crate::packets::{CLogin, PacketId};
 use crate::pings::PongAccounting;
 use crate::report::{ErrorCounts, Report, Timeline, Traffic, UdpReport};
 
@@ -104,8 +106,9 @@ impl Driver {
                 if slot.waiting_at_open && !slot.churned_in {
                     errors.late_enters += 1;
                 }
-            } else if !unexpected {
-                // A bot that was dropped is already counted once, as a disconnect.
+            } else if !unexpected && !shared.login.refused() {
+                // A bot that was dropped is already counted once, as a disconnect, and one
+                // whose login was refused as that refusal.
                 errors.not_entered += 1;
             }
             errors.decode += shared.decode_errors.get();
@@ -259,6 +262,27 @@ impl Driver {
             churn.check(&memberships, order);
             errors.churn = churn.errors();
             report.churn = churn;
+        }
+        if let Some((names, record)) = &self.login {
+            // The sessions sent their C_Login themselves; the traffic counts them too.
+            let (logins, bytes) = record.sent_totals();
+            if let Some(n) = self.sent.by_id.get_mut(usize::from(CLogin::ID)) {
+                *n += logins;
+            }
+            self.sent.bytes += bytes;
+            let mut login = record.report(names.prefix());
+            for slot in &self.bots {
+                let (Some(comeback), Some(&at)) =
+                    (&slot.comeback, slot.shared.login.entered_at.get())
+                else {
+                    // Not a rejoin, or it never came in (counted as not entered).
+                    continue;
+                };
+                let who = format!("bot {} ({})", slot.index, names.name(slot.index));
+                login.check_position(&who, comeback.left.as_ref(), at);
+            }
+            errors.login = login.errors();
+            report.login = login;
         }
         report.errors = errors;
         report.sent = traffic(&self.sent.by_id, 0, self.sent.bytes);

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use server_core::{CloseReason, Session, SessionHandler};
 
 use crate::frames::{take_frames, FrameReceiver};
+use crate::login::LoginSide;
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
     SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
@@ -36,6 +37,9 @@ pub struct WorldBot {
     /// Microseconds since the run started, taken once per read when a frame needs it: the
     /// frames of one read arrived together.
     now_us: Option<u64>,
+    /// Its login, with `--login`: until it passes, the bot is not in the world. Boxed: a
+    /// guest's handler stays as small as it was.
+    login: Option<Box<LoginSide>>,
 }
 
 impl WorldBot {
@@ -50,7 +54,14 @@ impl WorldBot {
             pending: PendingTimings::new(),
             frames: 0,
             now_us: None,
+            login: None,
         }
+    }
+
+    /// Makes this bot log in first (`--login`).
+    pub(crate) fn logging_in(mut self, login: LoginSide) -> WorldBot {
+        self.login = Some(Box::new(login));
+        self
     }
 
     /// Takes whole frames from `data` (see `frames.rs`: the hot frame, another player's move,
@@ -67,6 +78,10 @@ impl WorldBot {
         if y.fract() == 0.0 {
             if self.checker.me() == Some(player_id) {
                 self.time_echo(y as u32);
+                // Where its character is now, for the position check of its comeback.
+                if let Some(login) = &mut self.login {
+                    login.echoed([x, y, z]);
+                }
             } else if y >= 1.0 {
                 self.time_delivery(player_id, y as u32);
             }
@@ -160,6 +175,12 @@ impl FrameReceiver for WorldBot {
 }
 
 impl SessionHandler for WorldBot {
+    fn on_connected(&mut self, session: &Arc<Session>) {
+        if let Some(login) = &mut self.login {
+            login.on_connected(session);
+        }
+    }
+
     fn on_recv(&mut self, session: &Arc<Session>, data: &[u8]) -> usize {
         self.now_us = None;
         let (used, close) = self.on_bytes(data, session.max_packet_size());
@@ -175,7 +196,11 @@ impl SessionHandler for WorldBot {
 
     fn on_disconnected(&mut self, _session: &Arc<Session>, reason: &CloseReason) {
         self.hand_over();
-        if !self.shared.closing.load(Ordering::Acquire) {
+        if let Some(login) = &mut self.login {
+            login.hand_over(&self.state.login);
+        }
+        // A bot whose login was refused closed itself, and is counted as that refusal.
+        if !self.shared.closing.load(Ordering::Acquire) && !self.state.login.refused() {
             let _ = self.state.lost.set(reason.to_string());
         }
     }
@@ -189,8 +214,12 @@ impl PacketHandler for WorldBot {
 
     fn on_s_udp_challenge(&mut self, _p: SUdpChallenge) {}
 
-    // World bots play as guests: they never send C_Login.
-    fn on_s_login(&mut self, _p: SLogin) {}
+    fn on_s_login(&mut self, p: SLogin) {
+        // A guest never sends C_Login, so the server never answers one.
+        if let Some(login) = &mut self.login {
+            login.on_answer(&p, &self.state.login);
+        }
+    }
 
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();
@@ -203,6 +232,18 @@ impl PacketHandler for WorldBot {
     }
 
     fn on_s_player_list(&mut self, p: SPlayerList) {
+        if let Some(login) = &mut self.login {
+            if !login.logged_in() {
+                // Before S_Login 0 the server took this connection for a guest (its logins
+                // are off): not the bot's character. The refusal that follows counts it.
+                return;
+            }
+            let me = p.players.iter().find(|p| p.is_self);
+            if let (Some(me), None) = (me, self.checker.me()) {
+                let at = [me.pos_x, me.pos_y, me.pos_z];
+                login.on_self(me.player_id, at, &self.state.login);
+            }
+        }
         let players: Vec<_> = p
             .players
             .iter()
@@ -242,6 +283,7 @@ mod tests {
 
     use super::*;
     use crate::frames::{take_frames_slowly, MOVE_HEADER};
+    use crate::login::{BotNames, LoginRecord};
     use crate::packets::Player;
     use crate::world::state::Senders;
 
@@ -338,6 +380,46 @@ mod tests {
                 prop_assert_eq!(fast.checker.in_view(id), slow.checker.in_view(id));
             }
         }
+    }
+
+    #[test]
+    fn a_logging_in_bot_enters_after_its_login_only_and_keeps_its_last_echo() {
+        let record = Arc::new(LoginRecord::new());
+        let names = BotNames::new("Walker", 8).unwrap_or_else(|e| panic!("{e}"));
+        let mut login = LoginSide::new(&names, 2, Arc::clone(&record));
+        login.start_for_test();
+        let mut b = bot().logging_in(login);
+        let list = |x: f32| SPlayerList {
+            players: vec![Player {
+                is_self: true,
+                player_id: 5,
+                pos_x: x,
+                pos_y: 40.0,
+                ..Player::default()
+            }],
+        };
+        b.on_s_player_list(list(1.0));
+        assert!(b.state.entered.get().is_none(), "a guest's list");
+        b.on_s_login(SLogin {
+            result: 0,
+            player_id: 5,
+            retry_after_ms: 0,
+        });
+        b.on_s_player_list(list(2.0));
+        assert_eq!(b.state.entered.get(), Some(&(5, 2.0, 0.0)));
+        assert_eq!(b.state.login.entered_at.get(), Some(&[2.0, 40.0, 0.0]));
+        b.on_bytes(&moved(5, 3.0, 41.0), 4096);
+        b.on_bytes(&moved(2, 1.0, 7.0), 4096);
+        if let Some(login) = &mut b.login {
+            login.hand_over(&b.state.login);
+        }
+        assert_eq!(
+            b.state.login.last_echo.get(),
+            Some(&Some([3.0, 41.0, 0.0])),
+            "its own echo, not another's move"
+        );
+        let report = record.report("Walker");
+        assert_eq!((report.logged_in, report.wrong_player_id), (1, 0));
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub struct Checker {
 /// Largest sequence number an f32 holds exactly.
 const MAX_SEQ: f32 = (1u32 << 24) as f32;
 
-fn seq_of(y: f32) -> Option<u32> {
+/// The move sequence number `y` carries, if it is one.
+pub(crate) fn seq_of(y: f32) -> Option<u32> {
     ((0.0..MAX_SEQ).contains(&y) && y.fract() == 0.0).then_some(y as u32)
 }
 

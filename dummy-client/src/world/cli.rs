@@ -32,6 +32,10 @@ pub struct WorldCli {
     /// Walking speed in units per second.
     #[arg(long, default_value_t = 5.0)]
     pub speed: f32,
+    /// The server's --max-step: with --login, how far a move the server had not echoed yet
+    /// may have taken a bot before it left.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_step: f32,
     /// Milliseconds the server's idea of a bot's position may lag (see WorldRunConfig).
     #[arg(long, default_value_t = 1000)]
     pub lag_allowance_ms: u64,
@@ -73,6 +77,8 @@ impl WorldCli {
             drain_timeout: room.drain_timeout,
             min_delivered: self.min_delivered,
             status_line: room.status_line,
+            max_step: self.max_step,
+            login: room.login.clone(),
             ..WorldRunConfig::default()
         }
     }

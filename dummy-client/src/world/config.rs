@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::login::BotNames;
 
 /// Everything one world-mode run needs; build it with struct update syntax from the default.
 #[derive(Debug, Clone)]
@@ -54,6 +55,14 @@ pub struct WorldRunConfig {
     pub seed: u64,
     /// One status line per second on stderr. Default true.
     pub status_line: bool,
+    /// The server's `--max-step`. Default 10, the server's. With `login`, how far each move
+    /// the server had not echoed may have taken a bot before it left.
+    pub max_step: f32,
+    /// Log in (`--login PREFIX`, see `login/`): bot `i` plays the account `{PREFIX}{i}`,
+    /// made on first use, and after the window every bot leaves, logs in again and must
+    /// find its character where it left (`world/comeback.rs`). `None` (the default):
+    /// guests.
+    pub login: Option<String>,
 }
 
 impl Default for WorldRunConfig {
@@ -79,6 +88,8 @@ impl Default for WorldRunConfig {
             min_delivered: 1.0,
             seed: 1,
             status_line: true,
+            max_step: 10.0,
+            login: None,
         }
     }
 }
@@ -107,10 +118,14 @@ impl WorldRunConfig {
         if self.ramp_per_sec == 0 {
             return invalid("ramp_per_sec", "must be at least 1");
         }
+        if let Some(prefix) = &self.login {
+            BotNames::new(prefix, self.clients)?;
+        }
         for (field, v) in [
             ("map_size", self.map_size),
             ("inner_radius", self.inner_radius),
             ("outer_radius", self.outer_radius),
+            ("max_step", self.max_step),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return invalid(field, "must be a positive number");

@@ -19,9 +19,12 @@ use server_core::{Connector, Packet, Session};
 use tokio::task::JoinSet;
 
 use crate::error::Error;
+use crate::login::{BotNames, LeftAt, LoginRecord, LoginSide};
 use crate::packets::{CMove, CPing};
 use crate::world::bot::WorldBot;
 use crate::world::cadence::{Cadence, Due};
+use crate::world::checker::seq_of;
+use crate::world::comeback::{come_back, Leaver, Outcome};
 use crate::world::config::WorldRunConfig;
 use crate::world::near::Near;
 use crate::world::report::WorldReport;
@@ -67,6 +70,12 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     };
     let mut errors: Vec<String> = Vec::new();
     let run_start = Instant::now();
+    // With --login: the bots' account names, and the run's logins (validated above).
+    let login = config
+        .login
+        .as_deref()
+        .and_then(|prefix| BotNames::new(prefix, config.clients).ok())
+        .map(|names| (names, Arc::new(LoginRecord::new())));
 
     // Connect at the ramp rate, a slice every 10 ms.
     let states: Vec<Arc<BotState>> = (0..config.clients)
@@ -79,7 +88,10 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     for (i, state) in states.iter().enumerate() {
         let due = ramp_start + Duration::from_secs_f64((i as f64 / per_slice).floor() / 100.0);
         tokio::time::sleep_until(due.into()).await;
-        let bot = WorldBot::new(Arc::clone(state), Arc::clone(&shared), far);
+        let mut bot = WorldBot::new(Arc::clone(state), Arc::clone(&shared), far);
+        if let Some((names, record)) = &login {
+            bot = bot.logging_in(LoginSide::new(names, i, Arc::clone(record)));
+        }
         let (connector, addr) = (Arc::clone(&connector), config.addr_of(i));
         state.server.store(
             (i % (1 + config.also_addrs.len())) as u32,
@@ -96,13 +108,14 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     }
     report.connected = sessions.iter().flatten().count();
 
-    // Wait for every connected bot's S_PlayerList.
+    // Wait for every connected bot's S_PlayerList (but a refused login's, which never
+    // comes).
     let deadline = Instant::now() + config.enter_timeout;
     while Instant::now() < deadline
         && sessions
             .iter()
             .zip(&states)
-            .any(|(s, st)| s.is_some() && st.entered.get().is_none())
+            .any(|(s, st)| s.is_some() && st.entered.get().is_none() && !st.login.refused())
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -121,13 +134,23 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                 near.insert(i as u32, x, z);
                 state.set_pos(x, z);
                 walked[i] = (x, z);
+                // A character that was saved after a move carries that move's number in
+                // its y, and shows it to everyone who sees it spawn: its moves go on from
+                // there, so that no receiver takes the old move for a new one.
+                let first_seq = if login.is_some() {
+                    state.login.entered_at.get().and_then(|p| seq_of(p[1]))
+                } else {
+                    None
+                };
                 walking.push(Some(Walking {
                     walker: Walker::new(x, z, half, &mut rng),
-                    seq: 0,
+                    seq: first_seq.unwrap_or(0),
                     player_id,
                     session: Arc::clone(session),
                 }));
             }
+            // A refused login is counted as that (see `login/`).
+            (Some(_), None) if state.login.refused() => walking.push(None),
             (Some(_), None) => {
                 errors.push(format!("bot {i}: no S_PlayerList within the enter timeout"));
                 walking.push(None);
@@ -268,6 +291,9 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         // Every session has ended (`shutdown` waited for it) and handed its checker over;
         // a bot that never connected has none, and received nothing.
         match state.checker.get() {
+            // A refused login's connection was the server's guest, not the bot: what it
+            // saw is not the bot's view (the refusal is its error).
+            Some(_) if state.login.refused() => {}
             Some(checker) => {
                 report.violations.add(&checker.violations);
                 report.moves_received += checker.received.moves;
@@ -326,11 +352,38 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             ];
         }
     }
+    if let Some((names, record)) = &login {
+        // Every bot in the world has left (`shutdown` closed it): each logs in again and
+        // must find its character where it left.
+        let leavers = walking
+            .iter()
+            .enumerate()
+            .filter_map(|(index, w)| {
+                let w = w.as_ref()?;
+                let state = &states[index];
+                let entered = *state.login.entered_at.get()?;
+                let echo = state.login.last_echo.get().copied().flatten();
+                let left = LeftAt::world(entered, echo, w.seq, config.max_step);
+                Some(Leaver { index, left })
+            })
+            .collect();
+        let outcomes = come_back(&config, names, record, leavers).await;
+        let mut logins = record.report(names.prefix());
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Back { who, left, at } => logins.check_position(&who, Some(&left), at),
+                Outcome::Refused => {}
+                Outcome::Missing(why) => errors.push(why),
+            }
+        }
+        report.login = logins;
+    }
     report.errors = errors.len() as u64;
     errors.truncate(10);
     report.error_examples = errors;
     report.passed = report.errors == 0
         && report.violations.total() == 0
+        && report.login.errors() == 0
         && report.delivered_ratio >= config.min_delivered;
     Ok(report)
 }

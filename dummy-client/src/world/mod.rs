@@ -6,7 +6,8 @@
 //! sender (`required`); each bot's session (`bot`) feeds its sans-IO [`Checker`]
 //! (`checker`) and shares little with the driver (`state`); sequence numbers travel in
 //! `posY` and are kept as runs (`runs`); `walk` is the random walk; [`WorldReport`] is the
-//! verdict. What runs per frame takes no lock and no SipHash: player ids are hashed with FxHash
+//! verdict. With `--login`, every bot logs in to its account first, and after the window
+//! logs in again and must find its character where it left (`comeback`). What runs per frame takes no lock and no SipHash: player ids are hashed with FxHash
 //! (`rustc-hash`), a move's sender is found in flat arrays (`senders`), and timings are
 //! added to the run's histograms a batch at a time (`timings`).
 
@@ -14,6 +15,7 @@ mod bot;
 mod cadence;
 mod checker;
 mod cli;
+mod comeback;
 mod config;
 mod driver;
 mod near;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::login::LoginReport;
 use crate::world::checker::Violations;
 
 /// The result of a world-mode run.
@@ -73,6 +74,8 @@ pub struct WorldReport {
     /// Moves from a sender on another server (in a cluster: through NATS): [count, p50 ms,
     /// p99 ms].
     pub delivery_cross: [f64; 3],
+    /// The bots' logins and where their characters came back (`--login`).
+    pub login: LoginReport,
     /// Every required move delivered (to `min_delivered`), no violation, no error.
     pub passed: bool,
 }
@@ -135,6 +138,11 @@ impl fmt::Display for WorldReport {
                 self.delivery_same[0], self.delivery_same[1], self.delivery_same[2],
                 self.delivery_cross[0], self.delivery_cross[1], self.delivery_cross[2]
             )?;
+        }
+        if self.login.enabled {
+            let [logins, positions] = self.login.lines();
+            writeln!(f, "logins: {logins}")?;
+            writeln!(f, "positions: {positions}")?;
         }
         writeln!(f, "errors: {} {:?}", self.errors, self.error_examples)?;
         write!(f, "verdict: {}", if self.passed { "PASS" } else { "FAIL" })

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use crate::counter::Counter;
+use crate::login::LoginShared;
 use crate::world::checker::Checker;
 use crate::world::senders::SenderIndex;
 use crate::world::timings::Timings;
@@ -120,6 +121,8 @@ pub struct BotState {
     pub(crate) spawns: Counter,
     /// Other players gone out of view, likewise.
     pub(crate) despawns: Counter,
+    /// Its login, with `--login` (see `login/`).
+    pub(crate) login: LoginShared,
 }
 
 impl BotState {
@@ -136,6 +139,7 @@ impl BotState {
             frames: Counter::default(),
             spawns: Counter::default(),
             despawns: Counter::default(),
+            login: LoginShared::default(),
         }
     }
 

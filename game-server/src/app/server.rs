@@ -15,7 +15,7 @@ use crate::adapters::db::{RegionOf, SaveMetrics, Saver, SaverParts};
 use crate::adapters::metrics::summary::{Snapshot, StatSources};
 use crate::adapters::metrics::{AccountsSource, MetricSources, RoomSource, SessionMetrics};
 use crate::adapters::sessions::client::ClientSession;
-use crate::adapters::sessions::login::Accounts;
+use crate::adapters::sessions::login::{Accounts, LoginSettings};
 use crate::adapters::sessions::shared::{Shared, UdpShared};
 use crate::adapters::sessions::udp::session::UdpPlayerSession;
 use crate::adapters::sessions::udp::tickets::Tickets;
@@ -223,8 +223,18 @@ impl GameServer {
             _ => (1, i32::MAX),
         };
         let accounts = config.accounts.as_ref().and_then(|accounts| {
-            (accounts.mode != LoginMode::Off)
-                .then(|| start_accounts(accounts, config.world.as_ref()))
+            (accounts.mode != LoginMode::Off).then(|| {
+                start_accounts(
+                    accounts,
+                    config.world.as_ref(),
+                    // As the connection limits do (all exempt when there are none).
+                    config
+                        .net
+                        .address_limits
+                        .as_ref()
+                        .is_none_or(|l| l.exempt_loopback),
+                )
+            })
         });
         let shared = Arc::new(Shared {
             accounts: accounts.clone(),
@@ -468,7 +478,11 @@ impl GameServer {
 }
 
 /// The logins service and its save task.
-fn start_accounts(config: &AccountsConfig, world: Option<&WorldConfig>) -> Arc<Accounts> {
+fn start_accounts(
+    config: &AccountsConfig,
+    world: Option<&WorldConfig>,
+    exempt_loopback: bool,
+) -> Arc<Accounts> {
     let online = Arc::new(std::sync::Mutex::new(Online::default()));
     let (place, region_of): (Place, RegionOf) = match world {
         Some(world) => {
@@ -499,15 +513,14 @@ fn start_accounts(config: &AccountsConfig, world: Option<&WorldConfig>) -> Arc<A
         Place::Room => config.reconnect_grace,
         Place::World => None,
     };
-    Arc::new(Accounts::new(
-        config.mode,
-        config.guest_grace,
+    let settings = LoginSettings {
+        mode: config.mode,
+        guest_grace: config.guest_grace,
         reconnect_grace,
+        exempt_loopback,
         place,
-        config.store.clone(),
-        online,
-        saver,
-    ))
+    };
+    Arc::new(Accounts::new(settings, config.store.clone(), online, saver))
 }
 
 /// Stops the game's threads once they have run what was pushed, and waits for them.

@@ -45,6 +45,12 @@ impl TokenBucket {
         }
     }
 
+    /// Gives one token back (what was taken for something that turned out not to count),
+    /// never past the burst.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.rate.burst);
+    }
+
     /// Whether a token is there at `now`, without taking it.
     pub fn has_token(&mut self, now: Instant) -> bool {
         self.refill(now);

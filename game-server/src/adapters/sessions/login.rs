@@ -70,6 +70,8 @@ pub(crate) struct Accounts {
     pub saver: Saver,
     by_account: Mutex<Throttle<String>>,
     by_address: Mutex<Throttle<IpAddr>>,
+    /// Loopback addresses skip `by_address` (as they skip the connection limits).
+    exempt_loopback: bool,
     hashers: Semaphore,
     stripes: Vec<tokio::sync::Mutex<()>>,
     pub stats: Arc<LoginStats>,
@@ -100,16 +102,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How the logins of one server behave.
+pub(crate) struct LoginSettings {
+    pub mode: LoginMode,
+    pub guest_grace: Duration,
+    pub reconnect_grace: Option<Duration>,
+    pub exempt_loopback: bool,
+    pub place: Place,
+}
+
 impl Accounts {
     pub fn new(
-        mode: LoginMode,
-        guest_grace: Duration,
-        reconnect_grace: Option<Duration>,
-        place: Place,
+        settings: LoginSettings,
         store: Store,
         online: Arc<Mutex<Online<Arc<Session>, Parked>>>,
         saver: Saver,
     ) -> Self {
+        let LoginSettings {
+            mode,
+            guest_grace,
+            reconnect_grace,
+            exempt_loopback,
+            place,
+        } = settings;
         // argon2 takes ~20 MiB and a core for tens of ms: as many at once as there are cores.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let throttle = |rate| ThrottleConfig {
@@ -126,6 +141,7 @@ impl Accounts {
             saver,
             by_account: Mutex::new(Throttle::new(throttle(ACCOUNT_FAILURES))),
             by_address: Mutex::new(Throttle::new(throttle(ADDRESS_FAILURES))),
+            exempt_loopback,
             hashers: Semaphore::new(cores),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             stats: Arc::default(),
@@ -145,17 +161,43 @@ impl Accounts {
         check_password(&packet.password).map_err(|_| (LoginResult::BadPassword, None))?;
         let address = session.peer_addr().ip();
         let now = Instant::now();
+        let key = name.key().to_owned();
+        // Each attempt takes a token of both throttles before its password is checked (so
+        // parallel guesses cannot all pass on one), and gives them back unless it failed.
         lock(&self.by_account)
-            .check(&name.key().to_owned(), now)
-            .and_then(|()| lock(&self.by_address).check(&address, now))
+            .begin(&key, now)
             .map_err(|wait| (LoginResult::Throttled, Some(wait)))?;
-
-        let name = if packet.create {
-            self.create(&name, &packet.password).await?
+        // Loopback is exempt when the connection limits exempt it: local load tests, and a
+        // proxy on the same host through which every player shares one address.
+        let by_address = !(self.exempt_loopback && address.is_loopback());
+        if by_address {
+            if let Err(wait) = lock(&self.by_address).begin(&address, now) {
+                lock(&self.by_account).refund(&key);
+                return Err((LoginResult::Throttled, Some(wait)));
+            }
+        }
+        let checked = if packet.create {
+            self.create(&name, &packet.password).await
         } else {
-            self.verify(&name, &packet.password, address).await?
+            self.verify(&name, &packet.password).await
         };
-        lock(&self.by_account).succeeded(&name.key().to_owned());
+        let name = match checked {
+            Ok(name) => {
+                lock(&self.by_account).succeeded(&key);
+                if by_address {
+                    lock(&self.by_address).refund(&address);
+                }
+                name
+            }
+            Err(refused @ (LoginResult::WrongCredentials, _)) => return Err(refused),
+            Err(refused) => {
+                lock(&self.by_account).refund(&key);
+                if by_address {
+                    lock(&self.by_address).refund(&address);
+                }
+                return Err(refused);
+            }
+        };
 
         // One login of this account at a time from here: claim, or load and insert.
         let stripe = {
@@ -235,6 +277,12 @@ impl Accounts {
     }
 
     async fn create(&self, name: &AccountName, password: &str) -> Result<AccountName, Refused> {
+        // A taken name is answered before any hashing: a client that creates on first use
+        // and logs in on "taken" then costs one hash per login, not two. (The insert below
+        // still decides a race between two creates.)
+        if db(self.store.account(name)).await?.is_some() {
+            return Err((LoginResult::NameTaken, None));
+        }
         let password = password.to_owned();
         let hash = self.hash(move || hash_password(&password)).await?;
         if db(self.store.create_account(name, &hash, now_ms())).await? {
@@ -244,12 +292,7 @@ impl Accounts {
         }
     }
 
-    async fn verify(
-        &self,
-        name: &AccountName,
-        password: &str,
-        address: IpAddr,
-    ) -> Result<AccountName, Refused> {
+    async fn verify(&self, name: &AccountName, password: &str) -> Result<AccountName, Refused> {
         let row = db(self.store.account(name)).await?;
         // An unknown name costs a hash too, so the time taken does not tell it apart.
         let stored = row
@@ -264,12 +307,8 @@ impl Accounts {
                 tracing::error!(name = row.name, "stored account name breaks the rules");
                 (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))
             }),
-            _ => {
-                let now = Instant::now();
-                lock(&self.by_account).failed(&name.key().to_owned(), now);
-                lock(&self.by_address).failed(&address, now);
-                Err((LoginResult::WrongCredentials, None))
-            }
+            // Its tokens of both throttles stay taken.
+            _ => Err((LoginResult::WrongCredentials, None)),
         }
     }
 

@@ -2,8 +2,11 @@
 //! per address, so guessing one account's password from many addresses, or many accounts'
 //! from one address, both run into a limit. Sans-IO: time is an argument.
 //!
-//! Each key has a [`TokenBucket`]; a failed login takes a token, and a key with none left is
-//! refused until one refills. A success forgets the key. At most `max_tracked` keys are
+//! Each key has a [`TokenBucket`]. Every attempt takes a token as it begins
+//! ([`Throttle::begin`]), before its password is checked, so attempts made in parallel cannot
+//! all pass on one remaining token. An attempt that did not fail gives its token back
+//! ([`Throttle::refund`]); a success on an account forgets the key ([`Throttle::succeeded`]).
+//! A key with no token left is refused until one refills. At most `max_tracked` keys are
 //! held: when the table is full, keys whose bucket has refilled (as good as never seen) are
 //! dropped, at most once a second; if it is still full, a new key is not tracked and counted
 //! as such. That fails open for the newcomer rather than closed for everyone: a flood of
@@ -46,36 +49,35 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
         }
     }
 
-    /// `Ok` if `key` may try at `now`; else how long until it may.
-    pub fn check(&mut self, key: &K, now: Instant) -> Result<(), Duration> {
-        match self.buckets.get_mut(key) {
-            Some(bucket) => {
-                if bucket.has_token(now) {
-                    Ok(())
-                } else {
-                    Err(bucket.wait())
-                }
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// `key` failed at `now`.
-    pub fn failed(&mut self, key: &K, now: Instant) {
+    /// An attempt of `key` begins at `now`: it takes a token (as if it failed), or is refused
+    /// with how long until one refills.
+    pub fn begin(&mut self, key: &K, now: Instant) -> Result<(), Duration> {
         if let Some(bucket) = self.buckets.get_mut(key) {
-            bucket.try_take(now);
-            return;
+            return if bucket.try_take(now) {
+                Ok(())
+            } else {
+                Err(bucket.wait())
+            };
         }
         if self.buckets.len() >= self.config.max_tracked {
             self.sweep(now);
         }
         if self.buckets.len() >= self.config.max_tracked {
             self.untracked += 1;
-            return;
+            return Ok(());
         }
         let mut bucket = TokenBucket::new(self.config.rate, now);
         bucket.try_take(now);
         self.buckets.insert(key.clone(), bucket);
+        Ok(())
+    }
+
+    /// An attempt of `key` ended without failing (it logged in, or could not be checked):
+    /// its token comes back.
+    pub fn refund(&mut self, key: &K) {
+        if let Some(bucket) = self.buckets.get_mut(key) {
+            bucket.give_back();
+        }
     }
 
     /// `key` logged in: its failures are forgotten.
@@ -119,33 +121,51 @@ mod tests {
         let t0 = Instant::now();
         let mut t = throttle(10);
         for _ in 0..3 {
-            assert_eq!(t.check(&"bob", t0), Ok(()));
-            t.failed(&"bob", t0);
+            assert_eq!(t.begin(&"bob", t0), Ok(()));
         }
-        let wait = t.check(&"bob", t0).expect_err("three failures: refused");
+        let wait = t.begin(&"bob", t0).expect_err("three failures: refused");
         assert_eq!(wait, Duration::from_secs(2), "one token per two seconds");
-        assert_eq!(t.check(&"eve", t0), Ok(()), "other keys are not affected");
-        assert_eq!(t.check(&"bob", t0 + Duration::from_secs(2)), Ok(()));
+        assert_eq!(t.begin(&"eve", t0), Ok(()), "other keys are not affected");
+        assert_eq!(t.begin(&"bob", t0 + Duration::from_secs(2)), Ok(()));
         t.succeeded(&"bob");
-        assert_eq!(t.tracked(), 0, "a success forgets the failures");
+        assert_eq!(
+            t.tracked(),
+            1,
+            "a success forgets the failures (eve's stays)"
+        );
+    }
+
+    #[test]
+    fn attempts_in_parallel_cannot_pass_one_remaining_token_and_a_refund_gives_it_back() {
+        let t0 = Instant::now();
+        let mut t = throttle(10);
+        // Three begin at once, none has failed yet: the fourth is refused all the same.
+        for _ in 0..3 {
+            assert_eq!(t.begin(&"bob", t0), Ok(()));
+        }
+        assert!(t.begin(&"bob", t0).is_err());
+        // One of them did not fail: its token is back for the next attempt.
+        t.refund(&"bob");
+        assert_eq!(t.begin(&"bob", t0), Ok(()));
+        assert!(t.begin(&"bob", t0).is_err());
     }
 
     #[test]
     fn a_full_table_drops_refilled_keys_then_stops_tracking_new_ones() {
         let t0 = Instant::now();
         let mut t = throttle(2);
-        t.failed(&"a", t0);
-        t.failed(&"b", t0);
-        t.failed(&"c", t0);
+        for key in ["a", "b", "c"] {
+            assert_eq!(t.begin(&key, t0), Ok(()));
+        }
         assert_eq!((t.tracked(), t.untracked), (2, 1), "full: c is not tracked");
-        assert_eq!(t.check(&"c", t0), Ok(()), "fails open for the untracked");
+        assert_eq!(t.begin(&"c", t0), Ok(()), "fails open for the untracked");
         // Ten seconds on, a and b have refilled: the next sweep drops them.
         let later = t0 + Duration::from_secs(10);
-        t.failed(&"d", later);
+        let _ = t.begin(&"d", later);
         assert_eq!(t.tracked(), 1);
         for key in ["e", "f", "g"] {
             for _ in 0..3 {
-                t.failed(&key, later);
+                let _ = t.begin(&key, later);
             }
         }
         assert_eq!(t.tracked(), 2, "never more than max_tracked");

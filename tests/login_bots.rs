@@ -1,0 +1,232 @@
+//! dummy-client's `--login` against an in-process game-server with accounts on (a SQLite file
+//! in a temp directory): every bot logs in to its own account, made on first use, and every
+//! bot that comes back (a churn rejoin in the room, the comeback after the window in the
+//! world) finds its character where it left.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dummy_client::world::{run_world, WorldRunConfig};
+use dummy_client::RunConfig;
+use game_server::adapters::db::Store;
+use game_server::app::AccountsConfig;
+use game_server::game::accounts::LoginResult;
+use game_server::world::{Spawn, WorldConfig};
+use support::start_server;
+
+/// Every login costs an argon2 hash, as many at once as the server has cores, in a debug
+/// build on a machine the other tests share: the window waits for them rather than count
+/// them late.
+const ENTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn temp_db(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "login-bots-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("game.sqlite3")
+}
+
+async fn accounts(db: &Path) -> AccountsConfig {
+    let store = Store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("the test database opens");
+    AccountsConfig::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churning_room_bots_log_in_and_come_back_where_they_left() {
+    let db = temp_db("room");
+    let accounts = accounts(&db).await;
+    let server = start_server(move |c| {
+        c.tick = Duration::from_millis(50);
+        c.accounts = Some(accounts);
+    })
+    .await;
+    let bots = |clients, churn_per_sec, secs| RunConfig {
+        addr: server.local_addr(),
+        clients,
+        ramp_per_sec: 2_000,
+        duration: Duration::from_secs(secs),
+        churn_per_sec,
+        rejoin_delay: Duration::from_millis(20),
+        enter_timeout: ENTER_TIMEOUT,
+        login: Some("Churner".to_owned()),
+        status_line: false,
+        ..RunConfig::default()
+    };
+    let report = dummy_client::run(bots(30, 10.0, 3))
+        .await
+        .unwrap_or_else(|e| panic!("the config is valid: {e}"));
+    println!("{report}");
+
+    let (l, c) = (&report.login, &report.churn);
+    assert!(
+        report.passed,
+        "the logged-in churning run should pass:\n{report}"
+    );
+    assert!(l.enabled);
+    assert_eq!(
+        (l.refused, l.wrong_player_id),
+        (0, 0),
+        "every login passed, and named the player its list named:\n{report}"
+    );
+    assert_eq!(
+        l.created, 30,
+        "each bot made its account on first use:\n{report}"
+    );
+    assert_eq!(
+        (l.answers.get(&3), l.answers.get(&5)),
+        (None, None),
+        "a first login creates: no miss, and so no failed-login throttle:\n{report}"
+    );
+    assert_eq!(
+        l.logged_in, report.connected,
+        "every connection, first or rejoin, logged in:\n{report}"
+    );
+    assert_eq!(report.entered, report.connected, "and entered:\n{report}");
+    assert!(
+        c.rejoins >= 10,
+        "about 30 bots should have left and come back:\n{report}"
+    );
+    assert_eq!(
+        (
+            l.positions_checked,
+            l.positions_unchecked,
+            l.position_violations
+        ),
+        (c.rejoins, 0, 0),
+        "every rejoin found its character where it left:\n{report}"
+    );
+    assert!(
+        l.time.samples == l.sent && l.time.p50_us > 0,
+        "every login was answered and timed:\n{report}"
+    );
+    assert_eq!(
+        report.sent.packets.get("C_Login"),
+        Some(&l.sent),
+        "the traffic counts the logins"
+    );
+    assert_eq!(
+        report.received.packets.get("S_Login").copied(),
+        Some(l.answers.values().sum::<u64>()),
+        "every answer is counted as received"
+    );
+    let stats = server.login_stats().expect("logins on");
+    assert_eq!(
+        stats.of(LoginResult::Ok),
+        l.logged_in,
+        "the server agrees on the logins"
+    );
+
+    // A second run finds every account: nothing made, every bot in.
+    let again = dummy_client::run(bots(30, 0.0, 1))
+        .await
+        .unwrap_or_else(|e| panic!("the config is valid: {e}"));
+    server.shutdown().await;
+    let l = &again.login;
+    assert!(again.passed, "the second run should pass:\n{again}");
+    assert_eq!(
+        (l.logged_in, l.created, l.answers.get(&4)),
+        (30, 0, Some(&30)),
+        "the accounts were there: each create found its name taken, then logged in:\n{again}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn world_bots_log_in_walk_and_come_back_where_they_left() {
+    let world = WorldConfig {
+        map_size: 200.0,
+        cell_size: 25.0,
+        inner_radius: 20.0,
+        outer_radius: 25.0,
+        regions: 2,
+        max_step: 10.0,
+        spawn: Spawn::Random { seed: 5 },
+    };
+    let db = temp_db("world");
+    let accounts = accounts(&db).await;
+    let server = start_server({
+        let world = world.clone();
+        move |c| {
+            c.tick = Duration::from_millis(100);
+            c.world = Some(world);
+            c.accounts = Some(accounts);
+        }
+    })
+    .await;
+    let bots = WorldRunConfig {
+        addr: server.local_addr(),
+        clients: 40,
+        ramp_per_sec: 2_000,
+        map_size: world.map_size,
+        inner_radius: world.inner_radius,
+        outer_radius: world.outer_radius,
+        max_step: world.max_step,
+        speed: 6.0,
+        lag_allowance: Duration::from_millis(1500),
+        duration: Duration::from_secs(2),
+        enter_timeout: ENTER_TIMEOUT,
+        login: Some("Walker".to_owned()),
+        status_line: false,
+        ..WorldRunConfig::default()
+    };
+    let report = run_world(bots.clone())
+        .await
+        .expect("the run config is valid");
+    let stats = server.login_stats().expect("logins on");
+    let logins_ok = stats.of(LoginResult::Ok);
+    println!("{report}");
+    // A second run starts where the first left: each character's y is the number of the
+    // last move it made, shown to everyone who sees it spawn, and its moves go on from there.
+    let again = run_world(bots).await.expect("the run config is valid");
+    server.shutdown().await;
+    println!("{again}");
+
+    let l = &report.login;
+    assert!(
+        report.passed,
+        "the logged-in world run should pass:\n{report}"
+    );
+    assert_eq!(report.entered, 40, "every bot entered");
+    assert!(report.moves_sent > 0, "and walked");
+    assert_eq!(
+        (l.refused, l.wrong_player_id),
+        (0, 0),
+        "every login passed, and named the player its list named:\n{report}"
+    );
+    assert_eq!(
+        (l.logged_in, l.created),
+        (80, 40),
+        "each bot made its account, then logged in again after the window:\n{report}"
+    );
+    assert_eq!(
+        (
+            l.positions_checked,
+            l.positions_unchecked,
+            l.position_violations
+        ),
+        (40, 0, 0),
+        "every bot came back where it left:\n{report}"
+    );
+    assert_eq!(logins_ok, 80, "the server agrees on the logins");
+
+    let l = &again.login;
+    assert!(again.passed, "the second world run should pass:\n{again}");
+    assert_eq!(
+        (
+            l.logged_in,
+            l.created,
+            l.positions_checked,
+            l.position_violations
+        ),
+        (80, 0, 40, 0),
+        "the accounts were there, and every bot came back where it left again:\n{again}"
+    );
+}
