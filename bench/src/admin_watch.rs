@@ -100,6 +100,11 @@ fn view(addr: SocketAddr, stop: &AtomicBool, frames: &AtomicU64) {
 
 /// One `GET /metrics`; true if it answered 200.
 fn scrape(addr: SocketAddr) -> io::Result<bool> {
+    Ok(get_metrics(addr)?.starts_with("HTTP/1.1 200"))
+}
+
+/// One `GET /metrics`: the whole response, status line and headers included.
+pub fn get_metrics(addr: SocketAddr) -> io::Result<String> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(
@@ -107,5 +112,13 @@ fn scrape(addr: SocketAddr) -> io::Result<bool> {
     )?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
-    Ok(response.starts_with(b"HTTP/1.1 200"))
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// The value of an unlabelled sample `name` in a metrics response.
+pub fn sample(response: &str, name: &str) -> Option<f64> {
+    response.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(' ')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }

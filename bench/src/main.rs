@@ -8,6 +8,8 @@ mod broadcast;
 mod cluster;
 mod echo;
 mod idle;
+mod persist;
+mod persist_world;
 mod pki;
 mod plot;
 pub mod server_proc;
@@ -52,6 +54,9 @@ enum Command {
     /// The same world on one process and on two joined by NATS: hand-off and delivery
     /// latency, NATS messages and bytes per second.
     Cluster(cluster::Args),
+    /// What accounts and saved characters cost: logins per second (argon2), and world mode
+    /// with every bot logged in and saved, on SQLite and PostgreSQL, against persistence off.
+    Persist(persist::Args),
     /// Moves over UDP against TCP at N bots, with 0% and 2% loss on loopback (a private
     /// network namespace made with `unshare -n`; needs root).
     Udp(udp::Args),
@@ -78,6 +83,7 @@ fn main() -> std::process::ExitCode {
                 std::fs::write(&svg, plot::chart(&points, labels)).map_err(Into::into)
             }),
         Command::Soak(args) => soak::run(args),
+        Command::Persist(args) => persist::run(args),
         Command::World(args) => world::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Udp(args) => udp::run(args),

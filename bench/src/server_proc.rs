@@ -112,6 +112,12 @@ impl ServerProcess {
         ProcSample::of(self.child.id())
     }
 
+    /// Kills the server at once (SIGKILL, as `kill -9`): no shutdown, no last save.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Asks the server to shut down (SIGINT) and waits up to `grace` for it to exit.
     /// Returns whether it exited cleanly (status 0) in time.
     pub fn stop(mut self, grace: Duration) -> bool {

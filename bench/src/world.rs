@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Map side for `clients` at `density` players per 100 x 100.
-fn map_side(clients: usize, density: f32) -> f32 {
+pub(crate) fn map_side(clients: usize, density: f32) -> f32 {
     100.0 * (clients as f32 / density).sqrt()
 }
 

@@ -63,6 +63,10 @@ pub struct WorldRunConfig {
     /// find its character where it left (`world/comeback.rs`). `None` (the default):
     /// guests.
     pub login: Option<String>,
+    /// With `login`: after the window every bot logs in again to find its character where
+    /// it left. Default true; a benchmark that only measures the play turns it off (ten
+    /// thousand logins more cost minutes of argon2).
+    pub comeback: bool,
 }
 
 impl Default for WorldRunConfig {
@@ -90,6 +94,7 @@ impl Default for WorldRunConfig {
             status_line: true,
             max_step: 10.0,
             login: None,
+            comeback: true,
         }
     }
 }

@@ -352,7 +352,9 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             ];
         }
     }
-    if let Some((names, record)) = &login {
+    if let (Some((names, record)), false) = (&login, config.comeback) {
+        report.login = record.report(names.prefix());
+    } else if let Some((names, record)) = &login {
         // Every bot in the world has left (`shutdown` closed it): each logs in again and
         // must find its character where it left.
         let leavers = walking
