@@ -365,7 +365,7 @@ pub fn print(plan: &WorldPlan, rows: &[Row], losses: &[Loss]) {
             w.move_rtt_p99_ms,
             r.server_cpu,
             r.db_cpu
-                .map_or("in the server".to_owned(), |c| format!("{c:.0}%")),
+                .map_or(r.db_label.to_owned(), |c| format!("{c:.0}%")),
             r.saves_per_sec
                 .map_or("-".to_owned(), |s| format!("{s:.0}")),
             r.bots_cpu,
