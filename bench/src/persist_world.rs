@@ -96,6 +96,11 @@ fn server_flags(clients: usize, arm: &Arm, admin: SocketAddr) -> Vec<String> {
         &(clients + 100).to_string(),
         "--admin",
         &admin.to_string(),
+        // The world bots stand still, sending nothing, from their enter until the last bot
+        // is in; ten thousand logins at argon2's pace take about two minutes, past the
+        // default idle timeout (60 s).
+        "--idle-timeout-secs",
+        "600",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -117,7 +122,7 @@ fn server_flags(clients: usize, arm: &Arm, admin: SocketAddr) -> Vec<String> {
     flags
 }
 
-fn bots(plan: &WorldPlan, addr: SocketAddr, arm: &Arm) -> WorldRunConfig {
+fn bots(plan: &WorldPlan, addr: SocketAddr, arm: &Arm, prefix: &str) -> WorldRunConfig {
     WorldRunConfig {
         addr,
         clients: plan.clients,
@@ -131,7 +136,7 @@ fn bots(plan: &WorldPlan, addr: SocketAddr, arm: &Arm) -> WorldRunConfig {
         status_line: false,
         // Thousands of logins at the server's argon2 rate (about 85 a second on two cores).
         enter_timeout: Duration::from_secs(600),
-        login: arm.db().map(|_| "w".to_owned()),
+        login: arm.db().map(|_| prefix.to_owned()),
         comeback: false,
         ..WorldRunConfig::default()
     }
@@ -163,6 +168,7 @@ fn postgres_cpu() -> f64 {
 struct Reading {
     at: Instant,
     server: Option<ProcSample>,
+    bots: Option<ProcSample>,
     db_cpu: f64,
     saves: Option<f64>,
 }
@@ -172,6 +178,7 @@ fn read(pid: u32, admin: SocketAddr) -> Reading {
     Reading {
         at: Instant::now(),
         server: ProcSample::of(pid).ok(),
+        bots: ProcSample::this().ok(),
         db_cpu: postgres_cpu(),
         saves: metrics
             .as_deref()
@@ -225,9 +232,7 @@ fn run_one(plan: &WorldPlan, arm: &Arm) -> Result<Row, Box<dyn std::error::Error
         .enable_all()
         .build()?;
     let started = Instant::now();
-    let bots_before = ProcSample::this()?;
-    let report = runtime.block_on(run_world(bots(plan, server.addr, arm)))?;
-    let bots_after = ProcSample::this()?;
+    let report = runtime.block_on(run_world(bots(plan, server.addr, arm, "w")))?;
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     drop(runtime);
@@ -241,11 +246,14 @@ fn run_one(plan: &WorldPlan, arm: &Arm) -> Result<Row, Box<dyn std::error::Error
     // logins are argon2 at full speed) in the figures.
     let a = readings.iter().find(|r| r.at >= window_start).copied();
     let b = readings.iter().rev().find(|r| r.at <= window_end).copied();
-    let (mut server_cpu, mut db_cpu, mut saves_per_sec) = (0.0, None, None);
+    let (mut server_cpu, mut db_cpu, mut saves_per_sec, mut bots_cpu) = (0.0, None, None, 0.0);
     if let (Some(a), Some(b)) = (a, b) {
         let wall = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
         if let (Some(sa), Some(sb)) = (a.server, b.server) {
             server_cpu = sb.cpu_percent_since(&sa);
+        }
+        if let (Some(ba), Some(bb)) = (a.bots, b.bots) {
+            bots_cpu = bb.cpu_percent_since(&ba);
         }
         if matches!(arm, Arm::Postgres(_)) {
             db_cpu = Some(100.0 * (b.db_cpu - a.db_cpu) / wall);
@@ -265,7 +273,7 @@ fn run_one(plan: &WorldPlan, arm: &Arm) -> Result<Row, Box<dyn std::error::Error
         server_cpu,
         db_cpu,
         saves_per_sec,
-        bots_cpu: bots_after.cpu_percent_since(&bots_before),
+        bots_cpu,
     })
 }
 
@@ -282,7 +290,10 @@ fn kill_9(plan: &WorldPlan, arm: &Arm) -> Result<Loss, Box<dyn std::error::Error
     let flags = server_flags(plan.clients, arm, admin);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = ServerProcess::start(&flags)?;
-    let config = bots(plan, server.addr, arm);
+    // Accounts of this run alone (made now, saved only by this server), so a character
+    // saved by an earlier run cannot pass for one saved by this one.
+    let prefix = format!("k{}x", now_ms() / 1000 % 100_000);
+    let config = bots(plan, server.addr, arm, &prefix);
     let bots = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -308,7 +319,7 @@ fn kill_9(plan: &WorldPlan, arm: &Arm) -> Result<Loss, Box<dyn std::error::Error
     let killed_ms = now_ms();
     server.kill_9();
     let _ = bots.join();
-    let ages = saved_ages(arm.db().unwrap_or_default(), killed_ms)?;
+    let ages = saved_ages(arm.db().unwrap_or_default(), &prefix, killed_ms)?;
     let characters = plan.clients;
     let mut ages: Vec<i64> = ages;
     ages.sort_unstable();
@@ -321,9 +332,13 @@ fn kill_9(plan: &WorldPlan, arm: &Arm) -> Result<Loss, Box<dyn std::error::Error
     })
 }
 
-/// For each bot character (accounts `w0`, `w1`, ...) saved, how long before `killed_ms` its
+/// For each bot character (accounts `{prefix}0`, `{prefix}1`, ...) saved, how long before `killed_ms` its
 /// saved state was taken.
-fn saved_ages(db: &str, killed_ms: i64) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
+fn saved_ages(
+    db: &str,
+    prefix: &str,
+    killed_ms: i64,
+) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
     sqlx::any::install_default_drivers();
     let url = if db.starts_with("postgres") {
         db.to_owned()
@@ -336,7 +351,8 @@ fn saved_ages(db: &str, killed_ms: i64) -> Result<Vec<i64>, Box<dyn std::error::
     runtime.block_on(async {
         let pool = sqlx::AnyPool::connect(&url).await?;
         let rows: Vec<(i64,)> =
-            sqlx::query_as("SELECT last_seen_ms FROM characters WHERE account_key LIKE 'w%'")
+            sqlx::query_as("SELECT last_seen_ms FROM characters WHERE account_key LIKE $1")
+                .bind(format!("{}%", prefix.to_lowercase()))
                 .fetch_all(&pool)
                 .await?;
         pool.close().await;
@@ -348,7 +364,7 @@ fn saved_ages(db: &str, killed_ms: i64) -> Result<Vec<i64>, Box<dyn std::error::
 pub fn print(plan: &WorldPlan, rows: &[Row], losses: &[Loss]) {
     println!();
     println!(
-        "persist, world: N = {}, density {DENSITY}, radii {INNER}/{OUTER}, 2 regions, window {} s, checkpoint every {CHECKPOINT_SECS} s; database arms: every bot logged in (accounts w0..)",
+        "persist, world: N = {}, density {DENSITY}, radii {INNER}/{OUTER}, 2 regions, window {} s, checkpoint every {CHECKPOINT_SECS} s; database arms: every bot logged in (accounts w0..); CPU over the window only",
         plan.clients, plan.secs
     );
     println!();

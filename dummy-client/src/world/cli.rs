@@ -75,6 +75,10 @@ impl WorldCli {
             duration: room.duration,
             lag_allowance: Duration::from_millis(self.lag_allowance_ms),
             drain_timeout: room.drain_timeout,
+            // World runs wait at least their own default (10 s): a big world's ramp is long.
+            enter_timeout: room
+                .enter_timeout
+                .max(WorldRunConfig::default().enter_timeout),
             min_delivered: self.min_delivered,
             status_line: room.status_line,
             max_step: self.max_step,

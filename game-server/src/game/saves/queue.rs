@@ -9,7 +9,9 @@
 //! - **When a batch is due.** At each checkpoint (`interval` after the previous one), or at
 //!   once while an *urgent* record waits (a character that left: its session is gone, and
 //!   its last state should not wait for the next checkpoint). One batch is in flight at a
-//!   time, at most `max_batch` records, oldest first.
+//!   time, at most `max_batch` records, oldest first. A checkpoint drains: its batches follow
+//!   one another until nothing waits, so ten thousand dirty characters are all written at
+//!   every checkpoint, not `max_batch` of them.
 //! - **Failure.** A batch that failed goes back to the front of the queue (a record marked
 //!   again meanwhile goes there instead: the newer one wins), and is retried as soon as a
 //!   back-off has passed (`backoff_min`, doubled per failure in a row, at most `backoff_max`). So a record
@@ -123,6 +125,8 @@ pub struct SaveQueue<K, R> {
     retry_at: Option<Instant>,
     /// A failed batch waits to be retried: due when the back-off ends, not at a checkpoint.
     retry_pending: bool,
+    /// A checkpoint is being written: batches are due until nothing waits.
+    draining: bool,
     failures_in_a_row: u32,
     stats: SaveStats,
     lost_unreported: u64,
@@ -142,6 +146,7 @@ impl<K: Eq + Hash + Clone, R: Clone> SaveQueue<K, R> {
             next_checkpoint: now + config.interval,
             retry_at: None,
             retry_pending: false,
+            draining: false,
             failures_in_a_row: 0,
             stats: SaveStats::default(),
             lost_unreported: 0,
@@ -179,14 +184,16 @@ impl<K: Eq + Hash + Clone, R: Clone> SaveQueue<K, R> {
             return None;
         }
         if self.dirty.is_empty() {
+            self.draining = false;
             return None;
         }
         let checkpoint = now >= self.next_checkpoint;
-        if !checkpoint && self.urgent == 0 && !self.retry_pending {
+        if !checkpoint && self.urgent == 0 && !self.retry_pending && !self.draining {
             return None;
         }
         if checkpoint {
             self.next_checkpoint = now + self.config.interval;
+            self.draining = true;
         }
         Some(self.cut_batch())
     }
@@ -210,6 +217,10 @@ impl<K: Eq + Hash + Clone, R: Clone> SaveQueue<K, R> {
                 self.urgent -= usize::from(dirty.urgent);
                 records.push((key, dirty.record));
             }
+        }
+        if self.dirty.is_empty() {
+            // What the checkpoint found is all cut: later marks wait for the next one.
+            self.draining = false;
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -275,7 +286,7 @@ impl<K: Eq + Hash + Clone, R: Clone> SaveQueue<K, R> {
         if self.in_flight.is_some() || self.dirty.is_empty() {
             return None;
         }
-        let due = if self.urgent > 0 || self.retry_pending {
+        let due = if self.urgent > 0 || self.retry_pending || self.draining {
             now
         } else {
             self.next_checkpoint

@@ -67,11 +67,20 @@ fn batches_are_cut_at_max_batch_oldest_first() {
     }
     let first = q.take_batch(secs(t0, 5.0)).expect("due");
     assert_eq!(first.records, vec![(1, 10), (2, 20)]);
+    assert_eq!(q.take_batch(secs(t0, 5.0)), None, "one batch in flight");
     q.saved(first.id);
-    // The checkpoint moved on, so the rest waits for the next one.
-    assert_eq!(q.take_batch(secs(t0, 5.1)), None);
-    let rest = q.take_now().expect("at shutdown, whatever the time");
+    // The checkpoint drains: the rest goes at once, not at the next checkpoint. (Before,
+    // one batch per interval went: 500 records each 5 s, a tenth of what 10,000 players
+    // dirty.)
+    assert_eq!(q.next_due(secs(t0, 5.1)), Some(secs(t0, 5.1)));
+    let rest = q.take_batch(secs(t0, 5.1)).expect("the checkpoint goes on");
     assert_eq!(rest.records, vec![(3, 30)]);
+    q.saved(rest.id);
+    // Drained: a record marked now waits for the next checkpoint.
+    q.mark(4, 40, false);
+    assert_eq!(q.take_batch(secs(t0, 5.2)), None);
+    assert_eq!(q.next_due(secs(t0, 5.2)), Some(secs(t0, 10.0)));
+    assert!(q.take_batch(secs(t0, 10.0)).is_some());
 }
 
 #[test]
