@@ -3,8 +3,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use game_server::adapters::db::Store;
@@ -17,18 +17,7 @@ use game_server::packets::{
 };
 use game_server::world::WorldConfig;
 use game_server::{GameServer, ServerConfig};
-use support::{eventually, start_server, Client};
-
-fn temp_db(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "accounts-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("game.sqlite3")
-}
+use support::{eventually, start_server, temp_db, Client};
 
 async fn accounts(db: &Path, mode: LoginMode) -> AccountsConfig {
     let store = Store::open(db.to_str().expect("utf-8 path"))
@@ -130,7 +119,7 @@ use server_core::Packet;
 
 #[tokio::test]
 async fn a_guest_plays_as_in_the_course_when_it_sends_a_move_or_nothing() {
-    let db = temp_db("guest");
+    let db = temp_db("accounts-guest");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     // First packet a move: a guest at once, the move handled.
@@ -154,7 +143,7 @@ async fn a_guest_plays_as_in_the_course_when_it_sends_a_move_or_nothing() {
 
 #[tokio::test]
 async fn a_character_comes_back_where_it_left_in_the_room() {
-    let db = temp_db("room");
+    let db = temp_db("accounts-room");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     let (mut client, at) = play(addr, "Rookie_7", true).await;
@@ -180,7 +169,7 @@ async fn a_character_comes_back_where_it_left_in_the_room() {
 
 #[tokio::test]
 async fn a_character_keeps_the_position_the_world_gave_it_not_the_one_it_asked_for() {
-    let db = temp_db("world");
+    let db = temp_db("accounts-world");
     let server = server(&db, LoginMode::Optional, true).await;
     let addr = server.local_addr();
     let (mut client, start) = play(addr, "Walker", true).await;
@@ -204,7 +193,7 @@ async fn a_character_keeps_the_position_the_world_gave_it_not_the_one_it_asked_f
 
 #[tokio::test]
 async fn logins_are_refused_with_their_reasons_and_the_connection_stays() {
-    let db = temp_db("refusals");
+    let db = temp_db("accounts-refusals");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     let (_first, _) = play(addr, "Taken", true).await;
@@ -263,7 +252,7 @@ async fn logins_are_refused_with_their_reasons_and_the_connection_stays() {
 
 #[tokio::test]
 async fn a_second_login_closes_the_first_and_takes_the_character_where_it_stood() {
-    let db = temp_db("twice");
+    let db = temp_db("accounts-twice");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     let (mut first, _) = play(addr, "Twice", true).await;
@@ -276,7 +265,7 @@ async fn a_second_login_closes_the_first_and_takes_the_character_where_it_stood(
 
 #[tokio::test]
 async fn two_hundred_logins_of_one_account_at_once_leave_exactly_one_session_playing() {
-    let db = temp_db("crowd");
+    let db = temp_db("accounts-crowd");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     drop(play(addr, "Crowd", true).await);
@@ -338,7 +327,7 @@ async fn two_hundred_logins_of_one_account_at_once_leave_exactly_one_session_pla
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_account() {
-    let db = temp_db("throttle");
+    let db = temp_db("accounts-throttle");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     drop(play(addr, "Target", true).await);
@@ -355,7 +344,7 @@ async fn failed_logins_are_throttled_per_account() {
 
 #[tokio::test]
 async fn wrong_passwords_sent_all_at_once_get_no_more_tries_than_one_after_another() {
-    let db = temp_db("parallel-guess");
+    let db = temp_db("accounts-parallel-guess");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     drop(play(addr, "Vault", true).await);
@@ -381,7 +370,7 @@ async fn wrong_passwords_sent_all_at_once_get_no_more_tries_than_one_after_anoth
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_address_across_accounts_unless_loopback_is_exempt() {
-    let db = temp_db("address");
+    let db = temp_db("accounts-address");
     let accounts = accounts(&db, LoginMode::Optional).await;
     let server = start_server(move |c: &mut ServerConfig| {
         c.accounts = Some(accounts);
@@ -409,7 +398,7 @@ async fn failed_logins_are_throttled_per_address_across_accounts_unless_loopback
 
 #[tokio::test]
 async fn a_graceful_shutdown_saves_characters_still_playing() {
-    let db = temp_db("shutdown");
+    let db = temp_db("accounts-shutdown");
     let server = server(&db, LoginMode::Optional, false).await;
     let addr = server.local_addr();
     let (mut client, _) = play(addr, "Stayer", true).await;
@@ -423,7 +412,7 @@ async fn a_graceful_shutdown_saves_characters_still_playing() {
 
 #[tokio::test]
 async fn required_mode_refuses_a_guest_and_off_mode_refuses_a_login() {
-    let db = temp_db("required");
+    let db = temp_db("accounts-required");
     let server = server(&db, LoginMode::Required, false).await;
     let mut guest = Client::connect_raw(server.local_addr()).await;
     guest
@@ -554,7 +543,7 @@ async fn frames_for(client: &mut Client, until: Duration) -> Vec<(u16, i32)> {
 
 #[tokio::test]
 async fn a_dropped_character_is_taken_back_within_the_grace_and_nobody_sees_it_go() {
-    let db = temp_db("resume");
+    let db = temp_db("accounts-resume");
     let server = server_with_grace(&db, Duration::from_secs(5)).await;
     let addr = server.local_addr();
     let (mut watcher, _) = Client::join(addr).await;
@@ -587,7 +576,7 @@ async fn a_dropped_character_is_taken_back_within_the_grace_and_nobody_sees_it_g
 
 #[tokio::test]
 async fn a_dropped_character_leaves_when_its_grace_ends_and_is_saved() {
-    let db = temp_db("expire");
+    let db = temp_db("accounts-expire");
     let server = server_with_grace(&db, Duration::from_millis(300)).await;
     let addr = server.local_addr();
     let (mut watcher, _) = Client::join(addr).await;

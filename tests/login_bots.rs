@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use dummy_client::world::{run_world, WorldRunConfig};
@@ -15,23 +14,12 @@ use game_server::adapters::db::Store;
 use game_server::app::AccountsConfig;
 use game_server::game::accounts::LoginResult;
 use game_server::world::{Spawn, WorldConfig};
-use support::start_server;
+use support::{start_server, temp_db};
 
 /// Every login costs an argon2 hash, as many at once as the server has cores, in a debug
 /// build on a machine the other tests share: the window waits for them rather than count
 /// them late.
 const ENTER_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn temp_db(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "login-bots-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("game.sqlite3")
-}
 
 async fn accounts(db: &Path) -> AccountsConfig {
     let store = Store::open(db.to_str().expect("utf-8 path"))
@@ -42,7 +30,7 @@ async fn accounts(db: &Path) -> AccountsConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churning_room_bots_log_in_and_come_back_where_they_left() {
-    let db = temp_db("room");
+    let db = temp_db("login-bots-room");
     let accounts = accounts(&db).await;
     let server = start_server(move |c| {
         c.tick = Duration::from_millis(50);
@@ -150,7 +138,7 @@ async fn world_bots_log_in_walk_and_come_back_where_they_left() {
         max_step: 10.0,
         spawn: Spawn::Random { seed: 5 },
     };
-    let db = temp_db("world");
+    let db = temp_db("login-bots-world");
     let accounts = accounts(&db).await;
     let server = start_server({
         let world = world.clone();

@@ -4,25 +4,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use game_server::adapters::db::{Backend, Store, StoreError};
 use game_server::game::accounts::{hash_password, verify_password, AccountName};
 use game_server::game::saves::{CharacterRecord, Place};
 use support::postgres::{skipped, Postgres};
-
-fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "store-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use support::temp_dir;
 
 fn record(x: f32, seen: i64) -> CharacterRecord {
     CharacterRecord {
@@ -132,7 +120,7 @@ async fn accounts_and_characters(store: &Store) {
 
 #[tokio::test]
 async fn sqlite_keeps_accounts_and_characters_across_a_reopen() {
-    let dir = temp_dir("sqlite");
+    let dir = temp_dir("store-sqlite");
     let path = dir.join("data").join("game.db");
     let spec = path.display().to_string();
     let store = Store::open(&spec)
@@ -155,7 +143,7 @@ async fn sqlite_keeps_accounts_and_characters_across_a_reopen() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_database_is_refused_and_left_as_it_was() {
-    let dir = temp_dir("corrupt");
+    let dir = temp_dir("store-corrupt");
     let path = dir.join("game.db");
     let junk = b"this is not a database, it is a file of text".repeat(200);
     std::fs::write(&path, &junk).expect("write");
@@ -174,7 +162,7 @@ async fn a_file_that_is_not_a_database_is_refused_and_left_as_it_was() {
 
 #[tokio::test]
 async fn a_database_from_a_newer_server_is_refused() {
-    let dir = temp_dir("newer");
+    let dir = temp_dir("store-newer");
     let spec = dir.join("game.db").display().to_string();
     let store = Store::open(&spec).await.expect("opens");
     store.close().await;

@@ -150,6 +150,25 @@ impl Client {
     }
 }
 
+/// A fresh, empty directory under the system's temp dir, unique to this process and call.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A SQLite database path in a fresh temp directory (the file is not made yet).
+pub fn temp_db(name: &str) -> std::path::PathBuf {
+    temp_dir(name).join("game.sqlite3")
+}
+
 /// A size-prefixed frame built by hand.
 pub fn raw_frame(id: u16, body: &[u8]) -> Vec<u8> {
     let mut f = ((4 + body.len()) as u16).to_le_bytes().to_vec();
