@@ -183,10 +183,9 @@ async fn a_character_keeps_the_position_the_world_gave_it_not_the_one_it_asked_f
         saves.saved.load(Ordering::Relaxed) >= 1
     })
     .await;
-    let mut again = Client::connect_raw(addr).await;
-    let answer = try_login(&mut again, &login("Walker", "correct horse", false)).await;
-    assert_eq!(answer.result, 0);
-    // World mode's first packet after the login names the newcomer's own spawn.
+    // It enters where the region put it, not at its spawn point nor where it asked to go.
+    let (_again, at) = play(addr, "Walker", false).await;
+    assert_eq!(at, given);
     server.shutdown().await;
     assert_eq!(saved_position(&db, "Walker").await, Some(given));
 }
