@@ -202,7 +202,7 @@ async fn csharp_bots_log_in_play_and_come_back_where_they_left() {
         "3 created, 1 found taken",
         "move: 16/16",
         "leave: 2 bots left",
-        "relogin: 4/4 bots logged in again with create=false",
+        "relogin: 4/4 bots logged in again by token (C_LoginToken)",
         "disconnect: all 4",
     ] {
         assert!(

@@ -97,9 +97,15 @@ async fn churning_room_bots_log_in_and_come_back_where_they_left() {
         "every login was answered and timed:\n{report}"
     );
     assert_eq!(
-        report.sent.packets.get("C_Login"),
-        Some(&l.sent),
-        "the traffic counts the logins"
+        (l.by_token, l.answers.get(&10)),
+        (c.rejoins, None),
+        "every rejoin logged in by the token its last login was handed:\n{report}"
+    );
+    let sent = |name| report.sent.packets.get(name).copied().unwrap_or(0);
+    assert_eq!(
+        (sent("C_Login"), sent("C_LoginToken")),
+        (l.sent - c.rejoins, c.rejoins),
+        "the traffic counts the logins, by packet"
     );
     assert_eq!(
         report.received.packets.get("S_Login").copied(),

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 
 use game_server::adapters::db::{Backend, Store, StoreError};
-use game_server::game::accounts::{hash_password, verify_password, AccountName};
+use game_server::game::accounts::{hash_password, verify_password, AccountName, IssuedToken};
 use game_server::game::saves::{CharacterRecord, Place};
 use support::postgres::{skipped, Postgres};
 use support::temp_dir;
@@ -48,7 +48,41 @@ async fn accounts_and_characters(store: &Store) {
         verify_password("correct horse", &row.password_hash),
         Ok(true)
     );
-    store.touch_login(&rookie, 20).await.expect("update");
+    assert_eq!(row.token, None, "no token before the first login");
+    // A login stores its token's hash; using it up is one statement that only one caller
+    // wins, and a later login's token replaces an earlier one.
+    let first = IssuedToken::from_bytes([7; 32], 20, 1_000);
+    store
+        .touch_login(&rookie, 20, &first.stored)
+        .await
+        .expect("update");
+    let row = store.account(&rookie).await.expect("read").expect("there");
+    assert_eq!(row.token.as_ref(), Some(&first.stored));
+    let second = IssuedToken::from_bytes([8; 32], 30, 1_000);
+    store
+        .touch_login(&rookie, 30, &second.stored)
+        .await
+        .expect("update");
+    assert!(
+        !store
+            .use_token(&rookie, &first.stored.hash)
+            .await
+            .expect("update"),
+        "replaced"
+    );
+    assert!(store
+        .use_token(&rookie, &second.stored.hash)
+        .await
+        .expect("update"));
+    assert!(
+        !store
+            .use_token(&rookie, &second.stored.hash)
+            .await
+            .expect("update"),
+        "used once"
+    );
+    let row = store.account(&rookie).await.expect("read").expect("there");
+    assert_eq!(row.token, None, "used up");
 
     // Hostile names never reach the database (AccountName refuses them); hostile passwords
     // are hashed, and values are always bound, never spliced into the SQL.

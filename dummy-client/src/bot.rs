@@ -785,8 +785,14 @@ mod tests {
             result: 0,
             player_id: 7,
             retry_after_ms: 0,
+            token: "t5".into(),
         });
         assert_eq!(shared.login.player_id.get(), Some(&7));
+        assert_eq!(
+            record.token(5).as_deref(),
+            Some("t5"),
+            "kept for the bot's next login"
+        );
         b.on_s_player_list(list(vec![me(2.0)]));
         assert!(shared.entered(), "in once logged in");
         assert_eq!(shared.login.entered_at.get(), Some(&[2.0, 0.0, 0.0]));
@@ -835,6 +841,7 @@ mod tests {
             result,
             player_id,
             retry_after_ms: 0,
+            token: String::new(),
         };
         let (mut b, shared) = bot();
         b.on_s_login(answer(8, 0));

@@ -2,9 +2,9 @@
 //! the server's `PacketManager` against every kind of bad frame body.
 
 use game_server::packets::{
-    CChat, CLeaveGame, CLogin, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest, Incoming,
-    PacketHandler, PacketId, PacketManager, Player, SBroadcastEnterGame, SBroadcastLeaveGame,
-    SBroadcastMove, SChat, SPlayerList, SPong,
+    CChat, CLeaveGame, CLogin, CLoginToken, CMove, CPing, CUdpBind, CUdpMove, CUdpProve,
+    CUdpRequest, Incoming, PacketHandler, PacketId, PacketManager, Player, SBroadcastEnterGame,
+    SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList, SPong,
 };
 use proptest::prelude::*;
 use server_core::{DecodeError, EncodeError, Packet, ProtocolError};
@@ -39,6 +39,8 @@ fn course_ids_never_move() {
         // Accounts and login, appended after those.
         (18, "C_Login"),
         (19, "S_Login"),
+        // Login by token, appended after those.
+        (20, "C_LoginToken"),
     ];
     for (id, name) in expected {
         let packet = PacketId::from_u16(id).expect("every schema id should map to a PacketId");
@@ -47,7 +49,7 @@ fn course_ids_never_move() {
     }
     assert_eq!(PacketId::ALL.len(), expected.len());
     assert_eq!(PacketId::from_u16(0), None, "id 0 is never a packet");
-    assert_eq!(PacketId::from_u16(20), None);
+    assert_eq!(PacketId::from_u16(21), None);
     assert_eq!(<CMove as Packet>::ID, 5);
     assert_eq!(<SPlayerList as Packet>::NAME, "S_PlayerList");
 }
@@ -161,7 +163,7 @@ fn manager_decodes_client_packets() {
 
 #[test]
 fn manager_refuses_unknown_ids() {
-    for id in [0, 20, 999, u16::MAX] {
+    for id in [0, 21, 999, u16::MAX] {
         assert_eq!(
             PacketManager::decode(id, &[]),
             Err(ProtocolError::UnknownPacketId { id }),
@@ -304,6 +306,10 @@ impl PacketHandler for Recorder {
         self.calls
             .push(format!("login {} {}", packet.name, packet.create));
     }
+    fn on_c_login_token(&mut self, packet: CLoginToken) {
+        self.calls
+            .push(format!("token login {} {}", packet.name, packet.token));
+    }
 }
 
 #[test]
@@ -338,6 +344,11 @@ fn dispatch_calls_the_matching_handler_method() {
             cookie: -11,
         }
         .encode(),
+        CLoginToken {
+            name: "Ann".to_owned(),
+            token: "ab".to_owned(),
+        }
+        .encode(),
         CLeaveGame.encode(),
     ];
     for frame in frames {
@@ -355,6 +366,7 @@ fn dispatch_calls_the_matching_handler_method() {
             "udp bind 7 -3 true",
             "udp move 9 1.5",
             "udp prove 7 -11",
+            "token login Ann ab",
             "leave"
         ],
         "each packet should reach its own handler method, in order"
@@ -363,7 +375,7 @@ fn dispatch_calls_the_matching_handler_method() {
         PacketManager::dispatch(1, &[], &mut recorder).is_err(),
         "an S_ packet must not reach the server's handler"
     );
-    assert_eq!(recorder.calls.len(), 8);
+    assert_eq!(recorder.calls.len(), 9);
 }
 
 fn finite_f32() -> impl Strategy<Value = f32> {

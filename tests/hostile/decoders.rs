@@ -49,6 +49,7 @@ fn reencode(packet: &server_packets::Incoming) -> Vec<u8> {
         Incoming::CUdpMove(p) => p.encode(),
         Incoming::CUdpProve(p) => p.encode(),
         Incoming::CLogin(p) => p.encode(),
+        Incoming::CLoginToken(p) => p.encode(),
     };
     frame
         .expect("a decoded packet encodes")

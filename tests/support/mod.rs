@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod accounts;
 pub mod nats;
 pub mod postgres;
 

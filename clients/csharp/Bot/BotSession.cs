@@ -16,6 +16,10 @@ class BotSession : PacketSession
     public readonly string Account;
     /// <summary>Whether the next C_Login makes the account (cleared when the name is taken).</summary>
     bool _create;
+    /// <summary>The token this bot logs in with (C_LoginToken) instead of its password, or null.</summary>
+    readonly string _loginToken;
+    /// <summary>The token S_Login handed this bot for its next login (null until then).</summary>
+    public string Token;
 
     public bool Disconnected;
     /// <summary>Set for the bots that watch the others leave.</summary>
@@ -37,13 +41,14 @@ class BotSession : PacketSession
     /// <summary>The last position the server echoed for this bot (its own S_BroadcastMove), or null.</summary>
     public float[] LastEcho;
 
-    /// <summary>A guest (<paramref name="account"/> null) or a bot that logs in to <paramref name="account"/>.</summary>
-    public BotSession(int index, Run run, string account, bool create)
+    /// <summary>A guest (<paramref name="account"/> null) or a bot that logs in to <paramref name="account"/>, by <paramref name="token"/> if not null.</summary>
+    public BotSession(int index, Run run, string account, bool create, string token)
     {
         Index = index;
         _run = run;
         Account = account;
         _create = create;
+        _loginToken = token;
     }
 
     /// <summary>A bot that logs in sends C_Login as its very first packet; a guest sends nothing yet.</summary>
@@ -55,6 +60,11 @@ class BotSession : PacketSession
 
     void SendLogin()
     {
+        if (_loginToken != null)
+        {
+            Send(new C_LoginToken { name = Account, token = _loginToken }.Write());
+            return;
+        }
         bool create;
         lock (_run.Lock)
             create = _create;
@@ -102,7 +112,12 @@ class BotSession : PacketSession
                 if (packet.playerId == 0)
                     _run.Fail("bot " + Index + " (" + Account + "): S_Login result 0 with playerId 0");
                 LoginId = packet.playerId;
-                if (_create)
+                Token = packet.token;
+                if (packet.token == null || packet.token.Length != 64)
+                    _run.Fail("bot " + Index + " (" + Account + "): S_Login result 0 handed no 64-digit token: \"" + packet.token + "\"");
+                if (_loginToken != null)
+                    _run.ByToken++;
+                else if (_create)
                     _run.Created++;
                 else
                     _run.LoggedIn++;

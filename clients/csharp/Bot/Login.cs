@@ -43,6 +43,7 @@ class Login
             case 7: return "not now: this connection already plays or is being checked";
             case 8: return "logins are off on this server (--login off)";
             case 9: return "this server takes no guests (--login required)";
+            case 10: return "the token is used, replaced by a later login, or expired";
             default: return "an unknown result";
         }
     }

@@ -11,7 +11,8 @@ static class Program
 {
     const string Usage = "usage: mono Bot.exe --port PORT [--host 127.0.0.1] [--bots 50] [--timeout-secs 30] [--login NAME PASSWORD]\n"
         + "  --login NAME PASSWORD  log in before playing (the account is made if it is new), then log in\n"
-        + "                         again and check the character stands where it left; with several\n"
+        + "                         again with the token the first login was handed (C_LoginToken) and\n"
+        + "                         check the character stands where it left; with several\n"
         + "                         bots, bot i plays the account NAME_i";
 
     static int Main(string[] args)

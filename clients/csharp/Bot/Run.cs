@@ -29,9 +29,11 @@ class Run
     public int LeavesSeen;
     public int Disconnects;
     public BotSession FirstDisconnected;
-    // Login mode: S_Login 0 to a create, to a plain login, and creates answered "name taken".
+    // Login mode: S_Login 0 to a create, to a plain login, to a token login, and creates
+    // answered "name taken".
     public int Created;
     public int LoggedIn;
+    public int ByToken;
     public int NameTaken;
     HashSet<int> _ids;
     HashSet<int> _leavers = new HashSet<int>();
@@ -116,8 +118,11 @@ class Run
         return ok ? 0 : 1;
     }
 
-    /// <summary>Opens the bots' connections; in login mode each sends C_Login first (create as given).</summary>
-    void Connect(bool create)
+    /// <summary>
+    /// Opens the bots' connections; in login mode each sends C_Login first (create as given),
+    /// or C_LoginToken with the token of <paramref name="tokens"/> at its index if not null.
+    /// </summary>
+    void Connect(bool create, List<BotSession> tokens = null)
     {
         Connector connector = new Connector();
         connector.ConnectFailed += (endPoint, error) =>
@@ -131,7 +136,8 @@ class Run
             {
                 int index = _bots.Count;
                 string account = LoginMode == null ? null : LoginMode.AccountOf(index, _count);
-                BotSession bot = new BotSession(index, this, account, create);
+                string token = tokens == null ? null : tokens[index].Token;
+                BotSession bot = new BotSession(index, this, account, create, token);
                 _bots.Add(bot);
                 return bot;
             }
@@ -274,7 +280,7 @@ class Run
 
     /// <summary>
     /// Login mode, after every bot left: each connects again and logs in to its account with
-    /// create = false. Its S_PlayerList must put it exactly where the server last echoed it (its
+    /// the token its first login was handed (C_LoginToken, no password). Its S_PlayerList must put it exactly where the server last echoed it (its
     /// own S_BroadcastMove) before it left, and S_Login.playerId must be its isSelf entry's id
     /// (checked as the packets come). Then every bot disconnects.
     /// </summary>
@@ -297,8 +303,9 @@ class Run
             Created = 0;
             LoggedIn = 0;
             NameTaken = 0;
+            ByToken = 0;
         }
-        Connect(false);
+        Connect(false, first);
         if (!WaitFor("relogin", () => Joined == _count, () => (_count - Joined) + " bots have no S_PlayerList after logging in again"))
             return false;
         BotSession sample;
@@ -312,13 +319,13 @@ class Run
                     Fail("relogin: bot " + bot.Index + " (" + bot.Account + ") was last echoed at " + Position(left)
                         + " before it left but its S_PlayerList puts it at " + Position(at));
             }
-            if (LoggedIn != _count)
-                Fail("relogin: " + LoggedIn + "/" + _count + " bots logged in with create=false");
+            if (ByToken != _count)
+                Fail("relogin: " + ByToken + "/" + _count + " bots logged in by token");
             if (_failures.Count > 0)
                 return false;
             sample = _bots.First(b => b.Index == 0);
         }
-        Console.WriteLine("relogin: " + _count + "/" + _count + " bots logged in again with create=false, each at the position the server last echoed for it ("
+        Console.WriteLine("relogin: " + _count + "/" + _count + " bots logged in again by token (C_LoginToken), each at the position the server last echoed for it ("
             + sample.Account + " at " + Position(sample.SelfAt) + ", S_Login.playerId " + sample.LoginId + " = the isSelf id) in " + Seconds(clock));
         List<BotSession> again = Snapshot();
         foreach (BotSession bot in again)

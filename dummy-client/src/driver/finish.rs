@@ -10,7 +10,7 @@ use crate::accounting::{BotMoves, MoveAccounting, Receiver};
 use crate::bot::ID_SLOTS;
 use crate::chat::{BotChats, ChatAccounting, Owed};
 use crate::churn::{Membership, Start};
-use crate::packets::{CLogin, PacketId};
+use crate::packets::{CLogin, CLoginToken, PacketId};
 use crate::pings::PongAccounting;
 use crate::report::{ErrorCounts, Report, Timeline, Traffic, UdpReport};
 
@@ -264,10 +264,12 @@ impl Driver {
             report.churn = churn;
         }
         if let Some((names, record)) = &self.login {
-            // The sessions sent their C_Login themselves; the traffic counts them too.
-            let (logins, bytes) = record.sent_totals();
-            if let Some(n) = self.sent.by_id.get_mut(usize::from(CLogin::ID)) {
-                *n += logins;
+            // The sessions sent their logins themselves; the traffic counts them too.
+            let (logins, by_token, bytes) = record.sent_totals();
+            for (id, n) in [(CLogin::ID, logins), (CLoginToken::ID, by_token)] {
+                if let Some(count) = self.sent.by_id.get_mut(usize::from(id)) {
+                    *count += n;
+                }
             }
             self.sent.bytes += bytes;
             let mut login = record.report(names.prefix());

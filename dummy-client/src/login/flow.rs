@@ -2,7 +2,10 @@
 //! `S_Login` answers and the time, and does what each [`Step`] says.
 //!
 //! The rules (docs/PROTOCOL.md, "Accounts and login"):
-//! - the first packet is `C_Login` with `create = true`: an account is made on first use;
+//! - the first packet is `C_LoginToken` when an earlier login of this bot was handed a token
+//!   (a churn rejoin), else `C_Login` with `create = true`: an account is made on first use;
+//! - `10` (the token is used, replaced or expired) is answered once with `C_Login` and
+//!   `create = false`, as a client with a stale token would;
 //! - `4` (the name is taken: a bot of an earlier run, or this bot before a rejoin) is
 //!   answered once with `create = false`. The server answers `4` before it hashes anything,
 //!   and a taken name is not a failed login, so a known account costs one hash and a new
@@ -18,12 +21,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::packets::{CLogin, SLogin};
+use crate::packets::{CLogin, CLoginToken, SLogin};
 
 /// `S_Login.result` codes the flow acts on.
 const OK: i32 = 0;
 /// `create`: the name is taken.
 const NAME_TAKEN: i32 = 4;
+/// `C_LoginToken`: not the account's live token; log in with the password.
+const BAD_TOKEN: i32 = 10;
 /// Too many failed logins; try again in `retryAfterMs`.
 const THROTTLED: i32 = 5;
 /// The server cannot check logins now; try again in `retryAfterMs`.
@@ -40,19 +45,31 @@ const DEFAULT_WAIT: Duration = Duration::from_millis(500);
 /// The longest wait taken, whatever the server asks: a bot is not parked for minutes.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
+/// A login packet to send.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ask {
+    /// With the password.
+    Password(CLogin),
+    /// With the token an earlier login was handed.
+    Token(CLoginToken),
+}
+
 /// What the session must do next.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Step {
-    /// Send this `C_Login` now.
-    Send(CLogin),
-    /// Send this `C_Login` at this time (the server asked to wait).
-    SendAt(Instant, CLogin),
-    /// Logged in: the character's player id, and whether this login made the account.
+    /// Send this now.
+    Send(Ask),
+    /// Send this at this time (the server asked to wait).
+    SendAt(Instant, Ask),
+    /// Logged in: the character's player id, whether this login made the account, and
+    /// whether it was by token.
     In {
         /// `S_Login.playerId`.
         player_id: i32,
         /// The account was made by this login (`create = true` answered with 0).
         created: bool,
+        /// The login was a `C_LoginToken`.
+        by_token: bool,
     },
     /// Given up on this `S_Login.result`.
     Refused(i32),
@@ -78,6 +95,8 @@ enum State {
 pub(crate) struct LoginFlow {
     name: String,
     password: String,
+    /// The token to log in with, until the server refuses it.
+    token: Option<String>,
     /// The next `C_Login` creates the account.
     create: bool,
     /// Waits taken so far for `5` and `6`.
@@ -86,19 +105,22 @@ pub(crate) struct LoginFlow {
 }
 
 impl LoginFlow {
-    /// The login of account `name` with `password`; nothing sent yet.
-    pub(crate) fn new(name: String, password: String) -> LoginFlow {
+    /// The login of account `name` with `password`, or first with `token` if an earlier
+    /// login was handed one; nothing sent yet.
+    pub(crate) fn new(name: String, password: String, token: Option<String>) -> LoginFlow {
         LoginFlow {
             name,
             password,
-            create: true,
+            // A bot with a token made its account before.
+            create: token.is_none(),
+            token,
             waits: 0,
             state: State::Idle,
         }
     }
 
-    /// The first `C_Login`, sent at `now`.
-    pub(crate) fn start(&mut self, now: Instant) -> CLogin {
+    /// The first login packet, sent at `now`.
+    pub(crate) fn start(&mut self, now: Instant) -> Ask {
         self.state = State::Asked { since: now };
         self.packet()
     }
@@ -126,7 +148,13 @@ impl LoginFlow {
                 Step::In {
                     player_id: answer.player_id,
                     created: self.create,
+                    by_token: self.token.is_some(),
                 }
+            }
+            BAD_TOKEN if self.token.is_some() => {
+                self.token = None;
+                self.state = State::Asked { since: now };
+                Step::Send(self.packet())
             }
             NAME_TAKEN if self.create => {
                 self.create = false;
@@ -153,11 +181,17 @@ impl LoginFlow {
         (took, step)
     }
 
-    fn packet(&self) -> CLogin {
-        CLogin {
-            name: self.name.clone(),
-            password: self.password.clone(),
-            create: self.create,
+    fn packet(&self) -> Ask {
+        match &self.token {
+            Some(token) => Ask::Token(CLoginToken {
+                name: self.name.clone(),
+                token: token.clone(),
+            }),
+            None => Ask::Password(CLogin {
+                name: self.name.clone(),
+                password: self.password.clone(),
+                create: self.create,
+            }),
         }
     }
 }
@@ -167,7 +201,7 @@ mod tests {
     use super::*;
 
     fn flow() -> LoginFlow {
-        LoginFlow::new("Bot7".into(), "pw-Bot7-dummy".into())
+        LoginFlow::new("Bot7".into(), "pw-Bot7-dummy".into(), None)
     }
 
     fn answer(result: i32, player_id: i32, retry_after_ms: i32) -> SLogin {
@@ -175,6 +209,7 @@ mod tests {
             result,
             player_id,
             retry_after_ms,
+            token: String::new(),
         }
     }
 
@@ -189,11 +224,11 @@ mod tests {
         let first = f.start(t0);
         assert_eq!(
             first,
-            CLogin {
+            Ask::Password(CLogin {
                 name: "Bot7".into(),
                 password: "pw-Bot7-dummy".into(),
                 create: true
-            },
+            }),
             "the first login creates"
         );
         assert_eq!(f.player_id(), None);
@@ -203,7 +238,8 @@ mod tests {
             step,
             Step::In {
                 player_id: 42,
-                created: true
+                created: true,
+                by_token: false
             }
         );
         assert_eq!(f.player_id(), Some(42));
@@ -217,7 +253,7 @@ mod tests {
         let (took, step) = f.on_answer(&answer(4, 0, 0), t0 + ms(20));
         assert_eq!(took, Some(ms(20)));
         match step {
-            Step::Send(p) => assert!(!p.create, "the retry logs into the account"),
+            Step::Send(Ask::Password(p)) => assert!(!p.create, "the retry logs into the account"),
             other => panic!("a taken name should be logged into, got {other:?}"),
         }
         let (took, step) = f.on_answer(&answer(0, 9, 0), t0 + ms(50));
@@ -226,7 +262,8 @@ mod tests {
             step,
             Step::In {
                 player_id: 9,
-                created: false
+                created: false,
+                by_token: false
             }
         );
 
@@ -254,7 +291,7 @@ mod tests {
         // Throttled while logging in: the retry still logs in.
         let (_, step) = f.on_answer(&answer(5, 0, 1500), t0 + ms(10));
         match step {
-            Step::SendAt(at, p) => {
+            Step::SendAt(at, Ask::Password(p)) => {
                 assert_eq!(at, t0 + ms(1510), "after retryAfterMs");
                 assert!(!p.create);
             }
@@ -270,7 +307,7 @@ mod tests {
             // No hint, a negative one or an absurd one: a default, or the longest wait.
             let hint = [0, -5, i32::MAX][n as usize % 3];
             match f.on_answer(&answer(6, 0, hint), now).1 {
-                Step::SendAt(at, p) => {
+                Step::SendAt(at, Ask::Password(p)) => {
                     assert!(p.create);
                     let wait = at - now;
                     assert!(wait == DEFAULT_WAIT || wait == LONGEST_WAIT, "{wait:?}");
@@ -289,7 +326,7 @@ mod tests {
     #[test]
     fn every_other_code_is_a_refusal_and_stray_answers_are_ignored() {
         let t0 = Instant::now();
-        for code in [1, 2, 3, 7, 8, 9, -1, 42] {
+        for code in [1, 2, 3, 7, 8, 9, 10, -1, 42] {
             let mut f = flow();
             f.start(t0);
             assert_eq!(f.on_answer(&answer(code, 0, 0), t0).1, Step::Refused(code));
@@ -309,5 +346,45 @@ mod tests {
         f.on_answer(&answer(0, 5, 0), t0);
         assert_eq!(f.on_answer(&answer(7, 0, 0), t0), (None, Step::Ignore));
         assert_eq!(f.player_id(), Some(5), "a stray answer changes nothing");
+    }
+
+    #[test]
+    fn a_bot_with_a_token_logs_in_by_token_and_falls_back_to_its_password_once() {
+        let t0 = Instant::now();
+        let mut f = LoginFlow::new("Bot7".into(), "pw-Bot7-dummy".into(), Some("ab".into()));
+        assert_eq!(
+            f.start(t0),
+            Ask::Token(CLoginToken {
+                name: "Bot7".into(),
+                token: "ab".into()
+            })
+        );
+        // Busy: the retry is the token again.
+        match f.on_answer(&answer(6, 0, 100), t0).1 {
+            Step::SendAt(_, Ask::Token(_)) => {}
+            other => panic!("a busy token login waits and asks again, got {other:?}"),
+        }
+        assert_eq!(
+            f.on_answer(&answer(0, 3, 0), t0).1,
+            Step::In {
+                player_id: 3,
+                created: false,
+                by_token: true
+            }
+        );
+
+        let mut f = LoginFlow::new("Bot7".into(), "pw-Bot7-dummy".into(), Some("ab".into()));
+        f.start(t0);
+        match f.on_answer(&answer(10, 0, 0), t0).1 {
+            Step::Send(Ask::Password(p)) => {
+                assert!(!p.create, "a bot with a token made its account before")
+            }
+            other => panic!("a refused token falls back to the password, got {other:?}"),
+        }
+        assert_eq!(
+            f.on_answer(&answer(10, 0, 0), t0).1,
+            Step::Refused(10),
+            "only one fallback"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `LoginRecord`: what the logins of a run came to, as they happen; and [`LoginReport`], its
 //! part of the room's and the world's reports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,13 +28,18 @@ pub(crate) struct LoginRecord {
 #[derive(Debug)]
 struct Tally {
     sent: u64,
+    /// Of `sent`, the `C_LoginToken`s.
+    sent_tokens: u64,
     sent_bytes: u64,
     answers: BTreeMap<i32, u64>,
     times: Histogram<u64>,
     logged_in: u64,
     created: u64,
+    by_token: u64,
     refused: BTreeMap<i32, u64>,
     wrong_player_id: u64,
+    /// The last token each bot was handed (by index), for its next login.
+    tokens: HashMap<usize, String>,
 }
 
 impl LoginRecord {
@@ -43,6 +48,7 @@ impl LoginRecord {
         LoginRecord {
             inner: Mutex::new(Tally {
                 sent: 0,
+                sent_tokens: 0,
                 sent_bytes: 0,
                 answers: BTreeMap::new(),
                 // The bounds are constants: valid, or every test fails.
@@ -50,8 +56,10 @@ impl LoginRecord {
                     .expect("constant histogram bounds are valid"),
                 logged_in: 0,
                 created: 0,
+                by_token: 0,
                 refused: BTreeMap::new(),
                 wrong_player_id: 0,
+                tokens: HashMap::new(),
             }),
         }
     }
@@ -61,17 +69,18 @@ impl LoginRecord {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A `C_Login` of `bytes` bytes was queued.
-    pub(crate) fn sent(&self, bytes: usize) {
+    /// A `C_Login` (or with `by_token`, a `C_LoginToken`) of `bytes` bytes was queued.
+    pub(crate) fn sent(&self, bytes: usize, by_token: bool) {
         let mut t = self.tally();
         t.sent += 1;
+        t.sent_tokens += u64::from(by_token);
         t.sent_bytes += bytes as u64;
     }
 
-    /// `C_Login`s queued, and their bytes.
-    pub(crate) fn sent_totals(&self) -> (u64, u64) {
+    /// `C_Login`s and `C_LoginToken`s queued, and their bytes.
+    pub(crate) fn sent_totals(&self) -> (u64, u64, u64) {
         let t = self.tally();
-        (t.sent, t.sent_bytes)
+        (t.sent - t.sent_tokens, t.sent_tokens, t.sent_bytes)
     }
 
     /// An `S_Login` with `result` came, `took` after its `C_Login` left (if it answered one).
@@ -84,11 +93,29 @@ impl LoginRecord {
         }
     }
 
-    /// A login ended with result 0; `created` if it made the account.
-    pub(crate) fn logged_in(&self, created: bool) {
+    /// A login ended with result 0; `created` if it made the account, `by_token` if it was
+    /// a `C_LoginToken`.
+    pub(crate) fn logged_in(&self, created: bool, by_token: bool) {
         let mut t = self.tally();
         t.logged_in += 1;
         t.created += u64::from(created);
+        t.by_token += u64::from(by_token);
+    }
+
+    /// Keeps the token bot `index` was handed (none if empty) for its next login; the one
+    /// before is no longer good.
+    pub(crate) fn keep_token(&self, index: usize, token: &str) {
+        let mut t = self.tally();
+        if token.is_empty() {
+            t.tokens.remove(&index);
+        } else {
+            t.tokens.insert(index, token.to_owned());
+        }
+    }
+
+    /// The token bot `index` was last handed, if any.
+    pub(crate) fn token(&self, index: usize) -> Option<String> {
+        self.tally().tokens.get(&index).cloned()
     }
 
     /// A login was given up on `result`.
@@ -112,6 +139,7 @@ impl LoginRecord {
             answers: t.answers.clone(),
             logged_in: t.logged_in,
             created: t.created,
+            by_token: t.by_token,
             refused: t.refused.values().sum(),
             refused_by_result: t.refused.clone(),
             wrong_player_id: t.wrong_player_id,
@@ -142,6 +170,9 @@ pub struct LoginReport {
     pub logged_in: u64,
     /// Of those, the ones whose login made the account.
     pub created: u64,
+    /// Of those, the ones that logged in by token (`C_LoginToken`, a churn rejoin).
+    #[serde(default)]
+    pub by_token: u64,
     /// Connections whose login was given up: a refusal, a miss after creating, or a throttle
     /// that outlasted the waits. Each is an error.
     pub refused: u64,
@@ -220,10 +251,11 @@ impl LoginReport {
             )
         };
         let logins = format!(
-            "{} logged in ({} accounts made, names {}0 and on), {} refused{}, {} wrong \
-             player ids; {} C_Login sent, S_Login by result ({}); {time}",
+            "{} logged in ({} accounts made, {} by token, names {}0 and on), {} refused{}, {} \
+             wrong player ids; {} logins sent, S_Login by result ({}); {time}",
             self.logged_in,
             self.created,
+            self.by_token,
             self.prefix,
             self.refused,
             if refused.is_empty() {
@@ -262,19 +294,23 @@ mod tests {
     #[test]
     fn answers_times_and_outcomes_add_up_into_the_report() {
         let record = LoginRecord::new();
-        record.sent(40);
-        record.sent(40);
+        record.sent(40, false);
+        record.sent(40, true);
         record.answered(3, Some(Duration::from_millis(20)));
         record.answered(0, Some(Duration::from_millis(40)));
         record.answered(7, None);
-        record.logged_in(true);
+        record.logged_in(true, false);
+        record.logged_in(false, true);
         record.refused(8);
         record.wrong_player_id();
         let mut r = record.report("Bot");
         assert_eq!(r.sent, 2);
-        assert_eq!(record.sent_totals(), (2, 80));
+        assert_eq!(record.sent_totals(), (1, 1, 80));
         assert_eq!(r.answers, BTreeMap::from([(0, 1), (3, 1), (7, 1)]));
-        assert_eq!((r.logged_in, r.created, r.refused), (1, 1, 1));
+        assert_eq!(
+            (r.logged_in, r.created, r.by_token, r.refused),
+            (2, 1, 1, 1)
+        );
         assert_eq!(r.time.samples, 2, "the stray answer is not timed");
         assert!((39_900..=40_100).contains(&r.time.max_us));
         assert_eq!(r.errors(), 2, "the refusal and the wrong id");
@@ -297,7 +333,7 @@ mod tests {
         assert_eq!(r.errors(), 3);
         let [logins, positions] = r.lines();
         assert!(
-            logins.contains("1 logged in (1 accounts made, names Bot0 and on)")
+            logins.contains("2 logged in (1 accounts made, 1 by token, names Bot0 and on)")
                 && logins.contains("0: 1, 3: 1, 7: 1"),
             "{logins}"
         );

@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use server_core::{CloseReason, Packet, Session};
 
-use crate::login::flow::{LoginFlow, Step};
+use crate::login::flow::{Ask, LoginFlow, Step};
 use crate::login::names::{password, BotNames};
 use crate::login::record::LoginRecord;
-use crate::packets::{CLogin, SLogin};
+use crate::packets::SLogin;
 
 /// What one connection's login left for the driver. Each cell is set once, by the
 /// connection's session task; the driver reads them, the last echo after the session ended.
@@ -42,6 +42,8 @@ impl LoginShared {
 /// One bot session's login.
 #[derive(Debug)]
 pub(crate) struct LoginSide {
+    /// The bot's index, under which its token is kept for its next login.
+    index: usize,
     flow: LoginFlow,
     record: Arc<LoginRecord>,
     /// Kept from `on_connected` to send the retries; let go when the session ends.
@@ -52,12 +54,15 @@ pub(crate) struct LoginSide {
 }
 
 impl LoginSide {
-    /// The login of bot `index` of `names`, counted in `record`.
+    /// The login of bot `index` of `names`, counted in `record`; by the token an earlier
+    /// login of the bot was handed, if there was one.
     pub(crate) fn new(names: &BotNames, index: usize, record: Arc<LoginRecord>) -> LoginSide {
         let name = names.name(index);
         let password = password(&name);
+        let token = record.token(index);
         LoginSide {
-            flow: LoginFlow::new(name, password),
+            index,
+            flow: LoginFlow::new(name, password, token),
             record,
             session: None,
             last_echo: None,
@@ -90,9 +95,14 @@ impl LoginSide {
         match step {
             Step::Send(packet) => self.send(&packet),
             Step::SendAt(at, packet) => self.send_at(at, packet),
-            Step::In { player_id, created } => {
+            Step::In {
+                player_id,
+                created,
+                by_token,
+            } => {
                 let _ = out.player_id.set(player_id);
-                self.record.logged_in(created);
+                self.record.logged_in(created, by_token);
+                self.record.keep_token(self.index, &answer.token);
             }
             Step::Refused(result) => {
                 let _ = out.refused.set(result);
@@ -133,7 +143,7 @@ impl LoginSide {
         self.session = None;
     }
 
-    fn send(&self, packet: &CLogin) {
+    fn send(&self, packet: &Ask) {
         let Some(session) = &self.session else {
             return;
         };
@@ -142,7 +152,7 @@ impl LoginSide {
 
     /// Queues `packet` at `at`, from a timer task: the session's task only runs when bytes
     /// come, and none will until this is sent.
-    fn send_at(&self, at: Instant, packet: CLogin) {
+    fn send_at(&self, at: Instant, packet: Ask) {
         let Some(session) = self.session.clone() else {
             return;
         };
@@ -156,15 +166,19 @@ impl LoginSide {
     }
 }
 
-fn send(session: &Session, record: &LoginRecord, packet: &CLogin) {
-    match packet.encode() {
+fn send(session: &Session, record: &LoginRecord, packet: &Ask) {
+    let (frame, by_token) = match packet {
+        Ask::Password(p) => (p.encode(), false),
+        Ask::Token(p) => (p.encode(), true),
+    };
+    match frame {
         Ok(frame) => {
             let len = frame.len();
             // A closed session is counted where it closed; nothing more to do here.
             if session.send(frame).is_ok() {
-                record.sent(len);
+                record.sent(len, by_token);
             }
         }
-        Err(e) => tracing::warn!(error = %e, "cannot encode C_Login"),
+        Err(e) => tracing::warn!(error = %e, "cannot encode a login"),
     }
 }

@@ -404,6 +404,7 @@ mod tests {
             result: 0,
             player_id: 5,
             retry_after_ms: 0,
+            token: String::new(),
         });
         b.on_s_player_list(list(2.0));
         assert_eq!(b.state.entered.get(), Some(&(5, 2.0, 0.0)));

@@ -164,6 +164,10 @@ pub struct Cli {
     /// still, for a login to take it back (0 = it leaves at once; room mode only).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     reconnect_grace_secs: u64,
+    /// Seconds a login token (S_Login.token, for C_LoginToken) stays good; each login that
+    /// passes issues a new one and ends the one before.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    token_ttl_secs: u64,
     /// Instead of serving: `gen-cert DIR` makes a development CA and server certificate.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -262,6 +266,7 @@ impl Cli {
             },
             reconnect_grace: (self.reconnect_grace_secs > 0)
                 .then(|| Duration::from_secs(self.reconnect_grace_secs)),
+            token_ttl: Duration::from_secs(self.token_ttl_secs),
         })
     }
 }

@@ -89,6 +89,8 @@ pub struct AccountsConfig {
     /// login to take it back (room mode; a world's player leaves at once). Default 10 s;
     /// `None` for a leave at once.
     pub reconnect_grace: Option<Duration>,
+    /// How long a login token stays good. Default a day.
+    pub token_ttl: Duration,
 }
 
 impl AccountsConfig {
@@ -100,6 +102,7 @@ impl AccountsConfig {
             guest_grace: Duration::from_millis(250),
             saves: SaveConfig::default(),
             reconnect_grace: Some(Duration::from_secs(10)),
+            token_ttl: Duration::from_secs(86_400),
         }
     }
 }

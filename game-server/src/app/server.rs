@@ -517,6 +517,7 @@ fn start_accounts(
         mode: config.mode,
         guest_grace: config.guest_grace,
         reconnect_grace,
+        token_ttl: config.token_ttl,
         exempt_loopback,
         place,
     };

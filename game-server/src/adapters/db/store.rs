@@ -14,7 +14,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::MigrateError;
 use sqlx::{AnyPool, Row};
 
-use crate::game::accounts::AccountName;
+use crate::game::accounts::{AccountName, StoredToken};
 use crate::game::saves::{CharacterRecord, Place};
 
 /// Which database a store talks to.
@@ -92,6 +92,8 @@ pub struct AccountRow {
     pub password_hash: String,
     /// Created, ms since the Unix epoch.
     pub created_ms: i64,
+    /// Its live login token, if it holds one.
+    pub token: Option<StoredToken>,
 }
 
 /// A pool of connections to one database.
@@ -225,28 +227,59 @@ impl Store {
     /// The account of `name` (without case), if any. Names reach the database only as an
     /// [`AccountName`], so nothing it refuses (a NUL, a quote, a space) is ever sent.
     pub async fn account(&self, name: &AccountName) -> Result<Option<AccountRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT name, password_hash, created_ms FROM accounts WHERE name_key = $1")
-                .bind(name.key())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT name, password_hash, created_ms, token_hash, token_expires_ms \
+             FROM accounts WHERE name_key = $1",
+        )
+        .bind(name.key())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
+            let hash: Option<String> = row.try_get(3)?;
+            let expires_ms: Option<i64> = row.try_get(4)?;
             Ok(AccountRow {
                 name: row.try_get(0)?,
                 password_hash: row.try_get(1)?,
                 created_ms: row.try_get(2)?,
+                token: hash
+                    .zip(expires_ms)
+                    .map(|(hash, expires_ms)| StoredToken { hash, expires_ms }),
             })
         })
         .transpose()
     }
 
-    /// Notes a login.
-    pub async fn touch_login(&self, name: &AccountName, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET last_login_ms = $1 WHERE name_key = $2")
-            .bind(now_ms)
-            .bind(name.key())
-            .execute(&self.pool)
-            .await?;
+    /// Uses up the account's token `hash`: true if it was still the live one. One statement,
+    /// so of two logins presenting the same token (on two nodes, say) exactly one wins.
+    pub async fn use_token(&self, name: &AccountName, hash: &str) -> Result<bool, StoreError> {
+        let used = sqlx::query(
+            "UPDATE accounts SET token_hash = NULL, token_expires_ms = NULL \
+             WHERE name_key = $1 AND token_hash = $2",
+        )
+        .bind(name.key())
+        .bind(hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(used.rows_affected() == 1)
+    }
+
+    /// Notes a login, and gives the account `token` (replacing the one it held).
+    pub async fn touch_login(
+        &self,
+        name: &AccountName,
+        now_ms: i64,
+        token: &StoredToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET last_login_ms = $1, token_hash = $2, token_expires_ms = $3 \
+             WHERE name_key = $4",
+        )
+        .bind(now_ms)
+        .bind(&token.hash)
+        .bind(token.expires_ms)
+        .bind(name.key())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -36,7 +36,7 @@ use server_core::{CloseReason, Packet, PacketSession, ProtocolError, SendError, 
 
 use crate::adapters::metrics::TrafficHandle;
 use crate::adapters::sessions::login::{
-    answer, close_when_sent, start_login, start_timer, Lobby, Parked,
+    answer, close_when_sent, start_login, start_timer, Credentials, Lobby, Parked,
 };
 use crate::adapters::sessions::shared::{drop_full_input, Shared};
 use crate::adapters::sessions::udp::link::UdpLink;
@@ -44,8 +44,8 @@ use crate::adapters::sessions::udp::stats::bump;
 use crate::game::accounts::{Door, LoginResult, Phase, Step};
 use crate::game::input_gate::{InputGate, Verdict};
 use crate::game::packets::{
-    CChat, CLeaveGame, CLogin, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest,
-    PacketHandler, PacketId, PacketManager, SChat, SPong, SUdpTicket,
+    CChat, CLeaveGame, CLogin, CLoginToken, CMove, CPing, CUdpBind, CUdpMove, CUdpProve,
+    CUdpRequest, PacketHandler, PacketId, PacketManager, SChat, SPong, SUdpTicket,
 };
 use crate::game::rate_limit::{Rate, TokenBucket};
 use crate::game::world::PlayerInput;
@@ -116,7 +116,7 @@ impl ClientSession {
         let (Some(lobby), Some(session)) = (self.lobby.clone(), self.session.clone()) else {
             return Ok(true);
         };
-        if id == PacketId::CLogin as u16 {
+        if id == PacketId::CLogin as u16 || id == PacketId::CLoginToken as u16 {
             return Ok(true); // on_c_login asks the door itself
         }
         let mut lobby = lock(&lobby);
@@ -179,6 +179,29 @@ impl ClientSession {
     fn close(&self, reason: CloseReason) {
         if let Some(session) = &self.session {
             session.disconnect(reason);
+        }
+    }
+
+    /// A login packet: the door says whether to check it.
+    fn login(&mut self, packet: &'static str, credentials: Credentials) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let (Some(lobby), Some(accounts)) = (self.lobby.clone(), self.shared.accounts.clone())
+        else {
+            answer(&session, LoginResult::Disabled, 0, None);
+            self.refused(packet, "logins are off (--login off)");
+            return;
+        };
+        let step = lock(&lobby).door.login();
+        match step {
+            Step::Check => start_login(accounts, lobby, session, self.player_id, credentials),
+            Step::Answer(result) => {
+                accounts.stats.count(result);
+                answer(&session, result, 0, None);
+                self.refused(packet, "a login while playing or checking one");
+            }
+            _ => {}
         }
     }
 
@@ -359,25 +382,11 @@ impl PacketSession for ClientSession {
 
 impl PacketHandler for ClientSession {
     fn on_c_login(&mut self, packet: CLogin) {
-        let Some(session) = self.session.clone() else {
-            return;
-        };
-        let (Some(lobby), Some(accounts)) = (self.lobby.clone(), self.shared.accounts.clone())
-        else {
-            answer(&session, LoginResult::Disabled, 0, None);
-            self.refused("C_Login", "logins are off (--login off)");
-            return;
-        };
-        let step = lock(&lobby).door.login();
-        match step {
-            Step::Check => start_login(accounts, lobby, session, self.player_id, packet),
-            Step::Answer(result) => {
-                accounts.stats.count(result);
-                answer(&session, result, 0, None);
-                self.refused("C_Login", "a login while playing or checking one");
-            }
-            _ => {}
-        }
+        self.login("C_Login", Credentials::Password(packet));
+    }
+
+    fn on_c_login_token(&mut self, packet: CLoginToken) {
+        self.login("C_LoginToken", Credentials::Token(packet));
     }
 
     fn on_c_leave_game(&mut self, _packet: CLeaveGame) {

@@ -8,6 +8,10 @@
 //! then is the character let in, with `S_Login` queued before its enter job, so the client
 //! reads its result before the room's or region's first packet.
 //!
+//! A login by token (`C_LoginToken`) skips argon2: the token is checked against the account's
+//! stored hash in constant time, then used up in one database statement, so of two logins
+//! presenting it only one passes. Every login that passes gets a new token in its `S_Login`.
+//!
 //! Logins of one account are taken one at a time (a lock per account, from a fixed set of
 //! stripes), so two of them never both load it from the database: the second finds the
 //! first's character in [`Online`] and takes it over, closing the first session.
@@ -23,10 +27,11 @@ use tokio::sync::Semaphore;
 
 use crate::adapters::db::{now_ms, Saver, Store, StoreError};
 use crate::game::accounts::{
-    check_password, hash_password, verify_password, AccountName, Claim, Door, LoginMode,
-    LoginResult, LoginStats, Online, Step, Throttle, ThrottleConfig,
+    check_password, hash_password, verify_password, AccountName, Claim, Door, IssuedToken,
+    LoginMode, LoginResult, LoginStats, Online, PresentedToken, Step, Throttle, ThrottleConfig,
+    TokenError,
 };
-use crate::game::packets::{CLogin, SLogin};
+use crate::game::packets::{CLogin, CLoginToken, SLogin};
 use crate::game::rate_limit::Rate;
 use crate::game::saves::{LiveCharacter, Place};
 use crate::runtime::seat::Seat;
@@ -64,6 +69,8 @@ pub(crate) struct Accounts {
     /// How long a dropped connection's character stays parked in the game; `None` for a
     /// leave at once (off, or world mode, which cannot take a player back yet).
     pub reconnect_grace: Option<Duration>,
+    /// How long a login token stays good.
+    token_ttl: Duration,
     pub place: Place,
     store: Store,
     pub online: Arc<Mutex<Online<Arc<Session>, Parked>>>,
@@ -85,6 +92,32 @@ struct Granted {
     pos: Option<[f32; 3]>,
     /// A parked character, still in the game: taken back rather than entered.
     resumed: Option<Parked>,
+    /// The account's new login token, for `S_Login` (empty if it could not be stored).
+    token: String,
+}
+
+/// What a login presents.
+pub(crate) enum Credentials {
+    /// `C_Login`: a name and a password, perhaps creating the account.
+    Password(CLogin),
+    /// `C_LoginToken`: a name and the token of an earlier login.
+    Token(CLoginToken),
+}
+
+/// Credentials that are well formed, by what checks them.
+enum Proof<'a> {
+    Create(&'a str),
+    Password(&'a str),
+    Token(PresentedToken),
+}
+
+impl Credentials {
+    fn name(&self) -> &str {
+        match self {
+            Credentials::Password(p) => &p.name,
+            Credentials::Token(t) => &t.name,
+        }
+    }
 }
 
 /// A character whose connection dropped, still in the game: what takes it back.
@@ -107,6 +140,7 @@ pub(crate) struct LoginSettings {
     pub mode: LoginMode,
     pub guest_grace: Duration,
     pub reconnect_grace: Option<Duration>,
+    pub token_ttl: Duration,
     pub exempt_loopback: bool,
     pub place: Place,
 }
@@ -122,6 +156,7 @@ impl Accounts {
             mode,
             guest_grace,
             reconnect_grace,
+            token_ttl,
             exempt_loopback,
             place,
         } = settings;
@@ -135,6 +170,7 @@ impl Accounts {
             mode,
             guest_grace,
             reconnect_grace,
+            token_ttl,
             place,
             store,
             online,
@@ -155,10 +191,23 @@ impl Accounts {
     async fn check(
         &self,
         session: &Arc<Session>,
-        packet: &CLogin,
+        credentials: &Credentials,
     ) -> Result<(Granted, tokio::sync::MutexGuard<'_, ()>), Refused> {
-        let name = AccountName::parse(&packet.name).map_err(|_| (LoginResult::BadName, None))?;
-        check_password(&packet.password).map_err(|_| (LoginResult::BadPassword, None))?;
+        let name =
+            AccountName::parse(credentials.name()).map_err(|_| (LoginResult::BadName, None))?;
+        let proof = match credentials {
+            Credentials::Password(packet) => {
+                check_password(&packet.password).map_err(|_| (LoginResult::BadPassword, None))?;
+                if packet.create {
+                    Proof::Create(&packet.password)
+                } else {
+                    Proof::Password(&packet.password)
+                }
+            }
+            Credentials::Token(packet) => Proof::Token(
+                PresentedToken::parse(&packet.token).map_err(|_| (LoginResult::BadToken, None))?,
+            ),
+        };
         let address = session.peer_addr().ip();
         let now = Instant::now();
         let key = name.key().to_owned();
@@ -176,10 +225,10 @@ impl Accounts {
                 return Err((LoginResult::Throttled, Some(wait)));
             }
         }
-        let checked = if packet.create {
-            self.create(&name, &packet.password).await
-        } else {
-            self.verify(&name, &packet.password).await
+        let checked = match &proof {
+            Proof::Create(password) => self.create(&name, password).await,
+            Proof::Password(password) => self.verify(&name, password).await,
+            Proof::Token(token) => self.redeem(&name, token).await,
         };
         let name = match checked {
             Ok(name) => {
@@ -189,7 +238,9 @@ impl Accounts {
                 }
                 name
             }
-            Err(refused @ (LoginResult::WrongCredentials, _)) => return Err(refused),
+            Err(refused @ (LoginResult::WrongCredentials | LoginResult::BadToken, _)) => {
+                return Err(refused)
+            }
             Err(refused) => {
                 lock(&self.by_account).refund(&key);
                 if by_address {
@@ -262,15 +313,25 @@ impl Accounts {
                 (character, pos, None)
             }
         };
-        if let Err(e) = db(self.store.touch_login(&name, now_ms())).await {
-            tracing::debug!(account = name.shown(), ?e, "last login time not written");
-        }
+        // The next login's token; a client told none (the write failed) logs in with its
+        // password next time.
+        let now = now_ms();
+        let ttl = i64::try_from(self.token_ttl.as_millis()).unwrap_or(i64::MAX);
+        let issued = IssuedToken::new(now, ttl);
+        let token = match db(self.store.touch_login(&name, now, &issued.stored)).await {
+            Ok(()) => issued.sent,
+            Err(_) => {
+                tracing::debug!(account = name.shown(), "login token not stored; none sent");
+                String::new()
+            }
+        };
         Ok((
             Granted {
                 name,
                 character,
                 pos,
                 resumed,
+                token,
             },
             one_at_a_time,
         ))
@@ -310,6 +371,33 @@ impl Accounts {
             // Its tokens of both throttles stay taken.
             _ => Err((LoginResult::WrongCredentials, None)),
         }
+    }
+
+    /// Checks `token` against the account's and uses it up.
+    async fn redeem(
+        &self,
+        name: &AccountName,
+        token: &PresentedToken,
+    ) -> Result<AccountName, Refused> {
+        let row = db(self.store.account(name)).await?;
+        let checked = token.check(row.as_ref().and_then(|r| r.token.as_ref()), now_ms());
+        let row = match (checked, row) {
+            (Ok(()), Some(row)) => row,
+            (Err(TokenError::Expired), _) => {
+                tracing::debug!(account = name.shown(), "login token expired");
+                return Err((LoginResult::BadToken, None));
+            }
+            // Its tokens of both throttles stay taken, as for a wrong password.
+            _ => return Err((LoginResult::BadToken, None)),
+        };
+        // Another login may have used it since the read: one statement decides.
+        if !db(self.store.use_token(name, &token.hash())).await? {
+            return Err((LoginResult::BadToken, None));
+        }
+        AccountName::parse(&row.name).map_err(|_| {
+            tracing::error!(name = row.name, "stored account name breaks the rules");
+            (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))
+        })
     }
 
     /// Runs argon2 on the blocking pool once a hasher is free.
@@ -417,17 +505,33 @@ pub(crate) struct Lobby {
     pub player_id: Option<i32>,
 }
 
-/// Sends `S_Login`.
+/// Sends a refusal's `S_Login`.
 pub(crate) fn answer(
     session: &Session,
     result: LoginResult,
     player_id: i32,
     retry: Option<Duration>,
 ) {
+    send_answer(session, result, player_id, retry, String::new());
+}
+
+/// Sends the `S_Login` of a login that passed, with the account's next token.
+fn welcome(session: &Session, player_id: i32, token: String) {
+    send_answer(session, LoginResult::Ok, player_id, None, token);
+}
+
+fn send_answer(
+    session: &Session,
+    result: LoginResult,
+    player_id: i32,
+    retry: Option<Duration>,
+    token: String,
+) {
     let packet = SLogin {
         result: result.code(),
         player_id,
         retry_after_ms: retry.map_or(0, |d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX)),
+        token,
     };
     // A send that fails means the session is closing: nothing to tell.
     let _ = session.send_packet(&packet);
@@ -490,10 +594,10 @@ pub(crate) fn start_login(
     lobby: Arc<Mutex<Lobby>>,
     session: Arc<Session>,
     player_id: i32,
-    packet: CLogin,
+    credentials: Credentials,
 ) {
     tokio::spawn(async move {
-        let result = accounts.check(&session, &packet).await;
+        let result = accounts.check(&session, &credentials).await;
         let mut lobby = lock(&lobby);
         match result {
             Ok((granted, _account_lock)) => {
@@ -511,10 +615,10 @@ pub(crate) fn start_login(
                 }
                 accounts.stats.count(LoginResult::Ok);
                 if let Some(parked) = granted.resumed {
-                    resume(&accounts, &mut lobby, &session, key, parked);
+                    resume(&accounts, &mut lobby, &session, key, parked, granted.token);
                     return;
                 }
-                answer(&session, LoginResult::Ok, player_id, None);
+                welcome(&session, player_id, granted.token);
                 let entered = match lobby.seat.as_mut() {
                     Some(seat) => {
                         seat.enter(player_id, &session, granted.pos, Some(granted.character))
@@ -549,12 +653,13 @@ fn resume(
     session: &Arc<Session>,
     key: String,
     parked: Parked,
+    token: String,
 ) {
     let Parked {
         player_id,
         mut seat,
     } = parked;
-    answer(session, LoginResult::Ok, player_id, None);
+    welcome(session, player_id, token);
     match seat.rebind(player_id, session) {
         Ok(()) => {
             accounts.stats.resumed.fetch_add(1, Ordering::Relaxed);

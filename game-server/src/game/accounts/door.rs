@@ -54,11 +54,14 @@ pub enum LoginResult {
     Disabled = 8,
     /// `--login required` and this connection tried to play as a guest.
     Required = 9,
+    /// `C_LoginToken`: the token is malformed, not the account's live one (used, or replaced
+    /// by a later login), or expired. Log in with the password.
+    BadToken = 10,
 }
 
 impl LoginResult {
     /// Every result, in code order.
-    pub const ALL: [LoginResult; 10] = [
+    pub const ALL: [LoginResult; 11] = [
         LoginResult::Ok,
         LoginResult::BadName,
         LoginResult::BadPassword,
@@ -69,6 +72,7 @@ impl LoginResult {
         LoginResult::NotNow,
         LoginResult::Disabled,
         LoginResult::Required,
+        LoginResult::BadToken,
     ];
 
     /// The wire code.
@@ -89,6 +93,7 @@ impl LoginResult {
             LoginResult::NotNow => "not_now",
             LoginResult::Disabled => "disabled",
             LoginResult::Required => "required",
+            LoginResult::BadToken => "bad_token",
         }
     }
 }
@@ -156,7 +161,7 @@ impl Door {
         self.phase
     }
 
-    /// A `C_Login` arrived.
+    /// A `C_Login` or `C_LoginToken` arrived.
     pub fn login(&mut self) -> Step {
         self.heard = true;
         match (self.mode, self.phase) {

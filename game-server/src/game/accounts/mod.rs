@@ -6,6 +6,8 @@
 //! - `throttle.rs`: [`Throttle`], failed logins limited per key (account, address), bounded.
 //! - `password.rs`: argon2id hashes ([`hash_password`], [`verify_password`]).
 //! - `door.rs`: [`Door`], the first-packet rule (guest or login), and [`LoginResult`].
+//! - `token.rs`: login tokens ([`IssuedToken`], [`PresentedToken`]): one live per account,
+//!   single use, stored as a SHA-256.
 //! - `online.rs`: [`Online`], one session per account, and characters kept until saved.
 //! - `stats.rs`: [`LoginStats`], logins by result.
 
@@ -15,6 +17,7 @@ mod online;
 mod password;
 mod stats;
 mod throttle;
+mod token;
 
 pub use door::{Door, LoginMode, LoginResult, Phase, Step};
 pub use name::{
@@ -26,3 +29,4 @@ pub use password::{
 };
 pub use stats::LoginStats;
 pub use throttle::{Throttle, ThrottleConfig};
+pub use token::{IssuedToken, PresentedToken, StoredToken, TokenError, TOKEN_CHARS};

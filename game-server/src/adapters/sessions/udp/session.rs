@@ -36,8 +36,8 @@ use crate::adapters::sessions::udp::proof::{Budget, MAX_UNPROVEN_PER_TICKET};
 use crate::adapters::sessions::udp::stats::bump;
 use crate::game::input_gate::{Meters, Verdict};
 use crate::game::packets::{
-    CChat, CLeaveGame, CLogin, CMove, CPing, CUdpBind, CUdpMove, CUdpProve, CUdpRequest,
-    PacketHandler, PacketManager, SUdpBound, SUdpChallenge,
+    CChat, CLeaveGame, CLogin, CLoginToken, CMove, CPing, CUdpBind, CUdpMove, CUdpProve,
+    CUdpRequest, PacketHandler, PacketManager, SUdpBound, SUdpChallenge,
 };
 use crate::game::room::RoomJob;
 
@@ -294,6 +294,12 @@ impl PacketHandler for UdpPlayerSession {
     fn on_c_login(&mut self, _packet: CLogin) {
         self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
             "C_Login is a TCP packet, sent over UDP".into(),
+        )));
+    }
+
+    fn on_c_login_token(&mut self, _packet: CLoginToken) {
+        self.close(CloseReason::ProtocolError(ProtocolError::Invalid(
+            "C_LoginToken is a TCP packet, sent over UDP".into(),
         )));
     }
 
