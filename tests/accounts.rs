@@ -15,6 +15,7 @@ use game_server::packets::{
     CMove, CPing, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SLogin, SPlayerList,
     SPong,
 };
+use game_server::world::{Spawn, WorldConfig};
 use game_server::{GameServer, ServerConfig};
 use support::accounts::{accounts, login, move_to, play, saved_position, server, try_login};
 use support::{eventually, start_server, temp_db, Client};
@@ -501,4 +502,61 @@ async fn a_dropped_character_leaves_when_its_grace_ends_and_is_saved() {
     assert_ne!(again.player_id, id);
     assert_eq!(at, [-3.0, 0.0, 3.0]);
     server.shutdown().await;
+}
+
+/// World mode (two regions, the border at x = 0): a dropped character is parked, and a
+/// login within the grace takes it back across both regions. The watcher in the other
+/// region sees no leave and no enter; the new connection gets its list, then the watcher
+/// from the other region, then moves as any player does.
+#[tokio::test]
+async fn a_dropped_world_character_is_taken_back_within_the_grace_across_regions() {
+    let db = temp_db("accounts-world-resume");
+    let accounts = accounts(&db, LoginMode::Optional).await;
+    let server = start_server(move |c: &mut ServerConfig| {
+        c.accounts = Some(accounts);
+        c.world = Some(WorldConfig {
+            spawn: Spawn::At { x: 0.0, z: 0.0 },
+            ..WorldConfig::default()
+        });
+    })
+    .await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = Client::join(addr).await;
+    let watcher_at = move_to(&mut watcher, [5.0, 0.0, 0.0]).await;
+    assert_eq!(watcher_at, [5.0, 0.0, 0.0]);
+    let (mut player, _) = play(addr, "Walker", true).await;
+    let id = player.player_id;
+    move_to(&mut player, [-5.0, 0.0, 0.0]).await;
+    drop(player); // the connection drops: parked
+    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
+    assert!(
+        !seen.contains(&(SBroadcastLeaveGame::ID, id)),
+        "parked, not gone: {seen:?}"
+    );
+
+    let (mut again, at) = play(addr, "Walker", false).await;
+    assert_eq!(again.player_id, id, "the same player, the same id");
+    assert_eq!(at, [-5.0, 0.0, 0.0], "where it stood, in its list");
+    let shown = frames_for(&mut again, Duration::from_millis(500)).await;
+    assert_eq!(
+        shown,
+        [(SBroadcastEnterGame::ID, watcher.player_id)],
+        "then the watcher, from the other region, once"
+    );
+    move_to(&mut watcher, [6.0, 0.0, 0.0]).await;
+    let shown = frames_for(&mut again, Duration::from_millis(500)).await;
+    assert_eq!(shown, [(SBroadcastMove::ID, watcher.player_id)]);
+    move_to(&mut again, [-4.0, 0.0, 0.0]).await;
+    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
+    assert!(seen.contains(&(SBroadcastMove::ID, id)), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|&(p, who)| who == id && p != SBroadcastMove::ID),
+        "no leave and no enter of it for the watcher: {seen:?}"
+    );
+    let stats = server.login_stats().expect("logins on");
+    assert_eq!(stats.resumed.load(Ordering::Relaxed), 1);
+    server.shutdown().await;
+    assert_eq!(saved_position(&db, "Walker").await, Some([-4.0, 0.0, 0.0]));
 }

@@ -507,16 +507,10 @@ fn start_accounts(
         checkpoint_secs = config.saves.interval.as_secs_f64(),
         "accounts and saved characters on"
     );
-    // A world's regions hold a player's connection in more than one place; taking a parked
-    // player back there is not built yet, so a dropped world player leaves at once.
-    let reconnect_grace = match place {
-        Place::Room => config.reconnect_grace,
-        Place::World => None,
-    };
     let settings = LoginSettings {
         mode: config.mode,
         guest_grace: config.guest_grace,
-        reconnect_grace,
+        reconnect_grace: config.reconnect_grace,
         token_ttl: config.token_ttl,
         exempt_loopback,
         place,

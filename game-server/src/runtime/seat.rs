@@ -10,7 +10,7 @@ use crate::game::room::RoomJob;
 use crate::game::saves::LiveCharacter;
 use crate::game::world::PlayerInput;
 use crate::runtime::job_queue::{JobQueue, QueueFull};
-use crate::runtime::world::{World, WorldSeat};
+use crate::runtime::world::{World, WorldLink, WorldSeat};
 
 /// What the server runs: one room (the course's default) or a world of regions.
 pub(crate) enum Game {
@@ -75,18 +75,22 @@ impl Seat {
     }
 
     /// Takes a parked player (its connection dropped, its character still in the game) back
-    /// over `session`: the others see nothing. Room mode only: a world's regions hold a
-    /// player's connection in more than one place, and the rejoin of all of them is not
-    /// built yet.
-    pub fn rebind(&mut self, player_id: i32, session: &Arc<Session>) -> Result<(), String> {
+    /// over `session`: the others see nothing. In world mode, the new link, whose player
+    /// list the caller may watch for (`WorldLink::listed`).
+    pub fn rebind(
+        &mut self,
+        player_id: i32,
+        session: &Arc<Session>,
+    ) -> Result<Option<Arc<WorldLink>>, String> {
         match self {
             Seat::Room(room) => room
                 .try_push_control(RoomJob::Rebind {
                     player_id,
                     outbox: Arc::clone(session),
                 })
+                .map(|()| None)
                 .map_err(|_| "room is full of pending entries".to_owned()),
-            Seat::World(_) => Err("a world player cannot be taken back yet".to_owned()),
+            Seat::World(seat) => seat.rebind(Arc::clone(session)).map(Some),
         }
     }
 
@@ -97,8 +101,9 @@ impl Seat {
                 let job = match input {
                     PlayerInput::Move { pos } => RoomJob::Move { player_id, pos },
                     PlayerInput::Chat { message } => RoomJob::Chat { player_id, message },
-                    // Only a cluster's bridge makes these, and the room has no cluster.
-                    PlayerInput::Skipped => return Ok(()),
+                    // Only a cluster's bridge makes the first, and only a world's rejoin the
+                    // second (the room takes a player back with `RoomJob::Rebind`).
+                    PlayerInput::Skipped | PlayerInput::Rejoin => return Ok(()),
                 };
                 room.try_push(job).map_err(|_| QueueFull(()))
             }

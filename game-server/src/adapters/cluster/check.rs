@@ -102,7 +102,8 @@ fn region_msg(node: u16, regions: u64, msg: &RegionMsg) -> Result<(), Refusal> {
         | RegionMsg::Handoff { from, .. }
         | RegionMsg::ForwardInput { from, .. }
         | RegionMsg::ForwardLeave { from, .. }
-        | RegionMsg::PlayerGone { from, .. } => *from,
+        | RegionMsg::PlayerGone { from, .. }
+        | RegionMsg::Rejoin { from, .. } => *from,
     };
     if !has_region(regions, from) {
         return Err(Refusal::NotItsRegion { node, region: from });
@@ -114,7 +115,8 @@ fn region_msg(node: u16, regions: u64, msg: &RegionMsg) -> Result<(), Refusal> {
         } => player_input(*player_id, input),
         RegionMsg::GhostRemove { .. }
         | RegionMsg::ForwardLeave { .. }
-        | RegionMsg::PlayerGone { .. } => Ok(()),
+        | RegionMsg::PlayerGone { .. }
+        | RegionMsg::Rejoin { .. } => Ok(()),
     }
 }
 
@@ -139,7 +141,7 @@ fn player_input(player_id: i32, input: &PlayerInput) -> Result<(), Refusal> {
                 .map(|_| ())
                 .map_err(|_| Refusal::ChatTooLong)
         }
-        PlayerInput::Skipped => Ok(()),
+        PlayerInput::Skipped | PlayerInput::Rejoin => Ok(()),
     }
 }
 
@@ -267,6 +269,7 @@ mod tests {
             },
             RegionMsg::ForwardLeave { from, player_id },
             RegionMsg::PlayerGone { from, player_id },
+            RegionMsg::Rejoin { from, player_id },
         ]
     }
 
@@ -293,7 +296,8 @@ mod tests {
                         | RegionMsg::Handoff { from, .. }
                         | RegionMsg::ForwardInput { from, .. }
                         | RegionMsg::ForwardLeave { from, .. }
-                        | RegionMsg::PlayerGone { from, .. } => *from = 0,
+                        | RegionMsg::PlayerGone { from, .. }
+                        | RegionMsg::Rejoin { from, .. } => *from = 0,
                         RegionMsg::GhostUpdate { .. } => {}
                     }
                     m

@@ -35,6 +35,7 @@ use crate::game::packets::{CLogin, CLoginToken, SLogin};
 use crate::game::rate_limit::Rate;
 use crate::game::saves::{LiveCharacter, Place};
 use crate::runtime::seat::Seat;
+use crate::runtime::world::WorldLink;
 
 /// Longest wait for a database answer during a login.
 pub const DB_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +45,9 @@ pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
 const RETRY_UNAVAILABLE: Duration = Duration::from_secs(2);
 /// Longest wait for an answer to be written before the close that follows it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// A world connection that took its character back gets its player list by then, or is
+/// closed.
+const REJOIN_DEADLINE: Duration = Duration::from_secs(10);
 /// In `--login required` mode, a connection not logged in by then is closed.
 pub const LOGIN_DEADLINE: Duration = Duration::from_secs(10);
 /// Failed logins one account may have: 5 back to back, then one per 10 s.
@@ -67,7 +71,7 @@ pub(crate) struct Accounts {
     /// Silence that makes a guest (optional mode).
     pub guest_grace: Duration,
     /// How long a dropped connection's character stays parked in the game; `None` for a
-    /// leave at once (off, or world mode, which cannot take a player back yet).
+    /// leave at once.
     pub reconnect_grace: Option<Duration>,
     /// How long a login token stays good.
     token_ttl: Duration,
@@ -552,6 +556,24 @@ pub(crate) fn close_when_sent(session: Arc<Session>, reason: CloseReason) {
     });
 }
 
+/// Closes a world connection that took its character back but got no player list within
+/// [`REJOIN_DEADLINE`]: its owner region never answered the rejoin (it should within a
+/// tick), and a client left without a view would stand frozen.
+fn watch_rejoin(link: Arc<WorldLink>, session: Arc<Session>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(REJOIN_DEADLINE).await;
+        if !link.listed() && !session.is_closed() {
+            tracing::warn!(
+                session = session.id(),
+                "rejoin not answered by the region; closing"
+            );
+            session.disconnect(CloseReason::ApplicationError(
+                "the world did not take the character back in time".into(),
+            ));
+        }
+    });
+}
+
 /// After the grace (optional mode), a connection that said nothing plays as a guest; after
 /// the deadline (required mode), one not logged in is closed.
 pub(crate) fn start_timer(
@@ -661,7 +683,10 @@ fn resume(
     } = parked;
     welcome(session, player_id, token);
     match seat.rebind(player_id, session) {
-        Ok(()) => {
+        Ok(link) => {
+            if let Some(link) = link {
+                watch_rejoin(link, Arc::clone(session));
+            }
             accounts.stats.resumed.fetch_add(1, Ordering::Relaxed);
             lobby.seat = Some(seat);
             lobby.player_id = Some(player_id);

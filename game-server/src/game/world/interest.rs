@@ -136,6 +136,15 @@ impl Interest {
         list.iter().map(|&w| self.known[w as usize].id)
     }
 
+    /// The targets (owned here) `watcher` sees.
+    pub fn watching(&self, watcher: i32) -> impl Iterator<Item = i32> + '_ {
+        let list: &[u32] = match self.slots.get(&watcher) {
+            Some(&s) => &self.known[s as usize].watching,
+            None => &[],
+        };
+        list.iter().map(|&t| self.known[t as usize].id)
+    }
+
     /// Whether `watcher` sees target `target`.
     pub fn sees(&self, watcher: i32, target: i32) -> bool {
         match (self.slots.get(&watcher), self.slots.get(&target)) {

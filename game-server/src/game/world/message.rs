@@ -28,6 +28,11 @@ pub enum PlayerInput {
         /// The line.
         message: String,
     },
+    /// The player's connection dropped and a login took its character back within the
+    /// reconnect grace: the owner sends the new connection its player list and tells every
+    /// other region to send it the truth about their own players (`RegionMsg::Rejoin`).
+    /// Numbered like any input, so it reaches the owner whatever hand-off is under way.
+    Rejoin,
     /// An input shed on its way because its region was too far behind (a region takes at
     /// most so many bytes of jobs from other nodes): it keeps its sequence number, so the
     /// owner applies the inputs after it at once instead of waiting for it, and does
@@ -88,6 +93,15 @@ pub enum RegionMsg {
     /// The player's leave, passed on to its owner.
     ForwardLeave {
         /// The region passing it on.
+        from: RegionId,
+        /// The player.
+        player_id: i32,
+    },
+    /// The player took its character back over a new connection (see
+    /// `PlayerInput::Rejoin`): the receiver sends it from now on through its new link, and
+    /// first shows it the receiver's own players it sees.
+    Rejoin {
+        /// Its owner, which has sent the new connection its player list.
         from: RegionId,
         /// The player.
         player_id: i32,

@@ -7,6 +7,7 @@
 //!   regions (ghosts and hand-offs), written so that it could later cross processes.
 //! - `batch`: frames encoded once per tick and gathered per recipient.
 //! - [`region`]: one region's state machine (sans-IO: jobs in, frames and messages out).
+//! - `view_filter`: [`ViewFilter`], a rejoined player's stream kept well formed.
 //!
 //! The region threads, the player directory and each session's seat are the runtime's
 //! (`crate::runtime::world`); this module has no thread, no queue and no socket.
@@ -20,6 +21,7 @@ mod ids;
 pub mod interest;
 pub mod message;
 pub mod region;
+mod view_filter;
 pub mod wire;
 
 pub use args::{Mode, WorldArgs};
@@ -28,3 +30,4 @@ pub use geometry::{has_region, region_bit, Layout, MoveVerdict, Pos, RegionId};
 pub use interest::{Interest, ViewChange};
 pub use message::{PlayerInput, RegionJob, RegionMsg, RegionSnapshot};
 pub use region::{Directory, PlayerLink, Region, Route, WorldStats};
+pub use view_filter::{FilterOverflow, ViewFilter, PENDING_MAX};

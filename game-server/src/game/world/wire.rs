@@ -26,9 +26,9 @@ mod generated {
 }
 
 use generated::{
-    Incoming, PacketManager, REnter, RForwardChat, RForwardLeave, RForwardMove, RForwardSkip,
-    RGatewayChat, RGatewayLeave, RGatewayMove, RGatewaySkip, RGhostRemove, RGhostUpdate, RHandoff,
-    RPlayerGone, Watcher,
+    Incoming, PacketManager, REnter, RForwardChat, RForwardLeave, RForwardMove, RForwardRejoin,
+    RForwardSkip, RGatewayChat, RGatewayLeave, RGatewayMove, RGatewayRejoin, RGatewaySkip,
+    RGhostRemove, RGhostUpdate, RHandoff, RPlayerGone, RRejoin, Watcher,
 };
 
 /// Anything a region can be sent from another process: a message from another region, or
@@ -123,6 +123,15 @@ pub fn encode_any(msg: &WireMsg) -> Result<Bytes, EncodeError> {
             seq,
             input: PlayerInput::Skipped,
         } => RGatewaySkip {
+            player_id: *player_id,
+            seq: *seq,
+        }
+        .encode(),
+        WireMsg::Input {
+            player_id,
+            seq,
+            input: PlayerInput::Rejoin,
+        } => RGatewayRejoin {
             player_id: *player_id,
             seq: *seq,
         }
@@ -240,6 +249,22 @@ pub fn encode(msg: &RegionMsg) -> Result<Bytes, EncodeError> {
             player_id: *player_id,
         }
         .encode(),
+        RegionMsg::ForwardInput {
+            from,
+            player_id,
+            seq,
+            input: PlayerInput::Rejoin,
+        } => RForwardRejoin {
+            from: *from,
+            player_id: *player_id,
+            seq: *seq,
+        }
+        .encode(),
+        RegionMsg::Rejoin { from, player_id } => RRejoin {
+            from: *from,
+            player_id: *player_id,
+        }
+        .encode(),
     }
 }
 
@@ -306,6 +331,23 @@ pub fn decode_any(frame: &[u8]) -> Result<WireMsg, ProtocolError> {
                 from: m.from,
                 player_id: m.player_id,
             },
+            Incoming::RForwardRejoin(m) => RegionMsg::ForwardInput {
+                from: m.from,
+                player_id: m.player_id,
+                seq: m.seq,
+                input: PlayerInput::Rejoin,
+            },
+            Incoming::RRejoin(m) => RegionMsg::Rejoin {
+                from: m.from,
+                player_id: m.player_id,
+            },
+            Incoming::RGatewayRejoin(m) => {
+                return Ok(WireMsg::Input {
+                    player_id: m.player_id,
+                    seq: m.seq,
+                    input: PlayerInput::Rejoin,
+                })
+            }
             Incoming::REnter(m) => {
                 return Ok(WireMsg::Enter {
                     player_id: m.player_id,
@@ -419,6 +461,16 @@ mod tests {
                 .prop_map(|(from, player_id)| RegionMsg::ForwardLeave { from, player_id }),
             (any::<u16>(), any::<i32>())
                 .prop_map(|(from, player_id)| RegionMsg::PlayerGone { from, player_id }),
+            (any::<u16>(), any::<i32>(), any::<u64>()).prop_map(|(from, player_id, seq)| {
+                RegionMsg::ForwardInput {
+                    from,
+                    player_id,
+                    seq,
+                    input: PlayerInput::Rejoin,
+                }
+            }),
+            (any::<u16>(), any::<i32>())
+                .prop_map(|(from, player_id)| RegionMsg::Rejoin { from, player_id }),
         ]
     }
 
@@ -450,6 +502,11 @@ mod tests {
                 player_id,
                 seq,
                 input: PlayerInput::Skipped,
+            }),
+            (any::<i32>(), any::<u64>()).prop_map(|(player_id, seq)| WireMsg::Input {
+                player_id,
+                seq,
+                input: PlayerInput::Rejoin,
             }),
             any::<i32>().prop_map(|player_id| WireMsg::Leave { player_id }),
         ]

@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use server_core::Session;
+use server_core::{CloseReason, Session};
 
 use crate::game::outbox::Outbox;
 use crate::game::player_ids::gateway_of;
 use crate::game::saves::LiveCharacter;
 use crate::game::world::geometry::RegionId;
 use crate::game::world::region::{Directory, PlayerLink, Route};
+use crate::game::world::ViewFilter;
 use crate::runtime::world::cluster::RegionOutbound;
 
 /// A connected player as the regions reach it: its session, and which region its session
@@ -32,6 +33,11 @@ pub struct WorldLink {
     /// A logged-in character's state for the save task, written by whichever local region
     /// owns the player (none for a guest).
     pub(super) character: Option<Arc<LiveCharacter>>,
+    /// For a connection that took a parked character back: what it was told, so that the
+    /// regions, which switch to it one after another, cannot break its view (see
+    /// `game/world/region/rejoin.rs`). Held while the frames are queued on the session,
+    /// so two regions' frames leave in the order the filter saw them.
+    filter: Option<Mutex<ViewFilter>>,
 }
 
 impl WorldLink {
@@ -46,7 +52,27 @@ impl WorldLink {
             route: AtomicU64::new(u64::from(region)),
             sent: AtomicU64::new(0),
             character,
+            filter: None,
         }
+    }
+
+    /// The link of `session`, taking over from `old` (a parked character's): the same
+    /// route, input count and character, and a view that starts empty.
+    pub(super) fn rejoined(old: &WorldLink, session: Arc<Session>) -> Self {
+        WorldLink {
+            session,
+            route: AtomicU64::new(old.route.load(Ordering::Acquire)),
+            sent: AtomicU64::new(old.sent.load(Ordering::Acquire)),
+            character: old.character.clone(),
+            filter: Some(Mutex::new(ViewFilter::new())),
+        }
+    }
+
+    /// False for a rejoined connection whose player list has not gone out yet.
+    pub fn listed(&self) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.lock().unwrap_or_else(|p| p.into_inner()).listed())
     }
 
     /// Inputs the player's seat has sent so far.
@@ -57,13 +83,27 @@ impl WorldLink {
 
 impl Outbox for Arc<WorldLink> {
     fn send(&self, frame: Bytes) -> bool {
-        Session::send(&self.session, frame).is_ok()
+        let Some(filter) = &self.filter else {
+            return Session::send(&self.session, frame).is_ok();
+        };
+        let mut filter = filter.lock().unwrap_or_else(|p| p.into_inner());
+        match filter.pass(frame) {
+            Ok(Some(frame)) => Session::send(&self.session, frame).is_ok(),
+            Ok(None) => true,
+            Err(e) => {
+                self.session
+                    .disconnect(CloseReason::ApplicationError(e.to_string()));
+                false
+            }
+        }
     }
 }
 
 impl PlayerLink for Arc<WorldLink> {
     fn is_gone(&self) -> bool {
-        self.session.is_closed()
+        // A logged-in character always leaves through its seat (at once, or when its
+        // reconnect grace ends): a closed connection may only be parked.
+        self.character.is_none() && self.session.is_closed()
     }
 
     fn moved(&self, pos: [f32; 3]) {

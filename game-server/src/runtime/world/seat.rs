@@ -134,6 +134,36 @@ impl WorldSeat {
         }
     }
 
+    /// Takes the parked player back over `session` (`game/world/region/rejoin.rs`): a new
+    /// link in the directory, and a `Rejoin` numbered after its last input, always admitted,
+    /// for its owner. The new link, to watch for its player list; refused in a cluster,
+    /// where the owner may run on another node that cannot reach the new link.
+    pub fn rebind(&mut self, session: Arc<Session>) -> Result<Arc<WorldLink>, String> {
+        let Some(old) = &self.link else {
+            return Err("no player to take back".to_owned());
+        };
+        let Some(queue) = self.queues.get(old.route()) else {
+            return Err("a player cannot be taken back across nodes".to_owned());
+        };
+        let link = Arc::new(WorldLink::rejoined(old, session));
+        self.directory
+            .lock()
+            .insert(self.player_id, Arc::clone(&link));
+        self.link = Some(Arc::clone(&link));
+        let job = RegionJob::Input {
+            player_id: self.player_id,
+            seq: self.next_seq,
+            input: PlayerInput::Rejoin,
+        };
+        if queue.push_follow_up(job).is_err() {
+            return Err("the world stopped".to_owned());
+        }
+        self.next_seq += 1;
+        link.sent
+            .store(self.next_seq, std::sync::atomic::Ordering::Release);
+        Ok(link)
+    }
+
     /// Takes the player out of the world (always admitted); false if the world stopped or
     /// (in a cluster) its region's process is gone, which has then dropped the player.
     pub fn leave(&mut self) -> bool {

@@ -110,6 +110,9 @@ pub struct WorldStats {
     pub spawns: AtomicU64,
     /// Despawns sent.
     pub despawns: AtomicU64,
+    /// Spawns sent to players who took their character back over a new connection, showing
+    /// it the world as it is (see `region/rejoin.rs`).
+    pub rejoin_spawns: AtomicU64,
 }
 
 /// An effect for the region's runner, in order.
@@ -184,6 +187,12 @@ pub struct Region<L, D> {
     changes: Vec<ViewChange>,
     /// Reused by a move: watchers sent its spawn in this move, who need no move frame.
     fresh: Vec<i32>,
+    /// Players who took their character back over a new connection lately, with the flush
+    /// count then (see `rejoin.rs`): a player handed here meanwhile is shown to them.
+    rejoined: VecDeque<(i32, u64)>,
+    /// Flushes so far (ticks, and flushes of a full batch).
+    flushes: u64,
+
     directory: D,
     stats: Arc<WorldStats>,
     room_stats: Arc<RoomStats>,
@@ -228,6 +237,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             outgoing: Vec::new(),
             changes: Vec::new(),
             fresh: Vec::new(),
+            rejoined: VecDeque::new(),
+            flushes: 0,
             directory,
             stats,
             room_stats,
@@ -306,6 +317,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
 
     /// Sends every recipient its frames of this tick.
     pub fn flush(&mut self) {
+        self.flushes += 1;
+        self.forget_old_rejoins();
         if self.batch.is_empty() {
             self.batch.clear_taken();
             return;
@@ -508,6 +521,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         match input {
             PlayerInput::Move { pos } => self.apply_move(player_id, pos),
             PlayerInput::Chat { message } => self.apply_chat(player_id, message),
+            PlayerInput::Rejoin => self.rejoin(player_id),
             PlayerInput::Skipped => {
                 self.stats.inputs_shed.fetch_add(1, Ordering::Relaxed);
             }
@@ -702,5 +716,6 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
 
 mod peers;
 mod recovery;
+mod rejoin;
 #[cfg(test)]
 mod tests;

@@ -172,10 +172,14 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             {
                 self.refuse_peer("a forward", from, player_id);
             }
-            RegionMsg::PlayerGone { from, player_id } if self.owned.contains_key(&player_id) => {
-                // Only its owner says a player is gone, and that is this region.
-                self.refuse_peer("PlayerGone", from, player_id);
+            RegionMsg::PlayerGone { from, player_id }
+            | RegionMsg::Rejoin {
+                from, player_id, ..
+            } if self.owned.contains_key(&player_id) => {
+                // Only its owner says a player is gone or back, and that is this region.
+                self.refuse_peer("PlayerGone or Rejoin", from, player_id);
             }
+            RegionMsg::Rejoin { player_id, .. } => self.rejoined_elsewhere(player_id),
             RegionMsg::GhostUpdate {
                 from,
                 player_id,
@@ -206,6 +210,10 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 self.forwarded.remove(&player_id);
                 if self.ghosts.contains_key(&player_id) {
                     self.drop_ghost(player_id, true);
+                } else {
+                    // A link kept for a rejoin's truth, for a player never a ghost here.
+                    let _ = self.batch.take(player_id);
+                    self.links.remove(&player_id);
                 }
                 self.bury(player_id);
             }
@@ -347,6 +355,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         self.room_stats.players.fetch_add(1, Ordering::Relaxed);
         self.interest.set_pos(player_id, p, &mut self.changes);
         self.apply_changes(None);
+        self.tell_rejoined(player_id);
         self.sync_ghosts(player_id);
         if session_gone {
             self.leave(player_id);

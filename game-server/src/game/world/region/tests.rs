@@ -14,16 +14,25 @@ use super::*;
 use crate::game::packets::{
     PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SPlayerList,
 };
+use crate::game::world::ViewFilter;
 
 #[derive(Clone, Default)]
 struct FakeLink {
     frames: Arc<Mutex<Vec<Bytes>>>,
     route: Arc<AtomicU16>,
+    /// A rejoined connection's filter, as the real `WorldLink` has.
+    filter: Option<Arc<Mutex<ViewFilter>>>,
 }
 
 impl Outbox for FakeLink {
     fn send(&self, frame: Bytes) -> bool {
-        self.frames.lock().expect("frames").push(frame);
+        let frame = match &self.filter {
+            None => Some(frame),
+            Some(filter) => filter.lock().expect("filter").pass(frame).expect("fits"),
+        };
+        if let Some(frame) = frame {
+            self.frames.lock().expect("frames").push(frame);
+        }
         true
     }
 }
@@ -164,6 +173,35 @@ impl Cluster {
             player_id: id,
             seq: *seq,
             input: PlayerInput::Move { pos: [x, 0.0, z] },
+        };
+        *seq += 1;
+        let r = self.route(id);
+        self.queues[r].push_back(job);
+    }
+
+    /// The player's connection is replaced by a new one (a login within the reconnect
+    /// grace): a new, filtered link in the directory and a `Rejoin` after its last input.
+    fn rejoin(&mut self, id: i32) {
+        let old = &self.links[&id];
+        let link = FakeLink {
+            route: Arc::new(AtomicU16::new(old.route.load(Ordering::SeqCst))),
+            filter: Some(Arc::default()),
+            ..FakeLink::default()
+        };
+        // The old link still takes what regions send it until they switch. The new one
+        // starts from the old one's route, as the real link does; a later hand-off's route
+        // reaches whichever link its region holds, and late inputs are forwarded.
+        self.directory
+            .0
+            .lock()
+            .expect("dir")
+            .insert(id, link.clone());
+        self.links.insert(id, link);
+        let seq = self.seqs.entry(id).or_insert(0);
+        let job = RegionJob::Input {
+            player_id: id,
+            seq: *seq,
+            input: PlayerInput::Rejoin,
         };
         *seq += 1;
         let r = self.route(id);
@@ -630,6 +668,7 @@ enum Op {
     Enter(f32, f32),
     Walk { who: usize, dx: f32, dz: f32 },
     Leave { who: usize },
+    Rejoin { who: usize },
     Run { region: usize, jobs: usize },
 }
 
@@ -638,16 +677,18 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (-30f32..30.0, -20f32..20.0).prop_map(|(x, z)| Op::Enter(x, z)),
         8 => (0usize..64, -3.5f32..3.5, -3.5f32..3.5).prop_map(|(who, dx, dz)| Op::Walk { who, dx, dz }),
         1 => (0usize..64).prop_map(|who| Op::Leave { who }),
+        1 => (0usize..64).prop_map(|who| Op::Rejoin { who }),
         3 => (0usize..3, 1usize..6).prop_map(|(region, jobs)| Op::Run { region, jobs }),
     ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
-    /// Three narrow regions, players walking across borders, jobs run in any order a real
-    /// world could run them: every stream a player receives is well formed, every move a
-    /// watcher gets of a player is in that player's order, and once all is quiet every view
-    /// follows the rule for the final positions, with no ghost of a player who left.
+    /// Three narrow regions, players walking across borders and taking their characters back
+    /// over new connections, jobs run in any order a real world could run them: every stream
+    /// a player's connection receives is well formed, every move a watcher gets of a player
+    /// is in that player's order, and once all is quiet every view follows the rule for the
+    /// final positions, with no ghost of a player who left.
     #[test]
     fn a_world_of_regions_keeps_every_view_right(ops in prop::collection::vec(op(), 1..150)) {
         let mut c = Cluster::new(3);
@@ -676,6 +717,10 @@ proptest! {
                     let id = alive.remove(who % alive.len());
                     c.disconnect(id);
                     left.push(id);
+                }
+                Op::Rejoin { who } if !alive.is_empty() => {
+                    // What the new connection gets is checked from its first frame on.
+                    c.rejoin(alive[who % alive.len()]);
                 }
                 Op::Run { region, jobs } => {
                     for _ in 0..jobs {
@@ -863,4 +908,47 @@ fn a_player_is_not_handed_to_an_unreachable_region() {
     c.settle();
     assert!(c.regions[1].owns(1), "handed on once the region is back");
     assert_eq!(c.route(1), 1);
+}
+
+/// A rejoin (issue 24, reconnect in world mode): the new connection gets its list from the
+/// owner first, then each other region's own players it sees; the others see nothing; and
+/// what it gets from then on follows as for any player.
+#[test]
+fn a_rejoined_player_is_told_the_world_as_it_is_and_nobody_sees_it_go() {
+    let mut c = Cluster::new(2); // the border is at x = 0
+    c.enter(1, -5.0, 0.0); // the one who rejoins, region 0
+    c.enter(2, -8.0, 3.0); // region 0, seen by 1
+    c.enter(3, 4.0, 0.0); // region 1, seen by 1 across the border
+    c.enter(4, 90.0, 0.0); // region 1, far
+    c.settle();
+    let before = c.seen(3).len();
+    c.rejoin(1);
+    c.settle();
+    let seen = c.seen(1);
+    let Seen::List(mut list) = seen[0].clone() else {
+        panic!("the list first: {seen:?}")
+    };
+    list.sort_by_key(|p| p.0);
+    assert_eq!(
+        list,
+        vec![(1, true, -5.0, 0.0), (2, false, -8.0, 3.0)],
+        "the owner's list: itself and the owner's players it sees"
+    );
+    assert_eq!(
+        &seen[1..],
+        &[Seen::Enter(3, 4.0, 0.0)],
+        "then the other region's player it sees, and nothing of the far one"
+    );
+    assert_eq!(c.seen(3).len(), before, "3 saw nothing: no leave, no enter");
+    // From now on the new connection is a player like any other.
+    c.walk(3, 6.0, 0.0);
+    c.walk(1, -2.0, 0.0);
+    c.settle();
+    let (view, _) = replay(1, &c.seen(1));
+    assert_eq!(view, HashSet::from([1, 2, 3]));
+    assert!(
+        c.seen(3).contains(&Seen::Move(1, -2.0, 0.0)),
+        "3 sees 1 move on"
+    );
+    assert!(c.stats.rejoin_spawns.load(Ordering::Relaxed) >= 1);
 }
