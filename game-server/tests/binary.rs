@@ -261,3 +261,30 @@ fn a_database_that_cannot_be_used_is_one_line_and_exit_2_with_the_file_untouched
         "nothing overwritten"
     );
 }
+
+/// A cluster's nodes share their accounts: logins with `--nats` need a PostgreSQL `--db`.
+/// A SQLite file is refused with usage, before anything connects or is written.
+#[test]
+fn logins_in_a_cluster_on_sqlite_are_refused_at_start() {
+    let db = temp_db("cluster-sqlite");
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--world", "grid", "--regions", "2"])
+        .args([
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--node-id",
+            "0",
+            "--own-regions",
+            "0",
+        ])
+        .args(["--login", "optional", "--db", &db])
+        .output()
+        .expect("run game-server");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PostgreSQL") && err.contains("--login off"),
+        "says why and what to do: {err}"
+    );
+    assert!(!std::path::Path::new(&db).exists(), "nothing written");
+}

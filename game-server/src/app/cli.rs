@@ -146,7 +146,7 @@ pub struct Cli {
     cluster: crate::adapters::cluster::ClusterArgs,
     /// Logins and saved characters: `optional` (guests play too, as in the course; the
     /// default), `required` (production: no guests), or `off` (no database at all; the
-    /// default in a cluster, which does not keep characters yet).
+    /// default in a cluster, whose nodes must share a PostgreSQL `--db` to log players in).
     #[arg(long, value_name = "MODE")]
     login: Option<LoginMode>,
     /// The database: a SQLite file (created with its folder if missing) or a
@@ -200,7 +200,8 @@ impl Cli {
             _ => None,
         };
         let cluster = self.cluster.config()?;
-        if cluster.is_some() && self.login.is_some_and(|m| m != LoginMode::Off) {
+        let postgres = self.db.starts_with("postgres://") || self.db.starts_with("postgresql://");
+        if cluster.is_some() && self.login.is_some_and(|m| m != LoginMode::Off) && !postgres {
             return Err(crate::app::config::ServerConfigError::AccountsInCluster.into());
         }
         Ok(ServerConfig {

@@ -157,11 +157,11 @@ pub enum ServerConfigError {
     /// A zero UDP idle timeout would unbind every player at once.
     #[error("the UDP idle timeout must be above zero")]
     UdpIdleTimeout,
-    /// Saved characters in a cluster need their record to travel with their hand-offs
-    /// between nodes, and one session per account across nodes: not built yet.
+    /// A cluster's nodes share their accounts and characters: a SQLite file cannot be
+    /// shared between processes (and hosts).
     #[error(
-        "logins and saved characters do not work in a cluster yet (--nats or --cluster): \
-         run the nodes with --login off"
+        "logins in a cluster (--nats or --cluster) need the nodes to share a PostgreSQL \
+         database: give --db postgres://..., or run the nodes with --login off"
     )]
     AccountsInCluster,
 }
@@ -186,7 +186,11 @@ impl ServerConfig {
             (Some(_), None) => return Err(ServerConfigError::ClusterWithoutWorld),
             (None, _) => {}
         }
-        if self.accounts.is_some() && self.cluster.is_some() {
+        let shared_db = self
+            .accounts
+            .as_ref()
+            .is_none_or(|a| a.store.backend() == crate::adapters::db::Backend::Postgres);
+        if self.cluster.is_some() && !shared_db {
             return Err(ServerConfigError::AccountsInCluster);
         }
         if let Some(udp) = &self.udp {

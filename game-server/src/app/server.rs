@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::admin::{publish_world, world_bounds, AdminServer, MapFeed};
+use crate::adapters::cluster::claims::ClusterClaims;
 use crate::adapters::cluster::{Bridge, ClusterNode, WorldPort};
 use crate::adapters::db::{RegionOf, SaveMetrics, Saver, SaverParts};
 use crate::adapters::metrics::summary::{Snapshot, StatSources};
@@ -29,6 +30,7 @@ use crate::game::room::{GameRoom, RoomJob, ROOM_BOUNDS};
 use crate::game::saves::Place;
 use crate::game::world::geometry::Layout;
 use crate::game::world::WorldConfig;
+use crate::runtime::claims::{NodeClaims, ReleaseHere};
 use crate::runtime::job_queue::{JobQueue, JobQueueThread};
 use crate::runtime::seat::Game;
 use crate::runtime::world::World;
@@ -203,7 +205,7 @@ impl GameServer {
             None => None,
         };
         let sessions = listener.sessions();
-        let (cluster, bridge) = match cluster_parts {
+        let (cluster, mut bridge) = match cluster_parts {
             Some((node, bridge)) => (Some(node), Some(bridge)),
             None => (None, None),
         };
@@ -222,6 +224,14 @@ impl GameServer {
             (Some(node), Some(bridge)) => (bridge.first_id(), ids::range(node.id()).1),
             _ => (1, i32::MAX),
         };
+        // In a cluster, logins ask the other nodes for the accounts they hold.
+        let claims = match (&cluster, &bridge) {
+            (Some(node), Some(bridge)) => Some(Arc::new(ClusterClaims::new(
+                bridge.client(),
+                Arc::clone(node),
+            )) as Arc<dyn NodeClaims>),
+            _ => None,
+        };
         let accounts = config.accounts.as_ref().and_then(|accounts| {
             (accounts.mode != LoginMode::Off).then(|| {
                 start_accounts(
@@ -233,9 +243,21 @@ impl GameServer {
                         .address_limits
                         .as_ref()
                         .is_none_or(|l| l.exempt_loopback),
+                    claims,
                 )
             })
         });
+        if let (Some(accounts), Some(node), Some(bridge)) = (&accounts, &cluster, &mut bridge) {
+            // Before any player connects: a login on another node may ask at once.
+            node.set_persisting(true);
+            bridge
+                .serve_releases(
+                    Arc::clone(node),
+                    Arc::clone(accounts) as Arc<dyn ReleaseHere>,
+                )
+                .await
+                .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e))?;
+        }
         let shared = Arc::new(Shared {
             accounts: accounts.clone(),
             sessions: crate::SessionManager::with_range(first_id, last_id),
@@ -482,6 +504,7 @@ fn start_accounts(
     config: &AccountsConfig,
     world: Option<&WorldConfig>,
     exempt_loopback: bool,
+    cluster: Option<Arc<dyn NodeClaims>>,
 ) -> Arc<Accounts> {
     let online = Arc::new(std::sync::Mutex::new(Online::default()));
     let (place, region_of): (Place, RegionOf) = match world {
@@ -510,7 +533,10 @@ fn start_accounts(
     let settings = LoginSettings {
         mode: config.mode,
         guest_grace: config.guest_grace,
-        reconnect_grace: config.reconnect_grace,
+        // A cluster's player may be owned by a region on another node, which cannot reach
+        // a new connection's link here: a dropped player leaves at once there.
+        reconnect_grace: config.reconnect_grace.filter(|_| cluster.is_none()),
+        cluster,
         token_ttl: config.token_ttl,
         exempt_loopback,
         place,

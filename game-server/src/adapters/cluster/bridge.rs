@@ -205,6 +205,28 @@ impl Bridge {
         self.first_id
     }
 
+    /// The NATS connection (for the accounts' questions to other nodes).
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
+    }
+
+    /// Answers other nodes' requests to let a character go, with `here` (once logins are
+    /// on); the task stops with the bridge.
+    pub async fn serve_releases(
+        &mut self,
+        node: Arc<ClusterNode>,
+        here: Arc<dyn crate::runtime::claims::ReleaseHere>,
+    ) -> Result<(), BridgeError> {
+        let task = crate::adapters::cluster::claims::serve(self.client.clone(), node, here)
+            .await
+            .map_err(|reason| BridgeError::Subscribe {
+                subject: "world.release.*".into(),
+                reason,
+            })?;
+        self.tasks.push(task);
+        Ok(())
+    }
+
     /// Stops the tasks after giving NATS up to a second to take what was published.
     pub async fn shutdown(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
@@ -484,6 +506,25 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
                     seq,
                 };
                 crate::game::world::PlayerLink::route_to(&link, route);
+            }
+        }
+        Record::Moved { player_id, pos } => {
+            let link = world.directory().get(player_id);
+            let owner = link.as_ref().map(|l| l.route());
+            let checked = check::moved(
+                node.id(),
+                from,
+                regions,
+                player_id,
+                pos,
+                owner,
+                world.layout().region_of(pos[0]),
+            );
+            if let Err(e) = checked {
+                return refused(node, from, &e);
+            }
+            if let Some(link) = link {
+                crate::game::world::PlayerLink::moved(&link, pos);
             }
         }
     }

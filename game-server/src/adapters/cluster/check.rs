@@ -198,6 +198,31 @@ pub fn client_frames(mut bytes: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether node `node` (running `regions`) may say where it put player `player_id`: the
+/// player's session is here, the position is finite, and `node` runs the region the player's
+/// session sends its inputs to (`owner`, if the player is still here) or the region of the
+/// position (a move that crossed a border is applied by the old owner, before its hand-off's
+/// route arrives).
+pub fn moved(
+    me: u16,
+    node: u16,
+    regions: u64,
+    player_id: i32,
+    pos: [f32; 3],
+    owner: Option<RegionId>,
+    region_of_pos: RegionId,
+) -> Result<(), Refusal> {
+    if gateway_of(player_id) != me {
+        return Err(Refusal::NotOurPlayer(player_id));
+    }
+    finite(&pos)?;
+    let may = has_region(regions, region_of_pos) || owner.is_some_and(|r| has_region(regions, r));
+    if !may {
+        return Err(Refusal::NotItsPlayer { node, player_id });
+    }
+    Ok(())
+}
+
 /// Checks a route change for `player_id` to `to`, handed on by region `from`, sent by node
 /// `node` (running `regions`), when the world has `world_regions` regions: the player must
 /// be ours, both regions real, and `from` one of the sender's (its old owner says so).

@@ -8,6 +8,8 @@
 //!   kind 2, to a player:   [player id i32][frames of the game's protocol, as its session gets them]
 //!   kind 3, route:         [player id i32][region u16][from u16][seq u64]   (the player's
 //!                          inputs go to `region` now; handed on by `from` at input `seq`)
+//!   kind 4, moved:         [player id i32][x f32][y f32][z f32]   (where the player's owner
+//!                          put it: the gateway keeps it for the save task; logins on only)
 //! ```
 //!
 //! All little-endian, like the game's frames. Decoding checks every length against the
@@ -26,6 +28,9 @@ const RECORD_HEAD: usize = 1 + 4;
 const KIND_REGION: u8 = 1;
 const KIND_PLAYER: u8 = 2;
 const KIND_ROUTE: u8 = 3;
+const KIND_MOVED: u8 = 4;
+/// A moved record's body: player id, position.
+const MOVED_LEN: usize = 4 + 3 * 4;
 /// A route record's body: player id, new owner, old owner, sequence number.
 const ROUTE_LEN: usize = 4 + 2 + 2 + 8;
 
@@ -56,6 +61,14 @@ pub enum Record {
         from: RegionId,
         /// The hand-off's input sequence number: the gateway keeps the highest.
         seq: u64,
+    },
+    /// The player's owner put it at `pos` (an enter, or a move after the map's rules): the
+    /// gateway's save task keeps it (sent only when logins are on).
+    Moved {
+        /// The player.
+        player_id: i32,
+        /// Where (x, y, z).
+        pos: [f32; 3],
     },
 }
 
@@ -144,6 +157,13 @@ impl EnvelopeWriter {
                 self.buf.put_u16_le(*region);
                 self.buf.put_u16_le(*from);
                 self.buf.put_u64_le(*seq);
+            }
+            Record::Moved { player_id, pos } => {
+                self.head(KIND_MOVED, MOVED_LEN);
+                self.buf.put_i32_le(*player_id);
+                for c in pos {
+                    self.buf.put_f32_le(*c);
+                }
             }
         }
     }
@@ -243,6 +263,17 @@ pub fn decode(payload: &Bytes) -> Result<Envelope, EnvelopeError> {
                     seq: u64::from_le_bytes(seq),
                 }
             }
+            KIND_MOVED => {
+                if len != MOVED_LEN {
+                    return Err(short());
+                }
+                let f =
+                    |i: usize| f32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+                Record::Moved {
+                    player_id: i32::from_le_bytes([body[0], body[1], body[2], body[3]]),
+                    pos: [f(4), f(8), f(12)],
+                }
+            }
             kind => return Err(EnvelopeError::Kind { at, kind }),
         });
         at += RECORD_HEAD + len;
@@ -282,6 +313,9 @@ mod tests {
                     seq,
                 }
             ),
+            // Finite positions: NaN != NaN would fail the comparison, not the codec.
+            (any::<i32>(), prop::array::uniform3(-1e6f32..1e6))
+                .prop_map(|(player_id, pos)| Record::Moved { player_id, pos }),
         ]
     }
 

@@ -12,6 +12,8 @@
 //! - [`port`]: this adapter as the world's `Cluster` and `RegionOutbound`.
 //! - [`shed`]: what a region takes from other nodes, and sheds when too far behind.
 //! - `bridge`: the tasks between NATS and the regions, sessions and heartbeats.
+//! - [`claims`]: one session per account across nodes (asking another node to let a
+//!   character go, and answering).
 //!
 //! Player ids carry their gateway node (`crate::game::player_ids`), so frames find their
 //! session by id alone. A player's TCP session stays on the node it connected to (its
@@ -21,6 +23,7 @@
 mod args;
 mod bridge;
 pub mod check;
+pub mod claims;
 pub mod config;
 pub mod envelope;
 pub mod ids;

@@ -119,6 +119,8 @@ pub struct ClusterNode {
     /// A std mutex: taken by the heartbeat task and the bridge per message, never across an
     /// `.await`.
     presence: Mutex<Presence>,
+    /// Logins are on: regions tell a remote player's gateway where they put it.
+    persisting: AtomicBool,
     /// The counters.
     pub stats: ClusterStats,
 }
@@ -145,6 +147,7 @@ impl ClusterNode {
             instance: rand::random::<u64>() | 1,
             connected: AtomicBool::new(true),
             presence: Mutex::new(presence),
+            persisting: AtomicBool::new(false),
             stats: ClusterStats::default(),
             config,
         };
@@ -190,6 +193,17 @@ impl ClusterNode {
     /// This process's random instance number (see the field).
     pub fn instance(&self) -> u64 {
         self.instance
+    }
+
+    /// Logins are on: regions here tell another node's players' gateways where they put
+    /// them, for the save task there (`Record::Moved`).
+    pub fn set_persisting(&self, on: bool) {
+        self.persisting.store(on, Ordering::Release);
+    }
+
+    /// See [`ClusterNode::set_persisting`].
+    pub fn persisting(&self) -> bool {
+        self.persisting.load(Ordering::Acquire)
     }
 
     /// Whether NATS is connected now, as its events last said (informational: the

@@ -78,6 +78,12 @@ impl RegionOutbound for Outbound {
         );
     }
 
+    fn moved(&self, gateway: u16, player_id: i32, pos: [f32; 3]) {
+        if self.cluster().persisting() {
+            self.ordered(gateway, Record::Moved { player_id, pos });
+        }
+    }
+
     fn to_region(&self, region: RegionId, msg: &RegionMsg) {
         let cluster = self.cluster();
         // Encoded only once someone owns the region (at start-up, most border moves find no

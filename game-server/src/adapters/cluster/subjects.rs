@@ -10,6 +10,8 @@
 //!   the new owner before it owns the player would be lost).
 //! - `world.chat`: every chat line (an `S_Chat` frame), for every player of every node.
 //! - `world.ids`: asked once by a joining node, answered by every node (see `ids.rs`).
+//! - `world.release.{k}`: a login on another node asks node k to let an account's character
+//!   go (see `claims.rs`).
 //! - `world.heartbeat`: every node's [`Heartbeat`](crate::adapters::cluster::presence::Heartbeat).
 
 /// The ids question a node asks as it joins (request/reply): who else runs my node id,
@@ -19,6 +21,12 @@ pub const IDS: &str = "world.ids";
 pub const CHAT: &str = "world.chat";
 /// Heartbeats.
 pub const HEARTBEAT: &str = "world.heartbeat";
+
+/// Node `k`'s questions from logins on other nodes: let an account's character go
+/// (request/reply, see `claims.rs`).
+pub fn release(k: u16) -> String {
+    format!("world.release.{k}")
+}
 
 /// Node `k`'s inbox.
 pub fn node(k: u16) -> String {

@@ -283,6 +283,47 @@ impl Store {
         Ok(())
     }
 
+    /// Claims account `name`'s character for cluster node `node`: the node that held it
+    /// before, if another. Claims of one account are taken one at a time (a row lock), so
+    /// of two nodes claiming at once the second learns of the first. PostgreSQL only: a
+    /// cluster's nodes share one (SQLite with `--nats` is refused at start).
+    pub async fn claim_account(
+        &self,
+        name: &AccountName,
+        node: u16,
+        now_ms: i64,
+    ) -> Result<Option<u16>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Err(StoreError::BadRow(
+                "account claims need PostgreSQL (a cluster's shared database)".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        // The row must exist to be locked: two first claims would otherwise both see none.
+        sqlx::query(
+            "INSERT INTO account_claims (account_key, node, claimed_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_key) DO NOTHING",
+        )
+        .bind(name.key())
+        .bind(-1i32)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT node FROM account_claims WHERE account_key = $1 FOR UPDATE")
+            .bind(name.key())
+            .fetch_one(&mut *tx)
+            .await?;
+        let held: i32 = row.try_get(0)?;
+        sqlx::query("UPDATE account_claims SET node = $1, claimed_ms = $2 WHERE account_key = $3")
+            .bind(i32::from(node))
+            .bind(now_ms)
+            .bind(name.key())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u16::try_from(held).ok().filter(|&held| held != node))
+    }
+
     /// The character of account `name`, if it was ever saved.
     pub async fn character(
         &self,

@@ -34,6 +34,7 @@ use crate::game::accounts::{
 use crate::game::packets::{CLogin, CLoginToken, SLogin};
 use crate::game::rate_limit::Rate;
 use crate::game::saves::{LiveCharacter, Place};
+use crate::runtime::claims::{NodeClaims, ReleaseHere};
 use crate::runtime::seat::Seat;
 use crate::runtime::world::WorldLink;
 
@@ -64,6 +65,10 @@ pub const ADDRESS_FAILURES: Rate = Rate {
 const THROTTLE_KEYS: usize = 100_000;
 /// Account locks; logins of accounts that share one wait for each other, briefly.
 const STRIPES: usize = 64;
+/// How long a release asked by another node waits for a login of the account in progress
+/// here. Shorter than the asking node's wait, so two nodes that each log the account in and
+/// ask the other both answer, refusing, rather than both time out.
+const RELEASE_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// What the server needs to take logins.
 pub(crate) struct Accounts {
@@ -86,6 +91,8 @@ pub(crate) struct Accounts {
     hashers: Semaphore,
     stripes: Vec<tokio::sync::Mutex<()>>,
     pub stats: Arc<LoginStats>,
+    /// In a cluster: the other nodes, for one session per account across them.
+    cluster: Option<Arc<dyn NodeClaims>>,
 }
 
 /// A login that passed: the character to let in.
@@ -147,6 +154,8 @@ pub(crate) struct LoginSettings {
     pub token_ttl: Duration,
     pub exempt_loopback: bool,
     pub place: Place,
+    /// In a cluster: the other nodes.
+    pub cluster: Option<Arc<dyn NodeClaims>>,
 }
 
 impl Accounts {
@@ -163,6 +172,7 @@ impl Accounts {
             token_ttl,
             exempt_loopback,
             place,
+            cluster,
         } = settings;
         // argon2 takes ~20 MiB and a core for tens of ms: as many at once as there are cores.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -185,7 +195,63 @@ impl Accounts {
             hashers: Semaphore::new(cores),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             stats: Arc::default(),
+            cluster,
         }
+    }
+
+    /// The lock that logins of account `key` take turns on.
+    fn stripe(&self, key: &str) -> &tokio::sync::Mutex<()> {
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.stripes[h.finish() as usize % STRIPES]
+    }
+
+    /// In a cluster: claims the account for this node, and has the node that held it let
+    /// it go first (see `claims.rs`). Under the account's lock.
+    async fn claim_in_cluster(&self, name: &AccountName) -> Result<(), Refused> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let held = db(self.store.claim_account(name, cluster.node(), now_ms())).await?;
+        let Some(node) = held.filter(|&node| cluster.alive(node)) else {
+            return Ok(());
+        };
+        match cluster.release(node, name.key().to_owned()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(account = name.shown(), error = %e, "login refused");
+                Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
+            }
+        }
+    }
+
+    /// Lets account `key`'s character go for a login on another node (see `claims.rs`).
+    async fn let_go(&self, key: &str) -> Result<(), String> {
+        let _one_at_a_time = tokio::time::timeout(RELEASE_LOCK_WAIT, self.stripe(key).lock())
+            .await
+            .map_err(|_| "a login of the account is in progress here".to_owned())?;
+        let Some((playing, parked)) = lock(&self.online).kick(key) else {
+            return Ok(()); // not here (any more): nothing to close or save
+        };
+        if let Some(session) = playing {
+            self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+            session.disconnect(CloseReason::ApplicationError(
+                "logged in on another node".into(),
+            ));
+        }
+        if let Some(mut parked) = parked {
+            parked.seat.leave(parked.player_id);
+            parked.seat.forget();
+        }
+        self.saver.wake();
+        let deadline = Instant::now() + DB_TIMEOUT;
+        while lock(&self.online).holds(key) {
+            if Instant::now() >= deadline {
+                return Err("its last state was not saved in time".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
     }
 
     /// Checks a login and claims its character for `session`; the older session of the
@@ -255,12 +321,8 @@ impl Accounts {
         };
 
         // One login of this account at a time from here: claim, or load and insert.
-        let stripe = {
-            let mut h = std::hash::DefaultHasher::new();
-            name.key().hash(&mut h);
-            &self.stripes[h.finish() as usize % STRIPES]
-        };
-        let one_at_a_time = stripe.lock().await;
+        let one_at_a_time = self.stripe(name.key()).lock().await;
+        self.claim_in_cluster(&name).await?;
         let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
         let (character, pos, resumed) = match claimed {
             Claim::Found {
@@ -458,6 +520,15 @@ impl Accounts {
             }
         });
         Ok(())
+    }
+}
+
+impl ReleaseHere for Accounts {
+    fn release_here(
+        self: Arc<Self>,
+        key: String,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move { self.let_go(&key).await })
     }
 }
 

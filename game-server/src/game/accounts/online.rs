@@ -203,6 +203,22 @@ impl<H: Clone, P> Online<H, P> {
         Some(parked)
     }
 
+    /// Another node of the cluster logs in to `key`: its session (to close) and its parked
+    /// seat (to leave the world) come back, and the character stays only until its last
+    /// state is saved, as after a leave. `None` if it is not here.
+    pub fn kick(&mut self, key: &str) -> Option<(Option<H>, Option<P>)> {
+        let slot = self.slots.get_mut(key)?;
+        let owner = slot.owner.take().map(|o| o.handle);
+        let parked = slot.parked.take().map(|(_, p)| p);
+        self.left.push(key.to_owned());
+        Some((owner, parked))
+    }
+
+    /// Whether `key` is still held (in play, or left and not yet saved).
+    pub fn holds(&self, key: &str) -> bool {
+        self.slots.contains_key(key)
+    }
+
     /// The keys released since the last call, each with its state if it changed since its
     /// last save; a released character with nothing to save is dropped here.
     pub fn take_left(&mut self) -> Vec<Dirty> {
@@ -290,6 +306,32 @@ mod tests {
 
     fn new_character(x: f32) -> Arc<LiveCharacter> {
         Arc::new(LiveCharacter::new([x, 0.0, 0.0], 1, 5))
+    }
+
+    #[test]
+    fn a_kick_from_another_node_hands_back_the_session_and_keeps_the_character_until_saved() {
+        let mut online: Online<&str, &str> = Online::default();
+        let c = new_character(1.0);
+        online.insert(name("Away"), 1, "s1", Arc::clone(&c), 0);
+        c.set_pos([2.0, 0.0, 2.0]);
+        assert_eq!(online.kick("away"), Some((Some("s1"), None)));
+        assert!(online.holds("away"), "kept until its last state is saved");
+        assert!(
+            !online.release("away", 1),
+            "the closing session releases nothing"
+        );
+        let left = online.take_left();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].left);
+        online.saved("away", left[0].state.version);
+        assert!(!online.holds("away"), "saved: let go");
+        assert_eq!(online.kick("away"), None, "nothing here any more");
+
+        let c = new_character(1.0);
+        online.insert(name("Parked"), 2, "s2", Arc::clone(&c), 0);
+        online.park("parked", 2, "seat").expect("plays it");
+        assert_eq!(online.kick("parked"), Some((None, Some("seat"))));
+        assert_eq!(online.playing(), 0);
     }
 
     #[test]

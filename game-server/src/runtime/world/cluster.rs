@@ -59,6 +59,10 @@ pub trait RegionOutbound: Send + Sync + Debug + 'static {
     /// Tells `gateway` that `player_id` was handed on (`route`); ordered.
     fn route(&self, gateway: u16, player_id: i32, route: Route);
 
+    /// Tells `gateway` that this region put `player_id` at `pos`, for a logged-in
+    /// character's save task there; ordered. Nothing when logins are off.
+    fn moved(&self, gateway: u16, player_id: i32, pos: [f32; 3]);
+
     /// A message for a region another node runs (ordered); dropped and counted when no live
     /// node runs it.
     fn to_region(&self, region: RegionId, msg: &RegionMsg);

@@ -161,10 +161,10 @@ impl PlayerLink for Link {
     }
 
     fn moved(&self, pos: [f32; 3]) {
-        // A region on another node cannot reach a character here: cluster persistence is
-        // refused at start until the record travels with its hand-off.
-        if let Link::Local(link) = self {
-            link.moved(pos);
+        match self {
+            Link::Local(link) => link.moved(pos),
+            // The gateway keeps it for its save task (`Record::Moved`).
+            Link::Remote(link) => link.moved(pos),
         }
     }
 
@@ -271,6 +271,10 @@ impl Outbox for RemoteLink {
 impl PlayerLink for RemoteLink {
     fn route_to(&self, route: Route) {
         self.out.route(self.gateway, self.player_id, route);
+    }
+
+    fn moved(&self, pos: [f32; 3]) {
+        self.out.moved(self.gateway, self.player_id, pos);
     }
 }
 

@@ -1,0 +1,139 @@
+//! One session per account across nodes, on NATS (`runtime/claims.rs` says why and
+//! in which order): asking another node to let a character go, and answering that question.
+//!
+//! `world.release.{k}` is node k's: a request whose payload is the account's key (its name
+//! without case, UTF-8), answered `ok`, or `no:` and the reason. Each question is answered on
+//! its own task, at most [`MAX_RELEASING`] at once (past that it is answered `no: busy`: a
+//! login flood of one node's accounts from another must not queue without bound).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::adapters::cluster::node::ClusterNode;
+use crate::adapters::cluster::subjects;
+use crate::game::accounts::AccountName;
+use crate::runtime::claims::{NodeClaims, ReleaseError, ReleaseHere};
+
+/// How long a login waits for another node to let its character go: the other node waits
+/// up to 5 s for the save (its database timeout), plus the bus.
+pub const RELEASE_WAIT: Duration = Duration::from_secs(7);
+/// Releases a node answers at once.
+pub const MAX_RELEASING: usize = 64;
+
+/// The cluster's side of a login: this node's id, who is alive, and the question.
+pub struct ClusterClaims {
+    client: async_nats::Client,
+    node: Arc<ClusterNode>,
+}
+
+impl ClusterClaims {
+    /// Claims through `client`, for `node`.
+    pub fn new(client: async_nats::Client, node: Arc<ClusterNode>) -> Self {
+        ClusterClaims { client, node }
+    }
+}
+
+impl NodeClaims for ClusterClaims {
+    fn node(&self) -> u16 {
+        self.node.id()
+    }
+
+    fn alive(&self, node: u16) -> bool {
+        self.node
+            .presence()
+            .links()
+            .iter()
+            .any(|&(n, _, linked)| n == node && linked)
+    }
+
+    fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let ask = client.request(subjects::release(node), Bytes::from(key.into_bytes()));
+            let reply = tokio::time::timeout(RELEASE_WAIT, ask)
+                .await
+                .map_err(|_| ReleaseError::Timeout(node))?
+                .map_err(|e| ReleaseError::Bus(e.to_string()))?;
+            match answer(&reply.payload) {
+                Ok(()) => Ok(()),
+                Err(reason) => Err(ReleaseError::Refused { node, reason }),
+            }
+        })
+    }
+}
+
+/// An answer's bytes: `ok`, or `no:` and why.
+fn answer(payload: &[u8]) -> Result<(), String> {
+    match payload {
+        b"ok" => Ok(()),
+        other => Err(
+            String::from_utf8_lossy(other.strip_prefix(b"no:").unwrap_or(other))
+                .chars()
+                .take(200)
+                .collect(),
+        ),
+    }
+}
+
+/// Answers this node's `world.release.{k}` with `here`, until the subscription ends.
+pub async fn serve(
+    client: async_nats::Client,
+    node: Arc<ClusterNode>,
+    here: Arc<dyn ReleaseHere>,
+) -> Result<JoinHandle<()>, String> {
+    let mut questions = client
+        .subscribe(subjects::release(node.id()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_RELEASING));
+    Ok(tokio::spawn(async move {
+        while let Some(msg) = questions.next().await {
+            let Some(reply) = msg.reply else {
+                continue;
+            };
+            let (client, here) = (client.clone(), Arc::clone(&here));
+            // A key is what a name's `key()` gives; anything else names no account here.
+            let key = std::str::from_utf8(&msg.payload)
+                .ok()
+                .and_then(|s| AccountName::parse(s).ok())
+                .filter(|name| name.key() == &*String::from_utf8_lossy(&msg.payload))
+                .map(|name| name.key().to_owned());
+            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+                let _ = client.publish(reply, Bytes::from_static(b"no:busy")).await;
+                continue;
+            };
+            tokio::spawn(async move {
+                let _permit = permit;
+                let said = match key {
+                    Some(key) => here.release_here(key).await,
+                    None => Err("not an account key".to_owned()),
+                };
+                let payload = match said {
+                    Ok(()) => Bytes::from_static(b"ok"),
+                    Err(why) => Bytes::from(format!("no:{why}")),
+                };
+                if let Err(e) = client.publish(reply, payload).await {
+                    tracing::debug!(error = %e, "release answer not sent");
+                }
+            });
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_read_as_ok_or_the_reason() {
+        assert_eq!(answer(b"ok"), Ok(()));
+        assert_eq!(answer(b"no:busy"), Err("busy".to_owned()));
+        assert_eq!(answer(b"\xff"), Err("\u{fffd}".to_owned()));
+        assert_eq!(answer(&[b'x'; 500]).unwrap_err().len(), 200);
+    }
+}

@@ -1,0 +1,57 @@
+//! One session per account across a cluster's nodes: the two sides a login needs, as traits.
+//! The cluster adapter implements [`NodeClaims`] (`adapters/cluster/claims.rs`), the login
+//! service [`ReleaseHere`] (`adapters/sessions/login.rs`); here, below both, so that neither
+//! names the other.
+//!
+//! A login on node B claims the account in the shared database (`Store::claim_account`,
+//! one row lock per account). If node A held it and A is alive, B asks A to let the
+//! character go ([`NodeClaims::release`]): A closes its session ("logged in on another
+//! node"), saves the character's last state, and only then answers. B loads the character
+//! after the answer, so it always starts from A's last state. If A does not answer in time,
+//! B refuses the login as unavailable (the client tries again); it never plays the character
+//! while A may still be playing it. A node that is not alive has no sessions to close: its
+//! characters were saved up to its last checkpoint.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+/// Why another node did not let a character go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseError {
+    /// No answer within the wait.
+    #[error("node {0} did not answer in time")]
+    Timeout(u16),
+    /// It answered that it could not (a login of the account in progress there, or the
+    /// character's last state not saved in time).
+    #[error("node {node} could not let the character go: {reason}")]
+    Refused {
+        /// The node.
+        node: u16,
+        /// What it said.
+        reason: String,
+    },
+    /// The question could not be sent.
+    #[error("the cluster's bus: {0}")]
+    Bus(String),
+}
+
+/// The cluster, as a login sees it.
+pub trait NodeClaims: Send + Sync + 'static {
+    /// This node's id.
+    fn node(&self) -> u16;
+
+    /// Whether `node` is alive (linked with this one) now.
+    fn alive(&self, node: u16) -> bool;
+
+    /// Asks `node` to let the character of account `key` go: done when its last state is
+    /// saved and its session closed.
+    fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>>;
+}
+
+/// This node's side: lets a character go for a login on another node.
+pub trait ReleaseHere: Send + Sync + 'static {
+    /// Closes the session playing account `key` here (if any), saves its character, and
+    /// returns once it is saved; `Err` says why not.
+    fn release_here(self: Arc<Self>, key: String) -> BoxFuture<'static, Result<(), String>>;
+}

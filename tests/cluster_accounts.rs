@@ -1,0 +1,176 @@
+//! Logins in a cluster (issue 24): two game-server nodes, a real `nats-server` and a real
+//! PostgreSQL the nodes share. A character walked into the other node's region is saved by
+//! its own node with the position that region gave it; logging in on the other node closes
+//! the first session and starts from its last state; logins of one account on both nodes
+//! at once leave exactly one session playing.
+
+mod support;
+
+use std::time::Duration;
+
+use game_server::adapters::db::Store;
+use game_server::app::AccountsConfig;
+use game_server::cluster::ClusterConfig;
+use game_server::game::accounts::{AccountName, LoginMode, LoginResult};
+use game_server::game::saves::SaveConfig;
+use game_server::world::{Spawn, WorldConfig};
+use game_server::GameServer;
+
+use support::accounts::{login, move_to, play, read_answer};
+use support::nats::Nats;
+use support::postgres::{skipped, Postgres};
+use support::{eventually, start_server, Client};
+
+const TEST: &str = "a_cluster_saves_each_character_once_and_keeps_one_session_per_account";
+
+/// Node `id` of a two-region world (the border at x = 0), running region `id`, with logins
+/// on the shared database at `db`.
+async fn node(nats: &Nats, id: u16, db: &str) -> GameServer {
+    let cluster = ClusterConfig::new(nats.url(), id, 1 << id);
+    let store = Store::open(db).await.expect("the shared database opens");
+    let accounts = AccountsConfig {
+        mode: LoginMode::Optional,
+        saves: SaveConfig {
+            interval: Duration::from_millis(200),
+            ..SaveConfig::default()
+        },
+        ..AccountsConfig::new(store)
+    };
+    start_server(move |c| {
+        c.tick = Duration::from_millis(50);
+        c.world = Some(WorldConfig {
+            map_size: 200.0,
+            cell_size: 25.0,
+            inner_radius: 20.0,
+            outer_radius: 25.0,
+            regions: 2,
+            max_step: 10.0,
+            spawn: Spawn::At { x: -1.0, z: 0.0 },
+        });
+        c.cluster = Some(cluster);
+        c.accounts = Some(accounts);
+    })
+    .await
+}
+
+async fn saved(db: &str, name: &str) -> Option<[f32; 3]> {
+    let store = Store::open(db).await.expect("reopens");
+    let record = store
+        .character(&AccountName::parse(name).expect("valid"))
+        .await
+        .expect("reads");
+    store.close().await;
+    record.map(|r| r.pos)
+}
+
+/// True if the server closes `client` within `within`.
+async fn closed_within(client: &mut Client, within: Duration) -> bool {
+    tokio::time::timeout(within, async {
+        while client.try_next_frame().await.is_some() {}
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account() {
+    let Some(nats) = Nats::start(TEST) else {
+        return;
+    };
+    let Some(pg) = Postgres::start() else {
+        skipped(TEST);
+        return;
+    };
+    let db = pg.url();
+    let a = node(&nats, 0, &db).await;
+    let b = node(&nats, 1, &db).await;
+    eventually("both nodes hear each other's heartbeats", || {
+        a.snapshot().cluster_nodes == 1 && b.snapshot().cluster_nodes == 1
+    })
+    .await;
+
+    // Logged in on node 0, walked into region 1 (node 1's): node 1 applies the moves and
+    // tells node 0, whose save task writes them.
+    let (mut nomad, at) = play(a.local_addr(), "Nomad", true).await;
+    assert_eq!(at, [-1.0, 0.0, 0.0], "the spawn point, in region 0");
+    for x in [9.0, 19.0, 25.0] {
+        move_to(&mut nomad, [x, 0.0, 0.0]).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while saved(&db, "Nomad").await != Some([25.0, 0.0, 0.0]) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 0 should save where node 1 put it: {:?}",
+            saved(&db, "Nomad").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The same account on node 1: node 0's session is closed, and node 1 starts from
+    // node 0's last state.
+    let (mut there, at) = play(b.local_addr(), "nomad", false).await;
+    assert_eq!(at, [25.0, 0.0, 0.0], "where the other node last had it");
+    assert!(
+        closed_within(&mut nomad, Duration::from_secs(5)).await,
+        "the first session is closed"
+    );
+    move_to(&mut there, [30.0, 0.0, 0.0]).await;
+    // And back to node 0.
+    let (_back, at) = play(a.local_addr(), "NOMAD", false).await;
+    assert_eq!(at, [30.0, 0.0, 0.0]);
+    assert!(closed_within(&mut there, Duration::from_secs(5)).await);
+    let replaced = |s: &GameServer| {
+        s.login_stats()
+            .expect("logins on")
+            .replaced
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(
+        (replaced(&a), replaced(&b)),
+        (1, 1),
+        "one close on each node"
+    );
+
+    // Ten logins of one account at once, five on each node: exactly one session plays.
+    drop(play(a.local_addr(), "Crowd", true).await);
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let addr = if i % 2 == 0 {
+            a.local_addr()
+        } else {
+            b.local_addr()
+        };
+        clients.push(Client::connect_raw(addr).await);
+    }
+    for c in &mut clients {
+        c.send(&login("Crowd", "correct horse", false)).await;
+    }
+    let mut passed = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let answer = read_answer(c).await;
+        assert!(
+            answer.result == LoginResult::Ok.code()
+                || answer.result == LoginResult::Unavailable.code(),
+            "login {i}: {answer:?}"
+        );
+        if answer.result == LoginResult::Ok.code() {
+            passed.push(i);
+        }
+    }
+    assert!(!passed.is_empty(), "at least one login passes");
+    let mut open = Vec::new();
+    for &i in &passed {
+        if !closed_within(&mut clients[i], Duration::from_secs(3)).await {
+            open.push(i);
+        }
+    }
+    assert_eq!(
+        open.len(),
+        1,
+        "exactly one session plays: {open:?} of {passed:?}"
+    );
+
+    a.shutdown().await;
+    b.shutdown().await;
+    assert_eq!(saved(&db, "Nomad").await, Some([30.0, 0.0, 0.0]));
+}
