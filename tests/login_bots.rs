@@ -1,11 +1,12 @@
 //! dummy-client's `--login` against an in-process game-server with accounts on (a SQLite file
 //! in a temp directory): every bot logs in to its own account, made on first use, and every
-//! bot that comes back (a churn rejoin in the room, the comeback after the window in the
-//! world) finds its character where it left.
+//! bot that comes back (a churn rejoin in the room, a churn rejoin within the reconnect grace
+//! or the comeback after the window in the world) finds its character where it left.
 
 mod support;
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use dummy_client::world::{run_world, WorldRunConfig};
@@ -222,5 +223,116 @@ async fn world_bots_log_in_walk_and_come_back_where_they_left() {
         ),
         (80, 0, 40, 0),
         "the accounts were there, and every bot came back where it left again:\n{again}"
+    );
+}
+
+/// World bots that drop their connection mid-walk (no `C_LeaveGame`) and log in again by
+/// token within the server's reconnect grace: each must be taken back under its old id,
+/// listed where it stood, walk on, and be seen by no one to leave or enter, while every
+/// move that had to arrive still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churning_world_bots_are_taken_back_within_the_grace_where_they_stood() {
+    // Dense enough that most bots see a few others: a churned bot has watchers.
+    let world = WorldConfig {
+        map_size: 120.0,
+        cell_size: 25.0,
+        inner_radius: 20.0,
+        outer_radius: 25.0,
+        regions: 2,
+        max_step: 10.0,
+        spawn: Spawn::Random { seed: 9 },
+    };
+    let db = temp_db("login-bots-world-churn");
+    let accounts = accounts(&db).await;
+    assert!(
+        accounts.reconnect_grace.is_some(),
+        "the server's default keeps a dropped character for a while"
+    );
+    let server = start_server({
+        let world = world.clone();
+        move |c| {
+            c.tick = Duration::from_millis(50);
+            c.world = Some(world);
+            c.accounts = Some(accounts);
+        }
+    })
+    .await;
+    let bots = WorldRunConfig {
+        addr: server.local_addr(),
+        clients: 40,
+        ramp_per_sec: 2_000,
+        map_size: world.map_size,
+        inner_radius: world.inner_radius,
+        outer_radius: world.outer_radius,
+        max_step: world.max_step,
+        speed: 4.0,
+        lag_allowance: Duration::from_secs(1),
+        duration: Duration::from_secs(5),
+        enter_timeout: ENTER_TIMEOUT,
+        login: Some("Churner".to_owned()),
+        // The churn's logins only, so that the server's counts are the churn's.
+        comeback: false,
+        churn_per_sec: 6.0,
+        status_line: false,
+        ..WorldRunConfig::default()
+    };
+    let report = run_world(bots).await.expect("the run config is valid");
+    let stats = server.login_stats().expect("logins on");
+    server.shutdown().await;
+    println!("{report}");
+
+    let (l, c) = (&report.login, &report.churn);
+    assert!(
+        report.passed,
+        "the churning world run should pass:\n{report}"
+    );
+    assert_eq!(report.entered, 40, "every bot entered:\n{report}");
+    assert_eq!(
+        report.violations.total(),
+        0,
+        "no violation, parked players never left nor entered again:\n{report}"
+    );
+    assert!(
+        report.required > 0 && report.delivered == report.required,
+        "every required move arrived:\n{report}"
+    );
+    assert!(
+        c.enabled && c.drops >= 15,
+        "about 6 drops a second over the window:\n{report}"
+    );
+    assert_eq!(
+        (c.rejoins, c.missing),
+        (c.drops, 0),
+        "every dropped bot came back:\n{report}"
+    );
+    assert_eq!(
+        (
+            c.checked,
+            c.unchecked,
+            c.id_violations,
+            c.position_violations
+        ),
+        (c.rejoins, 0, 0, 0),
+        "every rejoin was checked: its old id, where it stood:\n{report}"
+    );
+    assert_eq!(
+        (c.by_token, l.by_token, l.answers.get(&10)),
+        (c.rejoins, c.rejoins, None),
+        "every rejoin logged in by the token its last login was handed:\n{report}"
+    );
+    assert_eq!(
+        (l.logged_in, l.created, l.refused, l.wrong_player_id),
+        (40 + c.rejoins, 40, 0, 0),
+        "each bot made its account, and every login passed:\n{report}"
+    );
+    assert_eq!(
+        stats.resumed.load(Ordering::Relaxed),
+        c.rejoins,
+        "the server took a parked character back for every rejoin"
+    );
+    assert_eq!(
+        stats.of(LoginResult::Ok),
+        l.logged_in,
+        "the server agrees on the logins"
     );
 }

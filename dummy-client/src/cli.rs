@@ -46,6 +46,9 @@ pub struct Cli {
     pub drain_timeout_ms: u64,
     /// Bots per second, on average, that leave during the window and rejoin as new players
     /// (0 = no churn). Bot 0 never churns: it is the reference the others are checked against.
+    /// World mode (needs --login): bots drop their connection instead and log in again by
+    /// token within the server's reconnect grace, which must take the character back where
+    /// it stood, under the same id, with no leave or enter seen by the others.
     #[arg(long, default_value_t = 0.0)]
     pub churn_per_sec: f64,
     /// Connect over TLS (needs --tls-ca).
@@ -198,6 +201,23 @@ mod tests {
         assert!(world.validate().is_ok());
         let room = Cli::try_parse_from(["dummy-client"]).unwrap_or_else(|e| panic!("{e}"));
         assert!(!room.world.is_world(), "the room stays the default");
+    }
+
+    #[test]
+    fn world_churn_reaches_the_world_run_and_needs_logins() {
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(["dummy-client", "--world", "grid"].iter().chain(args))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let churn = cli(&["--churn-per-sec", "3", "--login", "W"]);
+        let world = churn.world.config(&churn.config());
+        assert_eq!(world.churn_per_sec, 3.0);
+        assert!(world.validate().is_ok());
+        let guests = cli(&["--churn-per-sec", "3"]);
+        assert!(
+            guests.world.config(&guests.config()).validate().is_err(),
+            "a guest cannot be taken back"
+        );
     }
 
     #[test]

@@ -68,7 +68,18 @@ async fn main() -> ExitCode {
 
 /// `--world grid`: the world-mode run, its summary and JSON report.
 async fn world(cli: &Cli) -> ExitCode {
-    match dummy_client::world::run_world(cli.world.config(&cli.config())).await {
+    let config = cli.world.config(&cli.config());
+    if let Err(e) = config.validate() {
+        // A setting that cannot make a run (churn without --login, say) is a usage error,
+        // as clap's own, before anything connects.
+        eprintln!("error: {e}");
+        eprintln!(
+            "{}",
+            <Cli as clap::CommandFactory>::command().render_usage()
+        );
+        return ExitCode::from(2);
+    }
+    match dummy_client::world::run_world(config).await {
         Ok(report) => finish(cli, &report, report.passed),
         Err(e) => {
             eprintln!("error: {e}");

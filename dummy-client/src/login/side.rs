@@ -23,6 +23,8 @@ use crate::packets::SLogin;
 pub(crate) struct LoginShared {
     /// `S_Login.playerId`, once the login passed.
     pub(crate) player_id: OnceLock<i32>,
+    /// Once the login passed: whether it was by token (a world churn rejoin counts its own).
+    pub(crate) by_token: OnceLock<bool>,
     /// The result the login was given up on; the session is then closed on purpose.
     pub(crate) refused: OnceLock<i32>,
     /// The position of the `isSelf` entry of the `S_PlayerList` after the login.
@@ -101,6 +103,7 @@ impl LoginSide {
                 by_token,
             } => {
                 let _ = out.player_id.set(player_id);
+                let _ = out.by_token.set(by_token);
                 self.record.logged_in(created, by_token);
                 self.record.keep_token(self.index, &answer.token);
             }

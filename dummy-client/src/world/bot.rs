@@ -124,6 +124,12 @@ impl WorldBot {
         self.record(kind, took);
     }
 
+    /// If player `id` is parked by a churn drop: whether this bot, at `at`, is near enough
+    /// that a correct server keeps it in view (see `parked.rs`).
+    fn parked_near(&self, id: i32, at: (f32, f32)) -> Option<bool> {
+        self.shared.parked.get()?.near(id, at)
+    }
+
     /// Microseconds since the run started, read once per read.
     fn now_us(&mut self) -> u64 {
         *self
@@ -199,8 +205,12 @@ impl SessionHandler for WorldBot {
         if let Some(login) = &mut self.login {
             login.hand_over(&self.state.login);
         }
-        // A bot whose login was refused closed itself, and is counted as that refusal.
-        if !self.shared.closing.load(Ordering::Acquire) && !self.state.login.refused() {
+        // A bot whose login was refused closed itself, and is counted as that refusal; a
+        // churn drop is the driver's doing.
+        if !self.shared.closing.load(Ordering::Acquire)
+            && !self.state.login.refused()
+            && !self.state.dropped.load(Ordering::Acquire)
+        {
             let _ = self.state.lost.set(reason.to_string());
         }
     }
@@ -223,12 +233,21 @@ impl PacketHandler for WorldBot {
 
     fn on_s_broadcast_enter_game(&mut self, p: SBroadcastEnterGame) {
         let at = self.state.pos();
-        self.checker
-            .on_enter(p.player_id, p.pos_x, p.pos_y, p.pos_z, at);
+        if self.parked_near(p.player_id, at).is_some() {
+            self.checker
+                .on_enter_of_parked(p.player_id, p.pos_x, p.pos_y, p.pos_z, at);
+        } else {
+            self.checker
+                .on_enter(p.player_id, p.pos_x, p.pos_y, p.pos_z, at);
+        }
     }
 
     fn on_s_broadcast_leave_game(&mut self, p: SBroadcastLeaveGame) {
-        self.checker.on_leave(p.player_id);
+        let at = self.state.pos();
+        match self.parked_near(p.player_id, at) {
+            Some(near) => self.checker.on_leave_of_parked(p.player_id, near),
+            None => self.checker.on_leave(p.player_id),
+        }
     }
 
     fn on_s_player_list(&mut self, p: SPlayerList) {
@@ -285,6 +304,8 @@ mod tests {
     use crate::frames::{take_frames_slowly, MOVE_HEADER};
     use crate::login::{BotNames, LoginRecord};
     use crate::packets::Player;
+    use crate::world::checker::Violations;
+    use crate::world::parked::Parked;
     use crate::world::state::Senders;
 
     const FAR: f32 = 20.0;
@@ -421,6 +442,53 @@ mod tests {
         );
         let report = record.report("Walker");
         assert_eq!((report.logged_in, report.wrong_player_id), (1, 0));
+    }
+
+    #[test]
+    fn a_parked_neighbour_must_not_leave_nearby_nor_enter_again() {
+        let shared = Arc::new(Shared::new());
+        // Bot 1 is player 2, bot 2 is player 3; kept in view within 10.
+        let _ = shared.parked.set(Parked::new([(2, 1), (3, 2)], 3, 10.0));
+        let parked = |bot, x| {
+            if let Some(p) = shared.parked.get() {
+                p.park(bot, x, 0.0);
+            }
+        };
+        let mut b = WorldBot::new(Arc::new(BotState::new()), Arc::clone(&shared), FAR);
+        entered(&mut b);
+        let enter = |who, x| {
+            frame_of(&SBroadcastEnterGame {
+                player_id: who,
+                pos_x: x,
+                ..SBroadcastEnterGame::default()
+            })
+        };
+        let leave = |who| frame_of(&SBroadcastLeaveGame { player_id: who });
+        b.on_bytes(&enter(3, 15.0), 4096);
+        parked(1, 3.0);
+        parked(2, 15.0);
+        b.on_bytes(&leave(3), 4096);
+        assert_eq!(b.checker.violations.total(), 0, "15 away: it may go");
+        b.on_bytes(&enter(2, 3.0), 4096);
+        b.on_bytes(&leave(2), 4096);
+        assert_eq!(
+            b.checker.violations,
+            Violations {
+                parked_entered: 1,
+                parked_left: 1,
+                ..Violations::default()
+            },
+            "player 2, in view 3 away, entered again and left"
+        );
+        if let Some(p) = shared.parked.get() {
+            p.unpark(1);
+        }
+        b.on_bytes(&enter(2, 3.0), 4096);
+        b.on_bytes(&enter(2, 3.0), 4096);
+        assert_eq!(
+            b.checker.violations.spawn_in_view, 1,
+            "back: an ordinary player again"
+        );
     }
 
     #[test]

@@ -6,7 +6,13 @@
 //! - a move, or a despawn, of a player not spawned for this bot is a violation;
 //! - a spawn of a player already spawned for it is a violation;
 //! - a spawn or move from farther than the outer radius (plus what the receiver itself may
-//!   have walked while the server still knew its older position) is a violation.
+//!   have walked while the server still knew its older position) is a violation;
+//! - a spawn, move or despawn before the bot's `S_PlayerList` is a violation: the list
+//!   comes first, on a first connection as on a rejoin;
+//! - a player whose connection dropped is parked, standing, by the server's reconnect grace
+//!   (churn, see `driver/churn.rs`): a despawn of it while the receiver is well inside its
+//!   view, or a spawn of it while in view, is a violation (the server let it leave or enter
+//!   again instead of keeping it).
 
 use serde::Serialize;
 
@@ -28,6 +34,15 @@ pub struct Violations {
     pub bad_list: u64,
     /// A `posY` that is not a move sequence number.
     pub bad_seq: u64,
+    /// A spawn, move or despawn before the `S_PlayerList`.
+    pub before_list: u64,
+    /// `S_BroadcastLeaveGame` of a parked player (its connection dropped; the server keeps
+    /// it standing) while the receiver was within the inner radius of it, less the lag
+    /// slack: a correct server keeps it in view there, so it left instead of being kept.
+    pub parked_left: u64,
+    /// `S_BroadcastEnterGame` of a parked player the receiver had in view: it entered again
+    /// instead of being kept (counted here, not as `spawn_in_view`).
+    pub parked_entered: u64,
 }
 
 impl Violations {
@@ -39,6 +54,9 @@ impl Violations {
             + self.beyond_outer
             + self.bad_list
             + self.bad_seq
+            + self.before_list
+            + self.parked_left
+            + self.parked_entered
     }
 
     /// Adds `other` in.
@@ -49,6 +67,9 @@ impl Violations {
         self.beyond_outer += other.beyond_outer;
         self.bad_list += other.bad_list;
         self.bad_seq += other.bad_seq;
+        self.before_list += other.before_list;
+        self.parked_left += other.parked_left;
+        self.parked_entered += other.parked_entered;
     }
 }
 
@@ -125,6 +146,11 @@ impl Checker {
         self.peers.get(&sender).map(|p| &p.seen)
     }
 
+    /// Every player this bot was shown, with the sequence numbers of its moves it saw.
+    pub fn seen_all(&self) -> impl Iterator<Item = (i32, &SeqRuns)> + '_ {
+        self.peers.iter().map(|(&id, p)| (id, &p.seen))
+    }
+
     /// True if `id` is spawned for this bot now.
     pub fn in_view(&self, id: i32) -> bool {
         self.peers.get(&id).is_some_and(|p| p.in_view)
@@ -142,7 +168,7 @@ impl Checker {
         self.me = Some(me);
         for &(id, is_self, x, y, z) in players {
             if !is_self {
-                self.spawn(id, x, y, z, (mx, mz));
+                self.spawn(id, x, y, z, (mx, mz), false);
             }
         }
         Some((me, mx, mz))
@@ -150,19 +176,35 @@ impl Checker {
 
     /// `S_BroadcastEnterGame`, with this bot's position as the run knows it.
     pub fn on_enter(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
-        if Some(id) == self.me {
+        self.enter(id, x, y, z, me_at, false);
+    }
+
+    /// `S_BroadcastEnterGame` of a player parked by the server's reconnect grace: as
+    /// [`on_enter`](Self::on_enter), but a spawn of it in view is `parked_entered`.
+    pub fn on_enter_of_parked(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+        self.enter(id, x, y, z, me_at, true);
+    }
+
+    fn enter(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32), parked: bool) {
+        if self.me.is_none() {
+            self.violations.before_list += 1;
+        } else if Some(id) == self.me {
             return; // its own enter, as in the room
         }
         self.received.spawns += 1;
-        self.spawn(id, x, y, z, me_at);
+        self.spawn(id, x, y, z, me_at, parked);
     }
 
-    fn spawn(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+    fn spawn(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32), parked: bool) {
         self.check_near(x, z, me_at);
         let seq = self.seq(y);
         let peer = self.peers.entry(id).or_default();
         if std::mem::replace(&mut peer.in_view, true) {
-            self.violations.spawn_in_view += 1;
+            if parked {
+                self.violations.parked_entered += 1;
+            } else {
+                self.violations.spawn_in_view += 1;
+            }
         }
         if let Some(seq) = seq {
             peer.seen.insert(seq);
@@ -176,6 +218,9 @@ impl Checker {
             return;
         }
         self.received.moves += 1;
+        if self.me.is_none() {
+            self.violations.before_list += 1;
+        }
         self.check_near(x, z, me_at);
         let seq = self.seq(y);
         match self.peers.get_mut(&id) {
@@ -200,9 +245,28 @@ impl Checker {
 
     /// `S_BroadcastLeaveGame`.
     pub fn on_leave(&mut self, id: i32) {
+        self.leave(id, false);
+    }
+
+    /// `S_BroadcastLeaveGame` of a player parked by the server's reconnect grace; `near`:
+    /// this bot is within the inner radius of where it stands, less the lag slack, so a
+    /// correct server keeps it in view.
+    pub fn on_leave_of_parked(&mut self, id: i32, near: bool) {
+        self.leave(id, near);
+    }
+
+    fn leave(&mut self, id: i32, kept: bool) {
         self.received.despawns += 1;
+        if self.me.is_none() {
+            self.violations.before_list += 1;
+        }
         match self.peers.get_mut(&id) {
-            Some(peer) if peer.in_view => peer.in_view = false,
+            Some(peer) if peer.in_view => {
+                peer.in_view = false;
+                if kept {
+                    self.violations.parked_left += 1;
+                }
+            }
             _ => self.violations.despawn_not_in_view += 1,
         }
     }
@@ -279,8 +343,61 @@ mod tests {
                 beyond_outer: 1,
                 bad_list: 1,
                 bad_seq: 1,
+                ..Violations::default()
             }
         );
+    }
+
+    #[test]
+    fn frames_before_the_list_are_violations_and_still_counted() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_enter(2, 1.0, 1.0, 0.0, at);
+        c.on_move(2, 1.0, 2.0, 0.0, at);
+        c.on_leave(2);
+        assert_eq!(c.violations.before_list, 3, "{:?}", c.violations);
+        assert_eq!(c.violations.total(), 3, "nothing else was wrong");
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0)]);
+        c.on_enter(3, 1.0, 1.0, 0.0, at);
+        assert_eq!(c.violations.total(), 3, "after the list, a spawn is fine");
+    }
+
+    #[test]
+    fn a_parked_player_kept_in_view_is_fine_and_one_that_leaves_or_enters_again_is_not() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0), (2, false, 3.0, 4.0, 0.0)]);
+        // Player 2 parked: far from it, the receiver may see it go and come back.
+        c.on_leave_of_parked(2, false);
+        c.on_enter_of_parked(2, 3.0, 4.0, 0.0, at);
+        assert_eq!(c.violations.total(), 0, "{:?}", c.violations);
+        // Near it, a leave is the server letting it go; a spawn in view, entering it again.
+        c.on_enter_of_parked(2, 3.0, 4.0, 0.0, at);
+        c.on_leave_of_parked(2, true);
+        c.on_leave_of_parked(2, true);
+        assert_eq!(
+            c.violations,
+            Violations {
+                parked_entered: 1,
+                parked_left: 1,
+                despawn_not_in_view: 1,
+                ..Violations::default()
+            },
+            "the second leave is of a player not in view, counted as that"
+        );
+        assert_eq!(c.violations.spawn_in_view, 0, "not counted twice");
+    }
+
+    #[test]
+    fn every_player_seen_is_listed_with_its_moves() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0), (2, false, 3.0, 4.0, 0.0)]);
+        c.on_move(2, 3.0, 5.0, 0.0, at);
+        c.on_enter(3, 3.0, 9.0, 0.0, at);
+        let mut all: Vec<(i32, u64)> = c.seen_all().map(|(id, s)| (id, s.len())).collect();
+        all.sort_unstable();
+        assert_eq!(all, [(2, 2), (3, 1)]);
     }
 
     #[test]
@@ -359,6 +476,9 @@ mod tests {
         }
 
         fn on_enter(&mut self, id: i32, x: f32, y: f32, z: f32, me_at: (f32, f32)) {
+            if self.me.is_none() {
+                self.violations.before_list += 1;
+            }
             if Some(id) == self.me {
                 return;
             }
@@ -380,6 +500,9 @@ mod tests {
                 return;
             }
             self.received.moves += 1;
+            if self.me.is_none() {
+                self.violations.before_list += 1;
+            }
             if !self.view.contains(&id) {
                 self.violations.move_not_in_view += 1;
             }
@@ -389,6 +512,9 @@ mod tests {
 
         fn on_leave(&mut self, id: i32) {
             self.received.despawns += 1;
+            if self.me.is_none() {
+                self.violations.before_list += 1;
+            }
             if !self.view.remove(&id) {
                 self.violations.despawn_not_in_view += 1;
             }

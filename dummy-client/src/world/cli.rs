@@ -83,6 +83,7 @@ impl WorldCli {
             status_line: room.status_line,
             max_step: self.max_step,
             login: room.login.clone(),
+            churn_per_sec: room.churn_per_sec,
             ..WorldRunConfig::default()
         }
     }

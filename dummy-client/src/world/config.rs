@@ -67,6 +67,15 @@ pub struct WorldRunConfig {
     /// it left. Default true; a benchmark that only measures the play turns it off (ten
     /// thousand logins more cost minutes of argon2).
     pub comeback: bool,
+    /// Churn (needs `login`): bots per second, on average, that drop their connection during
+    /// the window (no `C_LeaveGame`) and log in again by token within the server's reconnect
+    /// grace, which must take the character back (see `world/churn.rs`). Each stops being
+    /// required moves `lag_allowance` before it drops. 0, the default: none.
+    pub churn_per_sec: f64,
+    /// With churn: the shortest time a dropped bot stays away. Default 200 ms.
+    pub rejoin_pause_min: Duration,
+    /// With churn: the longest, well inside the server's grace (10 s). Default 1 s.
+    pub rejoin_pause_max: Duration,
 }
 
 impl Default for WorldRunConfig {
@@ -95,6 +104,9 @@ impl Default for WorldRunConfig {
             max_step: 10.0,
             login: None,
             comeback: true,
+            churn_per_sec: 0.0,
+            rejoin_pause_min: Duration::from_millis(200),
+            rejoin_pause_max: Duration::from_secs(1),
         }
     }
 }
@@ -106,6 +118,11 @@ impl WorldRunConfig {
             0 => self.addr,
             k => self.also_addrs[k - 1],
         }
+    }
+
+    /// How far one move takes a bot: `speed x move_interval`.
+    pub fn step(&self) -> f32 {
+        self.speed * self.move_interval.as_secs_f32()
     }
 
     /// Slack for positions the server may know late: `speed x lag_allowance`.
@@ -154,6 +171,79 @@ impl WorldRunConfig {
         if !(0.0..=1.0).contains(&self.min_delivered) {
             return invalid("min_delivered", "must be between 0 and 1");
         }
+        if !(self.churn_per_sec.is_finite() && self.churn_per_sec >= 0.0) {
+            return invalid("churn_per_sec", "must be a finite number, zero or more");
+        }
+        if self.churn_per_sec > 0.0 {
+            if self.login.is_none() {
+                return invalid(
+                    "churn_per_sec",
+                    "needs --login in world mode: a dropped bot takes its character back by \
+                     logging in again, and a guest's cannot be taken back",
+                );
+            }
+            if !self.also_addrs.is_empty() {
+                // A cluster's nodes run with logins off, and the sender table of a run with
+                // several servers (`state.rs`) keeps each bot's first connection.
+                return invalid("churn_per_sec", "cannot be used with several servers");
+            }
+            if self.rejoin_pause_min > self.rejoin_pause_max {
+                return invalid("rejoin_pause_min", "must be at most rejoin_pause_max");
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_field(config: &WorldRunConfig) -> Option<&'static str> {
+        match config.validate() {
+            Err(Error::InvalidConfig { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn churn_needs_logins_one_server_and_a_sane_pause() {
+        let churn = WorldRunConfig {
+            churn_per_sec: 2.0,
+            login: Some("W".to_owned()),
+            ..WorldRunConfig::default()
+        };
+        assert!(churn.validate().is_ok());
+        let guests = WorldRunConfig {
+            login: None,
+            ..churn.clone()
+        };
+        assert_eq!(refused_field(&guests), Some("churn_per_sec"));
+        let text = guests.validate().map_err(|e| e.to_string()).err();
+        assert!(
+            text.as_deref().is_some_and(|t| t.contains("needs --login")),
+            "{text:?}"
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let config = WorldRunConfig {
+                churn_per_sec: bad,
+                ..churn.clone()
+            };
+            assert_eq!(refused_field(&config), Some("churn_per_sec"), "{bad}");
+        }
+        let cluster = WorldRunConfig {
+            also_addrs: vec![SocketAddr::from(([127, 0, 0, 1], 7778))],
+            ..churn.clone()
+        };
+        assert_eq!(refused_field(&cluster), Some("churn_per_sec"));
+        let backwards = WorldRunConfig {
+            rejoin_pause_min: Duration::from_secs(2),
+            ..churn
+        };
+        assert_eq!(refused_field(&backwards), Some("rejoin_pause_min"));
+        assert!(
+            WorldRunConfig::default().validate().is_ok(),
+            "no churn without logins is fine"
+        );
     }
 }

@@ -8,6 +8,10 @@
 //! (receiver, sender) pair, by the sender while they last (`required.rs`), and so are the
 //! receivers' observations, so a 10,000-bot run holds a few numbers per pair, not one per
 //! move.
+//!
+//! With churn (`driver/churn.rs`), bots drop their connection and take their character back
+//! during the window: a bot on such a trip is no receiver, its moves stop while it is away,
+//! and each rejoin is checked against where it left.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rustc_hash::FxHashMap;
 use server_core::{Connector, Packet, Session};
 use tokio::task::JoinSet;
 
@@ -27,11 +32,19 @@ use crate::world::checker::seq_of;
 use crate::world::comeback::{come_back, Leaver, Outcome};
 use crate::world::config::WorldRunConfig;
 use crate::world::near::Near;
+use crate::world::parked::Parked;
 use crate::world::report::WorldReport;
 use crate::world::required::Required;
+use crate::world::runs::SeqRuns;
 use crate::world::state::{BotState, Senders, Shared};
 use crate::world::timings::Timing;
 use crate::world::walk::Walker;
+
+mod churn;
+mod walking;
+
+use churn::{Churner, World};
+use walking::Walking;
 
 /// Bytes one bot reads per syscall, through its worker thread's buffer
 /// (`Config::recv_per_thread`, as the room bots read): a bot's reads then land in memory
@@ -41,11 +54,15 @@ use crate::world::walk::Walker;
 /// read rarely fills even the default; a crowded spot's burst of spawns takes a few reads.
 const BOT_RECV_BUFFER: usize = 16 * 1024;
 
-struct Walking {
-    walker: Walker,
-    seq: u32,
-    player_id: i32,
-    session: Arc<Session>,
+/// Every connection's state: each bot's current one, then those churn dropped.
+fn connections<'a>(
+    states: &'a [Arc<BotState>],
+    churn: Option<&'a Churner>,
+) -> impl Iterator<Item = (usize, &'a Arc<BotState>)> + 'a {
+    states
+        .iter()
+        .enumerate()
+        .chain(churn.into_iter().flat_map(Churner::retired))
 }
 
 /// Runs a world-mode load test against `config.addr`.
@@ -78,7 +95,7 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         .map(|names| (names, Arc::new(LoginRecord::new())));
 
     // Connect at the ramp rate, a slice every 10 ms.
-    let states: Vec<Arc<BotState>> = (0..config.clients)
+    let mut states: Vec<Arc<BotState>> = (0..config.clients)
         .map(|_| Arc::new(BotState::new()))
         .collect();
     let mut sessions: Vec<Option<Arc<Session>>> = vec![None; config.clients];
@@ -159,12 +176,31 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         }
     }
     report.entered = walking.iter().flatten().count();
-    if !config.also_addrs.is_empty() {
-        let ids = walking
+    let ids = || {
+        walking
             .iter()
             .enumerate()
-            .filter_map(|(i, w)| w.as_ref().map(|w| (w.player_id, i)));
-        let _ = shared.senders.set(Senders::new(ids, states.clone()));
+            .filter_map(|(i, w)| w.as_ref().map(|w| (w.player_id, i)))
+    };
+    // With churn (validated: with logins, on one server): the bots' watchers look their
+    // parked neighbours up by id, and the churn drops and takes back connections.
+    let mut churn = match &login {
+        Some((names, record)) if config.churn_per_sec > 0.0 => {
+            let kept = config.inner_radius - config.slack();
+            let _ = shared.parked.set(Parked::new(ids(), config.clients, kept));
+            Some(Churner::new(
+                &config,
+                names.clone(),
+                Arc::clone(record),
+                Arc::clone(&connector),
+                Arc::clone(&shared),
+                far,
+            ))
+        }
+        _ => None,
+    };
+    if !config.also_addrs.is_empty() {
+        let _ = shared.senders.set(Senders::new(ids(), states.clone()));
     }
     // The stripe of an x, as the server cuts the map (for the hand-off round trips).
     let stripe = |x: f32| -> usize {
@@ -184,16 +220,21 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     let mut required = Required::new(walking.len());
     // The receivers of one move, sorted for `Required::on_move`.
     let mut receivers: Vec<u32> = Vec::new();
-    let step = config.speed * config.move_interval.as_secs_f32();
+    let step = config.step();
     let need = config.inner_radius - config.slack();
     let need2 = need * need;
-    let count_view = |states: &[Arc<BotState>]| {
-        states.iter().fold((0u64, 0u64), |(s, d), st| {
+    // Over every connection, dropped ones too, so that the sums only grow.
+    let count_view = |states: &[Arc<BotState>], churn: Option<&Churner>| {
+        connections(states, churn).fold((0u64, 0u64), |(s, d), (_, st)| {
             (s + st.spawns.get(), d + st.despawns.get())
         })
     };
-    let frames = |states: &[Arc<BotState>]| states.iter().map(|st| st.frames.get()).sum::<u64>();
-    let view_before = count_view(&states);
+    let frames = |states: &[Arc<BotState>], churn: Option<&Churner>| {
+        connections(states, churn)
+            .map(|(_, st)| st.frames.get())
+            .sum::<u64>()
+    };
+    let view_before = count_view(&states, churn.as_ref());
     let window_start = Instant::now();
     report.ramp_secs = window_start.duration_since(run_start).as_secs_f64();
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
@@ -205,7 +246,21 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             break;
         }
         let now_us = elapsed.as_micros() as u64;
+        if let Some(churn) = &mut churn {
+            let mut world = World {
+                walking: &mut walking,
+                states: &mut states,
+                near: &mut near,
+                walked: &mut walked,
+                required: &mut required,
+            };
+            churn.tick(now_us, true, &mut world);
+        }
         while let Some((_, kind, i)) = cadence.next(now_us) {
+            // A bot away on a churn trip sends nothing: the others see it stand still.
+            if churn.as_ref().is_some_and(|c| !c.sends(i)) {
+                continue;
+            }
             let Some(w) = walking[i].as_mut() else {
                 continue;
             };
@@ -241,9 +296,14 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                     states[i].set_pos(x, z);
                     walked[i] = (x, z);
                     near.relocate(i as u32, from, (x, z));
+                    if let Some(churn) = &mut churn {
+                        churn.moved(i, [x, w.seq as f32, z]);
+                    }
                     receivers.clear();
+                    let churn = churn.as_ref();
                     near.around(x, z, need, |r| {
-                        if r as usize == i {
+                        // A bot on a churn trip is owed nothing until its new list came.
+                        if r as usize == i || churn.is_some_and(|c| !c.receives(r as usize)) {
                             return;
                         }
                         let (rx, rz) = walked[r as usize];
@@ -262,20 +322,33 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                 "[{:>3}s] moves sent {} frames received {}",
                 elapsed.as_secs(),
                 report.moves_sent,
-                frames(&states)
+                frames(&states, churn.as_ref())
             );
         }
     }
     report.window_secs = window_start.elapsed().as_secs_f64();
-    let view_after = count_view(&states);
+    let view_after = count_view(&states, churn.as_ref());
+
+    // The trips under way go to their end (nothing more is sent, so nothing more is
+    // required): every dropped bot must be back before the drain.
+    if let Some(churn) = &mut churn {
+        let mut world = World {
+            walking: &mut walking,
+            states: &mut states,
+            near: &mut near,
+            walked: &mut walked,
+            required: &mut required,
+        };
+        churn.finish(window_start, &mut world).await;
+    }
 
     // Drain: until nothing arrives for drain_quiet, at most drain_timeout.
     let drain_end = Instant::now() + config.drain_timeout;
-    let mut last = frames(&states);
+    let mut last = frames(&states, churn.as_ref());
     let mut quiet_since = Instant::now();
     while Instant::now() < drain_end && quiet_since.elapsed() < config.drain_quiet {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = frames(&states);
+        let now = frames(&states, churn.as_ref());
         if now != last {
             last = now;
             quiet_since = Instant::now();
@@ -284,12 +357,13 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
     shared.closing.store(true, Ordering::Release);
     connector.shutdown().await;
 
-    for (r, state) in states.iter().enumerate() {
+    for (r, state) in connections(&states, churn.as_ref()) {
         if let Some(lost) = state.lost.get() {
             errors.push(format!("bot {r}: session lost: {lost}"));
         }
-        // Every session has ended (`shutdown` waited for it) and handed its checker over;
-        // a bot that never connected has none, and received nothing.
+        // Every session has ended (`shutdown` waited for it, and a churn drop before it)
+        // and handed its checker over; a bot that never connected has none, and received
+        // nothing.
         match state.checker.get() {
             // A refused login's connection was the server's guest, not the bot: what it
             // saw is not the bot's view (the refusal is its error).
@@ -298,9 +372,10 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
                 report.violations.add(&checker.violations);
                 report.moves_received += checker.received.moves;
             }
-            // A bot that entered the world always hands its checker over; if one did not,
-            // what it saw cannot be counted, and the run must not pass on that silence.
-            None if walking.get(r).is_some_and(Option::is_some) => {
+            // A connection that entered the world always hands its checker over; if one
+            // did not, what it saw cannot be counted, and the run must not pass on that
+            // silence.
+            None if state.entered.get().is_some() => {
                 errors.push(format!(
                     "bot {r}: entered but its checker was never handed over"
                 ));
@@ -308,11 +383,17 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             None => {}
         }
     }
+    // A bot with several connections saw what any of them saw.
+    let views: FxHashMap<usize, FxHashMap<i32, SeqRuns>> =
+        churn.as_ref().map(|c| c.views(&states)).unwrap_or_default();
     let tally = required.tally(
         |sender| walking[sender].as_ref().map_or(0, |w| w.player_id),
-        |receiver, sender| {
-            let checker = states.get(receiver).and_then(|s| s.checker.get());
-            checker.and_then(|c| c.seen(sender))
+        |receiver, sender| match views.get(&receiver) {
+            Some(view) => view.get(&sender),
+            None => {
+                let checker = states.get(receiver).and_then(|s| s.checker.get());
+                checker.and_then(|c| c.seen(sender))
+            }
         },
     );
     report.required = tally.required;
@@ -380,12 +461,16 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
         }
         report.login = logins;
     }
+    if let Some(churn) = churn {
+        report.churn = churn.report;
+    }
     report.errors = errors.len() as u64;
     errors.truncate(10);
     report.error_examples = errors;
     report.passed = report.errors == 0
         && report.violations.total() == 0
         && report.login.errors() == 0
+        && report.churn.errors() == 0
         && report.delivered_ratio >= config.min_delivered;
     Ok(report)
 }

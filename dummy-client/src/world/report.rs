@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::login::LoginReport;
 use crate::world::checker::Violations;
+use crate::world::churn_report::ChurnReport;
 
 /// The result of a world-mode run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -76,7 +77,10 @@ pub struct WorldReport {
     pub delivery_cross: [f64; 3],
     /// The bots' logins and where their characters came back (`--login`).
     pub login: LoginReport,
-    /// Every required move delivered (to `min_delivered`), no violation, no error.
+    /// Connections dropped and characters taken back (`--churn-per-sec` with `--login`).
+    pub churn: ChurnReport,
+    /// Every required move delivered (to `min_delivered`), no violation, no error (churn's
+    /// included).
     pub passed: bool,
 }
 
@@ -144,7 +148,42 @@ impl fmt::Display for WorldReport {
             writeln!(f, "logins: {logins}")?;
             writeln!(f, "positions: {positions}")?;
         }
+        if self.churn.enabled {
+            writeln!(f, "churn: {}", self.churn.line())?;
+        }
         writeln!(f, "errors: {} {:?}", self.errors, self.error_examples)?;
         write!(f, "verdict: {}", if self.passed { "PASS" } else { "FAIL" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_shows_the_churn_only_when_asked() {
+        let plain = WorldReport::default().to_string();
+        assert!(!plain.contains("churn:"), "{plain}");
+        let churned = WorldReport {
+            churn: ChurnReport {
+                enabled: true,
+                per_sec: 4.0,
+                drops: 9,
+                rejoins: 8,
+                by_token: 8,
+                checked: 7,
+                id_violations: 1,
+                ..ChurnReport::default()
+            },
+            ..WorldReport::default()
+        };
+        let text = churned.to_string();
+        assert!(
+            text.contains("churn: 4 a second: 9 dropped (0 skipped), 8 back (8 by token), 7 checked, 0 unchecked, 1 under another id"),
+            "{text}"
+        );
+        let json = serde_json::to_string(&churned).unwrap_or_default();
+        assert!(json.contains(r#""churn":{"enabled":true"#), "{json}");
+        assert!(json.contains(r#""id_violations":1"#), "{json}");
     }
 }

@@ -8,6 +8,12 @@
 //! its receivers of the latest move, each with the first move of its current run, merged
 //! with the next move's receivers (all in the sender's own small array). Only a receiver
 //! coming or going costs anything more: a run is closed and kept.
+//!
+//! With churn (`driver/churn.rs`) two more things hold. A receiver whose connection is down
+//! is simply not among a move's receivers, so its run closes, and a new one opens with the
+//! first move after it is back. And a sender's last moves before its connection dropped may
+//! never have been applied: the server shows where it parked the character, and the moves
+//! after that one are [`Required::unapplied`], owed to no one.
 
 use std::cmp::Ordering;
 
@@ -34,6 +40,10 @@ pub(crate) struct Required {
     closed: Vec<Run>,
     /// The next `open` list of a sender, built here and swapped in.
     scratch: Vec<(u32, u32)>,
+    /// (sender, first, last): moves of a sender that the server never applied (sent just
+    /// before its connection dropped), taken out of every run at the tally. One per churn
+    /// at most, so a list, not a structure per sender.
+    unapplied: Vec<(u32, u32, u32)>,
 }
 
 /// Required and delivered (receiver, move) pairs.
@@ -115,6 +125,15 @@ impl Required {
         std::mem::swap(open, next);
     }
 
+    /// Sender `sender`'s moves `first..=last` were never applied by the server (they were
+    /// in flight when its connection dropped, and the character came back before them): no
+    /// receiver is owed them.
+    pub(crate) fn unapplied(&mut self, sender: usize, first: u32, last: u32) {
+        if first <= last && sender < self.latest.len() {
+            self.unapplied.push((sender as u32, first, last));
+        }
+    }
+
     /// Compares every required move with what its receiver saw: `player_id` names each
     /// sender (by bot index), `seen(receiver, player id)` is what the receiver's checker
     /// saw of that player. Pairs are counted once per (receiver, player id), as if each
@@ -133,15 +152,24 @@ impl Required {
                 last,
             })
         });
+        let mut gaps = self.unapplied.clone();
+        gaps.sort_unstable();
         // By receiver and player id, then by first move: two bots the server gave one id
         // would otherwise count the numbers both were required twice.
-        let mut runs: Vec<(u32, i32, u32, u32)> = self
-            .closed
-            .iter()
-            .copied()
-            .chain(open)
-            .map(|r| (r.receiver, player_id(r.sender as usize), r.first, r.last))
-            .collect();
+        let mut runs: Vec<(u32, i32, u32, u32)> = Vec::new();
+        for r in self.closed.iter().copied().chain(open) {
+            let id = player_id(r.sender as usize);
+            let at = gaps.partition_point(|g| g.0 < r.sender);
+            let sender_gaps = gaps[at..].iter().take_while(|g| g.0 == r.sender);
+            without(
+                r.first,
+                r.last,
+                sender_gaps.map(|g| (g.1, g.2)),
+                |first, last| {
+                    runs.push((r.receiver, id, first, last));
+                },
+            );
+        }
         runs.sort_unstable();
         let mut tally = Tally::default();
         let mut add = |(receiver, id, first, last): (u32, i32, u32, u32)| {
@@ -168,6 +196,36 @@ impl Required {
         }
         tally
     }
+}
+
+/// Calls `f` with each piece of `first..=last` outside every one of `gaps` (sorted by
+/// first).
+fn without(
+    first: u32,
+    last: u32,
+    gaps: impl Iterator<Item = (u32, u32)>,
+    mut f: impl FnMut(u32, u32),
+) {
+    let mut from = first;
+    for (a, b) in gaps {
+        if b < from {
+            continue;
+        }
+        if a > last {
+            break;
+        }
+        if a > from {
+            f(from, a - 1);
+        }
+        match b.checked_add(1) {
+            Some(next) => from = next,
+            None => return,
+        }
+        if from > last {
+            return;
+        }
+    }
+    f(from, last);
 }
 
 #[cfg(test)]
@@ -204,6 +262,58 @@ mod tests {
     }
 
     #[test]
+    fn a_receiver_away_owes_nothing_and_a_sender_owes_no_unapplied_move() {
+        let mut r = Required::new(3);
+        // Bot 1 receives bot 0's moves 1 and 2, drops, is back for 5 and 6.
+        for (seq, receivers) in [(1, &[1, 2][..]), (2, &[1, 2]), (3, &[2]), (4, &[2])] {
+            r.on_move(0, seq, receivers);
+        }
+        r.on_move(0, 5, &[1, 2]);
+        r.on_move(0, 6, &[1, 2]);
+        // Bot 2 sends 1..=4, drops; the server parked it after 2: 3 and 4 never applied.
+        for seq in 1..=4 {
+            r.on_move(2, seq, &[0]);
+        }
+        r.unapplied(2, 3, 4);
+        r.on_move(2, 5, &[0]);
+        r.unapplied(7, 1, 1);
+        r.unapplied(2, 9, 8);
+        let mut seen: HashMap<(usize, i32), SeqRuns> = HashMap::new();
+        for (receiver, sender, seqs) in [
+            (1, 100, vec![1, 2, 5, 6]),
+            (2, 100, vec![1, 2, 3, 4, 5, 6]),
+            (0, 102, vec![1, 2, 5]),
+        ] {
+            let set = seen.entry((receiver, sender)).or_default();
+            seqs.into_iter().for_each(|s| set.insert(s));
+        }
+        let t = r.tally(|bot| 100 + bot as i32, |rcv, id| seen.get(&(rcv, id)));
+        assert_eq!(
+            t,
+            Tally {
+                required: 4 + 6 + 3,
+                delivered: 4 + 6 + 3
+            },
+            "bot 1 owes nothing while away, bot 0 nothing of bot 2's unapplied 3 and 4"
+        );
+    }
+
+    #[test]
+    fn pieces_outside_gaps() {
+        let pieces = |first, last, gaps: &[(u32, u32)]| {
+            let mut out = Vec::new();
+            without(first, last, gaps.iter().copied(), |a, b| out.push((a, b)));
+            out
+        };
+        assert_eq!(pieces(1, 10, &[]), [(1, 10)]);
+        assert_eq!(pieces(1, 10, &[(3, 4), (7, 7)]), [(1, 2), (5, 6), (8, 10)]);
+        assert_eq!(pieces(3, 4, &[(1, 5)]), []);
+        assert_eq!(pieces(3, 8, &[(1, 3), (8, 20)]), [(4, 7)]);
+        assert_eq!(pieces(1, 3, &[(5, 6)]), [(1, 3)]);
+        assert_eq!(pieces(1, u32::MAX, &[(2, u32::MAX)]), [(1, 1)]);
+    }
+
+    #[test]
     fn a_sender_out_of_range_is_ignored() {
         let mut r = Required::new(1);
         r.on_move(5, 1, &[0]);
@@ -230,18 +340,33 @@ mod tests {
             moves in moves(),
             ids in proptest::collection::vec(1i32..5, 6),
             seen_seqs in proptest::collection::vec((0usize..6, 1i32..5, 1u32..40), 0..200),
+            gaps in proptest::collection::vec((0usize..6, 1u32..40, 0u32..4), 0..4),
         ) {
             let mut r = Required::new(6);
-            let mut plain: HashMap<(usize, i32), SeqRuns> = HashMap::new();
+            // (sender, receiver, seq) of every requirement, the plain way.
+            let mut sent: Vec<(usize, usize, u32)> = Vec::new();
             let mut seq = [0u32; 6];
             for (sender, receivers, skip) in moves {
                 // Now and then a sender's number jumps (a move that was never evaluated).
                 seq[sender] += if skip { 2 } else { 1 };
                 let receivers: Vec<u32> = receivers.into_iter().filter(|&x| x as usize != sender).collect();
                 for &x in &receivers {
-                    plain.entry((x as usize, ids[sender])).or_default().insert(seq[sender]);
+                    sent.push((sender, x as usize, seq[sender]));
                 }
                 r.on_move(sender, seq[sender], &receivers);
+            }
+            // Some of a sender's moves never applied: owed to no one.
+            for &(sender, first, len) in &gaps {
+                r.unapplied(sender, first, first + len);
+            }
+            let unapplied = |sender: usize, seq: u32| {
+                gaps.iter().any(|&(g, first, len)| g == sender && (first..=first + len).contains(&seq))
+            };
+            let mut plain: HashMap<(usize, i32), SeqRuns> = HashMap::new();
+            for (sender, receiver, seq) in sent {
+                if !unapplied(sender, seq) {
+                    plain.entry((receiver, ids[sender])).or_default().insert(seq);
+                }
             }
             let mut seen: HashMap<(usize, i32), SeqRuns> = HashMap::new();
             for (receiver, id, s) in seen_seqs {

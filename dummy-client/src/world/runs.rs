@@ -71,6 +71,25 @@ impl SeqRuns {
         }
     }
 
+    /// Adds every number of `other`: what a bot received over two connections (a churn
+    /// rejoin, see `driver/churn.rs`) is one set per sender.
+    pub fn merge(&mut self, other: &SeqRuns) {
+        if other.is_empty() {
+            return;
+        }
+        let mut runs: Vec<(u32, u32)> = self.runs().chain(other.runs()).collect();
+        runs.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(runs.len());
+        for (a, b) in runs {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.last = merged.pop();
+        self.earlier = merged;
+    }
+
     /// How many numbers the set holds.
     pub fn len(&self) -> u64 {
         self.runs().map(|(a, b)| (b - a) as u64 + 1).sum()
@@ -149,6 +168,20 @@ mod tests {
             let mut sorted = SeqRuns::default();
             sa.iter().for_each(|&s| sorted.insert(s));
             prop_assert_eq!(&ra, &sorted);
+        }
+
+        #[test]
+        fn a_merge_holds_the_numbers_of_both(
+            a in prop::collection::vec(0u32..200, 0..100),
+            b in prop::collection::vec(0u32..200, 0..100),
+        ) {
+            let (mut ra, mut rb) = (SeqRuns::default(), SeqRuns::default());
+            a.iter().for_each(|&s| ra.insert(s));
+            b.iter().for_each(|&s| rb.insert(s));
+            ra.merge(&rb);
+            let mut both = SeqRuns::default();
+            a.iter().chain(&b).for_each(|&s| both.insert(s));
+            prop_assert_eq!(ra, both);
         }
 
         #[test]

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::counter::Counter;
 use crate::login::LoginShared;
 use crate::world::checker::Checker;
+use crate::world::parked::Parked;
 use crate::world::senders::SenderIndex;
 use crate::world::timings::Timings;
 
@@ -29,6 +30,9 @@ pub struct Shared {
     /// The sending bots by player id, set by the driver once every bot entered, for the
     /// delivery times (only with several servers).
     pub senders: OnceLock<Senders>,
+    /// With churn: the bots whose connection is down, set by the driver once every bot
+    /// entered, for the checks of their watchers (see `parked.rs`).
+    pub(crate) parked: OnceLock<Parked>,
 }
 
 impl Shared {
@@ -39,6 +43,7 @@ impl Shared {
             closing: AtomicBool::new(false),
             timings: Mutex::new(Timings::new()),
             senders: OnceLock::new(),
+            parked: OnceLock::new(),
         }
     }
 
@@ -93,7 +98,8 @@ impl Senders {
 /// Moves whose send time a bot remembers, for its move round trip: 4 s at 4 moves a second.
 const SENT_SLOTS: usize = 16;
 
-/// One bot's state shared with the driver.
+/// One bot connection's state shared with the driver. A bot has one per connection: a churn
+/// rejoin gets a new one, and the driver keeps the old (see `driver/churn.rs`).
 #[derive(Debug)]
 pub struct BotState {
     /// (player id, spawn x, spawn z), once its `S_PlayerList` came.
@@ -106,6 +112,9 @@ pub struct BotState {
     pub checker: OnceLock<Checker>,
     /// Why its session ended, if it did before the driver closed it.
     pub lost: OnceLock<String>,
+    /// Set by the driver just before it drops this connection on purpose (churn), so that
+    /// its end is not counted as a lost session.
+    pub(crate) dropped: AtomicBool,
     /// Send times of its latest moves: slot `seq % 16` holds `seq << 40 | micros since the
     /// run started`, so an echo finds its own move's time or sees it was overwritten.
     sent: [AtomicU64; SENT_SLOTS],
@@ -133,6 +142,7 @@ impl BotState {
             pos: AtomicU64::new(0),
             checker: OnceLock::new(),
             lost: OnceLock::new(),
+            dropped: AtomicBool::new(false),
             sent: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             server: AtomicU32::new(0),
             handoff_probe: AtomicU32::new(0),

@@ -86,7 +86,7 @@ pub struct AccountsConfig {
     /// Checkpoints and bounds of the save task.
     pub saves: SaveConfig,
     /// How long a logged-in character whose connection dropped stays in the room for a
-    /// login to take it back (room mode; a world's player leaves at once). Default 10 s;
+    /// login to take it back (room and world mode; not in a cluster). Default 10 s;
     /// `None` for a leave at once.
     pub reconnect_grace: Option<Duration>,
     /// How long a login token stays good. Default a day.
