@@ -1,8 +1,10 @@
 //! `bench persist`: what accounts and saved characters cost.
 //!
 //! - **Logins per second.** The release server on a fresh SQLite file; `--logins` accounts
-//!   created, then logged into, by `--concurrency` clients at a time. argon2id (19 MiB, 2
-//!   passes, 1 lane) is the cost: one hash per login, as many at once as the server has cores.
+//!   created, then logged into with their passwords, then with the tokens those logins were
+//!   handed (`C_LoginToken`), by `--concurrency` clients at a time. argon2id (19 MiB, 2
+//!   passes, 1 lane) is the cost of a password login: one hash each, as many at once as the
+//!   server has cores. A token login hashes nothing (a SHA-256 and three statements).
 //! - **World mode with every bot saved** (`--world-clients N`): see `persist_world.rs`.
 
 use std::net::SocketAddr;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use dummy_client::packets::{CLogin, SLogin};
+use dummy_client::packets::{CLogin, CLoginToken, SLogin};
 use server_core::Packet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -89,15 +91,30 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.logins, args.concurrency
     );
     let mut phases = Vec::new();
-    for (name, create) in [("create", true), ("log in", false)] {
+    let mut tokens = Arc::new(Vec::new());
+    for (name, how) in [
+        ("create", How::Create),
+        ("log in", How::Password),
+        ("by token", How::Token),
+    ] {
         let before = server.sample()?;
         let started = Instant::now();
-        let results = runtime.block_on(logins(server.addr, args.logins, args.concurrency, create));
+        let results = runtime.block_on(logins(
+            server.addr,
+            args.logins,
+            args.concurrency,
+            how,
+            Arc::clone(&tokens),
+        ))?;
         let wall = started.elapsed();
         let after = server.sample()?;
+        if how == How::Password {
+            tokens = Arc::new(results.iter().map(|(_, _, t)| t.clone()).collect());
+        }
+        let results = results.into_iter().map(|(c, d, _)| (c, d)).collect();
         phases.push(summarize(
             name,
-            results?,
+            results,
             wall,
             after.cpu_percent_since(&before),
         ));
@@ -187,20 +204,37 @@ fn summarize(name: &'static str, results: Vec<(i32, Duration)>, wall: Duration, 
     }
 }
 
+/// How a phase logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// `C_Login` with `create`.
+    Create,
+    /// `C_Login` with the password.
+    Password,
+    /// `C_LoginToken` with the token the password phase was handed.
+    Token,
+}
+
+/// A login's result code, time to the answer, and the token it was handed.
+type Answer = (i32, Duration, String);
+
 /// `count` logins (account `bench{i}`), `concurrency` at a time: each its own connection,
-/// closed after the answer. Returns each one's result code and time to the answer.
+/// closed after the answer. Returns each one's answer.
 async fn logins(
     addr: SocketAddr,
     count: usize,
     concurrency: usize,
-    create: bool,
-) -> Result<Vec<(i32, Duration)>, Box<dyn std::error::Error>> {
+    how: How,
+    tokens: Arc<Vec<String>>,
+) -> Result<Vec<Answer>, Box<dyn std::error::Error>> {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
         let permit = Arc::clone(&slots).acquire_owned().await?;
+        let tokens = Arc::clone(&tokens);
         tasks.push(tokio::spawn(async move {
-            let result = login_once(addr, &format!("bench{i}"), create).await;
+            let token = tokens.get(i).map(String::as_str).unwrap_or_default();
+            let result = login_once(addr, &format!("bench{i}"), how, token).await;
             drop(permit);
             result
         }));
@@ -215,17 +249,26 @@ async fn logins(
 async fn login_once(
     addr: SocketAddr,
     name: &str,
-    create: bool,
-) -> Result<(i32, Duration), Box<dyn std::error::Error + Send + Sync>> {
+    how: How,
+    token: &str,
+) -> Result<Answer, Box<dyn std::error::Error + Send + Sync>> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let packet = CLogin {
-        name: name.to_owned(),
-        password: format!("pw-{name}-bench"),
-        create,
+    let frame = match how {
+        How::Token => CLoginToken {
+            name: name.to_owned(),
+            token: token.to_owned(),
+        }
+        .encode()?,
+        How::Create | How::Password => CLogin {
+            name: name.to_owned(),
+            password: format!("pw-{name}-bench"),
+            create: how == How::Create,
+        }
+        .encode()?,
     };
     let started = Instant::now();
-    stream.write_all(&packet.encode()?).await?;
+    stream.write_all(&frame).await?;
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         while buf.len() >= 4 {
@@ -239,7 +282,7 @@ async fn login_once(
             let frame = buf.split_to(size);
             if u16::from_le_bytes([frame[2], frame[3]]) == SLogin::ID {
                 let answer = SLogin::decode(&frame[4..])?;
-                return Ok((answer.result, started.elapsed()));
+                return Ok((answer.result, started.elapsed(), answer.token));
             }
         }
         if tokio::time::timeout(Duration::from_secs(30), stream.read_buf(&mut buf)).await?? == 0 {
