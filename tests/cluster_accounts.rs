@@ -2,7 +2,8 @@
 //! PostgreSQL the nodes share. A character walked into the other node's region is saved by
 //! its own node with the position that region gave it; logging in on the other node closes
 //! the first session and starts from its last state; logins of one account on both nodes
-//! at once leave exactly one session playing.
+//! at once leave exactly one session playing; a node cut from the bus closes its logged-in
+//! sessions and takes no login.
 
 mod support;
 
@@ -74,7 +75,7 @@ async fn closed_within(client: &mut Client, within: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account() {
-    let Some(nats) = Nats::start(TEST) else {
+    let Some(mut nats) = Nats::start(TEST) else {
         return;
     };
     let Some(pg) = Postgres::start() else {
@@ -168,6 +169,23 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
         open.len(),
         1,
         "exactly one session plays: {open:?} of {passed:?}"
+    );
+
+    // A node cut from the bus closes its logged-in sessions (another node may take their
+    // characters over now) and takes no login until it is back.
+    let (mut lone, _) = play(a.local_addr(), "Lone", true).await;
+    nats.kill();
+    assert!(
+        closed_within(&mut lone, Duration::from_secs(10)).await,
+        "a logged-in session on a node cut from the bus is closed"
+    );
+    let mut late = Client::connect_raw(a.local_addr()).await;
+    late.send(&login("Lone", "correct horse", false)).await;
+    let answer = read_answer(&mut late).await;
+    assert_eq!(
+        answer.result,
+        LoginResult::Unavailable.code(),
+        "no login while off the bus"
     );
 
     a.shutdown().await;

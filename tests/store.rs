@@ -83,6 +83,29 @@ async fn accounts_and_characters(store: &Store) {
     );
     let row = store.account(&rookie).await.expect("read").expect("there");
     assert_eq!(row.token, None, "used up");
+    // A login that fails after using its token gives it back, unless a newer login has
+    // given the account another since.
+    store
+        .restore_token(&rookie, &second.stored)
+        .await
+        .expect("update");
+    let row = store.account(&rookie).await.expect("read").expect("there");
+    assert_eq!(row.token.as_ref(), Some(&second.stored), "given back");
+    let third = IssuedToken::from_bytes([9; 32], 40, 1_000);
+    store
+        .touch_login(&rookie, 40, &third.stored)
+        .await
+        .expect("update");
+    store
+        .restore_token(&rookie, &second.stored)
+        .await
+        .expect("update");
+    let row = store.account(&rookie).await.expect("read").expect("there");
+    assert_eq!(
+        row.token.as_ref(),
+        Some(&third.stored),
+        "the newer one stays"
+    );
 
     // Hostile names never reach the database (AccountName refuses them); hostile passwords
     // are hashed, and values are always bound, never spliced into the SQL.
@@ -258,6 +281,35 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
     assert_eq!(
         again.character(&rookie).await.expect("read"),
         Some(record(9.0, 200))
+    );
+    // Cluster claims: the row names the node that holds the account; a claim returns the
+    // one before; a claim given back (its release failed) names that node again.
+    assert_eq!(
+        again.claim_account(&rookie, 1, 10).await.expect("claims"),
+        None
+    );
+    assert_eq!(
+        again.claim_account(&rookie, 1, 11).await.expect("claims"),
+        None
+    );
+    assert_eq!(
+        again.claim_account(&rookie, 2, 12).await.expect("claims"),
+        Some(1)
+    );
+    again
+        .unclaim_account(&rookie, 2, 1)
+        .await
+        .expect("gives back");
+    assert_eq!(
+        again.claim_account(&rookie, 3, 13).await.expect("claims"),
+        Some(1),
+        "the retry asks node 1 again"
+    );
+    again.unclaim_account(&rookie, 2, 1).await.expect("a no-op");
+    assert_eq!(
+        again.claim_account(&rookie, 1, 14).await.expect("claims"),
+        Some(3),
+        "node 2 no longer held it: nothing given back"
     );
     again.close().await;
     assert!(Path::new(&pg.data()).exists());

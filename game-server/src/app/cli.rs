@@ -161,7 +161,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     save_interval_secs: u64,
     /// Seconds a logged-in character whose connection dropped stays in the room, standing
-    /// still, for a login to take it back (0 = it leaves at once; room mode only).
+    /// still, for a login to take it back (0 = it leaves at once; room and world mode, not in
+    /// a cluster).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     reconnect_grace_secs: u64,
     /// Seconds a login token (S_Login.token, for C_LoginToken) stays good; each login that

@@ -250,6 +250,13 @@ impl GameServer {
         if let (Some(accounts), Some(node), Some(bridge)) = (&accounts, &cluster, &mut bridge) {
             // Before any player connects: a login on another node may ask at once.
             node.set_persisting(true);
+            // Weak: the accounts hold the node (through their claims), not the other way.
+            let closing = Arc::downgrade(accounts);
+            node.set_on_cut(Arc::new(move || {
+                if let Some(accounts) = closing.upgrade() {
+                    accounts.close_all("this node lost the cluster's bus; log in again");
+                }
+            }));
             bridge
                 .serve_releases(
                     Arc::clone(node),

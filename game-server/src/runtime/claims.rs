@@ -4,13 +4,17 @@
 //! names the other.
 //!
 //! A login on node B claims the account in the shared database (`Store::claim_account`,
-//! one row lock per account). If node A held it and A is alive, B asks A to let the
-//! character go ([`NodeClaims::release`]): A closes its session ("logged in on another
-//! node"), saves the character's last state, and only then answers. B loads the character
-//! after the answer, so it always starts from A's last state. If A does not answer in time,
-//! B refuses the login as unavailable (the client tries again); it never plays the character
-//! while A may still be playing it. A node that is not alive has no sessions to close: its
-//! characters were saved up to its last checkpoint.
+//! one row lock per account). If the row named node A, B asks A to let the character go
+//! ([`NodeClaims::release`]), whether or not the two are linked yet: A closes its session
+//! ("logged in on another node"), saves the character's last state, and only then answers.
+//! B loads the character after the answer, so it always starts from A's last state. If A
+//! refuses or does not answer in time, B gives the row back to A (`Store::unclaim_account`)
+//! and refuses the login as unavailable: the client's retry asks A again, and B never plays
+//! the character while A may still be playing it. If no process of node A is on the bus
+//! (NATS answers "no responders"), A is not running, or is cut from the bus, and nobody plays
+//! the character there: a node cut from the bus closes its logged-in sessions at once and
+//! takes no login until it is back (`Accounts::close_all`, `NodeClaims::on_bus`). Its last
+//! checkpoint is in the database.
 
 use std::sync::Arc;
 
@@ -31,6 +35,10 @@ pub enum ReleaseError {
         /// What it said.
         reason: String,
     },
+    /// No process of `node` is on the bus to answer: it is not running (a node subscribes
+    /// before it lets any player in), so nobody plays the character there.
+    #[error("node {0} is not on the bus")]
+    NotRunning(u16),
     /// The question could not be sent.
     #[error("the cluster's bus: {0}")]
     Bus(String),
@@ -41,8 +49,9 @@ pub trait NodeClaims: Send + Sync + 'static {
     /// This node's id.
     fn node(&self) -> u16;
 
-    /// Whether `node` is alive (linked with this one) now.
-    fn alive(&self, node: u16) -> bool;
+    /// Whether this node is on the bus now. Off it, it cannot ask another node to let a
+    /// character go, nor be asked: it takes no login.
+    fn on_bus(&self) -> bool;
 
     /// Asks `node` to let the character of account `key` go: done when its last state is
     /// saved and its session closed.

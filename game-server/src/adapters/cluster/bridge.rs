@@ -274,6 +274,7 @@ fn on_event(node: &Arc<ClusterNode>, world: &Arc<World>, event: async_nats::Even
 /// This node loses every other node at once: all they shared ends (see `lose`).
 fn cut(node: &Arc<ClusterNode>, world: &World, why: &str) {
     node.set_connected(false);
+    node.run_on_cut();
     let lost = {
         let mut presence = node.presence();
         let lost = presence.clear();
@@ -518,7 +519,7 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
                 player_id,
                 pos,
                 owner,
-                world.layout().region_of(pos[0]),
+                world.layout(),
             );
             if let Err(e) = checked {
                 return refused(node, from, &e);

@@ -75,6 +75,13 @@ pub enum Refusal {
     /// Frames that a client would refuse.
     #[error("bad frames for a player: {0}")]
     BadFrames(String),
+    /// A rejoin: a cluster takes no dropped player back (its nodes run without the reconnect
+    /// grace), so no node has a rejoin to send.
+    #[error("a rejoin, which a cluster never sends")]
+    Rejoin,
+    /// A position off the map.
+    #[error("a position off the map")]
+    OffMap,
 }
 
 /// Checks a region's job from node `node`, which runs `regions` (bit per region).
@@ -115,8 +122,8 @@ fn region_msg(node: u16, regions: u64, msg: &RegionMsg) -> Result<(), Refusal> {
         } => player_input(*player_id, input),
         RegionMsg::GhostRemove { .. }
         | RegionMsg::ForwardLeave { .. }
-        | RegionMsg::PlayerGone { .. }
-        | RegionMsg::Rejoin { .. } => Ok(()),
+        | RegionMsg::PlayerGone { .. } => Ok(()),
+        RegionMsg::Rejoin { .. } => Err(Refusal::Rejoin),
     }
 }
 
@@ -141,7 +148,8 @@ fn player_input(player_id: i32, input: &PlayerInput) -> Result<(), Refusal> {
                 .map(|_| ())
                 .map_err(|_| Refusal::ChatTooLong)
         }
-        PlayerInput::Skipped | PlayerInput::Rejoin => Ok(()),
+        PlayerInput::Skipped => Ok(()),
+        PlayerInput::Rejoin => Err(Refusal::Rejoin),
     }
 }
 
@@ -210,12 +218,17 @@ pub fn moved(
     player_id: i32,
     pos: [f32; 3],
     owner: Option<RegionId>,
-    region_of_pos: RegionId,
+    layout: &crate::game::world::Layout,
 ) -> Result<(), Refusal> {
     if gateway_of(player_id) != me {
         return Err(Refusal::NotOurPlayer(player_id));
     }
     finite(&pos)?;
+    let half = layout.half();
+    if pos[0].abs() > half || pos[2].abs() > half {
+        return Err(Refusal::OffMap);
+    }
+    let region_of_pos = layout.region_of(pos[0]);
     let may = has_region(regions, region_of_pos) || owner.is_some_and(|r| has_region(regions, r));
     if !may {
         return Err(Refusal::NotItsPlayer { node, player_id });
@@ -294,8 +307,54 @@ mod tests {
             },
             RegionMsg::ForwardLeave { from, player_id },
             RegionMsg::PlayerGone { from, player_id },
-            RegionMsg::Rejoin { from, player_id },
         ]
+    }
+
+    #[test]
+    fn rejoins_are_refused_from_any_node_and_moved_positions_must_be_on_the_map() {
+        let layout = crate::game::world::Layout::new(&crate::game::world::WorldConfig::default());
+        for job_ in [
+            WireMsg::Region(RegionMsg::Rejoin {
+                from: 1,
+                player_id: P0,
+            }),
+            WireMsg::Region(RegionMsg::ForwardInput {
+                from: 1,
+                player_id: P0,
+                seq: 3,
+                input: PlayerInput::Rejoin,
+            }),
+            WireMsg::Input {
+                player_id: P1,
+                seq: 3,
+                input: PlayerInput::Rejoin,
+            },
+        ] {
+            assert_eq!(
+                job(NODE1, REGIONS1, &job_),
+                Err(Refusal::Rejoin),
+                "{job_:?}"
+            );
+        }
+        let ours = crate::game::player_ids::range(0).0;
+        let east = [100.0, 0.0, 0.0]; // region 1 of the default two
+        assert_eq!(moved(0, 1, 0b10, ours, east, None, &layout), Ok(()));
+        assert_eq!(
+            moved(0, 1, 0b10, ours, [-100.0, 0.0, 0.0], Some(0), &layout),
+            Err(Refusal::NotItsPlayer {
+                node: 1,
+                player_id: ours
+            }),
+            "neither the player's owner nor the region of the position"
+        );
+        assert_eq!(
+            moved(0, 1, 0b10, ours, [1e30, 0.0, 0.0], None, &layout),
+            Err(Refusal::OffMap)
+        );
+        assert_eq!(
+            moved(0, 1, 0b10, ours, [f32::NAN, 0.0, 0.0], None, &layout),
+            Err(Refusal::NonFinite)
+        );
     }
 
     #[test]

@@ -19,9 +19,10 @@ use crate::adapters::cluster::subjects;
 use crate::game::accounts::AccountName;
 use crate::runtime::claims::{NodeClaims, ReleaseError, ReleaseHere};
 
-/// How long a login waits for another node to let its character go: the other node waits
-/// up to 5 s for the save (its database timeout), plus the bus.
-pub const RELEASE_WAIT: Duration = Duration::from_secs(7);
+/// How long a login waits for another node to let its character go: the other node waits up
+/// to 2 s for a login of the account in progress there and 5 s for the save (its database
+/// timeout), plus the bus.
+pub const RELEASE_WAIT: Duration = Duration::from_secs(9);
 /// Releases a node answers at once.
 pub const MAX_RELEASING: usize = 64;
 
@@ -43,12 +44,8 @@ impl NodeClaims for ClusterClaims {
         self.node.id()
     }
 
-    fn alive(&self, node: u16) -> bool {
-        self.node
-            .presence()
-            .links()
-            .iter()
-            .any(|&(n, _, linked)| n == node && linked)
+    fn on_bus(&self) -> bool {
+        self.node.connected()
     }
 
     fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>> {
@@ -58,7 +55,11 @@ impl NodeClaims for ClusterClaims {
             let reply = tokio::time::timeout(RELEASE_WAIT, ask)
                 .await
                 .map_err(|_| ReleaseError::Timeout(node))?
-                .map_err(|e| ReleaseError::Bus(e.to_string()))?;
+                .map_err(|e| match e.kind() {
+                    async_nats::RequestErrorKind::NoResponders => ReleaseError::NotRunning(node),
+                    async_nats::RequestErrorKind::TimedOut => ReleaseError::Timeout(node),
+                    _ => ReleaseError::Bus(e.to_string()),
+                })?;
             match answer(&reply.payload) {
                 Ok(()) => Ok(()),
                 Err(reason) => Err(ReleaseError::Refused { node, reason }),

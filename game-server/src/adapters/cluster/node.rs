@@ -121,6 +121,9 @@ pub struct ClusterNode {
     presence: Mutex<Presence>,
     /// Logins are on: regions tell a remote player's gateway where they put it.
     persisting: AtomicBool,
+    /// Run when this node is cut from the bus (`bridge::cut`): the accounts close their
+    /// sessions, since another node may now take their characters over.
+    on_cut: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     /// The counters.
     pub stats: ClusterStats,
 }
@@ -148,6 +151,7 @@ impl ClusterNode {
             connected: AtomicBool::new(true),
             presence: Mutex::new(presence),
             persisting: AtomicBool::new(false),
+            on_cut: Mutex::new(None),
             stats: ClusterStats::default(),
             config,
         };
@@ -199,6 +203,22 @@ impl ClusterNode {
     /// them, for the save task there (`Record::Moved`).
     pub fn set_persisting(&self, on: bool) {
         self.persisting.store(on, Ordering::Release);
+    }
+
+    /// What to run when this node is cut from the bus (see the field).
+    pub fn set_on_cut(&self, run: Arc<dyn Fn() + Send + Sync>) {
+        *self.on_cut.lock().unwrap_or_else(|p| p.into_inner()) = Some(run);
+    }
+
+    pub(crate) fn run_on_cut(&self) {
+        let run = self
+            .on_cut
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(run) = run {
+            run();
+        }
     }
 
     /// See [`ClusterNode::set_persisting`].

@@ -263,6 +263,25 @@ impl Store {
         Ok(used.rows_affected() == 1)
     }
 
+    /// Gives account `name` back the token `token` that a login used up and then could not
+    /// finish with; only if no newer login has given it another since.
+    pub async fn restore_token(
+        &self,
+        name: &AccountName,
+        token: &StoredToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET token_hash = $1, token_expires_ms = $2 \
+             WHERE name_key = $3 AND token_hash IS NULL",
+        )
+        .bind(&token.hash)
+        .bind(token.expires_ms)
+        .bind(name.key())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Notes a login, and gives the account `token` (replacing the one it held).
     pub async fn touch_login(
         &self,
@@ -322,6 +341,23 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(u16::try_from(held).ok().filter(|&held| held != node))
+    }
+
+    /// Gives account `name`'s claim back from node `me` to node `held` (a login on `me`
+    /// claimed it, and `held` did not let the character go): only if `me` still holds it.
+    pub async fn unclaim_account(
+        &self,
+        name: &AccountName,
+        me: u16,
+        held: u16,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE account_claims SET node = $1 WHERE account_key = $2 AND node = $3")
+            .bind(i32::from(held))
+            .bind(name.key())
+            .bind(i32::from(me))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The character of account `name`, if it was ever saved.

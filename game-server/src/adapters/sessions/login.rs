@@ -16,7 +16,7 @@
 //! stripes), so two of them never both load it from the database: the second finds the
 //! first's character in [`Online`] and takes it over, closing the first session.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -28,13 +28,13 @@ use tokio::sync::Semaphore;
 use crate::adapters::db::{now_ms, Saver, Store, StoreError};
 use crate::game::accounts::{
     check_password, hash_password, verify_password, AccountName, Claim, Door, IssuedToken,
-    LoginMode, LoginResult, LoginStats, Online, PresentedToken, Step, Throttle, ThrottleConfig,
-    TokenError,
+    LoginMode, LoginResult, LoginStats, Online, PresentedToken, Step, StoredToken, Throttle,
+    ThrottleConfig, TokenError,
 };
 use crate::game::packets::{CLogin, CLoginToken, SLogin};
 use crate::game::rate_limit::Rate;
 use crate::game::saves::{LiveCharacter, Place};
-use crate::runtime::claims::{NodeClaims, ReleaseHere};
+use crate::runtime::claims::{NodeClaims, ReleaseError, ReleaseHere};
 use crate::runtime::seat::Seat;
 use crate::runtime::world::WorldLink;
 
@@ -90,6 +90,10 @@ pub(crate) struct Accounts {
     exempt_loopback: bool,
     hashers: Semaphore,
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Which stripe an account takes: keyed per process, so two accounts that share a
+    /// stripe on one node do not share one on every node (two nodes each holding one while
+    /// asking the other to let the second go would both wait).
+    stripe_keys: std::hash::RandomState,
     pub stats: Arc<LoginStats>,
     /// In a cluster: the other nodes, for one session per account across them.
     cluster: Option<Arc<dyn NodeClaims>>,
@@ -194,6 +198,7 @@ impl Accounts {
             exempt_loopback,
             hashers: Semaphore::new(cores),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            stripe_keys: std::hash::RandomState::new(),
             stats: Arc::default(),
             cluster,
         }
@@ -201,9 +206,7 @@ impl Accounts {
 
     /// The lock that logins of account `key` take turns on.
     fn stripe(&self, key: &str) -> &tokio::sync::Mutex<()> {
-        let mut h = std::hash::DefaultHasher::new();
-        key.hash(&mut h);
-        &self.stripes[h.finish() as usize % STRIPES]
+        &self.stripes[self.stripe_keys.hash_one(key) as usize % STRIPES]
     }
 
     /// In a cluster: claims the account for this node, and has the node that held it let
@@ -212,16 +215,38 @@ impl Accounts {
         let Some(cluster) = &self.cluster else {
             return Ok(());
         };
-        let held = db(self.store.claim_account(name, cluster.node(), now_ms())).await?;
-        let Some(node) = held.filter(|&node| cluster.alive(node)) else {
-            return Ok(());
+        if !cluster.on_bus() {
+            tracing::debug!(
+                account = name.shown(),
+                "login refused: this node is off the bus"
+            );
+            return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
+        }
+        let me = cluster.node();
+        let Some(node) = db(self.store.claim_account(name, me, now_ms())).await? else {
+            return Ok(()); // nobody held it, or this node did
         };
         match cluster.release(node, name.key().to_owned()).await {
-            Ok(()) => Ok(()),
+            Ok(()) | Err(ReleaseError::NotRunning(_)) => Ok(()),
             Err(e) => {
                 tracing::warn!(account = name.shown(), error = %e, "login refused");
+                // The row goes back to the node that may still play it, so the retry asks
+                // that node again instead of finding the claim its own.
+                if let Err((_, _)) = db(self.store.unclaim_account(name, me, node)).await {
+                    tracing::warn!(account = name.shown(), "claim not given back");
+                }
                 Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
             }
+        }
+    }
+
+    /// Closes every logged-in session here (this node was cut from the cluster's bus: another
+    /// node may take any of these characters over now); their characters leave and are
+    /// saved as after any leave.
+    pub fn close_all(&self, why: &str) {
+        let playing = lock(&self.online).playing_sessions();
+        for session in playing {
+            session.disconnect(CloseReason::ApplicationError(why.to_owned()));
         }
     }
 
@@ -295,10 +320,15 @@ impl Accounts {
                 return Err((LoginResult::Throttled, Some(wait)));
             }
         }
+        // A token login's token, used up: given back if the login fails after this.
+        let mut used_token = None;
         let checked = match &proof {
             Proof::Create(password) => self.create(&name, password).await,
             Proof::Password(password) => self.verify(&name, password).await,
-            Proof::Token(token) => self.redeem(&name, token).await,
+            Proof::Token(token) => self.redeem(&name, token).await.map(|(name, used)| {
+                used_token = Some(used);
+                name
+            }),
         };
         let name = match checked {
             Ok(name) => {
@@ -322,7 +352,10 @@ impl Accounts {
 
         // One login of this account at a time from here: claim, or load and insert.
         let one_at_a_time = self.stripe(name.key()).lock().await;
-        self.claim_in_cluster(&name).await?;
+        if let Err(refused) = self.claim_in_cluster(&name).await {
+            self.give_token_back(&name, used_token).await;
+            return Err(refused);
+        }
         let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
         let (character, pos, resumed) = match claimed {
             Claim::Found {
@@ -338,7 +371,13 @@ impl Accounts {
                 (character, Some(pos), resumed)
             }
             Claim::Absent => {
-                let saved = db(self.store.character(&name)).await?;
+                let saved = match db(self.store.character(&name)).await {
+                    Ok(saved) => saved,
+                    Err(refused) => {
+                        self.give_token_back(&name, used_token).await;
+                        return Err(refused);
+                    }
+                };
                 let (character, pos) = match saved {
                     Some(record) if record.pos.iter().all(|c| c.is_finite()) => (
                         LiveCharacter::new(record.pos, 0, record.created_ms),
@@ -444,11 +483,16 @@ impl Accounts {
         &self,
         name: &AccountName,
         token: &PresentedToken,
-    ) -> Result<AccountName, Refused> {
+    ) -> Result<(AccountName, StoredToken), Refused> {
         let row = db(self.store.account(name)).await?;
         let checked = token.check(row.as_ref().and_then(|r| r.token.as_ref()), now_ms());
-        let row = match (checked, row) {
-            (Ok(()), Some(row)) => row,
+        let (row, stored) = match (checked, row) {
+            (Ok(()), Some(row)) => {
+                let Some(stored) = row.token.clone() else {
+                    return Err((LoginResult::BadToken, None));
+                };
+                (row, stored)
+            }
             (Err(TokenError::Expired), _) => {
                 tracing::debug!(account = name.shown(), "login token expired");
                 return Err((LoginResult::BadToken, None));
@@ -460,10 +504,22 @@ impl Accounts {
         if !db(self.store.use_token(name, &token.hash())).await? {
             return Err((LoginResult::BadToken, None));
         }
-        AccountName::parse(&row.name).map_err(|_| {
+        let name = AccountName::parse(&row.name).map_err(|_| {
             tracing::error!(name = row.name, "stored account name breaks the rules");
             (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))
-        })
+        })?;
+        Ok((name, stored))
+    }
+
+    /// A token login that was refused after its token was used up (the database or another
+    /// node away): the token is the account's again, so the client's retry with it works.
+    async fn give_token_back(&self, name: &AccountName, used: Option<StoredToken>) {
+        let Some(used) = used else {
+            return;
+        };
+        if db(self.store.restore_token(name, &used)).await.is_err() {
+            tracing::debug!(account = name.shown(), "used token not given back");
+        }
     }
 
     /// Runs argon2 on the blocking pool once a hasher is free.

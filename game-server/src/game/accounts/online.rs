@@ -214,6 +214,17 @@ impl<H: Clone, P> Online<H, P> {
         Some((owner, parked))
     }
 
+    /// The sessions playing a character now.
+    pub fn playing_sessions(&self) -> Vec<H>
+    where
+        H: Clone,
+    {
+        self.slots
+            .values()
+            .filter_map(|s| s.owner.as_ref().map(|o| o.handle.clone()))
+            .collect()
+    }
+
     /// Whether `key` is still held (in play, or left and not yet saved).
     pub fn holds(&self, key: &str) -> bool {
         self.slots.contains_key(key)

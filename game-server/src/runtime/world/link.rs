@@ -33,6 +33,9 @@ pub struct WorldLink {
     /// A logged-in character's state for the save task, written by whichever local region
     /// owns the player (none for a guest).
     pub(super) character: Option<Arc<LiveCharacter>>,
+    /// A logged-in character outside a cluster: it leaves only through its seat (at once,
+    /// or when its reconnect grace ends), so a closed connection does not make it gone.
+    parkable: bool,
     /// For a connection that took a parked character back: what it was told, so that the
     /// regions, which switch to it one after another, cannot break its view (see
     /// `game/world/region/rejoin.rs`). Held while the frames are queued on the session,
@@ -46,11 +49,13 @@ impl WorldLink {
         session: Arc<Session>,
         region: RegionId,
         character: Option<Arc<LiveCharacter>>,
+        in_cluster: bool,
     ) -> Self {
         WorldLink {
             session,
             route: AtomicU64::new(u64::from(region)),
             sent: AtomicU64::new(0),
+            parkable: character.is_some() && !in_cluster,
             character,
             filter: None,
         }
@@ -64,6 +69,7 @@ impl WorldLink {
             route: AtomicU64::new(old.route.load(Ordering::Acquire)),
             sent: AtomicU64::new(old.sent.load(Ordering::Acquire)),
             character: old.character.clone(),
+            parkable: old.parkable,
             filter: Some(Mutex::new(ViewFilter::new())),
         }
     }
@@ -101,9 +107,9 @@ impl Outbox for Arc<WorldLink> {
 
 impl PlayerLink for Arc<WorldLink> {
     fn is_gone(&self) -> bool {
-        // A logged-in character always leaves through its seat (at once, or when its
-        // reconnect grace ends): a closed connection may only be parked.
-        self.character.is_none() && self.session.is_closed()
+        // A parkable character's closed connection may only be parked. In a cluster a leave
+        // can go astray with a lost node, and a closed connection is the sign of it.
+        !self.parkable && self.session.is_closed()
     }
 
     fn moved(&self, pos: [f32; 3]) {

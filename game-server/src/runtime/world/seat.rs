@@ -68,7 +68,8 @@ impl WorldSeat {
             [spawn.x, 0.0, spawn.z]
         });
         let region = self.layout.region_of(pos[0]);
-        let link = Arc::new(WorldLink::new(session, region, character));
+        let in_cluster = self.cluster.is_some();
+        let link = Arc::new(WorldLink::new(session, region, character, in_cluster));
         self.player_id = player_id;
         self.directory.lock().insert(player_id, Arc::clone(&link));
         self.link = Some(link);
