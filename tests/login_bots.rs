@@ -15,6 +15,7 @@ use game_server::adapters::db::Store;
 use game_server::app::AccountsConfig;
 use game_server::game::accounts::LoginResult;
 use game_server::world::{Spawn, WorldConfig};
+use game_server::GameServer;
 use support::{start_server, temp_db};
 
 /// Every login costs an argon2 hash, as many at once as the server has cores, in a debug
@@ -134,6 +135,34 @@ async fn churning_room_bots_log_in_and_come_back_where_they_left() {
     );
 }
 
+/// A world-mode server with logins on the SQLite file `db`, ticking every `tick_ms`.
+async fn world_server(db: &Path, world: &WorldConfig, tick_ms: u64) -> GameServer {
+    let accounts = accounts(db).await;
+    let world = world.clone();
+    start_server(move |c| {
+        c.tick = Duration::from_millis(tick_ms);
+        c.world = Some(world);
+        c.accounts = Some(accounts);
+    })
+    .await
+}
+
+/// 40 world bots for `server`'s `world`, all in at once; each test sets the walk and the login.
+fn world_bots(server: &GameServer, world: &WorldConfig) -> WorldRunConfig {
+    WorldRunConfig {
+        addr: server.local_addr(),
+        clients: 40,
+        ramp_per_sec: 2_000,
+        map_size: world.map_size,
+        inner_radius: world.inner_radius,
+        outer_radius: world.outer_radius,
+        max_step: world.max_step,
+        enter_timeout: ENTER_TIMEOUT,
+        status_line: false,
+        ..WorldRunConfig::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn world_bots_log_in_walk_and_come_back_where_they_left() {
     let world = WorldConfig {
@@ -146,31 +175,13 @@ async fn world_bots_log_in_walk_and_come_back_where_they_left() {
         spawn: Spawn::Random { seed: 5 },
     };
     let db = temp_db("login-bots-world");
-    let accounts = accounts(&db).await;
-    let server = start_server({
-        let world = world.clone();
-        move |c| {
-            c.tick = Duration::from_millis(100);
-            c.world = Some(world);
-            c.accounts = Some(accounts);
-        }
-    })
-    .await;
+    let server = world_server(&db, &world, 100).await;
     let bots = WorldRunConfig {
-        addr: server.local_addr(),
-        clients: 40,
-        ramp_per_sec: 2_000,
-        map_size: world.map_size,
-        inner_radius: world.inner_radius,
-        outer_radius: world.outer_radius,
-        max_step: world.max_step,
         speed: 6.0,
         lag_allowance: Duration::from_millis(1500),
         duration: Duration::from_secs(2),
-        enter_timeout: ENTER_TIMEOUT,
         login: Some("Walker".to_owned()),
-        status_line: false,
-        ..WorldRunConfig::default()
+        ..world_bots(&server, &world)
     };
     let report = run_world(bots.clone())
         .await
@@ -243,38 +254,20 @@ async fn churning_world_bots_are_taken_back_within_the_grace_where_they_stood() 
         spawn: Spawn::Random { seed: 9 },
     };
     let db = temp_db("login-bots-world-churn");
-    let accounts = accounts(&db).await;
     assert!(
-        accounts.reconnect_grace.is_some(),
+        accounts(&db).await.reconnect_grace.is_some(),
         "the server's default keeps a dropped character for a while"
     );
-    let server = start_server({
-        let world = world.clone();
-        move |c| {
-            c.tick = Duration::from_millis(50);
-            c.world = Some(world);
-            c.accounts = Some(accounts);
-        }
-    })
-    .await;
+    let server = world_server(&db, &world, 50).await;
     let bots = WorldRunConfig {
-        addr: server.local_addr(),
-        clients: 40,
-        ramp_per_sec: 2_000,
-        map_size: world.map_size,
-        inner_radius: world.inner_radius,
-        outer_radius: world.outer_radius,
-        max_step: world.max_step,
         speed: 4.0,
         lag_allowance: Duration::from_secs(1),
         duration: Duration::from_secs(5),
-        enter_timeout: ENTER_TIMEOUT,
         login: Some("Churner".to_owned()),
         // The churn's logins only, so that the server's counts are the churn's.
         comeback: false,
         churn_per_sec: 6.0,
-        status_line: false,
-        ..WorldRunConfig::default()
+        ..world_bots(&server, &world)
     };
     let report = run_world(bots).await.expect("the run config is valid");
     let stats = server.login_stats().expect("logins on");

@@ -442,15 +442,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             _ => true,
         });
         self.changes = changes;
-        for frame in player_lists(&list) {
-            match frame {
-                Ok(frame) => {
-                    self.count_direct(&frame);
-                    link.send(frame);
-                }
-                Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
-            }
-        }
+        self.send_list(player_id, &link, &list);
         // As in the room, the newcomer's enter reaches the newcomer too, with its position.
         if let Some(frame) = self.batch.encode(&SBroadcastEnterGame {
             player_id,
@@ -686,6 +678,20 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 self.room_stats.packets_out.fetch_add(frames as u64, r);
                 self.room_stats.bytes_out.fetch_add(frame.len() as u64, r);
                 link.send(frame);
+            }
+        }
+    }
+
+    /// Sends `player_id` its `S_PlayerList` of `list` straight to `link`, ahead of anything
+    /// batched for it (its enter, or its rejoin).
+    fn send_list(&self, player_id: i32, link: &L, list: &[Player]) {
+        for frame in player_lists(list) {
+            match frame {
+                Ok(frame) => {
+                    self.count_direct(&frame);
+                    link.send(frame);
+                }
+                Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
             }
         }
     }

@@ -26,7 +26,6 @@
 use std::sync::atomic::Ordering;
 
 use super::{Directory, PlayerLink, Region};
-use crate::game::outbox::player_lists;
 use crate::game::packets::{Player, SBroadcastEnterGame};
 use crate::game::world::geometry::RegionId;
 use crate::game::world::message::RegionMsg;
@@ -68,15 +67,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 });
             }
         }
-        for frame in player_lists(&list) {
-            match frame {
-                Ok(frame) => {
-                    self.count_direct(&frame);
-                    link.send(frame);
-                }
-                Err(e) => tracing::error!(player_id, error = %e, "S_PlayerList did not encode"),
-            }
-        }
+        self.send_list(player_id, &link, &list);
         for r in 0..self.layout.regions() as RegionId {
             if r != self.id {
                 self.send_msg(
