@@ -445,6 +445,19 @@ async fn frames_for(client: &mut Client, until: Duration) -> Vec<(u16, i32)> {
     seen
 }
 
+/// `watcher` sees player `id` move within half a second, and no leave or enter of it: a
+/// character taken back is the same character, walking on.
+async fn saw_it_move_and_nothing_else(watcher: &mut Client, id: i32) {
+    let seen = frames_for(watcher, Duration::from_millis(500)).await;
+    assert!(seen.contains(&(SBroadcastMove::ID, id)), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|&(p, who)| who == id && p != SBroadcastMove::ID),
+        "no leave and no enter of it for the others: {seen:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_dropped_character_is_taken_back_within_the_grace_and_nobody_sees_it_go() {
     let db = temp_db("accounts-resume");
@@ -464,14 +477,7 @@ async fn a_dropped_character_is_taken_back_within_the_grace_and_nobody_sees_it_g
     assert_eq!(again.player_id, id, "the same player, the same id");
     assert_eq!(at, [4.0, 0.0, 9.0]);
     move_to(&mut again, [5.0, 0.0, 9.0]).await;
-    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
-    assert!(seen.contains(&(SBroadcastMove::ID, id)), "{seen:?}");
-    assert!(
-        !seen
-            .iter()
-            .any(|&(p, who)| who == id && p != SBroadcastMove::ID),
-        "no leave and no enter of it for the others: {seen:?}"
-    );
+    saw_it_move_and_nothing_else(&mut watcher, id).await;
     let stats = server.login_stats().expect("logins on");
     assert_eq!(stats.resumed.load(Ordering::Relaxed), 1);
     server.shutdown().await;
@@ -547,14 +553,7 @@ async fn a_dropped_world_character_is_taken_back_within_the_grace_across_regions
     let shown = frames_for(&mut again, Duration::from_millis(500)).await;
     assert_eq!(shown, [(SBroadcastMove::ID, watcher.player_id)]);
     move_to(&mut again, [-4.0, 0.0, 0.0]).await;
-    let seen = frames_for(&mut watcher, Duration::from_millis(500)).await;
-    assert!(seen.contains(&(SBroadcastMove::ID, id)), "{seen:?}");
-    assert!(
-        !seen
-            .iter()
-            .any(|&(p, who)| who == id && p != SBroadcastMove::ID),
-        "no leave and no enter of it for the watcher: {seen:?}"
-    );
+    saw_it_move_and_nothing_else(&mut watcher, id).await;
     let stats = server.login_stats().expect("logins on");
     assert_eq!(stats.resumed.load(Ordering::Relaxed), 1);
     server.shutdown().await;

@@ -594,17 +594,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             let _ = self.batch.take(player_id);
             self.links.remove(&player_id);
             self.bury(player_id);
-            for r in 0..self.layout.regions() as RegionId {
-                if r != self.id {
-                    self.send_msg(
-                        r,
-                        RegionMsg::PlayerGone {
-                            from: self.id,
-                            player_id,
-                        },
-                    );
-                }
-            }
+            let from = self.id;
+            self.tell_others(|| RegionMsg::PlayerGone { from, player_id });
         } else if let Some(Forward { to, .. }) = self.forwarded.remove(&player_id) {
             self.send_msg(
                 to,
@@ -701,6 +692,15 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         self.room_stats
             .bytes_out
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Sends every other region the message `msg` makes.
+    fn tell_others(&mut self, msg: impl Fn() -> RegionMsg) {
+        for r in 0..self.layout.regions() as RegionId {
+            if r != self.id {
+                self.send_msg(r, msg());
+            }
+        }
     }
 
     fn send_msg(&mut self, to: RegionId, msg: RegionMsg) {

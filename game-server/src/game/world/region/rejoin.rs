@@ -27,7 +27,6 @@ use std::sync::atomic::Ordering;
 
 use super::{Directory, PlayerLink, Region};
 use crate::game::packets::{Player, SBroadcastEnterGame};
-use crate::game::world::geometry::RegionId;
 use crate::game::world::message::RegionMsg;
 
 /// Flushes (ticks) a rejoin stays recent for hand-offs: a hand-off is sent and taken within
@@ -68,17 +67,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             }
         }
         self.send_list(player_id, &link, &list);
-        for r in 0..self.layout.regions() as RegionId {
-            if r != self.id {
-                self.send_msg(
-                    r,
-                    RegionMsg::Rejoin {
-                        from: self.id,
-                        player_id,
-                    },
-                );
-            }
-        }
+        let from = self.id;
+        self.tell_others(|| RegionMsg::Rejoin { from, player_id });
         self.remember_rejoin(player_id);
     }
 
