@@ -172,21 +172,29 @@ async fn the_map_shows_bots_moving_and_leaving_in_a_real_browser() {
             );
         }
 
-        // A click on a dot shows that player's id and position.
-        let dot = browser.eval(FIRST_DOT);
-        browser.click(
-            dot["x"].as_f64().unwrap_or(0.0),
-            dot["y"].as_f64().unwrap_or(0.0),
-        );
-        let shown = browser.eval("document.getElementById('player').textContent");
-        let id = dot["id"].as_i64().unwrap_or(-1);
-        assert!(
-            shown
+        // A click on a dot shows that player's id and position. The dots are live: one can
+        // move (or another move onto its spot) between finding it and the click, so a click
+        // that shows another player is tried again, a few times.
+        let mut tries = Vec::new();
+        let mut shown_right = false;
+        for _ in 0..5 {
+            let dot = browser.eval(FIRST_DOT);
+            browser.click(
+                dot["x"].as_f64().unwrap_or(0.0),
+                dot["y"].as_f64().unwrap_or(0.0),
+            );
+            let shown = browser.eval("document.getElementById('player').textContent");
+            let id = dot["id"].as_i64().unwrap_or(-1);
+            shown_right = shown
                 .as_str()
                 .unwrap_or("")
-                .starts_with(&format!("#{id} at x ")),
-            "clicking player {id} shows it: {shown}"
-        );
+                .starts_with(&format!("#{id} at x "));
+            tries.push(format!("clicked {id}, shown {shown}"));
+            if shown_right {
+                break;
+            }
+        }
+        assert!(shown_right, "clicking a player shows it: {tries:?}");
         let selected = browser.eval("document.querySelectorAll('#dots circle.selected').length");
         assert_eq!(selected, 1, "the clicked dot is highlighted");
 
