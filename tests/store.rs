@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use game_server::adapters::db::{Backend, Store, StoreError};
+use game_server::adapters::db::{Backend, Claimed, Store, StoreError};
 use game_server::game::accounts::{hash_password, verify_password, AccountName, IssuedToken};
 use game_server::game::saves::{CharacterRecord, Place};
 use support::postgres::{skipped, Postgres};
@@ -282,34 +282,39 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
         again.character(&rookie).await.expect("read"),
         Some(record(9.0, 200))
     );
-    // Cluster claims: the row names the node that holds the account; a claim returns the
-    // one before; a claim given back (its release failed) names that node again.
+    // Cluster claims: the row names the node that holds the account. Claiming asks the node
+    // before to let it go, and writes only if it did.
+    let wait = std::time::Duration::from_secs(5);
+    let asked = std::sync::Mutex::new(Vec::new());
+    let answer = |yes: bool| {
+        let asked = &asked;
+        move |node: u16| {
+            asked.lock().expect("asked").push(node);
+            std::future::ready(yes)
+        }
+    };
+    let claim = |node, ok| again.claim_account(&rookie, node, 10, wait, answer(ok));
     assert_eq!(
-        again.claim_account(&rookie, 1, 10).await.expect("claims"),
-        None
+        claim(1, false).await.expect("claims"),
+        Claimed::Yes,
+        "none held it"
     );
     assert_eq!(
-        again.claim_account(&rookie, 1, 11).await.expect("claims"),
-        None
+        claim(1, false).await.expect("claims"),
+        Claimed::Yes,
+        "this node held it"
     );
     assert_eq!(
-        again.claim_account(&rookie, 2, 12).await.expect("claims"),
-        Some(1)
+        claim(2, false).await.expect("claims"),
+        Claimed::Refused,
+        "node 1 did not let go"
     );
-    again
-        .unclaim_account(&rookie, 2, 1)
-        .await
-        .expect("gives back");
+    assert_eq!(claim(3, true).await.expect("claims"), Claimed::Yes);
+    assert_eq!(claim(1, true).await.expect("claims"), Claimed::Yes);
     assert_eq!(
-        again.claim_account(&rookie, 3, 13).await.expect("claims"),
-        Some(1),
-        "the retry asks node 1 again"
-    );
-    again.unclaim_account(&rookie, 2, 1).await.expect("a no-op");
-    assert_eq!(
-        again.claim_account(&rookie, 1, 14).await.expect("claims"),
-        Some(3),
-        "node 2 no longer held it: nothing given back"
+        *asked.lock().expect("asked"),
+        [1, 1, 3],
+        "the refused claim wrote nothing: node 3 asked node 1, and node 1 then asked node 3"
     );
     again.close().await;
     assert!(Path::new(&pg.data()).exists());

@@ -3,18 +3,19 @@
 //! service [`ReleaseHere`] (`adapters/sessions/login.rs`); here, below both, so that neither
 //! names the other.
 //!
-//! A login on node B claims the account in the shared database (`Store::claim_account`,
-//! one row lock per account). If the row named node A, B asks A to let the character go
-//! ([`NodeClaims::release`]), whether or not the two are linked yet: A closes its session
-//! ("logged in on another node"), saves the character's last state, and only then answers.
-//! B loads the character after the answer, so it always starts from A's last state. If A
-//! refuses or does not answer in time, B gives the row back to A (`Store::unclaim_account`)
-//! and refuses the login as unavailable: the client's retry asks A again, and B never plays
-//! the character while A may still be playing it. If no process of node A is on the bus
-//! (NATS answers "no responders"), A is not running, or is cut from the bus, and nobody plays
-//! the character there: a node cut from the bus closes its logged-in sessions at once and
-//! takes no login until it is back (`Accounts::close_all`, `NodeClaims::on_bus`). Its last
-//! checkpoint is in the database.
+//! A login on node B claims the account's row in the shared database
+//! (`Store::claim_account`). The row stays locked while B asks the node it names, A, to let
+//! the character go ([`NodeClaims::release`]), whether or not the two are linked yet: A
+//! closes its session ("logged in on another node"), saves the character's last state, and
+//! only then answers. Only then does B write its own id into the row and commit, and load
+//! the character: it always starts from A's last state, and the row only ever names the node
+//! that holds the character. If A refuses or does not answer in time, B's transaction rolls
+//! back (the row still names A) and the login is refused as unavailable; the client's retry
+//! asks A again. Claims of one account from every node take turns on the row lock. If no
+//! process of node A is on the bus (NATS answers "no responders"), A is not running, or is
+//! cut from the bus, and nobody plays the character there: a node cut from the bus closes its
+//! logged-in sessions at once and takes no login until it is back (`Accounts::close_all`,
+//! `NodeClaims::on_bus`). Its last checkpoint is in the database.
 
 use std::sync::Arc;
 

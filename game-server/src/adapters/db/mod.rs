@@ -9,4 +9,4 @@ mod saver;
 mod store;
 
 pub use saver::{now_ms, RegionOf, SaveMetrics, Saver, SaverParts, BATCH_SIZES, FLUSH_DEADLINE};
-pub use store::{AccountRow, Backend, Store, StoreError};
+pub use store::{AccountRow, Backend, Claimed, Store, StoreError};

@@ -96,6 +96,15 @@ pub struct AccountRow {
     pub token: Option<StoredToken>,
 }
 
+/// What [`Store::claim_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// The row names this node now (the node before let the character go, or none held it).
+    Yes,
+    /// The node that held it did not let it go: nothing changed.
+    Refused,
+}
+
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -302,16 +311,25 @@ impl Store {
         Ok(())
     }
 
-    /// Claims account `name`'s character for cluster node `node`: the node that held it
-    /// before, if another. Claims of one account are taken one at a time (a row lock), so
-    /// of two nodes claiming at once the second learns of the first. PostgreSQL only: a
-    /// cluster's nodes share one (SQLite with `--nats` is refused at start).
-    pub async fn claim_account(
+    /// Claims account `name`'s character for cluster node `node`. If another node held it,
+    /// `release` asks that node to let it go, and the claim is written only if it did; the
+    /// row stays locked meanwhile, so claims of one account, from any node, are taken one at
+    /// a time and the row always names the node that holds the character. `Claimed::Refused`
+    /// when `release` said no (nothing written). The row lock is waited for at most
+    /// `lock_wait`. PostgreSQL only: a cluster's nodes share one (SQLite with `--nats` is
+    /// refused at start).
+    pub async fn claim_account<F, Fut>(
         &self,
         name: &AccountName,
         node: u16,
         now_ms: i64,
-    ) -> Result<Option<u16>, StoreError> {
+        lock_wait: Duration,
+        release: F,
+    ) -> Result<Claimed, StoreError>
+    where
+        F: FnOnce(u16) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         if self.backend != Backend::Postgres {
             return Err(StoreError::BadRow(
                 "account claims need PostgreSQL (a cluster's shared database)".into(),
@@ -328,11 +346,22 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT node FROM account_claims WHERE account_key = $1 FOR UPDATE")
-            .bind(name.key())
-            .fetch_one(&mut *tx)
-            .await?;
+        let locked =
+            sqlx::query("SELECT node FROM account_claims WHERE account_key = $1 FOR UPDATE")
+                .bind(name.key())
+                .fetch_one(&mut *tx);
+        let row = tokio::time::timeout(lock_wait, locked)
+            .await
+            .map_err(|_| {
+                StoreError::BadRow("another node's claim of the account is in progress".into())
+            })??;
         let held: i32 = row.try_get(0)?;
+        if let Some(other) = u16::try_from(held).ok().filter(|&held| held != node) {
+            if !release(other).await {
+                // Dropping the transaction rolls it back: the row still names `other`.
+                return Ok(Claimed::Refused);
+            }
+        }
         sqlx::query("UPDATE account_claims SET node = $1, claimed_ms = $2 WHERE account_key = $3")
             .bind(i32::from(node))
             .bind(now_ms)
@@ -340,24 +369,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(u16::try_from(held).ok().filter(|&held| held != node))
-    }
-
-    /// Gives account `name`'s claim back from node `me` to node `held` (a login on `me`
-    /// claimed it, and `held` did not let the character go): only if `me` still holds it.
-    pub async fn unclaim_account(
-        &self,
-        name: &AccountName,
-        me: u16,
-        held: u16,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE account_claims SET node = $1 WHERE account_key = $2 AND node = $3")
-            .bind(i32::from(held))
-            .bind(name.key())
-            .bind(i32::from(me))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(Claimed::Yes)
     }
 
     /// The character of account `name`, if it was ever saved.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use server_core::{CloseReason, Session};
 use tokio::sync::Semaphore;
 
-use crate::adapters::db::{now_ms, Saver, Store, StoreError};
+use crate::adapters::db::{now_ms, Claimed, Saver, Store, StoreError};
 use crate::game::accounts::{
     check_password, hash_password, verify_password, AccountName, Claim, Door, IssuedToken,
     LoginMode, LoginResult, LoginStats, Online, PresentedToken, Step, StoredToken, Throttle,
@@ -222,19 +222,26 @@ impl Accounts {
             );
             return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
         }
-        let me = cluster.node();
-        let Some(node) = db(self.store.claim_account(name, me, now_ms())).await? else {
-            return Ok(()); // nobody held it, or this node did
-        };
-        match cluster.release(node, name.key().to_owned()).await {
-            Ok(()) | Err(ReleaseError::NotRunning(_)) => Ok(()),
-            Err(e) => {
-                tracing::warn!(account = name.shown(), error = %e, "login refused");
-                // The row goes back to the node that may still play it, so the retry asks
-                // that node again instead of finding the claim its own.
-                if let Err((_, _)) = db(self.store.unclaim_account(name, me, node)).await {
-                    tracing::warn!(account = name.shown(), "claim not given back");
+        // The row stays locked while the node that held it is asked: claims of one account
+        // from every node take turns, and the row only ever names the node that holds it.
+        let key = name.key().to_owned();
+        let release = |node: u16| async move {
+            match cluster.release(node, key).await {
+                Ok(()) | Err(ReleaseError::NotRunning(_)) => true,
+                Err(e) => {
+                    tracing::warn!(account = name.shown(), error = %e, "login refused");
+                    false
                 }
+            }
+        };
+        let claim = self
+            .store
+            .claim_account(name, cluster.node(), now_ms(), DB_TIMEOUT, release);
+        match claim.await {
+            Ok(Claimed::Yes) => Ok(()),
+            Ok(Claimed::Refused) => Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))),
+            Err(e) => {
+                tracing::warn!(account = name.shown(), error = %e, "login refused: claim");
                 Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
             }
         }
@@ -260,9 +267,11 @@ impl Accounts {
         };
         if let Some(session) = playing {
             self.stats.replaced.fetch_add(1, Ordering::Relaxed);
-            session.disconnect(CloseReason::ApplicationError(
-                "logged in on another node".into(),
-            ));
+            // Once its own S_Login (perhaps still queued) is written, as for a replace here.
+            close_when_sent(
+                session,
+                CloseReason::ApplicationError("logged in on another node".into()),
+            );
         }
         if let Some(mut parked) = parked {
             parked.seat.leave(parked.player_id);
