@@ -3,7 +3,8 @@
 //! its own node with the position that region gave it; logging in on the other node closes
 //! the first session and starts from its last state; logins of one account on both nodes
 //! at once leave exactly one session playing; a node cut from the bus closes its logged-in
-//! sessions and takes no login.
+//! sessions and takes no login; a stopped node's accounts are taken over once it is no longer
+//! heard.
 
 mod support;
 
@@ -171,6 +172,32 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
         "exactly one session plays: {open:?} of {passed:?}"
     );
 
+    // A node that stops: its characters were saved, nobody plays them there, and once its
+    // heartbeats are no longer heard a login elsewhere takes them over (before that, a login
+    // is refused as unavailable: no answer from a node still heard is a glitch, not a stop).
+    // It stands in region 0 (node 0's), so node 0 can let it in once node 1 is gone.
+    let (mut on_b, _) = play(b.local_addr(), "Stayer", true).await;
+    move_to(&mut on_b, [-5.0, 0.0, 0.0]).await;
+    b.shutdown().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let at = loop {
+        let mut c = Client::connect_raw(a.local_addr()).await;
+        c.send(&login("Stayer", "correct horse", false)).await;
+        let answer = read_answer(&mut c).await;
+        if answer.result == LoginResult::Ok.code() {
+            let list: game_server::packets::SPlayerList = c.expect().await;
+            let me = list.players.iter().find(|p| p.is_self).expect("listed");
+            break [me.pos_x, me.pos_y, me.pos_z];
+        }
+        assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stopped node's account is taken over once it is no longer heard"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(at, [-5.0, 0.0, 0.0], "where the stopped node saved it");
+
     // A node cut from the bus closes its logged-in sessions (another node may take their
     // characters over now) and takes no login until it is back.
     let (mut lone, _) = play(a.local_addr(), "Lone", true).await;
@@ -189,6 +216,5 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
     );
 
     a.shutdown().await;
-    b.shutdown().await;
     assert_eq!(saved(&db, "Nomad").await, Some([30.0, 0.0, 0.0]));
 }

@@ -50,6 +50,9 @@ pub trait NodeClaims: Send + Sync + 'static {
     /// This node's id.
     fn node(&self) -> u16;
 
+    /// Whether `node`'s heartbeats are heard (the two are linked) now.
+    fn linked(&self, node: u16) -> bool;
+
     /// Whether this node is on the bus now. Off it, it cannot ask another node to let a
     /// character go, nor be asked: it takes no login.
     fn on_bus(&self) -> bool;

@@ -44,6 +44,14 @@ impl NodeClaims for ClusterClaims {
         self.node.id()
     }
 
+    fn linked(&self, node: u16) -> bool {
+        self.node
+            .presence()
+            .links()
+            .iter()
+            .any(|&(n, _, linked)| n == node && linked)
+    }
+
     fn on_bus(&self) -> bool {
         self.node.connected()
     }

@@ -46,6 +46,9 @@ pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
 const RETRY_UNAVAILABLE: Duration = Duration::from_secs(2);
 /// Longest wait for an answer to be written before the close that follows it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// Longest a cluster claim may take, all of it: the row lock (at most `DB_TIMEOUT`), the
+/// other node's answer (at most 9 s) and the writes.
+const CLAIM_DEADLINE: Duration = Duration::from_secs(16);
 /// A world connection that took its character back gets its player list by then, or is
 /// closed.
 const REJOIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -227,7 +230,11 @@ impl Accounts {
         let key = name.key().to_owned();
         let release = |node: u16| async move {
             match cluster.release(node, key).await {
-                Ok(()) | Err(ReleaseError::NotRunning(_)) => true,
+                Ok(()) => true,
+                // Nobody listens for that node: it is not running, or it is cut from the bus.
+                // Taken as gone only once its heartbeats are no longer heard either (it has
+                // been silent past the cluster's dead-after time), not on a glitch.
+                Err(ReleaseError::NotRunning(node)) if !cluster.linked(node) => true,
                 Err(e) => {
                     tracing::warn!(account = name.shown(), error = %e, "login refused");
                     false
@@ -237,11 +244,16 @@ impl Accounts {
         let claim = self
             .store
             .claim_account(name, cluster.node(), now_ms(), DB_TIMEOUT, release);
-        match claim.await {
-            Ok(Claimed::Yes) => Ok(()),
-            Ok(Claimed::Refused) => Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))),
-            Err(e) => {
+        // Bounded as a whole: dropped, the claim's transaction rolls back and the row lock goes.
+        match tokio::time::timeout(CLAIM_DEADLINE, claim).await {
+            Ok(Ok(Claimed::Yes)) => Ok(()),
+            Ok(Ok(Claimed::Refused)) => Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))),
+            Ok(Err(e)) => {
                 tracing::warn!(account = name.shown(), error = %e, "login refused: claim");
+                Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
+            }
+            Err(_) => {
+                tracing::warn!(account = name.shown(), "login refused: claim took too long");
                 Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
             }
         }
@@ -361,6 +373,11 @@ impl Accounts {
 
         // One login of this account at a time from here: claim, or load and insert.
         let one_at_a_time = self.stripe(name.key()).lock().await;
+        if session.is_closed() {
+            // Given up while it waited its turn: it must not take the account from anyone.
+            self.give_token_back(&name, used_token).await;
+            return Err((LoginResult::NotNow, None));
+        }
         if let Err(refused) = self.claim_in_cluster(&name).await {
             self.give_token_back(&name, used_token).await;
             return Err(refused);
@@ -411,6 +428,11 @@ impl Accounts {
                         )
                     }
                 };
+                if self.cluster.as_ref().is_some_and(|c| !c.on_bus()) {
+                    // Cut from the bus while it loaded: another node may take it over now.
+                    self.give_token_back(&name, used_token).await;
+                    return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
+                }
                 let character = Arc::new(character);
                 let older = lock(&self.online).insert(
                     name.clone(),
