@@ -197,6 +197,13 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_eq!(at, [-5.0, 0.0, 0.0], "where the stopped node saved it");
+    // A character that stands in the stopped node's region cannot enter: refused with code 6
+    // before anything else is said, not told 0 and closed.
+    let mut c = Client::connect_raw(a.local_addr()).await;
+    c.send(&login("Nomad", "correct horse", false)).await;
+    let answer = read_answer(&mut c).await;
+    assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
+    assert!(answer.retry_after_ms > 0);
 
     // A node cut from the bus closes its logged-in sessions (another node may take their
     // characters over now) and takes no login until it is back.

@@ -74,6 +74,15 @@ impl Seat {
         }
     }
 
+    /// Whether an enter at `pos` (or where the mode puts newcomers) can be taken now: always
+    /// in the room; in the world, if the region's node is alive.
+    pub fn can_enter(&self, player_id: i32, pos: Option<[f32; 3]>) -> bool {
+        match self {
+            Seat::Room(_) => true,
+            Seat::World(seat) => seat.can_enter(player_id, pos),
+        }
+    }
+
     /// Takes a parked player (its connection dropped, its character still in the game) back
     /// over `session`: the others see nothing. In world mode, the new link, whose player
     /// list the caller may watch for (`WorldLink::listed`).

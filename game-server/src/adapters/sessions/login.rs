@@ -782,6 +782,26 @@ pub(crate) fn start_login(
         match result {
             Ok((granted, _account_lock)) => {
                 let key = granted.name.key().to_owned();
+                let enterable = granted.resumed.is_some()
+                    || lobby
+                        .seat
+                        .as_ref()
+                        .is_none_or(|seat| seat.can_enter(player_id, granted.pos));
+                if !enterable {
+                    // Its region's node is not alive (a cluster): refused before anything is
+                    // answered, rather than told 0 and closed by a refused enter.
+                    lobby.door.checked(false);
+                    drop(lobby);
+                    accounts.release(&key, session.id());
+                    accounts.stats.count(LoginResult::Unavailable);
+                    answer(
+                        &session,
+                        LoginResult::Unavailable,
+                        0,
+                        Some(RETRY_UNAVAILABLE),
+                    );
+                    return;
+                }
                 if !lobby.door.checked(true) {
                     // Closed while it was checked: give the character back to be saved
                     // (a parked one leaves the game first).

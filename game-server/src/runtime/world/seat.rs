@@ -90,6 +90,17 @@ impl WorldSeat {
         result
     }
 
+    /// Whether the region of `pos` (or of `player_id`'s spawn point) can take an enter now:
+    /// it runs here, or (in a cluster) on a node that is alive.
+    pub fn can_enter(&self, player_id: i32, pos: Option<[f32; 3]>) -> bool {
+        let x = pos.map_or_else(|| self.layout.spawn_point(player_id).x, |p| p[0]);
+        let region = self.layout.region_of(x);
+        self.queues.get(region).is_some()
+            || self.cluster.as_ref().is_some_and(|c| {
+                crate::game::world::has_region(c.region_outbound().reachable(), region)
+            })
+    }
+
     /// Pushes an input to the player's region; refused when that region is full. In a
     /// cluster a chat line is world chat instead: published once for every player of every
     /// process (it takes no sequence number: no region applies it).
