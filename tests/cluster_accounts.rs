@@ -207,6 +207,31 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
 
     // A node cut from the bus closes its logged-in sessions (another node may take their
     // characters over now) and takes no login until it is back.
+    // First a stalled bus (the server stopped, every socket still open: the NATS client
+    // notices nothing for a while): the node stops hearing its own heartbeat and gives its
+    // logged-in players up before any other node could take them over.
+    let (mut stalled, _) = play(a.local_addr(), "Stalled", true).await;
+    nats.pause();
+    let closed = closed_within(&mut stalled, Duration::from_secs(5)).await;
+    nats.resume();
+    assert!(
+        closed,
+        "a node that stops hearing its own heartbeat closes its logged-in sessions"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Client::connect_raw(a.local_addr()).await;
+        c.send(&login("Stalled", "correct horse", false)).await;
+        if read_answer(&mut c).await.result == LoginResult::Ok.code() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "logins come back with the echo"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     let (mut lone, _) = play(a.local_addr(), "Lone", true).await;
     nats.kill();
     assert!(

@@ -316,6 +316,24 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
         [1, 1, 3],
         "the refused claim wrote nothing: node 3 asked node 1, and node 1 then asked node 3"
     );
+    // A node's saves update only the characters whose claim names it: node 2, whose claim
+    // moved on (here: never held), writes nothing over node 1's.
+    let before = again.character(&rookie).await.expect("read");
+    again
+        .held_by(2)
+        .save_characters(&[(rookie.clone(), record(77.0, 300))])
+        .await
+        .expect("a save that changes nothing is no error");
+    assert_eq!(again.character(&rookie).await.expect("read"), before);
+    again
+        .held_by(1)
+        .save_characters(&[(rookie.clone(), record(77.0, 300))])
+        .await
+        .expect("saved");
+    assert_eq!(
+        again.character(&rookie).await.expect("read"),
+        Some(record(77.0, 300))
+    );
     again.close().await;
     assert!(Path::new(&pg.data()).exists());
 }

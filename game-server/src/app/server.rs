@@ -524,8 +524,13 @@ fn start_accounts(
         }
         None => (Place::Room, Arc::new(|_| 0)),
     };
+    // In a cluster a save updates only the characters this node holds the claim of.
+    let saved_to = match &cluster {
+        Some(cluster) => config.store.held_by(cluster.node()),
+        None => config.store.clone(),
+    };
     let saver = Saver::start(SaverParts {
-        store: config.store.clone(),
+        store: saved_to,
         online: Arc::clone(&online),
         config: config.saves,
         place,

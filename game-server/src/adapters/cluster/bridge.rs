@@ -646,15 +646,17 @@ async fn read_heartbeats(
             continue;
         };
         if hb.node == node.id() {
+            if hb.instance == node.instance() {
+                node.saw_own_echo();
+                continue;
+            }
             // Two processes that started at once, each before the other could answer its
             // question: both count and say so (twice a second at most, with the heartbeat).
-            if hb.instance != node.instance() {
-                node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    node = node.id(),
-                    "another process runs with this node id: stop one of them"
-                );
-            }
+            node.stats.duplicate_node.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                node = node.id(),
+                "another process runs with this node id: stop one of them"
+            );
             continue;
         }
         let players = world.directory().len() as u64;
@@ -731,6 +733,9 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
                 node.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+        // Half the dead-after time: this node gives its logged-in players up before any
+        // other node can decide it is gone and take their accounts over.
+        node.check_own_echo(node.config().dead_after / 2);
         let dead = {
             let mut presence = node.presence();
             let dead = presence.expire(Instant::now());

@@ -53,7 +53,7 @@ impl NodeClaims for ClusterClaims {
     }
 
     fn on_bus(&self) -> bool {
-        self.node.connected()
+        self.node.on_bus()
     }
 
     fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>> {

@@ -124,6 +124,14 @@ pub struct ClusterNode {
     /// Run when this node is cut from the bus (`bridge::cut`): the accounts close their
     /// sessions, since another node may now take their characters over.
     on_cut: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// When this node last heard its own heartbeat come back from NATS (ms since `born`):
+    /// a connection that died without the client noticing (a half-open socket) shows as
+    /// silence here long before the client's pings would tell.
+    own_echo_ms: AtomicU64,
+    /// The echo is late: logged-in sessions were closed and logins are refused until it
+    /// comes back.
+    echo_late: AtomicBool,
+    born: std::time::Instant,
     /// The counters.
     pub stats: ClusterStats,
 }
@@ -152,6 +160,9 @@ impl ClusterNode {
             presence: Mutex::new(presence),
             persisting: AtomicBool::new(false),
             on_cut: Mutex::new(None),
+            own_echo_ms: AtomicU64::new(0),
+            echo_late: AtomicBool::new(false),
+            born: std::time::Instant::now(),
             stats: ClusterStats::default(),
             config,
         };
@@ -202,6 +213,9 @@ impl ClusterNode {
     /// Logins are on: regions here tell another node's players' gateways where they put
     /// them, for the save task there (`Record::Moved`).
     pub fn set_persisting(&self, on: bool) {
+        // The echo is watched from now on: counted as heard now.
+        let ms = self.born.elapsed().as_millis() as u64;
+        self.own_echo_ms.store(ms, Ordering::Release);
         self.persisting.store(on, Ordering::Release);
     }
 
@@ -219,6 +233,40 @@ impl ClusterNode {
         if let Some(run) = run {
             run();
         }
+    }
+
+    /// This node's own heartbeat came back from NATS.
+    pub(crate) fn saw_own_echo(&self) {
+        let ms = self.born.elapsed().as_millis() as u64;
+        self.own_echo_ms.store(ms, Ordering::Release);
+        if self.echo_late.swap(false, Ordering::AcqRel) {
+            tracing::info!(node = self.id(), "own heartbeat heard again; logins back");
+        }
+    }
+
+    /// Checks the echo (each heartbeat): with logins on, one later than `max_age` closes the
+    /// logged-in sessions once (see `on_cut`) and stops logins until it comes back. Other
+    /// nodes take this node's accounts over only after it has been unheard for the
+    /// cluster's dead-after time, so `max_age` must be well below it.
+    pub(crate) fn check_own_echo(&self, max_age: std::time::Duration) {
+        if !self.persisting() {
+            return;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let late = now.saturating_sub(self.own_echo_ms.load(Ordering::Acquire))
+            > max_age.as_millis() as u64;
+        if late && !self.echo_late.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                node = self.id(),
+                "own heartbeat not heard back: closing logged-in sessions, refusing logins"
+            );
+            self.run_on_cut();
+        }
+    }
+
+    /// Whether this node may take logins: connected, and hearing its own heartbeat.
+    pub fn on_bus(&self) -> bool {
+        self.connected() && !self.echo_late.load(Ordering::Acquire)
     }
 
     /// See [`ClusterNode::set_persisting`].

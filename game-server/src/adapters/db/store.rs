@@ -111,6 +111,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     target: String,
+    /// In a cluster: this node's id. A save then updates a character only while the
+    /// account's claim row names this node, so a node whose accounts were taken over while
+    /// it was cut off cannot write its older states over the new holder's.
+    held_by: Option<u16>,
 }
 
 impl Store {
@@ -192,6 +196,7 @@ impl Store {
             pool,
             backend,
             target,
+            held_by: None,
         })
     }
 
@@ -387,6 +392,15 @@ impl Store {
         row.map(|row| character_of(&row)).transpose()
     }
 
+    /// This store for cluster node `node`: its saves update only the characters whose claim
+    /// row names `node` (see the field).
+    pub fn held_by(&self, node: u16) -> Store {
+        Store {
+            held_by: Some(node),
+            ..self.clone()
+        }
+    }
+
     /// Saves `records` in one transaction: all of them or none. One statement per
     /// [`ROWS_PER_STATEMENT`] records, not one per record: a checkpoint of ten thousand
     /// characters is twenty statements, not ten thousand round trips.
@@ -396,7 +410,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            let sql = upsert_sql(chunk.len());
+            let sql = upsert_sql(chunk.len(), self.held_by.is_some());
             let mut query = sqlx::query(&sql);
             for (key, r) in chunk {
                 query = query
@@ -408,6 +422,9 @@ impl Store {
                     .bind(f64::from(r.pos[2]))
                     .bind(r.created_ms)
                     .bind(r.last_seen_ms);
+            }
+            if let Some(node) = self.held_by {
+                query = query.bind(i32::from(node));
             }
             query.execute(&mut *tx).await?;
         }
@@ -427,7 +444,7 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// The upsert of `rows` characters, with numbered parameters (`$1`..), which both SQLite and
 /// PostgreSQL take.
-fn upsert_sql(rows: usize) -> String {
+fn upsert_sql(rows: usize, held: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO characters \
          (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms) VALUES ",
@@ -454,6 +471,13 @@ fn upsert_sql(rows: usize) -> String {
          place = excluded.place, region = excluded.region, pos_x = excluded.pos_x, \
          pos_y = excluded.pos_y, pos_z = excluded.pos_z, last_seen_ms = excluded.last_seen_ms",
     );
+    if held {
+        sql.push_str(&format!(
+            " WHERE EXISTS (SELECT 1 FROM account_claims c \
+             WHERE c.account_key = characters.account_key AND c.node = ${})",
+            rows * 8 + 1
+        ));
+    }
     sql
 }
 
@@ -490,7 +514,7 @@ mod tests {
 
     #[test]
     fn the_upsert_numbers_eight_parameters_a_row() {
-        let sql = upsert_sql(2);
+        let sql = upsert_sql(2, false);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT"), "{sql}");
         assert!(!sql.contains("$17"));
     }
