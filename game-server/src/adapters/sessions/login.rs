@@ -214,9 +214,10 @@ impl Accounts {
 
     /// In a cluster: claims the account for this node, and has the node that held it let
     /// it go first (see `claims.rs`). Under the account's lock.
-    async fn claim_in_cluster(&self, name: &AccountName) -> Result<(), Refused> {
+    /// True if another node held it (and let it go).
+    async fn claim_in_cluster(&self, name: &AccountName) -> Result<bool, Refused> {
         let Some(cluster) = &self.cluster else {
-            return Ok(());
+            return Ok(false);
         };
         if !cluster.on_bus() {
             tracing::debug!(
@@ -228,7 +229,10 @@ impl Accounts {
         // The row stays locked while the node that held it is asked: claims of one account
         // from every node take turns, and the row only ever names the node that holds it.
         let key = name.key().to_owned();
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let asked_ref = &asked;
         let release = |node: u16| async move {
+            asked_ref.store(true, Ordering::Relaxed);
             match cluster.release(node, key).await {
                 Ok(()) => true,
                 // Nobody listens for that node: it is not running, or it is cut from the bus.
@@ -246,7 +250,7 @@ impl Accounts {
             .claim_account(name, cluster.node(), now_ms(), DB_TIMEOUT, release);
         // Bounded as a whole: dropped, the claim's transaction rolls back and the row lock goes.
         match tokio::time::timeout(CLAIM_DEADLINE, claim).await {
-            Ok(Ok(Claimed::Yes)) => Ok(()),
+            Ok(Ok(Claimed::Yes)) => Ok(asked.load(Ordering::Relaxed)),
             Ok(Ok(Claimed::Refused)) => Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))),
             Ok(Err(e)) => {
                 tracing::warn!(account = name.shown(), error = %e, "login refused: claim");
@@ -378,9 +382,16 @@ impl Accounts {
             self.give_token_back(&name, used_token).await;
             return Err((LoginResult::NotNow, None));
         }
-        if let Err(refused) = self.claim_in_cluster(&name).await {
-            self.give_token_back(&name, used_token).await;
-            return Err(refused);
+        match self.claim_in_cluster(&name).await {
+            // Taken from another node: what this node may still hold of the character from
+            // an earlier time (a leave it could not save while cut off) is older than what
+            // that node saved. It is dropped, and the character loaded.
+            Ok(true) => lock(&self.online).forget_left(name.key()),
+            Ok(false) => {}
+            Err(refused) => {
+                self.give_token_back(&name, used_token).await;
+                return Err(refused);
+            }
         }
         let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
         let (character, pos, resumed) = match claimed {
