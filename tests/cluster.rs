@@ -19,7 +19,7 @@ use game_server::GameServer;
 use server_core::Packet;
 
 use support::nats::Nats;
-use support::{start_server, Client, WAIT};
+use support::{small_world, start_server, Client, WAIT};
 
 /// Node `id` of a two-region world, running region `id`.
 async fn node(nats: &Nats, id: u16, world: &WorldConfig) -> GameServer {
@@ -107,18 +107,6 @@ async fn wait_closed(client: &mut Client, within: Duration) {
         "player {}: should have been disconnected within {within:?}",
         client.player_id
     );
-}
-
-fn small_world(spawn: Spawn) -> WorldConfig {
-    WorldConfig {
-        map_size: 200.0,
-        cell_size: 25.0,
-        inner_radius: 20.0,
-        outer_radius: 25.0,
-        regions: 2,
-        max_step: 10.0,
-        spawn,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,13 +15,13 @@ use game_server::app::AccountsConfig;
 use game_server::cluster::ClusterConfig;
 use game_server::game::accounts::{AccountName, LoginMode, LoginResult};
 use game_server::game::saves::SaveConfig;
-use game_server::world::{Spawn, WorldConfig};
+use game_server::world::Spawn;
 use game_server::GameServer;
 
 use support::accounts::{login, move_to, play, read_answer};
 use support::nats::Nats;
 use support::postgres::{skipped, Postgres};
-use support::{eventually, start_server, Client};
+use support::{eventually, small_world, start_server, Client};
 
 const TEST: &str = "a_cluster_saves_each_character_once_and_keeps_one_session_per_account";
 
@@ -40,15 +40,7 @@ async fn node(nats: &Nats, id: u16, db: &str) -> GameServer {
     };
     start_server(move |c| {
         c.tick = Duration::from_millis(50);
-        c.world = Some(WorldConfig {
-            map_size: 200.0,
-            cell_size: 25.0,
-            inner_radius: 20.0,
-            outer_radius: 25.0,
-            regions: 2,
-            max_step: 10.0,
-            spawn: Spawn::At { x: -1.0, z: 0.0 },
-        });
+        c.world = Some(small_world(Spawn::At { x: -1.0, z: 0.0 }));
         c.cluster = Some(cluster);
         c.accounts = Some(accounts);
     })

@@ -16,7 +16,7 @@ use game_server::app::AccountsConfig;
 use game_server::game::accounts::LoginResult;
 use game_server::world::{Spawn, WorldConfig};
 use game_server::GameServer;
-use support::{start_server, temp_db};
+use support::{small_world, start_server, temp_db};
 
 /// Every login costs an argon2 hash, as many at once as the server has cores, in a debug
 /// build on a machine the other tests share: the window waits for them rather than count
@@ -165,15 +165,7 @@ fn world_bots(server: &GameServer, world: &WorldConfig) -> WorldRunConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn world_bots_log_in_walk_and_come_back_where_they_left() {
-    let world = WorldConfig {
-        map_size: 200.0,
-        cell_size: 25.0,
-        inner_radius: 20.0,
-        outer_radius: 25.0,
-        regions: 2,
-        max_step: 10.0,
-        spawn: Spawn::Random { seed: 5 },
-    };
+    let world = small_world(Spawn::Random { seed: 5 });
     let db = temp_db("login-bots-world");
     let server = world_server(&db, &world, 100).await;
     let bots = WorldRunConfig {

@@ -16,6 +16,20 @@ use server_core::Packet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A two-region world of 200 x 200 (the border at x = 0; radii 20 and 25, steps of 10), for
+/// the tests that need players to meet across a border quickly.
+pub fn small_world(spawn: game_server::world::Spawn) -> game_server::world::WorldConfig {
+    game_server::world::WorldConfig {
+        map_size: 200.0,
+        cell_size: 25.0,
+        inner_radius: 20.0,
+        outer_radius: 25.0,
+        regions: 2,
+        max_step: 10.0,
+        spawn,
+    }
+}
+
 /// How long a test waits for something that should happen well within a second.
 pub const WAIT: Duration = Duration::from_secs(10);
 
