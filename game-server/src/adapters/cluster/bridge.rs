@@ -647,7 +647,7 @@ async fn read_heartbeats(
         };
         if hb.node == node.id() {
             if hb.instance == node.instance() {
-                node.saw_own_echo();
+                node.saw_own_echo(hb.sent_ms);
                 continue;
             }
             // Two processes that started at once, each before the other could answer its
@@ -726,6 +726,7 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
             sees,
             instance: node.instance(),
             gens,
+            sent_ms: node.clock_ms(),
         };
         if client.connection_state() == async_nats::connection::State::Connected {
             let beat = client.publish(Subject::Heartbeat.name(), hb.encode().into());
@@ -735,7 +736,7 @@ async fn heartbeat(client: async_nats::Client, node: Arc<ClusterNode>, world: Ar
         }
         // Half the dead-after time: this node gives its logged-in players up before any
         // other node can decide it is gone and take their accounts over.
-        node.check_own_echo(node.config().dead_after / 2);
+        node.check_own_echo();
         let dead = {
             let mut presence = node.presence();
             let dead = presence.expire(Instant::now());
@@ -809,6 +810,7 @@ mod tests {
             sees: vec![(0, node.epoch())],
             instance: 9,
             gens: vec![(0, 1)],
+            sent_ms: 0,
         };
         let mut presence = node.presence();
         let changes = presence.observe(&hb, node.epoch(), Instant::now());

@@ -124,9 +124,11 @@ pub struct ClusterNode {
     /// Run when this node is cut from the bus (`bridge::cut`): the accounts close their
     /// sessions, since another node may now take their characters over.
     on_cut: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
-    /// When this node last heard its own heartbeat come back from NATS (ms since `born`):
-    /// a connection that died without the client noticing (a half-open socket) shows as
-    /// silence here long before the client's pings would tell.
+    /// When this node sent the latest of its own heartbeats that came back from NATS (ms
+    /// since `born`): a connection that died without the client noticing (a half-open
+    /// socket) shows as silence here long before the client's pings would tell. The send
+    /// time and not the arrival time: a process that stalled reads old echoes on waking,
+    /// and they prove nothing about the seconds it was gone.
     own_echo_ms: AtomicU64,
     /// The echo is late: logged-in sessions were closed and logins are refused until it
     /// comes back.
@@ -214,8 +216,7 @@ impl ClusterNode {
     /// them, for the save task there (`Record::Moved`).
     pub fn set_persisting(&self, on: bool) {
         // The echo is watched from now on: counted as heard now.
-        let ms = self.born.elapsed().as_millis() as u64;
-        self.own_echo_ms.store(ms, Ordering::Release);
+        self.own_echo_ms.store(self.clock_ms(), Ordering::Release);
         self.persisting.store(on, Ordering::Release);
     }
 
@@ -235,26 +236,42 @@ impl ClusterNode {
         }
     }
 
-    /// This node's own heartbeat came back from NATS.
-    pub(crate) fn saw_own_echo(&self) {
-        let ms = self.born.elapsed().as_millis() as u64;
-        self.own_echo_ms.store(ms, Ordering::Release);
-        if self.echo_late.swap(false, Ordering::AcqRel) {
+    /// This process's clock for heartbeats: milliseconds since it started (monotonic).
+    pub(crate) fn clock_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    /// This node's own heartbeat, sent at `sent_ms` (its `clock_ms`), came back from NATS.
+    /// A heartbeat from a build without send times (0) counts from its arrival.
+    pub(crate) fn saw_own_echo(&self, sent_ms: u64) {
+        let now = self.clock_ms();
+        let sent = if sent_ms == 0 { now } else { sent_ms.min(now) };
+        self.own_echo_ms.fetch_max(sent, Ordering::AcqRel);
+        if self.lease_fresh(now) && self.echo_late.swap(false, Ordering::AcqRel) {
             tracing::info!(node = self.id(), "own heartbeat heard again; logins back");
         }
     }
 
-    /// Checks the echo (each heartbeat): with logins on, one later than `max_age` closes the
-    /// logged-in sessions once (see `on_cut`) and stops logins until it comes back. Other
-    /// nodes take this node's accounts over only after it has been unheard for the
-    /// cluster's dead-after time, so `max_age` must be well below it.
-    pub(crate) fn check_own_echo(&self, max_age: std::time::Duration) {
+    /// Whether this node's claim on its players holds at `now` (its `clock_ms`): its
+    /// latest echoed heartbeat was sent less than half the dead-after time ago. Other
+    /// nodes take this node's accounts over only once they have not heard it for the whole
+    /// dead-after time, counted from when they heard that heartbeat, which was after it
+    /// was sent; so while this holds, no other node can have taken an account over, however
+    /// long this process stalled or how late it reads its echoes.
+    fn lease_fresh(&self, now: u64) -> bool {
+        now.saturating_sub(self.own_echo_ms.load(Ordering::Acquire))
+            <= self.config.dead_after.as_millis() as u64 / 2
+    }
+
+    /// Checks the echo (each heartbeat): with logins on, a stale one (see `lease_fresh`)
+    /// closes the logged-in sessions once (see `on_cut`) and stops logins until a fresh
+    /// one comes back. Sessions also ask [`ClusterNode::on_bus`] before each input, so a
+    /// stalled process that wakes applies nothing before this check has run.
+    pub(crate) fn check_own_echo(&self) {
         if !self.persisting() {
             return;
         }
-        let now = self.born.elapsed().as_millis() as u64;
-        let late = now.saturating_sub(self.own_echo_ms.load(Ordering::Acquire))
-            > max_age.as_millis() as u64;
+        let late = !self.lease_fresh(self.clock_ms());
         if late && !self.echo_late.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 node = self.id(),
@@ -264,9 +281,13 @@ impl ClusterNode {
         }
     }
 
-    /// Whether this node may take logins: connected, and hearing its own heartbeat.
+    /// Whether this node's logged-in players may play and new ones log in: connected, and
+    /// its claim on them fresh (see `lease_fresh`). Cheap (two atomics and a clock read):
+    /// asked per input of a logged-in player.
     pub fn on_bus(&self) -> bool {
-        self.connected() && !self.echo_late.load(Ordering::Acquire)
+        self.connected()
+            && !self.echo_late.load(Ordering::Acquire)
+            && (!self.persisting() || self.lease_fresh(self.clock_ms()))
     }
 
     /// See [`ClusterNode::set_persisting`].
@@ -351,5 +372,48 @@ impl ClusterNode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Issue 24: a node's claim on its players runs from when its latest echoed heartbeat
+    /// was *sent*. A process that stalled past the margin and then reads a backlog of old
+    /// echoes must not count them as fresh: other nodes may have taken its accounts over
+    /// while it was gone.
+    #[test]
+    fn an_old_echo_read_late_does_not_renew_the_claim_and_a_fresh_one_does() {
+        let mut config = ClusterConfig::new("nats://unused", 0, 0b01);
+        config.heartbeat = Duration::from_millis(20);
+        config.dead_after = Duration::from_millis(200);
+        let (node, _publishes) = ClusterNode::new(config);
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&cuts);
+        node.set_on_cut(Arc::new(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }));
+        node.set_persisting(true);
+        assert!(node.on_bus(), "counted as heard when watching starts");
+
+        let sent_before_stall = node.clock_ms().max(1);
+        std::thread::sleep(Duration::from_millis(150)); // past half of dead-after
+        node.saw_own_echo(sent_before_stall); // an old heartbeat's echo, read now
+        assert!(
+            !node.on_bus(),
+            "an echo sent before the stall proves nothing about the stall"
+        );
+        node.check_own_echo();
+        node.check_own_echo();
+        assert_eq!(cuts.load(Ordering::Relaxed), 1, "sessions closed, once");
+
+        node.saw_own_echo(node.clock_ms());
+        assert!(node.on_bus(), "a heartbeat sent after the stall renews it");
+        node.check_own_echo();
+        assert_eq!(cuts.load(Ordering::Relaxed), 1);
     }
 }

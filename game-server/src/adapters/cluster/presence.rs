@@ -40,6 +40,12 @@ pub struct Heartbeat {
     /// none: the sender forgot it), proof that the sender ran its own lost path too.
     #[serde(default)]
     pub gens: Vec<(u16, u32)>,
+    /// When the sender sent it, in milliseconds of the sender's own monotonic clock (0 from
+    /// a node that predates it). Only the sender reads it, in its own echo: the echo of a
+    /// heartbeat sent at T proves every node could hear this node until T, however late
+    /// the echo itself is read (a stalled process reads old echoes on waking).
+    #[serde(default)]
+    pub sent_ms: u64,
 }
 
 /// Largest heartbeat accepted, in bytes; anything bigger is not one of ours.
@@ -311,6 +317,7 @@ mod tests {
         Heartbeat {
             instance: 0,
             gens: Vec::new(),
+            sent_ms: 0,
             node,
             epoch,
             regions,

@@ -82,6 +82,9 @@ pub struct ClientSession {
     seat: Option<Seat>,
     /// With logins on: the door and, until the session plays, the seat.
     lobby: Option<Arc<Mutex<Lobby>>>,
+    /// Plays a logged-in account: in a cluster, its inputs stop the moment this node's
+    /// claim on it lapses (`Accounts::may_play`), before the periodic check closes it.
+    logged_in: bool,
 }
 
 fn lock(lobby: &Mutex<Lobby>) -> MutexGuard<'_, Lobby> {
@@ -107,6 +110,7 @@ impl ClientSession {
             registered_id: 0,
             left: false,
             lobby: None,
+            logged_in: false,
         }
     }
 
@@ -214,6 +218,7 @@ impl ClientSession {
         if let Some(id) = lobby.player_id.take() {
             self.player_id = id;
         }
+        self.logged_in |= lobby.account.is_some();
     }
 
     /// Takes the player out of the game, or, for a logged-in character whose connection
@@ -275,6 +280,19 @@ impl ClientSession {
         let Some(seat) = self.seat.as_mut() else {
             return; // not playing: dropped at the door
         };
+        if self.logged_in
+            && self
+                .shared
+                .accounts
+                .as_ref()
+                .is_some_and(|accounts| !accounts.may_play())
+        {
+            // Another node may hold this account by now: nothing more from here.
+            self.close(CloseReason::ApplicationError(
+                "this node lost the cluster's bus; log in again".into(),
+            ));
+            return;
+        }
         if let Err(QueueFull(())) = seat.input(self.player_id, input) {
             drop_full_input(&self.shared);
         }

@@ -263,6 +263,13 @@ impl Accounts {
         }
     }
 
+    /// Whether this node's logged-in players may play now: always, except in a cluster
+    /// whose bus this node no longer hears itself on, where another node may take their
+    /// accounts over (see `ClusterNode::on_bus`). Asked per input of a logged-in player.
+    pub fn may_play(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.on_bus())
+    }
+
     /// Closes every logged-in session here (this node was cut from the cluster's bus: another
     /// node may take any of these characters over now); their characters leave and are
     /// saved as after any leave.
