@@ -20,6 +20,22 @@ pub struct Launch<'a> {
     pub capture_output: bool,
 }
 
+/// The repository's game data tables with an empty `spawns.json`, written once per run to a
+/// temporary folder: world mode with players only.
+pub fn players_only_data() -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("bench-data-players-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for (file, text) in [
+        ("monsters.json", include_str!("../../data/monsters.json")),
+        ("skills.json", include_str!("../../data/skills.json")),
+        ("players.json", include_str!("../../data/players.json")),
+        ("spawns.json", "[]\n"),
+    ] {
+        std::fs::write(dir.join(file), text)?;
+    }
+    Ok(dir)
+}
+
 /// A `game-server` child process, killed on drop if it is still running.
 pub struct ServerProcess {
     child: Child,
@@ -58,10 +74,22 @@ impl ServerProcess {
         } else {
             &["--login", "off"]
         };
+        // World mode reads game data; a bench of players alone runs with no monsters (the
+        // repository's tables with no spawn area), whatever the map's size.
+        let data_dir;
+        let data: Vec<&str> = if launch.args.contains(&"--world")
+            && !launch.args.iter().any(|a| a.starts_with("--data"))
+        {
+            data_dir = players_only_data()?;
+            vec!["--data", data_dir.to_str().unwrap_or(".")]
+        } else {
+            Vec::new()
+        };
         let child = Command::new(&binary)
             .arg("--addr")
             .arg(addr.to_string())
             .args(login)
+            .args(&data)
             .args(["--log", launch.log])
             .args(["--stats-secs", &launch.stats_secs.to_string()])
             .args(launch.args)

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use game_server::adapters::db::Store;
+use game_server::app::game_data;
 use game_server::app::gen_cert::gen_cert;
 use game_server::cli::{Cli, Command};
 use game_server::game::accounts::LoginMode;
@@ -57,6 +58,24 @@ async fn main() -> ExitCode {
         ));
     }
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    if args.world_mode() {
+        // A bad table: one line naming the file, line and JSON path; exit 2.
+        let loaded = game_data::load(args.data.as_deref()).and_then(|(data, from)| {
+            let world = config
+                .world
+                .as_ref()
+                .expect("world mode has a world config");
+            data.fits_world(world.map_size, world.inner_radius)?;
+            Ok((data, from))
+        });
+        match loaded {
+            Ok((data, from)) => tracing::info!(from = ?from, "game data: {}", data.summary()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     raise_fd_limit(args.max_connections);
     if args.login_mode() != LoginMode::Off {
         // A bad file, a newer schema or an unreachable server: one line, exit 2, nothing

@@ -288,3 +288,58 @@ fn logins_in_a_cluster_on_sqlite_are_refused_at_start() {
     );
     assert!(!std::path::Path::new(&db).exists(), "nothing written");
 }
+
+/// Issue 25: a game data file that cannot be used stops the start with one line naming the
+/// file, the line and the JSON path; `--data` outside world mode is a usage error.
+#[test]
+fn bad_game_data_is_one_line_with_file_line_and_path_and_exit_2() {
+    let repo_data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
+    let dir = std::env::temp_dir().join(format!("game-data-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for file in [
+        "monsters.json",
+        "skills.json",
+        "players.json",
+        "spawns.json",
+    ] {
+        let text = std::fs::read_to_string(format!("{repo_data}/{file}")).expect("repo data");
+        let text = if file == "monsters.json" {
+            text.replacen("\"hp\": 120", "\"hp\": 120, \"mana\": 5", 1)
+        } else {
+            text
+        };
+        std::fs::write(dir.join(file), text).expect("written");
+    }
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0", "--login", "off"])
+            .args(args)
+            .output()
+            .expect("run game-server")
+    };
+    let dir_arg = dir.to_str().expect("utf-8 path");
+    let out = run(&["--world", "grid", "--data", dir_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("error: {}:19:", dir.join("monsters.json").display());
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(
+        err.contains("monsters[1].mana: unknown field `mana`"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    // The built-in tables do not fit a smaller map: said, with what to do.
+    let out = run(&["--world", "grid", "--map-size", "300"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("spawns.json:"), "{err}");
+    assert!(err.contains("off the map"), "{err}");
+
+    let out = run(&["--data", dir_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--data needs world mode"), "{err}");
+    assert!(err.contains("Usage"), "{err}");
+    std::fs::remove_dir_all(&dir).expect("cleaned");
+}

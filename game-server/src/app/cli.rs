@@ -169,6 +169,11 @@ pub struct Cli {
     /// passes issues a new one and ends the one before.
     #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     token_ttl_secs: u64,
+    /// Folder of the game data tables (monsters.json, skills.json, players.json,
+    /// spawns.json), read and checked at start in world mode. Default: data/ if it has
+    /// them, else the copies built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Instead of serving: `gen-cert DIR` makes a development CA and server certificate.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -200,6 +205,9 @@ impl Cli {
             }),
             _ => None,
         };
+        if self.data.is_some() && !self.world_mode() {
+            return Err(crate::app::config::ServerConfigError::DataWithoutWorld.into());
+        }
         let cluster = self.cluster.config()?;
         let postgres = self.db.starts_with("postgres://") || self.db.starts_with("postgresql://");
         if cluster.is_some() && self.login.is_some_and(|m| m != LoginMode::Off) && !postgres {
@@ -245,6 +253,11 @@ impl Cli {
 }
 
 impl Cli {
+    /// World mode (`--world grid`): game data is read.
+    pub fn world_mode(&self) -> bool {
+        self.world.world == crate::game::world::Mode::Grid
+    }
+
     /// `--login`, or its default: optional, and off in a cluster.
     pub fn login_mode(&self) -> LoginMode {
         match self.login {

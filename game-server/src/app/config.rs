@@ -164,6 +164,9 @@ pub enum ServerConfigError {
          database: give --db postgres://..., or run the nodes with --login off"
     )]
     AccountsInCluster,
+    /// The game data tables hold monsters, skills and spawn areas, which only world mode has.
+    #[error("--data needs world mode (--world grid): the course's room has no monsters")]
+    DataWithoutWorld,
 }
 
 impl ServerConfig {

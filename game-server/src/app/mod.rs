@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod game_data;
 pub mod gen_cert;
 pub mod server;
 

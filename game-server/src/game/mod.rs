@@ -8,6 +8,8 @@
 //!   make the server log.
 //! - [`player_ids`], [`session_manager`]: who gets which player id, on which node.
 //! - [`counters`]: lock-free counters and histograms the metrics read.
+//! - [`data`]: the game data tables (`data/*.json`: monsters, skills, levels, spawns),
+//!   parsed and checked.
 //! - [`map`]: the live map's snapshot, published by a room or region, read by the admin.
 //! - [`saves`]: write-behind saving of characters (the rules).
 //! - [`accounts`]: names, passwords, the login throttle, the first-packet rule and the
@@ -15,6 +17,7 @@
 
 pub mod accounts;
 pub mod counters;
+pub mod data;
 pub mod input_gate;
 pub mod log_budget;
 pub mod map;
