@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use game_server::adapters::db::{Backend, Claimed, Store, StoreError};
+use game_server::adapters::db::{Backend, Claimed, Consent, SaveRow, Store, StoreError};
 use game_server::game::accounts::{hash_password, verify_password, AccountName, IssuedToken};
 use game_server::game::saves::{CharacterRecord, Place};
 use support::postgres::{skipped, Postgres};
@@ -20,6 +20,17 @@ fn record(x: f32, seen: i64) -> CharacterRecord {
         created_ms: 1_000,
         last_seen_ms: seen,
     }
+}
+
+/// Rows to save, under claim `claim` (0 outside a cluster).
+fn rows(list: &[(AccountName, CharacterRecord)], claim: i64) -> Vec<SaveRow> {
+    list.iter()
+        .map(|(name, record)| SaveRow {
+            name: name.clone(),
+            record: *record,
+            claim,
+        })
+        .collect()
 }
 
 /// What every backend must do the same way.
@@ -143,9 +154,12 @@ async fn accounts_and_characters(store: &Store) {
         (rookie.clone(), record(1.5, 100)),
         (other.clone(), record(2.5, 100)),
     ];
-    store.save_characters(&batch).await.expect("saved");
     store
-        .save_characters(&[(rookie.clone(), record(9.0, 200))])
+        .save_characters(&rows(&batch, 0))
+        .await
+        .expect("saved");
+    store
+        .save_characters(&rows(&[(rookie.clone(), record(9.0, 200))], 0))
         .await
         .expect("saved again");
     assert_eq!(
@@ -165,7 +179,7 @@ async fn accounts_and_characters(store: &Store) {
         (nobody, record(7.0, 300)),
     ];
     assert!(
-        store.save_characters(&bad).await.is_err(),
+        store.save_characters(&rows(&bad, 0)).await.is_err(),
         "no such account"
     );
     assert_eq!(
@@ -282,54 +296,99 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
         again.character(&rookie).await.expect("read"),
         Some(record(9.0, 200))
     );
-    // Cluster claims: the row names the node that holds the account. Claiming asks the node
-    // before to let it go, and writes only if it did.
-    let wait = std::time::Duration::from_secs(5);
+    // Cluster claims: the row names the node that holds the account and the claim's
+    // generation. Claiming asks the node before to let it go (with the generation it read),
+    // and writes only if it did, or if it is silent and its lease has run out.
     let asked = std::sync::Mutex::new(Vec::new());
-    let answer = |yes: bool| {
+    let answer = |consent: Consent| {
         let asked = &asked;
-        move |node: u16| {
-            asked.lock().expect("asked").push(node);
-            std::future::ready(yes)
+        move |node: u16, gen: i64| {
+            asked.lock().expect("asked").push((node, gen));
+            std::future::ready(consent)
         }
     };
-    let claim = |node, ok| again.claim_account(&rookie, node, 10, wait, answer(ok));
+    let claim = |node, consent| again.claim_account(&rookie, node, 10, answer(consent));
+    let yes = |gen, from| Claimed::Yes { gen, from };
     assert_eq!(
-        claim(1, false).await.expect("claims"),
-        Claimed::Yes,
-        "none held it"
+        claim(1, Consent::Refused).await.expect("claims"),
+        yes(1, None),
+        "none held it: nobody asked"
     );
     assert_eq!(
-        claim(1, false).await.expect("claims"),
-        Claimed::Yes,
-        "this node held it"
+        claim(1, Consent::Refused).await.expect("claims"),
+        yes(2, None),
+        "this node held it: a new claim all the same"
     );
     assert_eq!(
-        claim(2, false).await.expect("claims"),
+        claim(2, Consent::Refused).await.expect("claims"),
         Claimed::Refused,
         "node 1 did not let go"
     );
-    assert_eq!(claim(3, true).await.expect("claims"), Claimed::Yes);
-    assert_eq!(claim(1, true).await.expect("claims"), Claimed::Yes);
+    assert_eq!(
+        claim(3, Consent::Given).await.expect("claims"),
+        yes(3, Some(1))
+    );
+    // Node 3 holds a lease: silent, it keeps the account.
+    let lease = std::time::Duration::from_millis(400);
+    assert!(again.renew_lease(3, 33, lease).await.expect("leased"));
+    assert!(
+        !again.renew_lease(3, 34, lease).await.expect("asked"),
+        "a second process with node 3's id gets no lease while the first holds it"
+    );
+    assert_eq!(
+        claim(1, Consent::Silent).await.expect("claims"),
+        Claimed::Refused,
+        "node 3 is silent but its lease runs: it may still play the account"
+    );
+    tokio::time::sleep(lease + std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        claim(1, Consent::Silent).await.expect("claims"),
+        yes(4, Some(3)),
+        "its lease ran out: it has stopped its players itself"
+    );
+    assert!(
+        again.renew_lease(3, 34, lease).await.expect("leased"),
+        "now free"
+    );
+    again.end_lease(3, 34).await.expect("ended");
     assert_eq!(
         *asked.lock().expect("asked"),
-        [1, 1, 3],
-        "the refused claim wrote nothing: node 3 asked node 1, and node 1 then asked node 3"
+        [(1, 2), (1, 2), (3, 3), (3, 3)],
+        "each holder asked with the generation read; refusals wrote nothing"
     );
-    // A node's saves update only the characters whose claim names it: node 2, whose claim
-    // moved on (here: never held), writes nothing over node 1's.
+
+    // Two claims that read the same row: one wins, the other is refused (compare-and-set
+    // on the generation), whatever the holder answered.
+    let racing = again.claim_account(&rookie, 2, 10, |_, _| async {
+        // Meanwhile node 1 claims it again (its own: nobody to ask).
+        let inner = again.claim_account(&rookie, 1, 11, answer(Consent::Refused));
+        assert_eq!(inner.await.expect("claims"), yes(5, None));
+        Consent::Given
+    });
+    assert_eq!(racing.await.expect("claims"), Claimed::Refused);
+
+    // Saves are fenced by node and generation: node 2, which never held it, writes nothing;
+    // node 1 writes under its claim (5) and not under an earlier one (4: a save queued
+    // before the account went away and came back).
     let before = again.character(&rookie).await.expect("read");
-    again
-        .held_by(2)
-        .save_characters(&[(rookie.clone(), record(77.0, 300))])
-        .await
-        .expect("a save that changes nothing is no error");
+    let save = |node: u16, claim: i64, x: f32| {
+        let store = again.held_by(node);
+        let batch = rows(&[(rookie.clone(), record(x, 300))], claim);
+        async move { store.save_characters(&batch).await.expect("no error") }
+    };
+    assert_eq!(
+        save(2, 5, 77.0).await,
+        vec!["rookie".to_owned()],
+        "fenced out"
+    );
     assert_eq!(again.character(&rookie).await.expect("read"), before);
-    again
-        .held_by(1)
-        .save_characters(&[(rookie.clone(), record(77.0, 300))])
-        .await
-        .expect("saved");
+    assert_eq!(
+        save(1, 4, 66.0).await,
+        vec!["rookie".to_owned()],
+        "an older claim's"
+    );
+    assert_eq!(again.character(&rookie).await.expect("read"), before);
+    assert!(save(1, 5, 77.0).await.is_empty(), "written");
     assert_eq!(
         again.character(&rookie).await.expect("read"),
         Some(record(77.0, 300))

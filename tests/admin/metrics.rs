@@ -293,6 +293,7 @@ async fn logins_and_saves_are_counted_in_metrics() {
     assert!(value(&m, "game_saves_total", &[]) >= 1.0);
     assert!(value(&m, "game_save_batches_total", &[]) >= 1.0);
     assert_eq!(value(&m, "game_saves_lost_total", &[]), 0.0);
+    assert_eq!(value(&m, "game_saves_fenced_total", &[]), 0.0);
     assert_eq!(value(&m, "game_save_queue", &[]), 0.0);
     assert_eq!(value(&m, "game_characters_playing", &[]), 0.0);
     assert!(value(&m, "game_save_batch_size_count", &[]) >= 1.0);

@@ -282,6 +282,7 @@ impl Cli {
             reconnect_grace: (self.reconnect_grace_secs > 0)
                 .then(|| Duration::from_secs(self.reconnect_grace_secs)),
             token_ttl: Duration::from_secs(self.token_ttl_secs),
+            lease: crate::adapters::db::LeaseConfig::default(),
         })
     }
 }

@@ -91,6 +91,11 @@ pub struct AccountsConfig {
     pub reconnect_grace: Option<Duration>,
     /// How long a login token stays good. Default a day.
     pub token_ttl: Duration,
+    /// In a cluster: this node's lease in the shared database (15 s, renewed every second):
+    /// a node that cannot renew it for that long closes its logged-in sessions, and the
+    /// others take over the accounts of a node that stopped without ending it that long
+    /// after its last renewal.
+    pub lease: crate::adapters::db::LeaseConfig,
 }
 
 impl AccountsConfig {
@@ -103,6 +108,7 @@ impl AccountsConfig {
             saves: SaveConfig::default(),
             reconnect_grace: Some(Duration::from_secs(10)),
             token_ttl: Duration::from_secs(86_400),
+            lease: crate::adapters::db::LeaseConfig::default(),
         }
     }
 }

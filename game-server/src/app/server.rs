@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use server_core::{Listener, Session, SessionRegistry, UdpListener, UdpStats};
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::adapters::admin::{publish_world, world_bounds, AdminServer, MapFeed};
 use crate::adapters::cluster::claims::ClusterClaims;
 use crate::adapters::cluster::{Bridge, ClusterNode, WorldPort};
-use crate::adapters::db::{RegionOf, SaveMetrics, Saver, SaverParts};
+use crate::adapters::db::{LeaseHooks, NodeLease, RegionOf, SaveMetrics, Saver, SaverParts};
 use crate::adapters::metrics::summary::{Snapshot, StatSources};
 use crate::adapters::metrics::{AccountsSource, MetricSources, RoomSource, SessionMetrics};
 use crate::adapters::sessions::client::ClientSession;
@@ -61,6 +61,8 @@ pub struct GameServer {
     cluster: Option<Arc<ClusterNode>>,
     /// Logins and the save task (`--login optional` or `required`).
     accounts: Option<Arc<Accounts>>,
+    /// In a cluster with logins: the task that renews this node's lease, and its stop.
+    lease: Option<(CancellationToken, JoinHandle<()>)>,
 }
 
 impl GameServer {
@@ -232,7 +234,7 @@ impl GameServer {
             )) as Arc<dyn NodeClaims>),
             _ => None,
         };
-        let accounts = config.accounts.as_ref().and_then(|accounts| {
+        let started = config.accounts.as_ref().and_then(|accounts| {
             (accounts.mode != LoginMode::Off).then(|| {
                 start_accounts(
                     accounts,
@@ -247,6 +249,20 @@ impl GameServer {
                 )
             })
         });
+        let (accounts, lease) = match started {
+            Some((accounts, lease)) => (Some(accounts), lease),
+            None => (None, None),
+        };
+        if let Some(accounts) = &accounts {
+            // In a cluster, logins start once this node holds its lease (or are refused as
+            // unavailable until it does: another process of this node id, or no database).
+            if !accounts
+                .hold_lease(crate::adapters::sessions::login::DB_TIMEOUT)
+                .await
+            {
+                tracing::warn!("no node lease yet: logins are refused until it is renewed");
+            }
+        }
         if let (Some(accounts), Some(node), Some(bridge)) = (&accounts, &cluster, &mut bridge) {
             // Before any player connects: a login on another node may ask at once.
             node.set_persisting(true);
@@ -389,6 +405,7 @@ impl GameServer {
             bridge,
             cluster,
             accounts,
+            lease,
         })
     }
 
@@ -499,6 +516,14 @@ impl GameServer {
         if let Some(accounts) = &self.accounts {
             accounts.saver.flush_and_stop().await;
         }
+        // Saved: the lease may end, and other nodes take these accounts at once.
+        if let Some((stop, task)) = self.lease {
+            stop.cancel();
+            let _ = task.await;
+        }
+        if let Some(accounts) = &self.accounts {
+            accounts.close_store().await;
+        }
         if let Some(bridge) = self.bridge {
             bridge.shutdown().await;
         }
@@ -506,13 +531,13 @@ impl GameServer {
     }
 }
 
-/// The logins service and its save task.
+/// The logins service, its save task and, in a cluster, its lease task.
 fn start_accounts(
     config: &AccountsConfig,
     world: Option<&WorldConfig>,
     exempt_loopback: bool,
     cluster: Option<Arc<dyn NodeClaims>>,
-) -> Arc<Accounts> {
+) -> (Arc<Accounts>, Option<(CancellationToken, JoinHandle<()>)>) {
     let online = Arc::new(std::sync::Mutex::new(Online::default()));
     let (place, region_of): (Place, RegionOf) = match world {
         Some(world) => {
@@ -529,12 +554,24 @@ fn start_accounts(
         Some(cluster) => config.store.held_by(cluster.node()),
         None => config.store.clone(),
     };
+    // The save task closes the sessions whose saves the database refused (another node's
+    // claim holds their accounts) through the accounts, which it starts before them.
+    let accounts_cell: Arc<OnceLock<Weak<Accounts>>> = Arc::default();
+    let on_fenced = {
+        let cell = Arc::clone(&accounts_cell);
+        Arc::new(move || {
+            if let Some(accounts) = cell.get().and_then(Weak::upgrade) {
+                accounts.close_evicted();
+            }
+        }) as Arc<dyn Fn() + Send + Sync>
+    };
     let saver = Saver::start(SaverParts {
         store: saved_to,
         online: Arc::clone(&online),
         config: config.saves,
         place,
         region_of,
+        on_fenced: Some(on_fenced),
     });
     tracing::info!(
         database = config.store.target(),
@@ -542,18 +579,48 @@ fn start_accounts(
         checkpoint_secs = config.saves.interval.as_secs_f64(),
         "accounts and saved characters on"
     );
+    let lease = cluster.as_ref().map(|_| Arc::new(NodeLease::default()));
     let settings = LoginSettings {
         mode: config.mode,
         guest_grace: config.guest_grace,
         // A cluster's player may be owned by a region on another node, which cannot reach
         // a new connection's link here: a dropped player leaves at once there.
         reconnect_grace: config.reconnect_grace.filter(|_| cluster.is_none()),
-        cluster,
+        cluster: cluster.clone(),
         token_ttl: config.token_ttl,
         exempt_loopback,
         place,
+        lease: lease.clone(),
     };
-    Arc::new(Accounts::new(settings, config.store.clone(), online, saver))
+    let accounts = Arc::new(Accounts::new(settings, config.store.clone(), online, saver));
+    let _ = accounts_cell.set(Arc::downgrade(&accounts));
+    let lease_task = match (lease, &cluster) {
+        (Some(lease), Some(cluster)) => {
+            let closing = Arc::downgrade(&accounts);
+            let on_lapse = Arc::new(move || {
+                if let Some(accounts) = closing.upgrade() {
+                    accounts.close_all("this node's lease in the database ran out; log in again");
+                }
+            });
+            let on_bus = Arc::clone(cluster);
+            let hooks = LeaseHooks {
+                may_renew: Arc::new(move || on_bus.on_bus()),
+                on_lapse,
+            };
+            let stop = CancellationToken::new();
+            let task = lease.spawn(
+                config.store.clone(),
+                cluster.node(),
+                cluster.instance(),
+                config.lease,
+                hooks,
+                stop.clone(),
+            );
+            Some((stop, task))
+        }
+        _ => None,
+    };
+    (accounts, lease_task)
 }
 
 /// Stops the game's threads once they have run what was pushed, and waits for them.

@@ -4,18 +4,21 @@
 //! names the other.
 //!
 //! A login on node B claims the account's row in the shared database
-//! (`Store::claim_account`). The row stays locked while B asks the node it names, A, to let
-//! the character go ([`NodeClaims::release`]), whether or not the two are linked yet: A
-//! closes its session ("logged in on another node"), saves the character's last state, and
-//! only then answers. Only then does B write its own id into the row and commit, and load
-//! the character: it always starts from A's last state, and the row only ever names the node
-//! that holds the character. If A refuses or does not answer in time, B's transaction rolls
-//! back (the row still names A) and the login is refused as unavailable; the client's retry
-//! asks A again. Claims of one account from every node take turns on the row lock. If no
-//! process of node A is on the bus (NATS answers "no responders"), A is not running, or is
-//! cut from the bus, and nobody plays the character there: a node cut from the bus closes its
-//! logged-in sessions at once and takes no login until it is back (`Accounts::close_all`,
-//! `NodeClaims::on_bus`). Its last checkpoint is in the database.
+//! (`Store::claim_account`): it reads which node holds the character, A, and the claim's
+//! generation, and asks A to let the character go ([`NodeClaims::release`]), with no
+//! transaction open, whether or not the two are linked yet. A closes its session ("logged in
+//! on another node"), saves the character's last state, and only then answers; a question
+//! with an older generation than A's own claim is stale and refused. B then writes its own
+//! id into the row with a compare-and-set on the generation, and loads the character: it
+//! always starts from A's last state, and of two claims that read the same row only one is
+//! written. If A refuses, nothing is written and the login is refused as unavailable; the
+//! client's retry asks A again. If A does not answer (no process of it on the bus, or none in
+//! time), B's claim is written only if A's lease in the database has run out: a node stops
+//! its logged-in players before its own copy of its lease runs out (`adapters/db/lease.rs`),
+//! so nobody plays the character there. Saves are fenced by the claim's generation. A node
+//! cut from the bus also closes its logged-in sessions and takes no login until it is back
+//! (`Accounts::close_all`, `NodeClaims::on_bus`): its players' regions on other nodes are out
+//! of its reach.
 
 use std::sync::Arc;
 
@@ -50,21 +53,31 @@ pub trait NodeClaims: Send + Sync + 'static {
     /// This node's id.
     fn node(&self) -> u16;
 
-    /// Whether `node`'s heartbeats are heard (the two are linked) now.
-    fn linked(&self, node: u16) -> bool;
+    /// This process's random instance number (two processes with one node id differ).
+    fn instance(&self) -> u64;
 
     /// Whether this node is on the bus now. Off it, it cannot ask another node to let a
     /// character go, nor be asked: it takes no login.
     fn on_bus(&self) -> bool;
 
-    /// Asks `node` to let the character of account `key` go: done when its last state is
-    /// saved and its session closed.
-    fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>>;
+    /// Asks `node` to let the character of account `key` go, its claim read at generation
+    /// `gen`: done when its last state is saved and its session closed.
+    fn release(
+        &self,
+        node: u16,
+        key: String,
+        gen: i64,
+    ) -> BoxFuture<'static, Result<(), ReleaseError>>;
 }
 
 /// This node's side: lets a character go for a login on another node.
 pub trait ReleaseHere: Send + Sync + 'static {
     /// Closes the session playing account `key` here (if any), saves its character, and
-    /// returns once it is saved; `Err` says why not.
-    fn release_here(self: Arc<Self>, key: String) -> BoxFuture<'static, Result<(), String>>;
+    /// returns once it is saved; `Err` says why not (among others: this node claimed it
+    /// again after generation `asked`, which the asking node read).
+    fn release_here(
+        self: Arc<Self>,
+        key: String,
+        asked: i64,
+    ) -> BoxFuture<'static, Result<(), String>>;
 }

@@ -2,7 +2,8 @@
 //! in which order): asking another node to let a character go, and answering that question.
 //!
 //! `world.release.{k}` is node k's: a request whose payload is the account's key (its name
-//! without case, UTF-8), answered `ok`, or `no:` and the reason. Each question is answered on
+//! without case, UTF-8), a newline, and the claim generation the asker read (decimal),
+//! answered `ok`, or `no:` and the reason. Each question is answered on
 //! its own task, at most [`MAX_RELEASING`] at once (past that it is answered `no: busy`: a
 //! login flood of one node's accounts from another must not queue without bound).
 
@@ -44,22 +45,23 @@ impl NodeClaims for ClusterClaims {
         self.node.id()
     }
 
-    fn linked(&self, node: u16) -> bool {
-        self.node
-            .presence()
-            .links()
-            .iter()
-            .any(|&(n, _, linked)| n == node && linked)
+    fn instance(&self) -> u64 {
+        self.node.instance()
     }
 
     fn on_bus(&self) -> bool {
         self.node.on_bus()
     }
 
-    fn release(&self, node: u16, key: String) -> BoxFuture<'static, Result<(), ReleaseError>> {
+    fn release(
+        &self,
+        node: u16,
+        key: String,
+        gen: i64,
+    ) -> BoxFuture<'static, Result<(), ReleaseError>> {
         let client = self.client.clone();
         Box::pin(async move {
-            let ask = client.request(subjects::release(node), Bytes::from(key.into_bytes()));
+            let ask = client.request(subjects::release(node), question(&key, gen));
             let reply = tokio::time::timeout(RELEASE_WAIT, ask)
                 .await
                 .map_err(|_| ReleaseError::Timeout(node))?
@@ -74,6 +76,22 @@ impl NodeClaims for ClusterClaims {
             }
         })
     }
+}
+
+/// A question's bytes: the key, a newline, the generation.
+fn question(key: &str, gen: i64) -> Bytes {
+    Bytes::from(format!("{key}\n{gen}"))
+}
+
+/// The account key and generation of a question; `None` for anything else (a key must be
+/// what a name's `key()` gives: anything else names no account here).
+fn read_question(payload: &[u8]) -> Option<(String, i64)> {
+    let (key, gen) = std::str::from_utf8(payload).ok()?.split_once('\n')?;
+    let gen = gen.parse::<i64>().ok().filter(|g| *g >= 0)?;
+    let name = AccountName::parse(key)
+        .ok()
+        .filter(|name| name.key() == key)?;
+    Some((name.key().to_owned(), gen))
 }
 
 /// An answer's bytes: `ok`, or `no:` and why.
@@ -106,21 +124,16 @@ pub async fn serve(
                 continue;
             };
             let (client, here) = (client.clone(), Arc::clone(&here));
-            // A key is what a name's `key()` gives; anything else names no account here.
-            let key = std::str::from_utf8(&msg.payload)
-                .ok()
-                .and_then(|s| AccountName::parse(s).ok())
-                .filter(|name| name.key() == &*String::from_utf8_lossy(&msg.payload))
-                .map(|name| name.key().to_owned());
+            let asked = read_question(&msg.payload);
             let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
                 let _ = client.publish(reply, Bytes::from_static(b"no:busy")).await;
                 continue;
             };
             tokio::spawn(async move {
                 let _permit = permit;
-                let said = match key {
-                    Some(key) => here.release_here(key).await,
-                    None => Err("not an account key".to_owned()),
+                let said = match asked {
+                    Some((key, gen)) => here.release_here(key, gen).await,
+                    None => Err("not an account key and a generation".to_owned()),
                 };
                 let payload = match said {
                     Ok(()) => Bytes::from_static(b"ok"),
@@ -144,5 +157,29 @@ mod tests {
         assert_eq!(answer(b"no:busy"), Err("busy".to_owned()));
         assert_eq!(answer(b"\xff"), Err("\u{fffd}".to_owned()));
         assert_eq!(answer(&[b'x'; 500]).unwrap_err().len(), 200);
+    }
+
+    #[test]
+    fn questions_carry_a_key_and_a_generation_and_nothing_else_passes() {
+        assert_eq!(
+            read_question(&question("rookie", 7)),
+            Some(("rookie".to_owned(), 7))
+        );
+        for bad in [
+            &b"rookie"[..],
+            b"Rookie\n7",
+            b"rookie\n-1",
+            b"rookie\nseven",
+            b"rookie\n7\n8",
+            b"\xff\n1",
+            b"a b\n1",
+        ] {
+            assert_eq!(
+                read_question(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

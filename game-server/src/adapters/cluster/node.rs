@@ -252,12 +252,12 @@ impl ClusterNode {
         }
     }
 
-    /// Whether this node's claim on its players holds at `now` (its `clock_ms`): its
-    /// latest echoed heartbeat was sent less than half the dead-after time ago. Other
-    /// nodes take this node's accounts over only once they have not heard it for the whole
-    /// dead-after time, counted from when they heard that heartbeat, which was after it
-    /// was sent; so while this holds, no other node can have taken an account over, however
-    /// long this process stalled or how late it reads its echoes.
+    /// Whether this node hears itself on the bus at `now` (its `clock_ms`): its latest
+    /// echoed heartbeat was sent less than half the dead-after time ago. Counted from the
+    /// send, so a process that stalled and reads old echoes on waking does not count them
+    /// as fresh. (What keeps two nodes from playing one account is the database lease,
+    /// `adapters/db/lease.rs`; this only says whether the node's players can still reach
+    /// the regions other nodes run.)
     fn lease_fresh(&self, now: u64) -> bool {
         now.saturating_sub(self.own_echo_ms.load(Ordering::Acquire))
             <= self.config.dead_after.as_millis() as u64 / 2

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::db::store::Store;
+use crate::adapters::db::store::{SaveRow, Store};
 use crate::game::accounts::{AccountName, Dirty, Online};
 use crate::game::counters::histogram::AtomicHistogram;
 use crate::game::saves::{CharacterRecord, Marked, Place, SaveBatch, SaveConfig, SaveQueue};
@@ -46,6 +46,8 @@ pub struct SaveMetrics {
     pub failures: AtomicU64,
     /// Records lost to a full queue (or to a shutdown the database did not outlast).
     pub lost: AtomicU64,
+    /// Records the database refused because another claim held the account (a cluster).
+    pub fenced: AtomicU64,
     /// Records waiting now (queued and in flight).
     pub queue_depth: AtomicU64,
     /// Records in the largest batch so far.
@@ -109,6 +111,9 @@ pub struct SaverParts<H, P = ()> {
     pub place: Place,
     /// The region of a position.
     pub region_of: RegionOf,
+    /// Run after a batch in which the database refused some saves (see
+    /// [`Online::fenced`]): the accounts' owner closes what [`Online::take_evicted`] holds.
+    pub on_fenced: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Saver {
@@ -142,7 +147,8 @@ impl Saver {
     }
 
     /// Saves every dirty character (retrying for at most [`FLUSH_DEADLINE`]) and ends the
-    /// task. Call after the sessions have closed, so their leaves are in.
+    /// task. Call after the sessions have closed, so their leaves are in. The store stays
+    /// open (the owner closes it: in a cluster, the node's lease is ended after this).
     pub async fn flush_and_stop(&self) {
         self.stop.cancel();
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -154,11 +160,13 @@ impl Saver {
     }
 }
 
-/// A record and the version of the character it was taken at.
+/// A record, the version of the character it was taken at, and the claim it was played
+/// under (versions of two claims are not comparable: each load counts from its own).
 #[derive(Debug, Clone)]
 struct Versioned {
     record: CharacterRecord,
     version: u64,
+    fence: i64,
 }
 
 struct Task<H, P> {
@@ -222,7 +230,7 @@ impl<H: Clone, P> Task<H, P> {
             if self
                 .queue
                 .latest(&d.name)
-                .is_some_and(|v| v.version >= d.state.version)
+                .is_some_and(|v| v.fence == d.fence && v.version >= d.state.version)
             {
                 continue;
             }
@@ -236,6 +244,7 @@ impl<H: Clone, P> Task<H, P> {
             let versioned = Versioned {
                 record,
                 version: d.state.version,
+                fence: d.fence,
             };
             if self.queue.mark(d.name.clone(), versioned, urgent || d.left) == Marked::Lost
                 && d.left
@@ -249,17 +258,21 @@ impl<H: Clone, P> Task<H, P> {
     }
 
     async fn write(&mut self, batch: SaveBatch<AccountName, Versioned>) {
-        let records: Vec<(AccountName, CharacterRecord)> = batch
+        let records: Vec<SaveRow> = batch
             .records
             .iter()
-            .map(|(name, v)| (name.clone(), v.record))
+            .map(|(name, v)| SaveRow {
+                name: name.clone(),
+                record: v.record,
+                claim: v.fence,
+            })
             .collect();
         let started = Instant::now();
         let result =
             tokio::time::timeout(WRITE_TIMEOUT, self.parts.store.save_characters(&records)).await;
         self.metrics.write_seconds.observe(started.elapsed());
         match result {
-            Ok(Ok(())) => {
+            Ok(Ok(fenced)) => {
                 self.queue.saved(batch.id);
                 self.metrics.batches.fetch_add(1, Ordering::Relaxed);
                 self.metrics
@@ -268,7 +281,26 @@ impl<H: Clone, P> Task<H, P> {
                 self.metrics.observe_batch(records.len() as u64);
                 let mut online = self.online();
                 for (name, v) in &batch.records {
-                    online.saved(name.key(), v.version);
+                    if fenced.iter().any(|key| key == name.key()) {
+                        // Another claim holds the account now: this node must not play it.
+                        online.fenced(name.key(), v.fence);
+                    } else {
+                        online.saved(name.key(), v.version, v.fence);
+                    }
+                }
+                drop(online);
+                if !fenced.is_empty() {
+                    self.metrics
+                        .fenced
+                        .fetch_add(fenced.len() as u64, Ordering::Relaxed);
+                    tracing::warn!(
+                        accounts = fenced.len(),
+                        "saves refused: another node's claim holds these accounts now; \
+                         their sessions here are closed"
+                    );
+                    if let Some(wake) = &self.parts.on_fenced {
+                        wake();
+                    }
                 }
             }
             Ok(Err(e)) => self.failed(batch.id, &e.to_string()),
@@ -340,7 +372,6 @@ impl<H: Clone, P> Task<H, P> {
                 "shutdown: every character saved"
             );
         }
-        self.parts.store.close().await;
     }
 }
 

@@ -96,24 +96,16 @@ pub struct AccountRow {
     pub token: Option<StoredToken>,
 }
 
-/// What [`Store::claim_account`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claimed {
-    /// The row names this node now (the node before let the character go, or none held it).
-    Yes,
-    /// The node that held it did not let it go: nothing changed.
-    Refused,
-}
-
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
-    backend: Backend,
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
     target: String,
     /// In a cluster: this node's id. A save then updates a character only while the
     /// account's claim row names this node, so a node whose accounts were taken over while
-    /// it was cut off cannot write its older states over the new holder's.
+    /// it was cut off cannot write its older states over the new holder's; and only under
+    /// the claim's generation each record carries (see `claims.rs`).
     held_by: Option<u16>,
 }
 
@@ -316,67 +308,6 @@ impl Store {
         Ok(())
     }
 
-    /// Claims account `name`'s character for cluster node `node`. If another node held it,
-    /// `release` asks that node to let it go, and the claim is written only if it did; the
-    /// row stays locked meanwhile, so claims of one account, from any node, are taken one at
-    /// a time and the row always names the node that holds the character. `Claimed::Refused`
-    /// when `release` said no (nothing written). The row lock is waited for at most
-    /// `lock_wait`. PostgreSQL only: a cluster's nodes share one (SQLite with `--nats` is
-    /// refused at start).
-    pub async fn claim_account<F, Fut>(
-        &self,
-        name: &AccountName,
-        node: u16,
-        now_ms: i64,
-        lock_wait: Duration,
-        release: F,
-    ) -> Result<Claimed, StoreError>
-    where
-        F: FnOnce(u16) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        if self.backend != Backend::Postgres {
-            return Err(StoreError::BadRow(
-                "account claims need PostgreSQL (a cluster's shared database)".into(),
-            ));
-        }
-        let mut tx = self.pool.begin().await?;
-        // The row must exist to be locked: two first claims would otherwise both see none.
-        sqlx::query(
-            "INSERT INTO account_claims (account_key, node, claimed_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (account_key) DO NOTHING",
-        )
-        .bind(name.key())
-        .bind(-1i32)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        let locked =
-            sqlx::query("SELECT node FROM account_claims WHERE account_key = $1 FOR UPDATE")
-                .bind(name.key())
-                .fetch_one(&mut *tx);
-        let row = tokio::time::timeout(lock_wait, locked)
-            .await
-            .map_err(|_| {
-                StoreError::BadRow("another node's claim of the account is in progress".into())
-            })??;
-        let held: i32 = row.try_get(0)?;
-        if let Some(other) = u16::try_from(held).ok().filter(|&held| held != node) {
-            if !release(other).await {
-                // Dropping the transaction rolls it back: the row still names `other`.
-                return Ok(Claimed::Refused);
-            }
-        }
-        sqlx::query("UPDATE account_claims SET node = $1, claimed_ms = $2 WHERE account_key = $3")
-            .bind(i32::from(node))
-            .bind(now_ms)
-            .bind(name.key())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Claimed::Yes)
-    }
-
     /// The character of account `name`, if it was ever saved.
     pub async fn character(
         &self,
@@ -401,35 +332,53 @@ impl Store {
         }
     }
 
-    /// Saves `records` in one transaction: all of them or none. One statement per
-    /// [`ROWS_PER_STATEMENT`] records, not one per record: a checkpoint of ten thousand
-    /// characters is twenty statements, not ten thousand round trips.
-    pub async fn save_characters(
-        &self,
-        records: &[(AccountName, CharacterRecord)],
-    ) -> Result<(), StoreError> {
+    /// Saves `rows` in one transaction: all of them or none. One statement per
+    /// [`ROWS_PER_STATEMENT`] rows, not one per row: a checkpoint of ten thousand characters
+    /// is twenty statements, not ten thousand round trips. In a cluster (`held_by`), a row
+    /// is written only while its account's claim names this node at the row's generation;
+    /// the accounts of the rows that were not are returned (fenced out: another claim holds
+    /// them now). Empty outside a cluster.
+    pub async fn save_characters(&self, rows: &[SaveRow]) -> Result<Vec<String>, StoreError> {
+        let mut fenced = Vec::new();
         let mut tx = self.pool.begin().await?;
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = upsert_sql(chunk.len(), self.held_by.is_some());
             let mut query = sqlx::query(&sql);
-            for (key, r) in chunk {
+            for row in chunk {
+                let r = &row.record;
                 query = query
-                    .bind(key.key())
+                    .bind(row.name.key())
                     .bind(r.place.as_str())
                     .bind(i64::from(r.region))
                     .bind(f64::from(r.pos[0]))
                     .bind(f64::from(r.pos[1]))
                     .bind(f64::from(r.pos[2]))
                     .bind(r.created_ms)
-                    .bind(r.last_seen_ms);
+                    .bind(r.last_seen_ms)
+                    .bind(row.claim);
             }
-            if let Some(node) = self.held_by {
-                query = query.bind(i32::from(node));
+            match self.held_by {
+                Some(node) => {
+                    let written = query.bind(i32::from(node)).fetch_all(&mut *tx).await?;
+                    let written: std::collections::HashSet<String> = written
+                        .iter()
+                        .map(|w| w.try_get::<String, _>(0))
+                        .collect::<Result<_, _>>()?;
+                    fenced.extend(
+                        chunk
+                            .iter()
+                            .map(|row| row.name.key())
+                            .filter(|key| !written.contains(*key))
+                            .map(str::to_owned),
+                    );
+                }
+                None => {
+                    query.execute(&mut *tx).await?;
+                }
             }
-            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(fenced)
     }
 
     /// Closes every connection (at shutdown, after the last save).
@@ -438,44 +387,56 @@ impl Store {
     }
 }
 
-/// Records per `INSERT`: 8 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// One character to save: the account, the state, and (in a cluster) the generation of
+/// the claim it was played under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveRow {
+    /// Whose.
+    pub name: AccountName,
+    /// What.
+    pub record: CharacterRecord,
+    /// Under which claim (0 outside a cluster).
+    pub claim: i64,
+}
+
+/// Parameters per row of the upsert.
+const PARAMS_PER_ROW: usize = 9;
+
+/// Rows per `INSERT`: 9 parameters each, well under SQLite's 32,766 and PostgreSQL's
 /// 65,535 per statement.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// The upsert of `rows` characters, with numbered parameters (`$1`..), which both SQLite and
-/// PostgreSQL take.
+/// PostgreSQL take. `held`: a cluster node's, fenced by its claims (one more parameter, the
+/// node), returning the accounts it wrote.
 fn upsert_sql(rows: usize, held: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO characters \
-         (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms) VALUES ",
+         (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms, claim_gen) \
+         VALUES ",
     );
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
-        let p = row * 8;
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6,
-            p + 7,
-            p + 8
-        ));
+        let first = row * PARAMS_PER_ROW + 1;
+        let params: Vec<String> = (first..first + PARAMS_PER_ROW)
+            .map(|p| format!("${p}"))
+            .collect();
+        sql.push_str(&format!("({})", params.join(", ")));
     }
     sql.push_str(
         " ON CONFLICT (account_key) DO UPDATE SET \
          place = excluded.place, region = excluded.region, pos_x = excluded.pos_x, \
-         pos_y = excluded.pos_y, pos_z = excluded.pos_z, last_seen_ms = excluded.last_seen_ms",
+         pos_y = excluded.pos_y, pos_z = excluded.pos_z, last_seen_ms = excluded.last_seen_ms, \
+         claim_gen = excluded.claim_gen",
     );
     if held {
         sql.push_str(&format!(
             " WHERE EXISTS (SELECT 1 FROM account_claims c \
-             WHERE c.account_key = characters.account_key AND c.node = ${})",
-            rows * 8 + 1
+             WHERE c.account_key = characters.account_key AND c.node = ${} \
+             AND c.gen = excluded.claim_gen) RETURNING account_key",
+            rows * PARAMS_PER_ROW + 1
         ));
     }
     sql
@@ -513,10 +474,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_upsert_numbers_eight_parameters_a_row() {
+    fn the_upsert_numbers_nine_parameters_a_row() {
         let sql = upsert_sql(2, false);
-        assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT"), "{sql}");
-        assert!(!sql.contains("$17"));
+        assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"), "{sql}");
+        assert!(!sql.contains("$19") && !sql.contains("RETURNING"));
+        let held = upsert_sql(2, true);
+        assert!(
+            held.contains("c.node = $19 AND c.gen = excluded.claim_gen"),
+            "{held}"
+        );
+        assert!(held.ends_with("RETURNING account_key"), "{held}");
     }
 
     #[test]

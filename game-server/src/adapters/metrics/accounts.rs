@@ -90,6 +90,12 @@ pub fn accounts_metrics(e: &mut DescriptorEncoder, a: &AccountsSource) -> Res {
         "Character records not saved: the save queue was full, or a shutdown outlasted the database.",
         s.lost.load(r),
     )?;
+    counter(
+        e,
+        "game_saves_fenced",
+        "Character records the database refused because another node's claim held the account (a cluster); the session here was closed.",
+        s.fenced.load(r),
+    )?;
     gauge(
         e,
         "game_save_queue",

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use server_core::{CloseReason, Session};
 use tokio::sync::Semaphore;
 
-use crate::adapters::db::{now_ms, Claimed, Saver, Store, StoreError};
+use crate::adapters::db::{
+    now_ms, ClaimGen, Claimed, Consent, NodeLease, Saver, Store, StoreError,
+};
 use crate::game::accounts::{
     check_password, hash_password, verify_password, AccountName, Claim, Door, IssuedToken,
     LoginMode, LoginResult, LoginStats, Online, PresentedToken, Step, StoredToken, Throttle,
@@ -46,9 +48,12 @@ pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
 const RETRY_UNAVAILABLE: Duration = Duration::from_secs(2);
 /// Longest wait for an answer to be written before the close that follows it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
-/// Longest a cluster claim may take, all of it: the row lock (at most `DB_TIMEOUT`), the
-/// other node's answer (at most 9 s) and the writes.
+/// Longest a cluster claim may take, all of it: the read, the other node's answer (at most
+/// 9 s) and the write.
 const CLAIM_DEADLINE: Duration = Duration::from_secs(16);
+/// Longest a login waits for its turn behind other logins of the same account (or of one
+/// that shares its lock).
+const TURN_WAIT: Duration = Duration::from_secs(10);
 /// A world connection that took its character back gets its player list by then, or is
 /// closed.
 const REJOIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -100,6 +105,8 @@ pub(crate) struct Accounts {
     pub stats: Arc<LoginStats>,
     /// In a cluster: the other nodes, for one session per account across them.
     cluster: Option<Arc<dyn NodeClaims>>,
+    /// In a cluster: this node's lease (see `adapters/db/lease.rs`).
+    lease: Option<Arc<NodeLease>>,
 }
 
 /// A login that passed: the character to let in.
@@ -163,6 +170,8 @@ pub(crate) struct LoginSettings {
     pub place: Place,
     /// In a cluster: the other nodes.
     pub cluster: Option<Arc<dyn NodeClaims>>,
+    /// In a cluster: this node's lease in the shared database (renewed by its own task).
+    pub lease: Option<Arc<NodeLease>>,
 }
 
 impl Accounts {
@@ -180,6 +189,7 @@ impl Accounts {
             exempt_loopback,
             place,
             cluster,
+            lease,
         } = settings;
         // argon2 takes ~20 MiB and a core for tens of ms: as many at once as there are cores.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -204,6 +214,7 @@ impl Accounts {
             stripe_keys: std::hash::RandomState::new(),
             stats: Arc::default(),
             cluster,
+            lease,
         }
     }
 
@@ -213,52 +224,55 @@ impl Accounts {
     }
 
     /// In a cluster: claims the account for this node, and has the node that held it let
-    /// it go first (see `claims.rs`). Under the account's lock.
-    /// True if another node held it (and let it go).
-    async fn claim_in_cluster(&self, name: &AccountName) -> Result<bool, Refused> {
+    /// it go first (see `runtime/claims.rs`). Under the account's lock. The claim's
+    /// generation (0 outside a cluster), and whether another node held it.
+    async fn claim_in_cluster(&self, name: &AccountName) -> Result<(ClaimGen, bool), Refused> {
         let Some(cluster) = &self.cluster else {
-            return Ok(false);
+            return Ok((0, false));
         };
-        if !cluster.on_bus() {
+        let unavailable = (LoginResult::Unavailable, Some(RETRY_UNAVAILABLE));
+        if !self.may_play() {
             tracing::debug!(
                 account = name.shown(),
-                "login refused: this node is off the bus"
+                "login refused: this node is off the bus or its lease ran out"
             );
-            return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
+            return Err(unavailable);
         }
-        // The row stays locked while the node that held it is asked: claims of one account
-        // from every node take turns, and the row only ever names the node that holds it.
         let key = name.key().to_owned();
-        let asked = std::sync::atomic::AtomicBool::new(false);
-        let asked_ref = &asked;
-        let release = |node: u16| async move {
-            asked_ref.store(true, Ordering::Relaxed);
-            match cluster.release(node, key).await {
-                Ok(()) => true,
-                // Nobody listens for that node: it is not running, or it is cut from the bus.
-                // Taken as gone only once its heartbeats are no longer heard either (it has
-                // been silent past the cluster's dead-after time), not on a glitch.
-                Err(ReleaseError::NotRunning(node)) if !cluster.linked(node) => true,
+        let ask = |node: u16, gen: ClaimGen| async move {
+            match cluster.release(node, key, gen).await {
+                Ok(()) => Consent::Given,
+                // Nobody answers for that node: not running, cut from the bus, or stalled.
+                // The database decides: taken over only if its lease has run out, and then
+                // it has stopped its players itself.
+                Err(ReleaseError::NotRunning(_) | ReleaseError::Timeout(_)) => Consent::Silent,
                 Err(e) => {
                     tracing::warn!(account = name.shown(), error = %e, "login refused");
-                    false
+                    Consent::Refused
                 }
             }
         };
         let claim = self
             .store
-            .claim_account(name, cluster.node(), now_ms(), DB_TIMEOUT, release);
-        // Bounded as a whole: dropped, the claim's transaction rolls back and the row lock goes.
+            .claim_account(name, cluster.node(), now_ms(), ask);
+        // Bounded as a whole: no transaction is open while the other node is asked, so a
+        // claim dropped here leaves nothing behind.
         match tokio::time::timeout(CLAIM_DEADLINE, claim).await {
-            Ok(Ok(Claimed::Yes)) => Ok(asked.load(Ordering::Relaxed)),
-            Ok(Ok(Claimed::Refused)) => Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE))),
+            Ok(Ok(Claimed::Yes { gen, from })) => Ok((gen, from.is_some())),
+            Ok(Ok(Claimed::Refused)) => {
+                tracing::debug!(
+                    account = name.shown(),
+                    "login refused: the node holding it did not let it go (or its lease runs)"
+                );
+                Err(unavailable)
+            }
             Ok(Err(e)) => {
                 tracing::warn!(account = name.shown(), error = %e, "login refused: claim");
-                Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
+                Err(unavailable)
             }
             Err(_) => {
                 tracing::warn!(account = name.shown(), "login refused: claim took too long");
-                Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)))
+                Err(unavailable)
             }
         }
     }
@@ -268,6 +282,38 @@ impl Accounts {
     /// accounts over (see `ClusterNode::on_bus`). Asked per input of a logged-in player.
     pub fn may_play(&self) -> bool {
         self.cluster.as_ref().is_none_or(|c| c.on_bus())
+            && self.lease.as_ref().is_none_or(|l| l.fresh())
+    }
+
+    /// Closes the database's connections (at shutdown, after the last save and the lease).
+    pub async fn close_store(&self) {
+        self.store.close().await;
+    }
+
+    /// Waits (at most `wait`) until this node holds its lease, in a cluster: a node takes
+    /// logins only then. False if it still does not.
+    pub async fn hold_lease(&self, wait: Duration) -> bool {
+        let Some(lease) = &self.lease else {
+            return true;
+        };
+        let deadline = Instant::now() + wait;
+        while !lease.fresh() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// Closes the sessions and takes out of the game the seats of characters whose saves
+    /// the database refused (another claim holds their accounts: `Online::fenced`).
+    pub fn close_evicted(&self) {
+        let evicted = lock(&self.online).take_evicted();
+        for (session, parked) in evicted {
+            self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+            drop_stale(session, parked, "another node holds this account now");
+        }
     }
 
     /// Closes every logged-in session here (this node was cut from the cluster's bus: another
@@ -281,11 +327,17 @@ impl Accounts {
     }
 
     /// Lets account `key`'s character go for a login on another node (see `claims.rs`).
-    async fn let_go(&self, key: &str) -> Result<(), String> {
+    async fn let_go(&self, key: &str, asked: ClaimGen) -> Result<(), String> {
         let _one_at_a_time = tokio::time::timeout(RELEASE_LOCK_WAIT, self.stripe(key).lock())
             .await
             .map_err(|_| "a login of the account is in progress here".to_owned())?;
-        let Some((playing, parked)) = lock(&self.online).kick(key) else {
+        let kicked = lock(&self.online).kick(key, asked).map_err(|stale| {
+            format!(
+                "claimed here again since (generation {} > {asked})",
+                stale.held
+            )
+        })?;
+        let Some((playing, parked)) = kicked else {
             return Ok(()); // not here (any more): nothing to close or save
         };
         if let Some(session) = playing {
@@ -382,25 +434,44 @@ impl Accounts {
             }
         };
 
-        // One login of this account at a time from here: claim, or load and insert.
-        let one_at_a_time = self.stripe(name.key()).lock().await;
+        // One login of this account at a time from here: claim, or load and insert. The
+        // turn is waited for at most TURN_WAIT: each login before it is bounded, but a queue
+        // of them is not.
+        let Ok(one_at_a_time) =
+            tokio::time::timeout(TURN_WAIT, self.stripe(name.key()).lock()).await
+        else {
+            self.give_token_back(&name, used_token).await;
+            return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
+        };
         if session.is_closed() {
             // Given up while it waited its turn: it must not take the account from anyone.
             self.give_token_back(&name, used_token).await;
             return Err((LoginResult::NotNow, None));
         }
-        match self.claim_in_cluster(&name).await {
+        let fence = match self.claim_in_cluster(&name).await {
             // Taken from another node: what this node may still hold of the character from
-            // an earlier time (a leave it could not save while cut off) is older than what
-            // that node saved. It is dropped, and the character loaded.
-            Ok(true) => lock(&self.online).forget_left(name.key()),
-            Ok(false) => {}
+            // an earlier claim (a leave it could not save while cut off, a session that
+            // should have closed) is older than what that node saved. It goes, and the
+            // character is loaded.
+            Ok((fence, true)) => {
+                let stale = lock(&self.online).evict(name.key());
+                if let Some((session, parked)) = stale {
+                    drop_stale(session, parked, "logged in again on another node");
+                }
+                fence
+            }
+            Ok((fence, false)) => fence,
             Err(refused) => {
                 self.give_token_back(&name, used_token).await;
                 return Err(refused);
             }
-        }
-        let claimed = lock(&self.online).claim(&name, session.id(), Arc::clone(session));
+        };
+        let claimed = {
+            let mut online = lock(&self.online);
+            let claimed = online.claim(&name, session.id(), Arc::clone(session));
+            online.set_fence(name.key(), fence);
+            claimed
+        };
         let (character, pos, resumed) = match claimed {
             Claim::Found {
                 character,
@@ -446,8 +517,9 @@ impl Accounts {
                         )
                     }
                 };
-                if self.cluster.as_ref().is_some_and(|c| !c.on_bus()) {
-                    // Cut from the bus while it loaded: another node may take it over now.
+                if !self.may_play() {
+                    // Cut from the bus, or the lease ran out, while it loaded: another node
+                    // may take it over now.
                     self.give_token_back(&name, used_token).await;
                     return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
                 }
@@ -458,6 +530,7 @@ impl Accounts {
                     Arc::clone(session),
                     Arc::clone(&character),
                     0,
+                    fence,
                 );
                 if let Some(older) = older {
                     // Cannot happen while logins of one account take turns; close it anyway
@@ -632,8 +705,21 @@ impl ReleaseHere for Accounts {
     fn release_here(
         self: Arc<Self>,
         key: String,
+        asked: ClaimGen,
     ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
-        Box::pin(async move { self.let_go(&key).await })
+        Box::pin(async move { self.let_go(&key, asked).await })
+    }
+}
+
+/// Closes a session of a character this node no longer holds, and takes its parked seat
+/// (if any) out of the game. Its leave saves nothing: its slot is gone.
+fn drop_stale(session: Option<Arc<Session>>, parked: Option<Parked>, why: &str) {
+    if let Some(session) = session {
+        session.disconnect(CloseReason::ApplicationError(why.to_owned()));
+    }
+    if let Some(mut parked) = parked {
+        parked.seat.leave(parked.player_id);
+        parked.seat.forget();
     }
 }
 

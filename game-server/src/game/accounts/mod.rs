@@ -23,7 +23,7 @@ pub use door::{Door, LoginMode, LoginResult, Phase, Step};
 pub use name::{
     check_password, AccountName, CredentialError, NAME_MAX, NAME_MIN, PASSWORD_MAX, PASSWORD_MIN,
 };
-pub use online::{Claim, Dirty, Online, Owner};
+pub use online::{Claim, Dirty, Evicted, Online, Owner, StaleAsk};
 pub use password::{
     hash_password, verify_password, PasswordError, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES,
 };

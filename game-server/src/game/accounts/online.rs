@@ -39,6 +39,9 @@ struct Slot<H, P> {
     character: Arc<LiveCharacter>,
     /// The highest version the database holds.
     saved: u64,
+    /// In a cluster: the generation of this node's claim on the account (0 outside one).
+    /// Saves carry it, and only a save under it counts as this character's.
+    fence: i64,
 }
 
 impl<H, P> Slot<H, P> {
@@ -76,6 +79,20 @@ pub struct Dirty {
     pub created_ms: i64,
     /// True when no session plays it any more (saved at once, not at the checkpoint).
     pub left: bool,
+    /// The claim it is played under (see `Slot::fence`).
+    pub fence: i64,
+}
+
+/// Sessions and parked seats of characters this node no longer holds: the caller closes
+/// the sessions and takes the seats out of the game.
+pub type Evicted<H, P> = (Option<H>, Option<P>);
+
+/// [`Online::kick`] refused: the account was claimed here again after the generation the
+/// asking node read, so its question is stale and the character stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleAsk {
+    /// The generation this node holds the account at.
+    pub held: i64,
 }
 
 /// Accounts in play, parked, or waiting for their last save, by name key.
@@ -84,6 +101,8 @@ pub struct Online<H, P = ()> {
     slots: HashMap<String, Slot<H, P>>,
     /// Keys released since the save task last looked.
     left: Vec<String>,
+    /// Characters whose claim moved on while they played here (see [`Online::fenced`]).
+    evicted: Vec<Evicted<H, P>>,
     next_token: u64,
 }
 
@@ -92,6 +111,7 @@ impl<H, P> Default for Online<H, P> {
         Online {
             slots: HashMap::new(),
             left: Vec::new(),
+            evicted: Vec::new(),
             next_token: 1,
         }
     }
@@ -144,6 +164,7 @@ impl<H: Clone, P> Online<H, P> {
         handle: H,
         character: Arc<LiveCharacter>,
         saved: u64,
+        fence: i64,
     ) -> Option<H> {
         let key = name.key().to_owned();
         let slot = Slot {
@@ -152,6 +173,7 @@ impl<H: Clone, P> Online<H, P> {
             parked: None,
             character,
             saved,
+            fence,
         };
         self.slots
             .insert(key, slot)
@@ -203,15 +225,55 @@ impl<H: Clone, P> Online<H, P> {
         Some(parked)
     }
 
-    /// Another node of the cluster logs in to `key`: its session (to close) and its parked
-    /// seat (to leave the world) come back, and the character stays only until its last
-    /// state is saved, as after a leave. `None` if it is not here.
-    pub fn kick(&mut self, key: &str) -> Option<(Option<H>, Option<P>)> {
-        let slot = self.slots.get_mut(key)?;
+    /// Another node of the cluster logs in to `key`, having read the account's claim at
+    /// generation `asked`: its session (to close) and its parked seat (to leave the world)
+    /// come back, and the character stays only until its last state is saved, as after a
+    /// leave. `Ok(None)` if it is not here; `Err` if this node claimed it again after
+    /// `asked` (the question is stale: the asker's claim will fail, and this one plays on).
+    pub fn kick(&mut self, key: &str, asked: i64) -> Result<Option<Evicted<H, P>>, StaleAsk> {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return Ok(None);
+        };
+        if slot.fence > asked {
+            return Err(StaleAsk { held: slot.fence });
+        }
         let owner = slot.owner.take().map(|o| o.handle);
         let parked = slot.parked.take().map(|(_, p)| p);
         self.left.push(key.to_owned());
-        Some((owner, parked))
+        Ok(Some((owner, parked)))
+    }
+
+    /// This node claimed `key` at generation `fence` (the slot found by [`Online::claim`]
+    /// plays under it from now on).
+    pub fn set_fence(&mut self, key: &str, fence: i64) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.fence = fence;
+        }
+    }
+
+    /// This node took `key` from another node: whatever it still holds of the character
+    /// is from an earlier claim (a leave it could not save, a session that should have
+    /// closed) and older than what that node saved. The slot goes; its session and parked
+    /// seat come back for the caller to close and take out of the game.
+    pub fn evict(&mut self, key: &str) -> Option<Evicted<H, P>> {
+        let slot = self.slots.remove(key)?;
+        Some((slot.owner.map(|o| o.handle), slot.parked.map(|(_, p)| p)))
+    }
+
+    /// A save of `key` under claim `fence` was refused by the database: another claim holds
+    /// the account now. If the character here still plays under that claim, it must stop:
+    /// its session and seat go to [`Online::take_evicted`] and the slot goes.
+    pub fn fenced(&mut self, key: &str, fence: i64) {
+        if self.slots.get(key).is_some_and(|slot| slot.fence == fence) {
+            if let Some(evicted) = self.evict(key) {
+                self.evicted.push(evicted);
+            }
+        }
+    }
+
+    /// Sessions and seats [`Online::fenced`] took away since the last call.
+    pub fn take_evicted(&mut self) -> Vec<Evicted<H, P>> {
+        std::mem::take(&mut self.evicted)
     }
 
     /// The sessions playing a character now.
@@ -261,13 +323,16 @@ impl<H: Clone, P> Online<H, P> {
             state,
             created_ms: slot.character.created_ms(),
             left: slot.is_left(),
+            fence: slot.fence,
         })
     }
 
-    /// The database now holds `key`'s character at `version`. A character nobody plays and
-    /// with nothing newer to save is done with and dropped.
-    pub fn saved(&mut self, key: &str, version: u64) {
-        if let Some(slot) = self.slots.get_mut(key) {
+    /// The database now holds `key`'s character at `version`, saved under claim `fence`.
+    /// A save under another claim (an earlier one, still queued when the account came back
+    /// here) says nothing of this slot's versions, which count from its own load. A
+    /// character nobody plays and with nothing newer to save is done with and dropped.
+    pub fn saved(&mut self, key: &str, version: u64, fence: i64) {
+        if let Some(slot) = self.slots.get_mut(key).filter(|s| s.fence == fence) {
             slot.saved = slot.saved.max(version);
         }
         self.settle(key);
@@ -323,9 +388,9 @@ mod tests {
     fn a_kick_from_another_node_hands_back_the_session_and_keeps_the_character_until_saved() {
         let mut online: Online<&str, &str> = Online::default();
         let c = new_character(1.0);
-        online.insert(name("Away"), 1, "s1", Arc::clone(&c), 0);
+        online.insert(name("Away"), 1, "s1", Arc::clone(&c), 0, 0);
         c.set_pos([2.0, 0.0, 2.0]);
-        assert_eq!(online.kick("away"), Some((Some("s1"), None)));
+        assert_eq!(online.kick("away", 0), Ok(Some((Some("s1"), None))));
         assert!(online.holds("away"), "kept until its last state is saved");
         assert!(
             !online.release("away", 1),
@@ -334,14 +399,14 @@ mod tests {
         let left = online.take_left();
         assert_eq!(left.len(), 1);
         assert!(left[0].left);
-        online.saved("away", left[0].state.version);
+        online.saved("away", left[0].state.version, 0);
         assert!(!online.holds("away"), "saved: let go");
-        assert_eq!(online.kick("away"), None, "nothing here any more");
+        assert_eq!(online.kick("away", 0), Ok(None), "nothing here any more");
 
         let c = new_character(1.0);
-        online.insert(name("Parked"), 2, "s2", Arc::clone(&c), 0);
+        online.insert(name("Parked"), 2, "s2", Arc::clone(&c), 0, 0);
         online.park("parked", 2, "seat").expect("plays it");
-        assert_eq!(online.kick("parked"), Some((None, Some("seat"))));
+        assert_eq!(online.kick("parked", 0), Ok(Some((None, Some("seat")))));
         assert_eq!(online.playing(), 0);
     }
 
@@ -350,7 +415,7 @@ mod tests {
         let mut online: Online<&str> = Online::default();
         let first = new_character(1.0);
         assert!(online
-            .insert(name("Rookie"), 1, "s1", Arc::clone(&first), 0)
+            .insert(name("Rookie"), 1, "s1", Arc::clone(&first), 0, 0)
             .is_none());
         first.set_pos([4.0, 0.0, 4.0]);
         let Claim::Found {
@@ -375,7 +440,7 @@ mod tests {
     fn a_character_stays_until_its_last_state_is_saved() {
         let mut online: Online<()> = Online::default();
         let c = new_character(1.0);
-        online.insert(name("Ann"), 1, (), Arc::clone(&c), 0);
+        online.insert(name("Ann"), 1, (), Arc::clone(&c), 0, 0);
         c.set_pos([2.0, 0.0, 0.0]);
         assert!(online.release("ann", 1));
         let left = online.take_left();
@@ -388,7 +453,7 @@ mod tests {
             Claim::Found { .. }
         ));
         assert!(online.release("ann", 2));
-        online.saved("ann", version);
+        online.saved("ann", version, 0);
         assert!(online.is_empty(), "saved and nobody plays it: dropped");
     }
 
@@ -396,7 +461,7 @@ mod tests {
     fn a_parked_character_is_taken_back_whole_or_leaves_when_its_grace_ends() {
         let mut online: Online<&str, &str> = Online::default();
         let c = new_character(1.0);
-        online.insert(name("Dot"), 1, "s1", Arc::clone(&c), 0);
+        online.insert(name("Dot"), 1, "s1", Arc::clone(&c), 0, 0);
         assert_eq!(
             online.park("dot", 9, "seat"),
             Err("seat"),
@@ -436,14 +501,14 @@ mod tests {
         let left = online.take_left();
         assert_eq!(left.len(), 1);
         assert!(left[0].left);
-        online.saved("dot", left[0].state.version);
+        online.saved("dot", left[0].state.version, 0);
         assert!(online.is_empty());
     }
 
     #[test]
     fn a_character_that_did_not_change_is_dropped_at_its_leave_and_not_saved() {
         let mut online: Online<()> = Online::default();
-        online.insert(name("Bo"), 1, (), new_character(0.0), 1);
+        online.insert(name("Bo"), 1, (), new_character(0.0), 1, 0);
         assert!(online.all_dirty().is_empty());
         online.release("bo", 1);
         assert!(online.take_left().is_empty());
@@ -454,15 +519,60 @@ mod tests {
     fn a_save_of_an_older_version_keeps_the_newer_dirty() {
         let mut online: Online<()> = Online::default();
         let c = new_character(0.0);
-        online.insert(name("Cy"), 1, (), Arc::clone(&c), 0);
+        online.insert(name("Cy"), 1, (), Arc::clone(&c), 0, 0);
         let v1 = online.all_dirty()[0].state.version;
         c.set_pos([5.0, 0.0, 0.0]);
         online.release("cy", 1);
-        online.saved("cy", v1);
+        online.saved("cy", v1, 0);
         assert_eq!(online.len(), 1, "the newer state is not saved yet");
         let left = online.take_left();
         assert_eq!(left[0].state.pos, [5.0, 0.0, 0.0]);
-        online.saved("cy", left[0].state.version);
+        online.saved("cy", left[0].state.version, 0);
         assert!(online.is_empty());
+    }
+
+    /// Issue 24's review (H3): the account went to another node and came back while a save
+    /// of the earlier claim still waited here. That save counts for nothing in the new
+    /// slot, whose versions count from its own load; a question from a node that read an
+    /// older claim is refused; and a save the database fenced out stops the character only
+    /// if it still plays under that claim.
+    #[test]
+    fn claims_fence_saves_questions_and_evictions() {
+        let mut online: Online<&str, &str> = Online::default();
+        let c = new_character(1.0);
+        online.insert(name("Kim"), 1, "s1", Arc::clone(&c), 0, 7);
+        for x in 2..60 {
+            c.set_pos([x as f32, 0.0, 0.0]);
+        }
+        let dirty = online.all_dirty();
+        assert_eq!(dirty[0].fence, 7, "saves carry the claim");
+        let old_version = dirty[0].state.version;
+
+        // Taken from another node, then back here under claim 9: the old slot goes.
+        assert_eq!(online.evict("kim"), Some((Some("s1"), None)));
+        let fresh = new_character(3.0);
+        online.insert(name("Kim"), 2, "s2", Arc::clone(&fresh), 0, 9);
+        fresh.set_pos([4.0, 0.0, 0.0]);
+        online.saved("kim", old_version, 7);
+        let dirty = online.all_dirty();
+        assert_eq!(
+            dirty.len(),
+            1,
+            "the old claim's save marks nothing saved here"
+        );
+        assert_eq!((dirty[0].fence, dirty[0].state.pos[0]), (9, 4.0));
+
+        // A node that read claim 8 asks: stale, refused; one that read 9 is answered.
+        assert_eq!(online.kick("kim", 8), Err(StaleAsk { held: 9 }));
+        assert!(online.holds("kim"));
+
+        // The database refused a save under claim 7: not this slot's, nothing happens.
+        online.fenced("kim", 7);
+        assert!(online.take_evicted().is_empty());
+        // Under claim 9: the session here plays a claim that moved on; it must stop.
+        online.fenced("kim", 9);
+        assert_eq!(online.take_evicted(), vec![(Some("s2"), None)]);
+        assert!(!online.holds("kim"));
+        assert_eq!(online.kick("kim", 9), Ok(None));
     }
 }
