@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use game_server::adapters::db::Store;
-use game_server::app::game_data;
+use game_server::app::game_data::{self, WorldData};
 use game_server::app::gen_cert::gen_cert;
 use game_server::cli::{Cli, Command};
 use game_server::game::accounts::LoginMode;
@@ -58,18 +58,16 @@ async fn main() -> ExitCode {
         ));
     }
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    if args.world_mode() {
+    if let Some(world) = &config.world {
         // A bad table: one line naming the file, line and JSON path; exit 2.
-        let loaded = game_data::load(args.data.as_deref()).and_then(|(data, from)| {
-            let world = config
-                .world
-                .as_ref()
-                .expect("world mode has a world config");
-            data.fits_world(world.map_size, world.inner_radius)?;
-            Ok((data, from))
-        });
-        match loaded {
-            Ok((data, from)) => tracing::info!(from = ?from, "game data: {}", data.summary()),
+        match game_data::for_world(args.data.as_deref(), world.map_size, world.inner_radius) {
+            Ok(WorldData::Tables(data, from)) => {
+                tracing::info!(from = ?from, "game data: {}", data.summary())
+            }
+            Ok(WorldData::PlayersOnly(why)) => tracing::warn!(
+                "game data: the shipped tables are made for the default world and do not fit \
+                 this one ({why}); running with players only (give --data DIR for this world)"
+            ),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);

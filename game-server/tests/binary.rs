@@ -329,8 +329,13 @@ fn bad_game_data_is_one_line_with_file_line_and_path_and_exit_2() {
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 
-    // The built-in tables do not fit a smaller map: said, with what to do.
-    let out = run(&["--world", "grid", "--map-size", "300"]);
+    // Tables asked for that do not fit a smaller map: said, with what to do.
+    std::fs::write(
+        dir.join("monsters.json"),
+        std::fs::read_to_string(format!("{repo_data}/monsters.json")).expect("repo data"),
+    )
+    .expect("written");
+    let out = run(&["--world", "grid", "--map-size", "300", "--data", dir_arg]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spawns.json:"), "{err}");

@@ -2,6 +2,12 @@
 //! out). `--data DIR` reads the four files there, each required. Without it, `data/` under
 //! the working directory is read if it has them (the repository's, when the server runs
 //! from a checkout, so an edit there takes effect), else the copies built into the binary.
+//!
+//! A table that is wrong is always an error. Tables that are right but do not fit the world
+//! (a spawn area off a smaller `--map-size`, a skill that reaches beyond a smaller
+//! `--inner-radius`) are an error when they were asked for with `--data`; the shipped ones,
+//! made for the default world, are then left out with a warning, and the world runs with
+//! players only.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +24,30 @@ pub enum DataFrom {
 
 /// The folder read when `--data` is not given.
 pub const DEFAULT_DIR: &str = "data";
+
+/// What world mode runs with.
+#[derive(Debug)]
+pub enum WorldData {
+    /// These tables.
+    Tables(GameData, DataFrom),
+    /// None: the shipped tables do not fit this world (the reason, for the log).
+    PlayersOnly(DataError),
+}
+
+/// The tables for a world of `map_size` whose view radius is `view_radius`, read from
+/// `dir` (`--data`) or the default (see the module comment).
+pub fn for_world(
+    dir: Option<&Path>,
+    map_size: f32,
+    view_radius: f32,
+) -> Result<WorldData, DataError> {
+    let (data, from) = load(dir)?;
+    match data.fits_world(map_size, view_radius) {
+        Ok(()) => Ok(WorldData::Tables(data, from)),
+        Err(e) if dir.is_none() => Ok(WorldData::PlayersOnly(e)),
+        Err(e) => Err(e),
+    }
+}
 
 /// Reads and checks the tables from `dir`, or as the module comment says when `None`.
 pub fn load(dir: Option<&Path>) -> Result<(GameData, DataFrom), DataError> {
@@ -85,6 +115,19 @@ mod tests {
             .to_string()
             .starts_with(&format!("{}:1:", dir.join("skills.json").display())));
         assert!(e.message.contains("missing field `name`"), "{e}");
+
+        // Right but for another world: an error when asked for, players only by default.
+        std::fs::write(dir.join("skills.json"), BUILT_IN.skills.text).expect("written");
+        let e = for_world(Some(&dir), 300.0, 40.0).expect_err("off a 300 map");
+        assert!(e.to_string().contains("off the map"), "{e}");
+        assert!(matches!(
+            for_world(None, 300.0, 40.0),
+            Ok(WorldData::PlayersOnly(_))
+        ));
+        assert!(matches!(
+            for_world(Some(&dir), 1000.0, 40.0),
+            Ok(WorldData::Tables(..))
+        ));
 
         std::fs::remove_file(dir.join("spawns.json")).expect("removed");
         let e = load(Some(&dir)).expect_err("missing file");
