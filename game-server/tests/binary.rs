@@ -321,7 +321,7 @@ fn bad_game_data_is_one_line_with_file_line_and_path_and_exit_2() {
     let out = run(&["--world", "grid", "--data", dir_arg]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    let expected = format!("error: {}:19:", dir.join("monsters.json").display());
+    let expected = format!("error: {}:20:", dir.join("monsters.json").display());
     assert!(err.starts_with(&expected), "{err}");
     assert!(
         err.contains("monsters[1].mana: unknown field `mana`"),

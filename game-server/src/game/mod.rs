@@ -8,6 +8,8 @@
 //!   make the server log.
 //! - [`player_ids`], [`session_manager`]: who gets which player id, on which node.
 //! - [`counters`]: lock-free counters and histograms the metrics read.
+//! - [`combat`]: skill checks, hit points, experience and levels (the rules).
+//! - [`ai`]: monsters and what they do each tick (the rules).
 //! - [`data`]: the game data tables (`data/*.json`: monsters, skills, levels, spawns),
 //!   parsed and checked.
 //! - [`map`]: the live map's snapshot, published by a room or region, read by the admin.
@@ -16,6 +18,8 @@
 //!   accounts in play (the rules).
 
 pub mod accounts;
+pub mod ai;
+pub mod combat;
 pub mod counters;
 pub mod data;
 pub mod input_gate;

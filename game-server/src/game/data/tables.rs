@@ -36,9 +36,18 @@ pub struct MonsterKind {
     pub respawn_ms: u32,
     /// Experience for the player that kills it.
     pub exp: u32,
+    /// What its AI does: a behaviour's name (`melee`: attacks the nearest player in its
+    /// aggro radius; `passive`: only hits back). Default `melee`. The names are the
+    /// behaviours registered in `game/ai/behaviour.rs`.
+    #[serde(default = "melee")]
+    pub behaviour: String,
     /// Where the row is.
     #[serde(skip)]
     pub origin: Origin,
+}
+
+fn melee() -> String {
+    "melee".to_owned()
 }
 
 impl MonsterKind {
