@@ -326,3 +326,104 @@ async fn nodes_cut_off_from_each_other_never_both_play_an_account() {
     b.shutdown().await;
     a.shutdown().await;
 }
+
+/// Issue 24, item 8 in a cluster: a node cut off from the database (not from the bus) can
+/// renew neither its saves nor its lease. Its lease runs out, it closes its logged-in
+/// sessions and refuses logins; asked by another node, it answers that it holds no lease,
+/// so that node takes the account over from the last saved state (the database lease ran
+/// out too), without waiting for anyone. Node 0 connects as its own PostgreSQL role, which
+/// the test then locks out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_the_database_stops_its_players_and_lets_their_accounts_go() {
+    const CUT: &str =
+        "a_node_cut_off_from_the_database_stops_its_players_and_lets_their_accounts_go";
+    let Some(nats) = Nats::start(CUT) else {
+        return;
+    };
+    let Some(pg) = Postgres::start() else {
+        skipped(CUT);
+        return;
+    };
+    let db = pg.url();
+    // Node 1 first: it creates the tables, as the superuser.
+    let b = node(&nats, 1, &db).await;
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db)
+        .await
+        .expect("admin connection");
+    for sql in [
+        "CREATE ROLE node_zero LOGIN",
+        // Opening checks the migrations (it may create their table if missing).
+        "GRANT USAGE, CREATE ON SCHEMA public TO node_zero",
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO node_zero",
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO node_zero",
+    ] {
+        sqlx::query(sql).execute(&admin).await.expect(sql);
+    }
+    let a = node(
+        &nats,
+        0,
+        &db.replace("postgres://postgres@", "postgres://node_zero@"),
+    )
+    .await;
+    eventually("both nodes hear each other's heartbeats", || {
+        a.snapshot().cluster_nodes == 1 && b.snapshot().cluster_nodes == 1
+    })
+    .await;
+
+    let (mut cut, _) = play(a.local_addr(), "Cut", true).await;
+    move_to(&mut cut, [-7.0, 0.0, 0.0]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while saved(&db, "Cut").await != Some([-7.0, 0.0, 0.0]) {
+        assert!(tokio::time::Instant::now() < deadline, "saved by node 0");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    for sql in [
+        "ALTER ROLE node_zero NOLOGIN",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'node_zero'",
+    ] {
+        sqlx::query(sql).execute(&admin).await.expect(sql);
+    }
+    // A move its node can no longer save: the character stays unsaved on node 0, which
+    // therefore could never let it go by saving it.
+    move_to(&mut cut, [-8.0, 0.0, 0.0]).await;
+    assert!(
+        closed_within(&mut cut, Duration::from_secs(8)).await,
+        "its lease (3 s in this test) runs out: the session is closed"
+    );
+    let mut late = Client::connect_raw(a.local_addr()).await;
+    late.send(&login("Cut", "correct horse", false)).await;
+    assert_eq!(
+        read_answer(&mut late).await.result,
+        LoginResult::Unavailable.code(),
+        "no login on a node without its lease"
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let at = loop {
+        let mut c = Client::connect_raw(b.local_addr()).await;
+        c.send(&login("Cut", "correct horse", false)).await;
+        let answer = read_answer(&mut c).await;
+        if answer.result == LoginResult::Ok.code() {
+            let list: game_server::packets::SPlayerList = c.expect().await;
+            let me = list.players.iter().find(|p| p.is_self).expect("listed");
+            break [me.pos_x, me.pos_y, me.pos_z];
+        }
+        assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the account moves once node 0's lease has run out in the database"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        at,
+        [-7.0, 0.0, 0.0],
+        "from the last state node 0 saved (the move after the cut is lost, as stated)"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+    admin.close().await;
+}

@@ -330,24 +330,33 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
     );
     // Node 3 holds a lease: silent, it keeps the account.
     let lease = std::time::Duration::from_millis(400);
-    assert!(again.renew_lease(3, 33, lease).await.expect("leased"));
+    assert!(again.take_lease(3, 33, lease).await.expect("taken"));
     assert!(
-        !again.renew_lease(3, 34, lease).await.expect("asked"),
+        !again.take_lease(3, 34, lease).await.expect("asked"),
         "a second process with node 3's id gets no lease while the first holds it"
     );
+    assert!(
+        !again.extend_lease(3, 34, lease).await.expect("asked"),
+        "nor can it extend the first one's"
+    );
+    assert!(again.extend_lease(3, 33, lease).await.expect("extended"));
     assert_eq!(
         claim(1, Consent::Silent).await.expect("claims"),
         Claimed::Refused,
         "node 3 is silent but its lease runs: it may still play the account"
     );
     tokio::time::sleep(lease + std::time::Duration::from_millis(100)).await;
+    assert!(
+        !again.extend_lease(3, 33, lease).await.expect("asked"),
+        "run out in the database: not extended (its holder must stop its players first)"
+    );
     assert_eq!(
         claim(1, Consent::Silent).await.expect("claims"),
         yes(4, Some(3)),
         "its lease ran out: it has stopped its players itself"
     );
     assert!(
-        again.renew_lease(3, 34, lease).await.expect("leased"),
+        again.take_lease(3, 34, lease).await.expect("taken"),
         "now free"
     );
     again.end_lease(3, 34).await.expect("ended");

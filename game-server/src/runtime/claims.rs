@@ -13,9 +13,9 @@
 //! always starts from A's last state, and of two claims that read the same row only one is
 //! written. If A refuses, nothing is written and the login is refused as unavailable; the
 //! client's retry asks A again. If A does not answer (no process of it on the bus, or none in
-//! time), B's claim is written only if A's lease in the database has run out: a node stops
-//! its logged-in players before its own copy of its lease runs out (`adapters/db/lease.rs`),
-//! so nobody plays the character there. Saves are fenced by the claim's generation. A node
+//! time, or it says it holds no lease), B's claim is written only if A's lease in the
+//! database has run out: A's own copy of its lease runs out first, and A stops its logged-in
+//! players when it does (`adapters/db/lease.rs`), so nobody plays the character there. Saves are fenced by the claim's generation. A node
 //! cut from the bus also closes its logged-in sessions and takes no login until it is back
 //! (`Accounts::close_all`, `NodeClaims::on_bus`): its players' regions on other nodes are out
 //! of its reach.
@@ -43,6 +43,10 @@ pub enum ReleaseError {
     /// before it lets any player in), so nobody plays the character there.
     #[error("node {0} is not on the bus")]
     NotRunning(u16),
+    /// A process of `node` answered that it holds no lease for it (a second process with
+    /// that node id, or one cut off from the database): as good as silence.
+    #[error("node {0} holds no lease")]
+    NoLease(u16),
     /// The question could not be sent.
     #[error("the cluster's bus: {0}")]
     Bus(String),
@@ -72,6 +76,11 @@ pub trait NodeClaims: Send + Sync + 'static {
 
 /// This node's side: lets a character go for a login on another node.
 pub trait ReleaseHere: Send + Sync + 'static {
+    /// Whether this process answers questions: only while it holds its node's lease. Else
+    /// it says so (`ReleaseError::NoLease` on the asking side), and the asker's claim is
+    /// decided by the lease.
+    fn answers(&self) -> bool;
+
     /// Closes the session playing account `key` here (if any), saves its character, and
     /// returns once it is saved; `Err` says why not (among others: this node claimed it
     /// again after generation `asked`, which the asking node read).

@@ -3,7 +3,8 @@
 //!
 //! `world.release.{k}` is node k's: a request whose payload is the account's key (its name
 //! without case, UTF-8), a newline, and the claim generation the asker read (decimal),
-//! answered `ok`, or `no:` and the reason. Each question is answered on
+//! answered `ok`, or `no:` and the reason, or `lapsed` by a process that holds no lease for
+//! its node (the asker then decides by the database's lease, as for silence). Each question is answered on
 //! its own task, at most [`MAX_RELEASING`] at once (past that it is answered `no: busy`: a
 //! login flood of one node's accounts from another must not queue without bound).
 
@@ -70,6 +71,9 @@ impl NodeClaims for ClusterClaims {
                     async_nats::RequestErrorKind::TimedOut => ReleaseError::Timeout(node),
                     _ => ReleaseError::Bus(e.to_string()),
                 })?;
+            if reply.payload.as_ref() == LAPSED {
+                return Err(ReleaseError::NoLease(node));
+            }
             match answer(&reply.payload) {
                 Ok(()) => Ok(()),
                 Err(reason) => Err(ReleaseError::Refused { node, reason }),
@@ -77,6 +81,9 @@ impl NodeClaims for ClusterClaims {
         })
     }
 }
+
+/// The answer of a process that holds no lease for its node (see `ReleaseHere::answers`).
+const LAPSED: &[u8] = b"lapsed";
 
 /// A question's bytes: the key, a newline, the generation.
 fn question(key: &str, gen: i64) -> Bytes {
@@ -123,6 +130,11 @@ pub async fn serve(
             let Some(reply) = msg.reply else {
                 continue;
             };
+            if !here.answers() {
+                // No lease here: the asker decides by the database's lease.
+                let _ = client.publish(reply, Bytes::from_static(LAPSED)).await;
+                continue;
+            }
             let (client, here) = (client.clone(), Arc::clone(&here));
             let asked = read_question(&msg.payload);
             let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {

@@ -7,9 +7,9 @@
 //!   generation: of two claims that read the same row, one wins and the other is refused.
 //! - **Leases.** `node_leases` holds each node's lease, renewed by its process in the
 //!   database's clock. A holder that does not answer (not on the bus, or silent) is passed
-//!   over only once its lease has run out; the holder stops its players before its own copy
-//!   of the lease runs out (`lease.rs`). So two nodes cut off from each other but not from
-//!   the database never both play one account: the one that holds it keeps it.
+//!   over only once its lease has run out; the holder's own copy runs out first, and its
+//!   players stop when it does (`lease.rs`). So two nodes cut off from each other but not
+//!   from the database never both play one account: the one that holds it keeps it.
 //! - **Fences.** Each save carries the generation of the claim it was made under, and
 //!   writes only while the row still names this node at that generation (`Store::held_by`,
 //!   `save_characters`).
@@ -57,6 +57,10 @@ pub enum Claimed {
     /// The holder refused, or is silent while its lease runs, or another claim came first:
     /// nothing changed here.
     Refused,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn postgres_only(store: &Store) -> Result<(), StoreError> {
@@ -132,32 +136,54 @@ impl Store {
         })
     }
 
-    /// Renews node `node`'s lease for `length` from now, in the database's clock, for this
-    /// process (`instance`). False if another process of the same node id holds a lease
-    /// that has not run out (nothing changed).
-    pub async fn renew_lease(
+    /// Takes node `node`'s lease for this process (`instance`), for `length` from now in
+    /// the database's clock, if nobody holds it (no row, or one that has run out). False if
+    /// a lease that has not run out is there (another process of the same node id, or this
+    /// one's own from before it ran out locally: taken again only once it has run out).
+    pub async fn take_lease(
         &self,
         node: u16,
         instance: u64,
         length: Duration,
     ) -> Result<bool, StoreError> {
         postgres_only(self)?;
-        let length_ms = i64::try_from(length.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
             "INSERT INTO node_leases (node, instance, until_ms) VALUES ($1, $2, {DB_NOW_MS} + $3) \
              ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, \
-             until_ms = excluded.until_ms \
-             WHERE node_leases.instance = excluded.instance OR node_leases.until_ms < {DB_NOW_MS} \
+             until_ms = excluded.until_ms WHERE node_leases.until_ms < {DB_NOW_MS} \
              RETURNING until_ms"
         );
-        let renewed = sqlx::query(&sql)
+        let taken = sqlx::query(&sql)
             .bind(i32::from(node))
             // The instance's bits, as PostgreSQL has no unsigned type.
             .bind(instance as i64)
-            .bind(length_ms)
+            .bind(millis(length))
             .fetch_optional(&self.pool)
             .await?;
-        Ok(renewed.is_some())
+        Ok(taken.is_some())
+    }
+
+    /// Extends this process's lease of node `node` to `length` from now, only if it still
+    /// holds it and it has not run out in the database: a lease extended is one that was
+    /// never broken. False if it was (the caller's copy must run out now).
+    pub async fn extend_lease(
+        &self,
+        node: u16,
+        instance: u64,
+        length: Duration,
+    ) -> Result<bool, StoreError> {
+        postgres_only(self)?;
+        let sql = format!(
+            "UPDATE node_leases SET until_ms = {DB_NOW_MS} + $3 \
+             WHERE node = $1 AND instance = $2 AND until_ms >= {DB_NOW_MS} RETURNING until_ms"
+        );
+        let extended = sqlx::query(&sql)
+            .bind(i32::from(node))
+            .bind(instance as i64)
+            .bind(millis(length))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(extended.is_some())
     }
 
     /// Ends this process's lease of node `node` (at shutdown, after the last saves): the

@@ -52,6 +52,9 @@ pub struct NodeLease {
     /// Until when the copy holds, in ms since `born`; 0 before the first renewal.
     until_ms: AtomicU64,
     lapsed: AtomicBool,
+    /// One more each time the copy runs out: a login that began under one epoch and ends
+    /// under another was not covered by the lease all along, and is refused.
+    epoch: AtomicU64,
 }
 
 impl Default for NodeLease {
@@ -60,6 +63,7 @@ impl Default for NodeLease {
             born: Instant::now(),
             until_ms: AtomicU64::new(0),
             lapsed: AtomicBool::new(true),
+            epoch: AtomicU64::new(0),
         }
     }
 }
@@ -75,10 +79,21 @@ impl NodeLease {
         self.ms(Instant::now()) < self.until_ms.load(Ordering::Acquire)
     }
 
+    /// The number of times the copy has run out so far (see the field).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
     /// A renewal of `length` that was sent at `sent` succeeded.
     pub fn renewed(&self, sent: Instant, length: Duration) {
         let until = self.ms(sent) + (length.as_millis() as u64) * 9 / 10;
         self.until_ms.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// The database says the lease is gone (it ran out there, or another process took it):
+    /// the copy runs out now.
+    fn lost(&self) {
+        self.until_ms.store(0, Ordering::Release);
     }
 
     /// Checks the copy: true exactly once each time it goes from held to run out (the caller
@@ -86,12 +101,22 @@ impl NodeLease {
     fn lapsed_now(&self) -> bool {
         let fresh = self.fresh();
         let was_lapsed = self.lapsed.swap(!fresh, Ordering::AcqRel);
-        !fresh && !was_lapsed
+        let lapsed = !fresh && !was_lapsed;
+        if lapsed {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        lapsed
     }
 
-    /// Renews the lease of `node` for this process (`instance`) in `store` every
-    /// `config.renew_every` while `may_renew` says so, until `stop`; when the copy runs
-    /// out, runs `on_lapse` once. At `stop`, ends the lease in the database.
+    /// Keeps the lease of `node` for this process (`instance`) in `store` until `stop`
+    /// (then ends it in the database). Every `config.renew_every`:
+    /// 1. if the copy has run out since the last look, `on_lapse` runs (before anything
+    ///    can renew it: the node's players stop first);
+    /// 2. while `may_renew` says so, the lease is renewed: *extended* while this process
+    ///    holds it (only if it has not run out in the database, so a copy revived by a late
+    ///    answer was covered all along), or *taken* when it does not (only if nobody holds
+    ///    it). An extension the database refuses means the lease was lost: the copy runs
+    ///    out at once, and `on_lapse` runs.
     ///
     /// `may_renew` is false while the node is off the cluster's bus: it has closed its
     /// logged-in sessions and takes no login, so it lets the lease run out, and the other
@@ -110,40 +135,59 @@ impl NodeLease {
             on_lapse,
         } = hooks;
         let lease = Arc::clone(self);
+        // Generous: the copy counts from the send, so a slow answer costs nothing.
+        let wait = config.renew_every.max(config.length / 5);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(config.renew_every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut held = false;
             let mut taken_logged = false;
+            let lapse = |why: &str| {
+                if lease.lapsed_now() {
+                    tracing::warn!(
+                        node,
+                        why,
+                        "node lease ran out: closing logged-in sessions, refusing logins"
+                    );
+                    on_lapse();
+                }
+            };
             loop {
                 tokio::select! {
                     _ = ticker.tick() => {}
                     _ = stop.cancelled() => break,
                 }
+                lapse("not renewed in time (the database is out of reach, or slow)");
                 if !may_renew() {
-                    if lease.lapsed_now() {
-                        tracing::info!(node, "node lease let run out: this node is off the bus");
-                        on_lapse();
-                    }
                     continue;
                 }
                 let sent = Instant::now();
-                let renewal = store.renew_lease(node, instance, config.length);
-                match tokio::time::timeout(
-                    config.renew_every.max(Duration::from_millis(500)),
-                    renewal,
-                )
-                .await
-                {
+                let call = async {
+                    if held {
+                        store.extend_lease(node, instance, config.length).await
+                    } else {
+                        store.take_lease(node, instance, config.length).await
+                    }
+                };
+                match tokio::time::timeout(wait, call).await {
                     Ok(Ok(true)) => {
                         lease.renewed(sent, config.length);
+                        held = true;
                         taken_logged = false;
+                    }
+                    Ok(Ok(false)) if held => {
+                        held = false;
+                        lease.lost();
+                        lapse("it ran out in the database");
                     }
                     Ok(Ok(false)) => {
                         if !taken_logged {
                             tracing::error!(
                                 node,
-                                "another process holds this node's lease: is a second process \
-                                 running with this node id? Logins stay off here until it ends"
+                                "another process holds this node's lease: a second process \
+                                 running with this node id, or the last one stopped without \
+                                 ending it (then it runs out within the lease's length). \
+                                 Logins stay off here until this process holds it"
                             );
                             taken_logged = true;
                         }
@@ -151,17 +195,14 @@ impl NodeLease {
                     Ok(Err(e)) => tracing::debug!(error = %e, "node lease not renewed"),
                     Err(_) => tracing::debug!("node lease renewal timed out"),
                 }
-                if lease.lapsed_now() {
-                    tracing::warn!(
-                        node,
-                        "node lease ran out (the database is out of reach): closing \
-                         logged-in sessions, refusing logins until it is renewed"
-                    );
-                    on_lapse();
-                }
             }
-            if let Err(e) = store.end_lease(node, instance).await {
-                tracing::debug!(error = %e, "node lease not ended; it runs out by itself");
+            let end = store.end_lease(node, instance);
+            match tokio::time::timeout(wait, end).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "node lease not ended; it runs out by itself")
+                }
+                Err(_) => tracing::debug!("node lease end timed out; it runs out by itself"),
             }
         })
     }
@@ -184,10 +225,15 @@ mod tests {
         lease.renewed(Instant::now() - Duration::from_millis(190), length);
         std::thread::sleep(Duration::from_millis(185)); // 9/10 of 200 ms
         assert!(!lease.fresh(), "a tenth short of the database's");
+        let epoch = lease.epoch();
         assert!(lease.lapsed_now(), "runs out: stop the players");
         assert!(!lease.lapsed_now(), "once");
+        assert_eq!(lease.epoch(), epoch + 1, "a login across it is refused");
         lease.renewed(Instant::now(), length);
         assert!(lease.fresh());
         assert!(!lease.lapsed_now());
+        lease.lost();
+        assert!(!lease.fresh(), "the database said it is gone");
+        assert!(lease.lapsed_now());
     }
 }

@@ -433,7 +433,8 @@ fn upsert_sql(rows: usize, held: bool) -> String {
     );
     if held {
         sql.push_str(&format!(
-            " WHERE EXISTS (SELECT 1 FROM account_claims c \
+            " WHERE characters.claim_gen <= excluded.claim_gen \
+             AND EXISTS (SELECT 1 FROM account_claims c \
              WHERE c.account_key = characters.account_key AND c.node = ${} \
              AND c.gen = excluded.claim_gen) RETURNING account_key",
             rows * PARAMS_PER_ROW + 1

@@ -289,7 +289,7 @@ impl ClientSession {
         {
             // Another node may hold this account by now: nothing more from here.
             self.close(CloseReason::ApplicationError(
-                "this node lost the cluster's bus; log in again".into(),
+                "this node lost the cluster's bus or its lease; log in again".into(),
             ));
             return;
         }

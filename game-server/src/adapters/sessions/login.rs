@@ -245,7 +245,11 @@ impl Accounts {
                 // Nobody answers for that node: not running, cut from the bus, or stalled.
                 // The database decides: taken over only if its lease has run out, and then
                 // it has stopped its players itself.
-                Err(ReleaseError::NotRunning(_) | ReleaseError::Timeout(_)) => Consent::Silent,
+                Err(
+                    ReleaseError::NotRunning(_)
+                    | ReleaseError::Timeout(_)
+                    | ReleaseError::NoLease(_),
+                ) => Consent::Silent,
                 Err(e) => {
                     tracing::warn!(account = name.shown(), error = %e, "login refused");
                     Consent::Refused
@@ -283,6 +287,11 @@ impl Accounts {
     pub fn may_play(&self) -> bool {
         self.cluster.as_ref().is_none_or(|c| c.on_bus())
             && self.lease.as_ref().is_none_or(|l| l.fresh())
+    }
+
+    /// How many times this node's lease has run out (0 outside a cluster).
+    fn lease_epoch(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |l| l.epoch())
     }
 
     /// Closes the database's connections (at shutdown, after the last save and the lease).
@@ -354,9 +363,17 @@ impl Accounts {
         }
         self.saver.wake();
         let deadline = Instant::now() + DB_TIMEOUT;
+        let mut polls = 0u32;
         while lock(&self.online).holds(key) {
             if Instant::now() >= deadline {
                 return Err("its last state was not saved in time".to_owned());
+            }
+            polls += 1;
+            if polls % 10 == 0 {
+                // Moves the closing session applied after the kick: saved now, not at the
+                // next checkpoint.
+                lock(&self.online).requeue_left(key);
+                self.saver.wake();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -448,6 +465,10 @@ impl Accounts {
             self.give_token_back(&name, used_token).await;
             return Err((LoginResult::NotNow, None));
         }
+        // The lease's epoch before the claim: if the lease runs out before this login is in
+        // (its sessions were closed meanwhile), the login is undone below.
+        let epoch = self.lease_epoch();
+        lock(&self.online).set_claiming(name.key(), true);
         let fence = match self.claim_in_cluster(&name).await {
             // Taken from another node: what this node may still hold of the character from
             // an earlier claim (a leave it could not save while cut off, a session that
@@ -462,6 +483,7 @@ impl Accounts {
             }
             Ok((fence, false)) => fence,
             Err(refused) => {
+                lock(&self.online).set_claiming(name.key(), false);
                 self.give_token_back(&name, used_token).await;
                 return Err(refused);
             }
@@ -540,6 +562,19 @@ impl Accounts {
                 (character, pos, None)
             }
         };
+        if !self.may_play() || self.lease_epoch() != epoch {
+            // The lease ran out (and `close_all` ran) while this login was on its way: it
+            // was not covered all along, so it is undone like any leave.
+            if lock(&self.online).release(name.key(), session.id()) {
+                self.saver.wake();
+            }
+            if let Some(mut parked) = resumed {
+                parked.seat.leave(parked.player_id);
+                parked.seat.forget();
+            }
+            self.give_token_back(&name, used_token).await;
+            return Err((LoginResult::Unavailable, Some(RETRY_UNAVAILABLE)));
+        }
         // The next login's token; a client told none (the write failed) logs in with its
         // password next time.
         let now = now_ms();
@@ -702,6 +737,12 @@ impl Accounts {
 }
 
 impl ReleaseHere for Accounts {
+    fn answers(&self) -> bool {
+        // A process without a fresh lease (a second one with this node id, or one cut off
+        // from the database) says so: the asker's claim is decided by the database's lease.
+        self.lease.as_ref().is_none_or(|l| l.fresh())
+    }
+
     fn release_here(
         self: Arc<Self>,
         key: String,

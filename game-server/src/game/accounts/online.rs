@@ -42,6 +42,9 @@ struct Slot<H, P> {
     /// In a cluster: the generation of this node's claim on the account (0 outside one).
     /// Saves carry it, and only a save under it counts as this character's.
     fence: i64,
+    /// A login here is claiming the account anew: the database's generation may already
+    /// be past `fence`, so a save refused meanwhile says nothing about this slot.
+    claiming: bool,
 }
 
 impl<H, P> Slot<H, P> {
@@ -174,6 +177,7 @@ impl<H: Clone, P> Online<H, P> {
             character,
             saved,
             fence,
+            claiming: false,
         };
         self.slots
             .insert(key, slot)
@@ -243,11 +247,30 @@ impl<H: Clone, P> Online<H, P> {
         Ok(Some((owner, parked)))
     }
 
+    /// A login here starts claiming `key` in the database (`true`), or has finished
+    /// (`false`; then [`Online::set_fence`] if it won). Meanwhile a refused save of the
+    /// slot evicts nothing (see `Slot::claiming`).
+    pub fn set_claiming(&mut self, key: &str, claiming: bool) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.claiming = claiming;
+        }
+    }
+
     /// This node claimed `key` at generation `fence` (the slot found by [`Online::claim`]
     /// plays under it from now on).
     pub fn set_fence(&mut self, key: &str, fence: i64) {
         if let Some(slot) = self.slots.get_mut(key) {
             slot.fence = fence;
+            slot.claiming = false;
+        }
+    }
+
+    /// Puts `key` back on the list of leaves to save if nobody plays it and it changed
+    /// since its last save (a kicked session's moves after its kick): the save task writes
+    /// its newest state at once, not at the next checkpoint.
+    pub fn requeue_left(&mut self, key: &str) {
+        if self.slots.get(key).is_some_and(Slot::is_left) && !self.left.iter().any(|k| k == key) {
+            self.left.push(key.to_owned());
         }
     }
 
@@ -264,7 +287,11 @@ impl<H: Clone, P> Online<H, P> {
     /// the account now. If the character here still plays under that claim, it must stop:
     /// its session and seat go to [`Online::take_evicted`] and the slot goes.
     pub fn fenced(&mut self, key: &str, fence: i64) {
-        if self.slots.get(key).is_some_and(|slot| slot.fence == fence) {
+        if self
+            .slots
+            .get(key)
+            .is_some_and(|slot| slot.fence == fence && !slot.claiming)
+        {
             if let Some(evicted) = self.evict(key) {
                 self.evicted.push(evicted);
             }
@@ -566,6 +593,14 @@ mod tests {
         assert_eq!(online.kick("kim", 8), Err(StaleAsk { held: 9 }));
         assert!(online.holds("kim"));
 
+        // A re-login here is claiming anew: a save refused meanwhile evicts nothing.
+        online.set_claiming("kim", true);
+        online.fenced("kim", 9);
+        assert!(online.take_evicted().is_empty() && online.holds("kim"));
+        online.set_fence("kim", 10);
+        online.fenced("kim", 9);
+        assert!(online.take_evicted().is_empty(), "under claim 10 now");
+        online.set_fence("kim", 9);
         // The database refused a save under claim 7: not this slot's, nothing happens.
         online.fenced("kim", 7);
         assert!(online.take_evicted().is_empty());
