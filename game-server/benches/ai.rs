@@ -19,9 +19,12 @@ const MONSTERS: u32 = 10_000;
 const VIEW: f32 = 50.0;
 const TICK_MS: u64 = 100;
 
+/// Player ids and positions, by grid cell.
+type Cells = FxHashMap<(i32, i32), Vec<(i32, [f32; 2])>>;
+
 /// Players in a grid of view-radius cells, as a region's interest grid would answer.
 struct Grid {
-    cells: FxHashMap<(i32, i32), Vec<(i32, [f32; 2])>>,
+    cells: Cells,
     by_id: FxHashMap<i32, [f32; 2]>,
     positions: Vec<[f32; 2]>,
 }
