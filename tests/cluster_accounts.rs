@@ -401,29 +401,63 @@ async fn a_node_cut_off_from_the_database_stops_its_players_and_lets_their_accou
         "no login on a node without its lease"
     );
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let at = loop {
-        let mut c = Client::connect_raw(b.local_addr()).await;
-        c.send(&login("Cut", "correct horse", false)).await;
-        let answer = read_answer(&mut c).await;
-        if answer.result == LoginResult::Ok.code() {
-            let list: game_server::packets::SPlayerList = c.expect().await;
-            let me = list.players.iter().find(|p| p.is_self).expect("listed");
-            break [me.pos_x, me.pos_y, me.pos_z];
-        }
-        assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the account moves once node 0's lease has run out in the database"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let (mut on_b, at) = login_until_ok(b.local_addr(), "Cut").await;
     assert_eq!(
         at,
         [-7.0, 0.0, 0.0],
         "from the last state node 0 saved (the move after the cut is lost, as stated)"
     );
+
+    // Node 1 plays it on and saves; node 0 gets the database back, with a save of the old
+    // claim still queued (-8) and its slot left from then. Logging in on node 0 again takes
+    // the account back from node 1 at node 1's state, and the old save never lands.
+    move_to(&mut on_b, [-9.0, 0.0, 0.0]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while saved(&db, "Cut").await != Some([-9.0, 0.0, 0.0]) {
+        assert!(tokio::time::Instant::now() < deadline, "saved by node 1");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqlx::query("ALTER ROLE node_zero LOGIN")
+        .execute(&admin)
+        .await
+        .expect("login again");
+    let (_back, at) = login_until_ok(a.local_addr(), "Cut").await;
+    assert_eq!(
+        at,
+        [-9.0, 0.0, 0.0],
+        "node 1's state, not node 0's stale one"
+    );
+    assert!(
+        closed_within(&mut on_b, Duration::from_secs(5)).await,
+        "node 1's session is closed"
+    );
+    // Node 0's queued save of the old claim retries within its back-off: it must not land.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(saved(&db, "Cut").await, Some([-9.0, 0.0, 0.0]));
     b.shutdown().await;
     a.shutdown().await;
     admin.close().await;
+}
+
+/// Logs `name` in on `addr` until it passes (refused as unavailable meanwhile, for at most
+/// 10 s); the client and where it stands.
+async fn login_until_ok(addr: std::net::SocketAddr, name: &str) -> (Client, [f32; 3]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Client::connect_raw(addr).await;
+        c.send(&login(name, "correct horse", false)).await;
+        let answer = read_answer(&mut c).await;
+        if answer.result == LoginResult::Ok.code() {
+            let list: game_server::packets::SPlayerList = c.expect().await;
+            let me = list.players.iter().find(|p| p.is_self).expect("listed");
+            c.player_id = me.player_id;
+            return (c, [me.pos_x, me.pos_y, me.pos_z]);
+        }
+        assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: still refused after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
