@@ -100,15 +100,13 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
     for x in [9.0, 19.0, 25.0] {
         move_to(&mut nomad, [x, 0.0, 0.0]).await;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while saved(&db, "Nomad").await != Some([25.0, 0.0, 0.0]) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "node 0 should save where node 1 put it: {:?}",
-            saved(&db, "Nomad").await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_saved(
+        &db,
+        "Nomad",
+        [25.0, 0.0, 0.0],
+        "node 0 should save where node 1 put it: {:?}",
+    )
+    .await;
 
     // The same account on node 1: node 0's session is closed, and node 1 starts from
     // node 0's last state.
@@ -218,19 +216,8 @@ async fn a_cluster_saves_each_character_once_and_keeps_one_session_per_account()
         closed,
         "a node that stops hearing its own heartbeat closes its logged-in sessions"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut c = Client::connect_raw(a.local_addr()).await;
-        c.send(&login("Stalled", "correct horse", false)).await;
-        if read_answer(&mut c).await.result == LoginResult::Ok.code() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "logins come back with the echo"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // Logins come back with the echo.
+    drop(login_until_ok(a.local_addr(), "Stalled").await);
 
     let (mut lone, _) = play(a.local_addr(), "Lone", true).await;
     nats.kill();
@@ -278,11 +265,7 @@ async fn nodes_cut_off_from_each_other_never_both_play_an_account() {
 
     let (mut first, _) = play(a.local_addr(), "Split", true).await;
     move_to(&mut first, [-5.0, 0.0, 0.0]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while saved(&db, "Split").await != Some([-5.0, 0.0, 0.0]) {
-        assert!(tokio::time::Instant::now() < deadline, "saved by node 0");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_saved(&db, "Split", [-5.0, 0.0, 0.0], "saved by node 0").await;
 
     for _ in 0..2 {
         let mut c = Client::connect_raw(b.local_addr()).await;
@@ -305,23 +288,8 @@ async fn nodes_cut_off_from_each_other_never_both_play_an_account() {
         closed_within(&mut first, Duration::from_secs(10)).await,
         "off the bus: its logged-in sessions are closed"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let at = loop {
-        let mut c = Client::connect_raw(b.local_addr()).await;
-        c.send(&login("Split", "correct horse", false)).await;
-        let answer = read_answer(&mut c).await;
-        if answer.result == LoginResult::Ok.code() {
-            let list: game_server::packets::SPlayerList = c.expect().await;
-            let me = list.players.iter().find(|p| p.is_self).expect("listed");
-            break [me.pos_x, me.pos_y, me.pos_z];
-        }
-        assert_eq!(answer.result, LoginResult::Unavailable.code(), "{answer:?}");
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "node 0's lease runs out (3 s) and the account moves"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    // Node 0's lease runs out (3 s) and the account moves.
+    let (_second, at) = login_until_ok(b.local_addr(), "Split").await;
     assert_eq!(at, [-6.0, 0.0, 0.0], "where node 0 left it");
     b.shutdown().await;
     a.shutdown().await;
@@ -374,11 +342,7 @@ async fn a_node_cut_off_from_the_database_stops_its_players_and_lets_their_accou
 
     let (mut cut, _) = play(a.local_addr(), "Cut", true).await;
     move_to(&mut cut, [-7.0, 0.0, 0.0]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while saved(&db, "Cut").await != Some([-7.0, 0.0, 0.0]) {
-        assert!(tokio::time::Instant::now() < deadline, "saved by node 0");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_saved(&db, "Cut", [-7.0, 0.0, 0.0], "saved by node 0").await;
 
     for sql in [
         "ALTER ROLE node_zero NOLOGIN",
@@ -412,11 +376,7 @@ async fn a_node_cut_off_from_the_database_stops_its_players_and_lets_their_accou
     // claim still queued (-8) and its slot left from then. Logging in on node 0 again takes
     // the account back from node 1 at node 1's state, and the old save never lands.
     move_to(&mut on_b, [-9.0, 0.0, 0.0]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while saved(&db, "Cut").await != Some([-9.0, 0.0, 0.0]) {
-        assert!(tokio::time::Instant::now() < deadline, "saved by node 1");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_saved(&db, "Cut", [-9.0, 0.0, 0.0], "saved by node 1").await;
     sqlx::query("ALTER ROLE node_zero LOGIN")
         .execute(&admin)
         .await
@@ -459,5 +419,21 @@ async fn login_until_ok(addr: std::net::SocketAddr, name: &str) -> (Client, [f32
             "{name}: still refused after 10 s"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits (at most 10 s) until the database holds `name`'s character at `pos`.
+async fn wait_saved(db: &str, name: &str, pos: [f32; 3], what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = saved(db, name).await;
+        if now == Some(pos) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {name} is saved at {now:?}, not {pos:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
