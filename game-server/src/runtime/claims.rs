@@ -14,8 +14,9 @@
 //! written. If A refuses, nothing is written and the login is refused as unavailable; the
 //! client's retry asks A again. If A does not answer (no process of it on the bus, or none in
 //! time, or it says it holds no lease), B's claim is written only if A's lease in the
-//! database has run out: A's own copy of its lease runs out first, and A stops its logged-in
-//! players when it does (`adapters/db/lease.rs`), so nobody plays the character there. Saves are fenced by the claim's generation. A node
+//! database has run out: A's own copy of its lease runs out first, and from that moment A
+//! refuses its logged-in players' inputs and closes their sessions (`adapters/db/lease.rs`),
+//! so nobody plays the character there. Saves are fenced by the claim's generation. A node
 //! cut from the bus also closes its logged-in sessions and takes no login until it is back
 //! (`Accounts::close_all`, `NodeClaims::on_bus`): its players' regions on other nodes are out
 //! of its reach.
@@ -74,12 +75,24 @@ pub trait NodeClaims: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<(), ReleaseError>>;
 }
 
+/// How a process answers release questions for its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answering {
+    /// It holds its node's lease: it answers.
+    Yes,
+    /// Its own lease ran out (cut off from the database): it says so at once
+    /// (`ReleaseError::NoLease` on the asking side), and the asker's claim is decided by
+    /// the database's lease.
+    NoLease,
+    /// Another process holds its node's lease (a second process started with that node
+    /// id): it says nothing, so it cannot race the holder's answers.
+    Silent,
+}
+
 /// This node's side: lets a character go for a login on another node.
 pub trait ReleaseHere: Send + Sync + 'static {
-    /// Whether this process answers questions: only while it holds its node's lease. Else
-    /// it says so (`ReleaseError::NoLease` on the asking side), and the asker's claim is
-    /// decided by the lease.
-    fn answers(&self) -> bool;
+    /// Whether and how this process answers questions (see [`Answering`]).
+    fn answering(&self) -> Answering;
 
     /// Closes the session playing account `key` here (if any), saves its character, and
     /// returns once it is saved; `Err` says why not (among others: this node claimed it

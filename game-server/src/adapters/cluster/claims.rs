@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::adapters::cluster::node::ClusterNode;
 use crate::adapters::cluster::subjects;
 use crate::game::accounts::AccountName;
-use crate::runtime::claims::{NodeClaims, ReleaseError, ReleaseHere};
+use crate::runtime::claims::{Answering, NodeClaims, ReleaseError, ReleaseHere};
 
 /// How long a login waits for another node to let its character go: the other node waits up
 /// to 2 s for a login of the account in progress there and 5 s for the save (its database
@@ -82,7 +82,7 @@ impl NodeClaims for ClusterClaims {
     }
 }
 
-/// The answer of a process that holds no lease for its node (see `ReleaseHere::answers`).
+/// The answer of a process whose lease for its node ran out (see `Answering::NoLease`).
 const LAPSED: &[u8] = b"lapsed";
 
 /// A question's bytes: the key, a newline, the generation.
@@ -130,10 +130,14 @@ pub async fn serve(
             let Some(reply) = msg.reply else {
                 continue;
             };
-            if !here.answers() {
-                // No lease here: the asker decides by the database's lease.
-                let _ = client.publish(reply, Bytes::from_static(LAPSED)).await;
-                continue;
+            match here.answering() {
+                Answering::Yes => {}
+                Answering::NoLease => {
+                    // The asker decides by the database's lease.
+                    let _ = client.publish(reply, Bytes::from_static(LAPSED)).await;
+                    continue;
+                }
+                Answering::Silent => continue,
             }
             let (client, here) = (client.clone(), Arc::clone(&here));
             let asked = read_question(&msg.payload);

@@ -36,8 +36,8 @@ const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BI
 pub enum Consent {
     /// It let the character go (or did not have it).
     Given,
-    /// No answer (no process of it on the bus, or none in time): the claim goes on only
-    /// if that node's lease has run out.
+    /// No answer (no process of it on the bus, or none in time), or the answer that it
+    /// holds no lease: the claim goes on only if that node's lease has run out.
     Silent,
     /// It refused: nothing is written.
     Refused,
@@ -116,7 +116,7 @@ impl Store {
             "UPDATE account_claims SET node = $1, gen = gen + 1, claimed_ms = $2 \
              WHERE account_key = $3 AND gen = $4 AND ($5 = 1 OR NOT EXISTS \
              (SELECT 1 FROM node_leases l WHERE l.node = account_claims.node \
-              AND l.until_ms >= {DB_NOW_MS})) \
+              AND l.until_ms >= {DB_NOW_MS} FOR SHARE)) \
              RETURNING gen"
         );
         let won = sqlx::query(&sql)
@@ -137,9 +137,10 @@ impl Store {
     }
 
     /// Takes node `node`'s lease for this process (`instance`), for `length` from now in
-    /// the database's clock, if nobody holds it (no row, or one that has run out). False if
-    /// a lease that has not run out is there (another process of the same node id, or this
-    /// one's own from before it ran out locally: taken again only once it has run out).
+    /// the database's clock, if no other process holds it (no row, one that has run out,
+    /// or this process's own: a take whose answer was lost, or an extension refused while
+    /// the row was still there; either way this process's players have stopped since).
+    /// False if another process of the same node id holds a lease that has not run out.
     pub async fn take_lease(
         &self,
         node: u16,
@@ -150,7 +151,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO node_leases (node, instance, until_ms) VALUES ($1, $2, {DB_NOW_MS} + $3) \
              ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, \
-             until_ms = excluded.until_ms WHERE node_leases.until_ms < {DB_NOW_MS} \
+             until_ms = excluded.until_ms \
+             WHERE node_leases.until_ms < {DB_NOW_MS} OR node_leases.instance = excluded.instance \
              RETURNING until_ms"
         );
         let taken = sqlx::query(&sql)

@@ -3,10 +3,13 @@
 //!
 //! The database holds the lease until `renewed_at_db + length`. This process counts its own
 //! copy from *before* it sent the renewal, and shortens it by a tenth for clocks that run at
-//! slightly different rates: so its copy always runs out first, and a node whose copy has
-//! run out has stopped its players (`on_lapse`) before any other node can take their
-//! accounts over without asking. Each input of a logged-in player checks the copy
-//! (`Accounts::may_play`), so a process that stalls past it and wakes applies nothing more.
+//! slightly different rates: so its copy always runs out first. From that moment each input
+//! of a logged-in player is refused (`Accounts::may_play` reads the copy), so a process that
+//! stalls past it and wakes applies nothing more; and a watch every [`WATCH`] closes the
+//! node's logged-in sessions (`on_lapse`), also while a renewal is in flight. A renewal that
+//! comes back after the copy ran out revives it only after `on_lapse` has run.
+//! (`Instant` does not count a suspended host: a machine resumed from suspend keeps its copy
+//! until the next renewal fails, like any clock running at another rate.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +19,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::store::Store;
+
+/// How often the copy is looked at: its lapse closes the sessions within this.
+pub const WATCH: Duration = Duration::from_millis(50);
 
 /// How long a lease lasts and how often it is renewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,9 @@ pub struct NodeLease {
     /// One more each time the copy runs out: a login that began under one epoch and ends
     /// under another was not covered by the lease all along, and is refused.
     epoch: AtomicU64,
+    /// Another process holds this node's lease (its take was refused): this one says
+    /// nothing on the bus, so it cannot race that process's answers.
+    usurped: AtomicBool,
 }
 
 impl Default for NodeLease {
@@ -64,6 +73,7 @@ impl Default for NodeLease {
             until_ms: AtomicU64::new(0),
             lapsed: AtomicBool::new(true),
             epoch: AtomicU64::new(0),
+            usurped: AtomicBool::new(false),
         }
     }
 }
@@ -77,6 +87,11 @@ impl NodeLease {
     /// of a logged-in player.
     pub fn fresh(&self) -> bool {
         self.ms(Instant::now()) < self.until_ms.load(Ordering::Acquire)
+    }
+
+    /// Whether another process holds this node's lease (see the field).
+    pub fn usurped(&self) -> bool {
+        self.usurped.load(Ordering::Acquire)
     }
 
     /// The number of times the copy has run out so far (see the field).
@@ -113,10 +128,12 @@ impl NodeLease {
     /// 1. if the copy has run out since the last look, `on_lapse` runs (before anything
     ///    can renew it: the node's players stop first);
     /// 2. while `may_renew` says so, the lease is renewed: *extended* while this process
-    ///    holds it (only if it has not run out in the database, so a copy revived by a late
-    ///    answer was covered all along), or *taken* when it does not (only if nobody holds
-    ///    it). An extension the database refuses means the lease was lost: the copy runs
-    ///    out at once, and `on_lapse` runs.
+    ///    holds it (only if it has not run out in the database), or *taken* when it does
+    ///    not (only if nobody else holds it). An extension the database refuses means the
+    ///    lease was lost: the copy runs out at once, and `on_lapse` runs.
+    ///
+    /// Between renewals, and while one is on its way, the copy is watched every [`WATCH`]:
+    /// `on_lapse` runs as soon as it runs out.
     ///
     /// `may_renew` is false while the node is off the cluster's bus: it has closed its
     /// logged-in sessions and takes no login, so it lets the lease run out, and the other
@@ -142,6 +159,8 @@ impl NodeLease {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut held = false;
             let mut taken_logged = false;
+            let mut watch = tokio::time::interval(WATCH);
+            watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let lapse = |why: &str| {
                 if lease.lapsed_now() {
                     tracing::warn!(
@@ -152,9 +171,13 @@ impl NodeLease {
                     on_lapse();
                 }
             };
-            loop {
+            'ticks: loop {
                 tokio::select! {
                     _ = ticker.tick() => {}
+                    _ = watch.tick() => {
+                        lapse("not renewed in time (the database is out of reach, or slow)");
+                        continue;
+                    }
                     _ = stop.cancelled() => break,
                 }
                 lapse("not renewed in time (the database is out of reach, or slow)");
@@ -162,16 +185,29 @@ impl NodeLease {
                     continue;
                 }
                 let sent = Instant::now();
-                let call = async {
-                    if held {
+                let extend = held;
+                let store = &store;
+                let call = tokio::time::timeout(wait, async move {
+                    if extend {
                         store.extend_lease(node, instance, config.length).await
                     } else {
                         store.take_lease(node, instance, config.length).await
                     }
+                });
+                tokio::pin!(call);
+                let answer = loop {
+                    tokio::select! {
+                        answer = &mut call => break answer,
+                        _ = watch.tick() => lapse("ran out while a renewal was on its way"),
+                        _ = stop.cancelled() => break 'ticks,
+                    }
                 };
-                match tokio::time::timeout(wait, call).await {
+                match answer {
                     Ok(Ok(true)) => {
+                        // Ran out while this renewal was on its way: the players stop first.
+                        lapse("ran out while a renewal was on its way");
                         lease.renewed(sent, config.length);
+                        lease.usurped.store(false, Ordering::Release);
                         held = true;
                         taken_logged = false;
                     }
@@ -181,13 +217,15 @@ impl NodeLease {
                         lapse("it ran out in the database");
                     }
                     Ok(Ok(false)) => {
+                        lease.usurped.store(true, Ordering::Release);
                         if !taken_logged {
                             tracing::error!(
                                 node,
                                 "another process holds this node's lease: a second process \
                                  running with this node id, or the last one stopped without \
                                  ending it (then it runs out within the lease's length). \
-                                 Logins stay off here until this process holds it"
+                                 Logins stay off here, and release questions go unanswered, \
+                                 until this process holds it"
                             );
                             taken_logged = true;
                         }

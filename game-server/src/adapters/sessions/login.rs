@@ -36,7 +36,7 @@ use crate::game::accounts::{
 use crate::game::packets::{CLogin, CLoginToken, SLogin};
 use crate::game::rate_limit::Rate;
 use crate::game::saves::{LiveCharacter, Place};
-use crate::runtime::claims::{NodeClaims, ReleaseError, ReleaseHere};
+use crate::runtime::claims::{Answering, NodeClaims, ReleaseError, ReleaseHere};
 use crate::runtime::seat::Seat;
 use crate::runtime::world::WorldLink;
 
@@ -737,10 +737,13 @@ impl Accounts {
 }
 
 impl ReleaseHere for Accounts {
-    fn answers(&self) -> bool {
-        // A process without a fresh lease (a second one with this node id, or one cut off
-        // from the database) says so: the asker's claim is decided by the database's lease.
-        self.lease.as_ref().is_none_or(|l| l.fresh())
+    fn answering(&self) -> Answering {
+        match &self.lease {
+            None => Answering::Yes,
+            Some(lease) if lease.usurped() => Answering::Silent,
+            Some(lease) if !lease.fresh() => Answering::NoLease,
+            Some(_) => Answering::Yes,
+        }
     }
 
     fn release_here(
