@@ -340,6 +340,10 @@ async fn postgres_keeps_accounts_and_characters_in_one_transaction_per_batch() {
         "nor can it extend the first one's"
     );
     assert!(again.extend_lease(3, 33, lease).await.expect("extended"));
+    assert!(
+        again.take_lease(3, 33, lease).await.expect("taken"),
+        "a process may take its own row again (its earlier take's answer was lost)"
+    );
     assert_eq!(
         claim(1, Consent::Silent).await.expect("claims"),
         Claimed::Refused,

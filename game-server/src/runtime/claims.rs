@@ -44,8 +44,8 @@ pub enum ReleaseError {
     /// before it lets any player in), so nobody plays the character there.
     #[error("node {0} is not on the bus")]
     NotRunning(u16),
-    /// A process of `node` answered that it holds no lease for it (a second process with
-    /// that node id, or one cut off from the database): as good as silence.
+    /// A process of `node` answered that its lease for it ran out (it is cut off from the
+    /// database): as good as silence.
     #[error("node {0} holds no lease")]
     NoLease(u16),
     /// The question could not be sent.
@@ -84,8 +84,9 @@ pub enum Answering {
     /// (`ReleaseError::NoLease` on the asking side), and the asker's claim is decided by
     /// the database's lease.
     NoLease,
-    /// Another process holds its node's lease (a second process started with that node
-    /// id): it says nothing, so it cannot race the holder's answers.
+    /// It has never held its node's lease (just started, or another process holds it: a
+    /// second process started with that node id): it says nothing, so it cannot race the
+    /// holder's answers.
     Silent,
 }
 

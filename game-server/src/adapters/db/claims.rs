@@ -116,7 +116,7 @@ impl Store {
             "UPDATE account_claims SET node = $1, gen = gen + 1, claimed_ms = $2 \
              WHERE account_key = $3 AND gen = $4 AND ($5 = 1 OR NOT EXISTS \
              (SELECT 1 FROM node_leases l WHERE l.node = account_claims.node \
-              AND l.until_ms >= {DB_NOW_MS} FOR SHARE)) \
+              AND l.until_ms >= {DB_NOW_MS})) \
              RETURNING gen"
         );
         let won = sqlx::query(&sql)

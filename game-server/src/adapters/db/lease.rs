@@ -61,8 +61,8 @@ pub struct NodeLease {
     /// One more each time the copy runs out: a login that began under one epoch and ends
     /// under another was not covered by the lease all along, and is refused.
     epoch: AtomicU64,
-    /// Another process holds this node's lease (its take was refused): this one says
-    /// nothing on the bus, so it cannot race that process's answers.
+    /// This process has never held its node's lease, or another process holds it (its take
+    /// was refused): it says nothing on the bus, so it cannot race the holder's answers.
     usurped: AtomicBool,
 }
 
@@ -73,7 +73,9 @@ impl Default for NodeLease {
             until_ms: AtomicU64::new(0),
             lapsed: AtomicBool::new(true),
             epoch: AtomicU64::new(0),
-            usurped: AtomicBool::new(false),
+            // Until its first take passes, a process does not know whether another holds
+            // the node's lease (its take may be on its way, or failing): silent meanwhile.
+            usurped: AtomicBool::new(true),
         }
     }
 }
@@ -199,7 +201,12 @@ impl NodeLease {
                     tokio::select! {
                         answer = &mut call => break answer,
                         _ = watch.tick() => lapse("ran out while a renewal was on its way"),
-                        _ = stop.cancelled() => break 'ticks,
+                        _ = stop.cancelled() => {
+                            // Let it finish (it is bounded): a take landing after the
+                            // lease's end would leave a lease behind.
+                            let _ = (&mut call).await;
+                            break 'ticks;
+                        }
                     }
                 };
                 match answer {
