@@ -559,3 +559,67 @@ async fn a_dropped_world_character_is_taken_back_within_the_grace_across_regions
     server.shutdown().await;
     assert_eq!(saved_position(&db, "Walker").await, Some([-4.0, 0.0, 0.0]));
 }
+
+/// Issue 25, item 4: a character's level, experience and hit points are saved with it. A
+/// login loads them with the character, and the saves of its next session keep them (were
+/// they not loaded, the first save would write the defaults over them).
+#[tokio::test]
+async fn a_characters_stats_come_back_with_it_and_survive_its_next_saves() {
+    use game_server::adapters::db::SaveRow;
+    use game_server::game::saves::CharacterStats;
+
+    let db = temp_db("accounts-stats");
+    let server1 = server(&db, LoginMode::Optional, false).await;
+    let (mut client, _) = play(server1.local_addr(), "Veteran", true).await;
+    move_to(&mut client, [3.0, 0.0, 4.0]).await;
+    drop(client);
+    server1.shutdown().await;
+
+    let veteran = AccountName::parse("Veteran").expect("valid");
+    let stats = CharacterStats {
+        level: 4,
+        exp: 33,
+        hp: Some(70),
+    };
+    let store = Store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("opens");
+    let mut record = store
+        .character(&veteran)
+        .await
+        .expect("reads")
+        .expect("saved at the leave");
+    assert_eq!(record.stats, CharacterStats::default(), "a new character's");
+    record.stats = stats;
+    store
+        .save_characters(&[SaveRow {
+            name: veteran.clone(),
+            record,
+            claim: 0,
+        }])
+        .await
+        .expect("written");
+    store.close().await;
+
+    let server2 = server(&db, LoginMode::Optional, false).await;
+    let (mut client, at) = play(server2.local_addr(), "Veteran", false).await;
+    assert_eq!(at, [3.0, 0.0, 4.0]);
+    move_to(&mut client, [5.0, 0.0, 6.0]).await;
+    drop(client);
+    server2.shutdown().await;
+    let store = Store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("reopens");
+    let saved = store
+        .character(&veteran)
+        .await
+        .expect("reads")
+        .expect("there");
+    store.close().await;
+    assert_eq!(
+        saved.pos,
+        [5.0, 0.0, 6.0],
+        "the second session's leave was saved"
+    );
+    assert_eq!(saved.stats, stats, "with the stats it loaded");
+}

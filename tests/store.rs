@@ -8,7 +8,7 @@ use std::path::Path;
 
 use game_server::adapters::db::{Backend, Claimed, Consent, SaveRow, Store, StoreError};
 use game_server::game::accounts::{hash_password, verify_password, AccountName, IssuedToken};
-use game_server::game::saves::{CharacterRecord, Place};
+use game_server::game::saves::{CharacterRecord, CharacterStats, Place};
 use support::postgres::{skipped, Postgres};
 use support::temp_dir;
 
@@ -19,6 +19,13 @@ fn record(x: f32, seen: i64) -> CharacterRecord {
         pos: [x, 3.0, -x],
         created_ms: 1_000,
         last_seen_ms: seen,
+        // Stats that differ with the arguments, so a save that loses them fails the checks:
+        // a level and experience, and hit points that are full (None) below x = 5.
+        stats: CharacterStats {
+            level: 2 + (seen / 100) as u32,
+            exp: seen as u32 * 3,
+            hp: (x > 5.0).then_some(17),
+        },
     }
 }
 

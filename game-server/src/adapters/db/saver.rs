@@ -240,6 +240,7 @@ impl<H: Clone, P> Task<H, P> {
                 pos: d.state.pos,
                 created_ms: d.created_ms,
                 last_seen_ms: now_ms,
+                stats: d.state.stats,
             };
             let versioned = Versioned {
                 record,

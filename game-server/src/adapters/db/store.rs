@@ -15,7 +15,7 @@ use sqlx::migrate::MigrateError;
 use sqlx::{AnyPool, Row};
 
 use crate::game::accounts::{AccountName, StoredToken};
-use crate::game::saves::{CharacterRecord, Place};
+use crate::game::saves::{CharacterRecord, CharacterStats, Place};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,8 +314,8 @@ impl Store {
         name: &AccountName,
     ) -> Result<Option<CharacterRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms \
-             FROM characters WHERE account_key = $1",
+            "SELECT place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms, \
+             level, exp, hp FROM characters WHERE account_key = $1",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
@@ -355,7 +355,10 @@ impl Store {
                     .bind(f64::from(r.pos[2]))
                     .bind(r.created_ms)
                     .bind(r.last_seen_ms)
-                    .bind(row.claim);
+                    .bind(row.claim)
+                    .bind(i64::from(r.stats.level))
+                    .bind(i64::from(r.stats.exp))
+                    .bind(r.stats.hp.map(i64::from));
             }
             match self.held_by {
                 Some(node) => {
@@ -400,9 +403,9 @@ pub struct SaveRow {
 }
 
 /// Parameters per row of the upsert.
-const PARAMS_PER_ROW: usize = 9;
+const PARAMS_PER_ROW: usize = 12;
 
-/// Rows per `INSERT`: 9 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// Rows per `INSERT`: 12 parameters each, well under SQLite's 32,766 and PostgreSQL's
 /// 65,535 per statement.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -412,7 +415,8 @@ const ROWS_PER_STATEMENT: usize = 500;
 fn upsert_sql(rows: usize, held: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO characters \
-         (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms, claim_gen) \
+         (account_key, place, region, pos_x, pos_y, pos_z, created_ms, last_seen_ms, claim_gen, \
+         level, exp, hp) \
          VALUES ",
     );
     for row in 0..rows {
@@ -429,7 +433,8 @@ fn upsert_sql(rows: usize, held: bool) -> String {
         " ON CONFLICT (account_key) DO UPDATE SET \
          place = excluded.place, region = excluded.region, pos_x = excluded.pos_x, \
          pos_y = excluded.pos_y, pos_z = excluded.pos_z, last_seen_ms = excluded.last_seen_ms, \
-         claim_gen = excluded.claim_gen",
+         claim_gen = excluded.claim_gen, level = excluded.level, exp = excluded.exp, \
+         hp = excluded.hp",
     );
     if held {
         sql.push_str(&format!(
@@ -455,6 +460,25 @@ fn character_of(row: &AnyRow) -> Result<CharacterRecord, StoreError> {
         pos: [coord(2)?, coord(3)?, coord(4)?],
         created_ms: row.try_get(5)?,
         last_seen_ms: row.try_get(6)?,
+        stats: stats_of(row)?,
+    })
+}
+
+/// Columns 7, 8, 9: level, exp, hp (within `u32`, or the row is refused).
+fn stats_of(row: &AnyRow) -> Result<CharacterStats, StoreError> {
+    let count = |i: usize, what: &str| -> Result<u32, StoreError> {
+        let v: i64 = row.try_get(i)?;
+        u32::try_from(v).map_err(|_| StoreError::BadRow(format!("{what} {v} out of range")))
+    };
+    let hp: Option<i64> = row.try_get(9)?;
+    Ok(CharacterStats {
+        level: count(7, "level")?.max(1),
+        exp: count(8, "exp")?,
+        hp: hp
+            .map(|v| {
+                u32::try_from(v).map_err(|_| StoreError::BadRow(format!("hp {v} out of range")))
+            })
+            .transpose()?,
     })
 }
 
@@ -475,13 +499,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_upsert_numbers_nine_parameters_a_row() {
+    fn the_upsert_numbers_twelve_parameters_a_row() {
         let sql = upsert_sql(2, false);
-        assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"), "{sql}");
-        assert!(!sql.contains("$19") && !sql.contains("RETURNING"));
+        let first: Vec<String> = (1..=12).map(|p| format!("${p}")).collect();
+        let second: Vec<String> = (13..=24).map(|p| format!("${p}")).collect();
+        let rows = format!(
+            "({}), ({}) ON CONFLICT",
+            first.join(", "),
+            second.join(", ")
+        );
+        assert!(sql.contains(&rows), "{sql}");
+        assert!(!sql.contains("$25") && !sql.contains("RETURNING"));
         let held = upsert_sql(2, true);
         assert!(
-            held.contains("c.node = $19 AND c.gen = excluded.claim_gen"),
+            held.contains("c.node = $25 AND c.gen = excluded.claim_gen"),
+            "{held}"
+        );
+        // Checked against the row as locked, not the statement's snapshot of the claims: a
+        // save that began before a newer claim's save committed cannot land over it.
+        assert!(
+            held.contains("WHERE characters.claim_gen <= excluded.claim_gen"),
             "{held}"
         );
         assert!(held.ends_with("RETURNING account_key"), "{held}");

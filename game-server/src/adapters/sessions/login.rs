@@ -517,7 +517,8 @@ impl Accounts {
                 };
                 let (character, pos) = match saved {
                     Some(record) if record.pos.iter().all(|c| c.is_finite()) => (
-                        LiveCharacter::new(record.pos, 0, record.created_ms),
+                        LiveCharacter::new(record.pos, 0, record.created_ms)
+                            .with_stats(record.stats),
                         Some(record.pos),
                     ),
                     saved => {

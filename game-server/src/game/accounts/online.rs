@@ -139,11 +139,10 @@ impl<H: Clone, P> Online<H, P> {
             };
         }
         let state = slot.character.state();
-        let character = Arc::new(LiveCharacter::new(
-            state.pos,
-            state.version,
-            slot.character.created_ms(),
-        ));
+        let character = Arc::new(
+            LiveCharacter::new(state.pos, state.version, slot.character.created_ms())
+                .with_stats(state.stats),
+        );
         slot.character = Arc::clone(&character);
         let replaced = slot
             .owner

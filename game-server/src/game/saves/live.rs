@@ -5,11 +5,15 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use super::record::CharacterStats;
+
 /// The state that is saved, and a version that counts its changes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveState {
     /// Position in the room or the world.
     pub pos: [f32; 3],
+    /// Level, experience, hit points.
+    pub stats: CharacterStats,
     /// Bumped by every change: a save records the version it wrote, so a character that did
     /// not change since is not written again.
     pub version: u64,
@@ -33,8 +37,27 @@ impl LiveCharacter {
     /// saved, so its first checkpoint writes it.
     pub fn new(pos: [f32; 3], version: u64, created_ms: i64) -> Self {
         LiveCharacter {
-            state: Mutex::new(LiveState { pos, version }),
+            state: Mutex::new(LiveState {
+                pos,
+                version,
+                stats: CharacterStats::default(),
+            }),
             created_ms,
+        }
+    }
+
+    /// The same character with `stats` (as loaded), at the same version.
+    pub fn with_stats(self, stats: CharacterStats) -> Self {
+        self.lock().stats = stats;
+        self
+    }
+
+    /// The owner changed the character's stats (a hit, experience, a level).
+    pub fn set_stats(&self, stats: CharacterStats) {
+        let mut state = self.lock();
+        if state.stats != stats {
+            state.stats = stats;
+            state.version += 1;
         }
     }
 
@@ -78,9 +101,23 @@ mod tests {
             c.state(),
             LiveState {
                 pos: [3.0, 0.0, 2.0],
-                version: 8
+                version: 8,
+                stats: CharacterStats::default(),
             }
         );
         assert_eq!(c.created_ms(), 100);
+        let hurt = CharacterStats {
+            hp: Some(40),
+            ..CharacterStats::default()
+        };
+        c.set_stats(hurt);
+        c.set_stats(hurt);
+        assert_eq!(
+            (c.state().stats, c.state().version),
+            (hurt, 9),
+            "a change, once"
+        );
+        let loaded = LiveCharacter::new([0.0; 3], 0, 1).with_stats(hurt);
+        assert_eq!((loaded.state().stats, loaded.state().version), (hurt, 0));
     }
 }

@@ -13,4 +13,4 @@ mod record;
 
 pub use live::{LiveCharacter, LiveState};
 pub use queue::{Marked, SaveBatch, SaveConfig, SaveQueue, SaveStats};
-pub use record::{CharacterRecord, Place};
+pub use record::{CharacterRecord, CharacterStats, Place};

@@ -28,7 +28,29 @@ impl Place {
     }
 }
 
-/// One character's saved state. Stats and an inventory join it with their migration.
+/// A character's level, experience and hit points, as saved. The combat rules
+/// (`game/combat/`) change them; `data/players.json` bounds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharacterStats {
+    /// From 1.
+    pub level: u32,
+    /// Toward the next level.
+    pub exp: u32,
+    /// Hit points; `None`: full (a new character, or one saved before stats existed).
+    pub hp: Option<u32>,
+}
+
+impl Default for CharacterStats {
+    fn default() -> Self {
+        CharacterStats {
+            level: 1,
+            exp: 0,
+            hp: None,
+        }
+    }
+}
+
+/// One character's saved state. An inventory joins it with its migration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CharacterRecord {
     /// Room or world.
@@ -41,4 +63,6 @@ pub struct CharacterRecord {
     pub created_ms: i64,
     /// When it was last seen in play, ms since the Unix epoch.
     pub last_seen_ms: i64,
+    /// Level, experience, hit points.
+    pub stats: CharacterStats,
 }
