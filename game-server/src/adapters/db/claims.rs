@@ -155,19 +155,14 @@ impl Store {
              WHERE node_leases.until_ms < {DB_NOW_MS} OR node_leases.instance = excluded.instance \
              RETURNING until_ms"
         );
-        let taken = sqlx::query(&sql)
-            .bind(i32::from(node))
-            // The instance's bits, as PostgreSQL has no unsigned type.
-            .bind(instance as i64)
-            .bind(millis(length))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(taken.is_some())
+        self.lease_statement(&sql, node, instance, length).await
     }
 
     /// Extends this process's lease of node `node` to `length` from now, only if it still
-    /// holds it and it has not run out in the database: a lease extended is one that was
-    /// never broken. False if it was (the caller's copy must run out now).
+    /// holds it and it had not run out in the database when the statement checked. False
+    /// otherwise (the caller's copy must run out now). Safety does not rest on this check
+    /// alone: the caller's copy runs out before the database's lease, and a late extension
+    /// revives it only after the node's sessions have closed (`lease.rs`).
     pub async fn extend_lease(
         &self,
         node: u16,
@@ -179,13 +174,26 @@ impl Store {
             "UPDATE node_leases SET until_ms = {DB_NOW_MS} + $3 \
              WHERE node = $1 AND instance = $2 AND until_ms >= {DB_NOW_MS} RETURNING until_ms"
         );
-        let extended = sqlx::query(&sql)
+        self.lease_statement(&sql, node, instance, length).await
+    }
+
+    /// Runs a lease statement of parameters (node, instance, length in ms) that returns a
+    /// row when it wrote one.
+    async fn lease_statement(
+        &self,
+        sql: &str,
+        node: u16,
+        instance: u64,
+        length: Duration,
+    ) -> Result<bool, StoreError> {
+        let written = sqlx::query(sql)
             .bind(i32::from(node))
+            // The instance's bits, as PostgreSQL has no unsigned type.
             .bind(instance as i64)
             .bind(millis(length))
             .fetch_optional(&self.pool)
             .await?;
-        Ok(extended.is_some())
+        Ok(written.is_some())
     }
 
     /// Ends this process's lease of node `node` (at shutdown, after the last saves): the

@@ -105,9 +105,14 @@ impl Herd {
         let mut places = Pcg32::seed_from_u64(seed ^ 0x5a5a_5a5a);
         let mut next_id = 1u32;
         for area in &data.spawns {
-            let kind = herd
-                .kind_index(area.kind)
-                .expect("spawns resolved by the loader");
+            // Resolved by the loader; a table built by hand may not be, and is refused.
+            let kind = herd.kind_index(area.kind).ok_or_else(|| {
+                DataError::at(
+                    &area.origin,
+                    "monster",
+                    format!("no monster kind with id {} ({:?})", area.kind, area.monster),
+                )
+            })?;
             for _ in 0..area.count {
                 let r = area.area;
                 let at = [

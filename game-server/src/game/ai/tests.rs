@@ -235,6 +235,16 @@ fn a_kind_with_an_unknown_behaviour_is_refused_at_its_row() {
 }
 
 #[test]
+fn a_spawn_area_whose_kind_was_never_resolved_is_refused_not_a_panic() {
+    let mut data = one_area("wolf", 1);
+    data.spawns[0].kind = 99;
+    match Herd::spawn(&data, 1, 50.0, 0, |_| true) {
+        Ok(_) => panic!("refused"),
+        Err(e) => assert!(e.message.contains("no monster kind with id 99"), "{e}"),
+    }
+}
+
+#[test]
 fn every_region_draws_the_same_ids_and_keeps_its_own() {
     let data = GameData::parse(&BUILT_IN).expect("valid");
     let west = Herd::spawn(&data, 5, 50.0, 0, |p| p[0] < 0.0).expect("spawns");
