@@ -7,10 +7,12 @@
 mod support;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dummy_client::world::{run_world, WorldRunConfig};
 use game_server::cluster::ClusterConfig;
+use game_server::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
 use game_server::packets::{
     CChat, CMove, PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
 };
@@ -23,14 +25,47 @@ use support::{small_world, start_server, Client, WAIT};
 
 /// Node `id` of a two-region world, running region `id`.
 async fn node(nats: &Nats, id: u16, world: &WorldConfig) -> GameServer {
+    node_with(nats, id, world, None).await
+}
+
+/// [`node`], with monsters from `data` in its region.
+async fn node_with(
+    nats: &Nats,
+    id: u16,
+    world: &WorldConfig,
+    data: Option<Arc<GameData>>,
+) -> GameServer {
     let cluster = ClusterConfig::new(nats.url(), id, 1 << id);
     let world = world.clone();
     start_server(move |c| {
         c.tick = Duration::from_millis(50);
         c.world = Some(world);
         c.cluster = Some(cluster);
+        c.game_data = data;
     })
     .await
+}
+
+/// The shipped tables with `count` wolves spread over the whole 200 x 200 map.
+fn wolves_everywhere(count: u32) -> Arc<GameData> {
+    let mut data = GameData::parse(&BUILT_IN).expect("the shipped tables are valid");
+    let kind = data
+        .monsters
+        .iter()
+        .find(|k| k.name == "wolf")
+        .expect("a wolf")
+        .id;
+    data.spawns = vec![SpawnArea {
+        monster: "wolf".to_owned(),
+        count,
+        area: Rect {
+            min: [-99.0, -99.0],
+            max: [99.0, 99.0],
+        },
+        kind,
+        origin: Default::default(),
+    }];
+    Arc::new(data)
 }
 
 /// Both nodes see each other.
@@ -115,8 +150,10 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
         return;
     };
     let world = small_world(Spawn::Random { seed: 11 });
-    let a = node(&nats, 0, &world).await;
-    let b = node(&nats, 1, &world).await;
+    // Wolves on both nodes: a bot near the border sees the other process's monsters too.
+    let wolves = wolves_everywhere(80);
+    let a = node_with(&nats, 0, &world, Some(Arc::clone(&wolves))).await;
+    let b = node_with(&nats, 1, &world, Some(wolves)).await;
     formed(&a, &b).await;
 
     let report = run_world(WorldRunConfig {
@@ -193,6 +230,10 @@ async fn bots_on_two_nodes_cross_the_process_border_and_see_exactly_their_neighb
     assert!(
         handoffs >= 5,
         "bots crossed the border ({handoffs} hand-offs)"
+    );
+    assert!(
+        report.monster_frames[0] > 50 && report.monster_frames[1] > 0,
+        "the bots saw the wolves come into view and move (checked, no violation):\n{report}"
     );
     assert_eq!(skipped, 0, "no input was given up");
     assert!(

@@ -4,8 +4,10 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use game_server::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
 use game_server::packets::{CMove, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove};
 use game_server::world::{Spawn, WorldConfig};
 use game_server::GameServer;
@@ -305,5 +307,122 @@ async fn the_courses_dummy_client_workload_plays_in_world_mode() {
         BOTS as u64,
         "every bot is still in"
     );
+    server.shutdown().await;
+}
+
+/// Issue 25: the course's client registers only the course's packets and drops any other id
+/// unread. In a world with monsters around it, such a client plays on: it enters, sees
+/// another player, gets each of its moves in order, while the monsters' packets (ids 21 to
+/// 23) arrive and are dropped. The test fails if none arrive, so it cannot pass without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_courses_client_plays_on_among_monsters_dropping_their_packets() {
+    let mut data = GameData::parse(&BUILT_IN).expect("the shipped tables are valid");
+    let wolf = data
+        .monsters
+        .iter()
+        .find(|k| k.name == "wolf")
+        .expect("a wolf")
+        .id;
+    data.spawns = vec![SpawnArea {
+        monster: "wolf".to_owned(),
+        count: 6,
+        area: Rect {
+            min: [-46.0, -4.0],
+            max: [-34.0, 4.0],
+        },
+        kind: wolf,
+        origin: Default::default(),
+    }];
+    let server = start_server(|c| {
+        c.world = Some(WorldConfig {
+            map_size: 200.0,
+            cell_size: 15.0,
+            inner_radius: 10.0,
+            outer_radius: 15.0,
+            regions: 2,
+            max_step: 5.0,
+            spawn: Spawn::At { x: -40.0, z: 0.0 },
+        });
+        c.game_data = Some(Arc::new(data));
+    })
+    .await;
+    let addr = server.local_addr();
+
+    // As the course's client's PacketManager: ids 1, 3, 4 and 6 are handled, others dropped.
+    struct Course {
+        client: Client,
+        dropped: Vec<u16>,
+    }
+    impl Course {
+        async fn next(&mut self) -> (u16, bytes::Bytes) {
+            loop {
+                let (id, body) = self.client.next_frame().await;
+                match id {
+                    1 | 3 | 4 | 6 => return (id, body),
+                    other => self.dropped.push(other),
+                }
+            }
+        }
+    }
+    let (a, _) = Client::join(addr).await;
+    let mut a = Course {
+        client: a,
+        dropped: Vec::new(),
+    };
+    let (b, _) = Client::join(addr).await;
+    let b_id = b.player_id;
+    let mut b = Course {
+        client: b,
+        dropped: Vec::new(),
+    };
+    // A: its own enter, then B's.
+    let mut entered = Vec::new();
+    while entered.len() < 2 {
+        let (id, body) = a.next().await;
+        assert_eq!(id, 1, "only enters so far");
+        entered.push(SBroadcastEnterGame::decode_body_of(&body).player_id);
+    }
+    assert_eq!(entered, vec![a.client.player_id, b_id]);
+    // B walks; A gets every move of B, in order, whatever monster frames come between.
+    for (i, x) in [-38.0, -36.0, -34.0, -32.0].into_iter().enumerate() {
+        walk(&mut b.client, x, i as f32).await;
+        loop {
+            let (id, body) = a.next().await;
+            assert_eq!(id, 6, "nothing but moves now");
+            let m = SBroadcastMove::decode_body_of(&body);
+            if m.player_id == b_id {
+                assert_eq!((m.pos_x, m.pos_z), (x, i as f32), "B's moves in order");
+                break;
+            }
+        }
+    }
+    // Let the wolves move a while: both clients keep reading; the monster frames are dropped.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    walk(&mut b.client, -33.0, 0.0).await;
+    loop {
+        let (id, body) = a.next().await;
+        if id == 6 && SBroadcastMove::decode_body_of(&body).player_id == b_id {
+            break;
+        }
+    }
+    let monster_ids = |d: &[u16]| d.iter().filter(|&&id| (21..=23).contains(&id)).count();
+    assert!(
+        monster_ids(&a.dropped) > 0,
+        "A was sent monster packets (and dropped them): {:?}",
+        a.dropped
+    );
+    assert!(
+        a.dropped.iter().all(|id| (21..=23).contains(id)),
+        "nothing else was dropped: {:?}",
+        a.dropped
+    );
+    // B, among the wolves too, reads on to the echo of its last move.
+    loop {
+        let (id, body) = b.next().await;
+        if id == 6 && SBroadcastMove::decode_body_of(&body).pos_x == -33.0 {
+            break;
+        }
+    }
+    assert!(monster_ids(&b.dropped) > 0, "B too: {:?}", b.dropped);
     server.shutdown().await;
 }

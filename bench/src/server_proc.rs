@@ -36,6 +36,30 @@ pub fn players_only_data() -> io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// The repository's monster kinds and skills with one spawn area of `count` wolves over the
+/// whole map of side `map_size` (a unit inside its edge), written to a temporary folder.
+pub fn monsters_data(count: u32, map_size: f32) -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "bench-data-monsters-{}-{count}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let h = map_size / 2.0 - 1.0;
+    let spawns = format!(
+        "[\n  {{ \"monster\": \"wolf\", \"count\": {count}, \"area\": {{ \"min\": [{lo}, {lo}], \"max\": [{h}, {h}] }} }}\n]\n",
+        lo = -h
+    );
+    for (file, text) in [
+        ("monsters.json", include_str!("../../data/monsters.json")),
+        ("skills.json", include_str!("../../data/skills.json")),
+        ("players.json", include_str!("../../data/players.json")),
+        ("spawns.json", spawns.as_str()),
+    ] {
+        std::fs::write(dir.join(file), text)?;
+    }
+    Ok(dir)
+}
+
 /// A `game-server` child process, killed on drop if it is still running.
 pub struct ServerProcess {
     child: Child,

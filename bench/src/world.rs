@@ -41,6 +41,10 @@ pub struct Args {
     /// Server tick, milliseconds.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
+    /// Monsters spread over the whole map (the shipped kinds and skills, one spawn area of
+    /// this many `wolf`s); 0 for players only.
+    #[arg(long, default_value_t = 0)]
+    monsters: u32,
     /// Write delivered % and p99 against N as an SVG chart here (and a CSV beside it).
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
@@ -66,8 +70,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("warning: cannot raise the open-file limit: {e}");
     }
     println!(
-        "world: density {} players per 100x100, radii {}/{}, speed {} units/s, {} regions, tick {} ms, move every 250 ms, window {} s; server = release game-server child, bots = dummy-client world mode in this process",
-        args.density, args.inner_radius, args.outer_radius, args.speed, args.regions, args.tick_ms, args.secs
+        "world: density {} players per 100x100, radii {}/{}, speed {} units/s, {} regions, tick {} ms, move every 250 ms, window {} s, {} monsters; server = release game-server child, bots = dummy-client world mode in this process",
+        args.density, args.inner_radius, args.outer_radius, args.speed, args.regions, args.tick_ms, args.secs, args.monsters
     );
     let mut rows = Vec::new();
     for &clients in &args.clients {
@@ -116,6 +120,12 @@ fn run_one(args: &Args, clients: usize) -> Result<Row, Box<dyn std::error::Error
         "--max-connections".into(),
         (clients + 100).to_string(),
     ];
+    let mut flags = flags;
+    if args.monsters > 0 {
+        let dir = crate::server_proc::monsters_data(args.monsters, map_size)?;
+        flags.push("--data".into());
+        flags.push(dir.to_string_lossy().into_owned());
+    }
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = ServerProcess::start(&flags)?;
     let pid = server.pid();
@@ -250,9 +260,9 @@ fn thread_cpu(pid: u32) -> Vec<(String, f64)> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| N | map | required | delivered | violations | spawns/s | despawns/s | rtt p50 | rtt p99 | move rtt p50 / p99 | server CPU | per thread | bots CPU | server peak RSS | RSS window start -> end | errors | verdict |"
+        "| N | map | required | delivered | violations | spawns/s | despawns/s | monster frames (spawn / move / despawn, whole run) | rtt p50 | rtt p99 | move rtt p50 / p99 | server CPU | per thread | bots CPU | server peak RSS | RSS window start -> end | errors | verdict |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in rows {
         let threads: Vec<String> = r
@@ -262,7 +272,7 @@ fn print_table(rows: &[Row]) {
             .collect();
         let w = &r.report;
         println!(
-            "| {} | {:.0} | {} | {:.3}% | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms | {:.0} / {:.0} ms | {:.0}% | {} | {:.0}% | {:.1} MiB | {:.1} -> {:.1} MiB | {} | {} |",
+            "| {} | {:.0} | {} | {:.3}% | {} | {:.0} | {:.0} | {} / {} / {} | {:.1} ms | {:.1} ms | {:.0} / {:.0} ms | {:.0}% | {} | {:.0}% | {:.1} MiB | {:.1} -> {:.1} MiB | {} | {} |",
             r.clients,
             r.map_size,
             w.required,
@@ -270,6 +280,9 @@ fn print_table(rows: &[Row]) {
             w.violations.total(),
             w.spawns_per_sec,
             w.despawns_per_sec,
+            w.monster_frames[0],
+            w.monster_frames[1],
+            w.monster_frames[2],
             w.rtt_p50_ms,
             w.rtt_p99_ms,
             w.move_rtt_p50_ms,

@@ -22,7 +22,8 @@ use crate::login::{LoginShared, LoginSide};
 use crate::moves::{self, Tag};
 use crate::packets::{
     PacketHandler, PacketId, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame,
-    SBroadcastMove, SChat, SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
+    SBroadcastMove, SChat, SLogin, SMonsterDespawn, SMonsterMove, SMonsterSpawn, SPlayerList,
+    SPong, SUdpBound, SUdpChallenge, SUdpTicket,
 };
 use crate::pings::{PingLog, Pong};
 use crate::sequences::{Seen, SenderSeqs};
@@ -668,6 +669,14 @@ impl PacketHandler for Bot {
     fn on_s_udp_challenge(&mut self, _packet: SUdpChallenge) {
         // Comes over UDP, to `udp.rs` (which echoes it); never over TCP.
     }
+
+    // The course's room has no monsters (they live in world mode, checked by `world/`);
+    // like the course's client, a room bot lets them pass.
+    fn on_s_monster_spawn(&mut self, _packet: SMonsterSpawn) {}
+
+    fn on_s_monster_move(&mut self, _packet: SMonsterMove) {}
+
+    fn on_s_monster_despawn(&mut self, _packet: SMonsterDespawn) {}
 
     fn on_s_login(&mut self, packet: SLogin) {
         // A guest never sends C_Login, so the server never answers one (counted by id).

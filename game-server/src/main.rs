@@ -62,7 +62,8 @@ async fn main() -> ExitCode {
         // A bad table: one line naming the file, line and JSON path; exit 2.
         match game_data::for_world(args.data.as_deref(), world.map_size, world.inner_radius) {
             Ok(WorldData::Tables(data, from)) => {
-                tracing::info!(from = ?from, "game data: {}", data.summary())
+                tracing::info!(from = ?from, "game data: {}", data.summary());
+                config.game_data = Some(std::sync::Arc::new(data));
             }
             Ok(WorldData::PlayersOnly(why)) => tracing::warn!(
                 "game data: the shipped tables are made for the default world and do not fit \

@@ -58,4 +58,20 @@ static class PacketHandler
     {
         ((BotSession)session).OnUnasked("S_UdpChallenge");
     }
+
+    // Monsters live in world mode; this bot plays the course's room, which has none.
+    public static void S_MonsterSpawnHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_MonsterSpawn");
+    }
+
+    public static void S_MonsterMoveHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_MonsterMove");
+    }
+
+    public static void S_MonsterDespawnHandler(PacketSession session, IPacket packet)
+    {
+        ((BotSession)session).OnUnasked("S_MonsterDespawn");
+    }
 }

@@ -16,7 +16,8 @@ use crate::frames::{take_frames, FrameReceiver};
 use crate::login::LoginSide;
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
-    SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
+    SLogin, SMonsterDespawn, SMonsterMove, SMonsterSpawn, SPlayerList, SPong, SUdpBound,
+    SUdpChallenge, SUdpTicket,
 };
 use crate::world::checker::Checker;
 use crate::world::state::{BotState, Shared};
@@ -284,6 +285,22 @@ impl PacketHandler for WorldBot {
     }
 
     fn on_s_chat(&mut self, _p: SChat) {}
+
+    fn on_s_monster_spawn(&mut self, p: SMonsterSpawn) {
+        let at = self.state.pos();
+        self.checker
+            .on_monster_spawn(p.monster_id, p.pos_x, p.pos_z, p.hp, p.max_hp, at);
+    }
+
+    fn on_s_monster_move(&mut self, p: SMonsterMove) {
+        let at = self.state.pos();
+        self.checker
+            .on_monster_move(p.monster_id, p.pos_x, p.pos_z, at);
+    }
+
+    fn on_s_monster_despawn(&mut self, p: SMonsterDespawn) {
+        self.checker.on_monster_despawn(p.monster_id);
+    }
 
     fn on_s_pong(&mut self, p: SPong) {
         // A time in the future, or so far back that the difference overflows, is none this

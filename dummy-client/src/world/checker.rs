@@ -13,6 +13,14 @@
 //!   (churn, see `driver/churn.rs`): a despawn of it while the receiver is well inside its
 //!   view, or a spawn of it while in view, is a violation (the server let it leave or enter
 //!   again instead of keeping it).
+//!
+//! Monsters (`S_MonsterSpawn`, `S_MonsterMove`, `S_MonsterDespawn`, their own id space):
+//! - a move or despawn of a monster not spawned for this bot, or a spawn of one already
+//!   spawned, is a violation (`monster_not_in_view`, `monster_spawn_in_view`);
+//! - a spawn or move from farther than the outer radius (with the same slack as players) is
+//!   `monster_beyond_outer`; anything about a monster before the list is `before_list`;
+//! - a spawn with hit points that are not 1..=max is `monster_bad_hp` (the dead are not
+//!   shown).
 
 use serde::Serialize;
 
@@ -43,6 +51,14 @@ pub struct Violations {
     /// `S_BroadcastEnterGame` of a parked player the receiver had in view: it entered again
     /// instead of being kept (counted here, not as `spawn_in_view`).
     pub parked_entered: u64,
+    /// `S_MonsterMove` or `S_MonsterDespawn` of a monster not in view.
+    pub monster_not_in_view: u64,
+    /// `S_MonsterSpawn` of a monster already in view.
+    pub monster_spawn_in_view: u64,
+    /// A monster's spawn or move from beyond the outer radius.
+    pub monster_beyond_outer: u64,
+    /// `S_MonsterSpawn` with hit points outside 1..=max.
+    pub monster_bad_hp: u64,
 }
 
 impl Violations {
@@ -57,6 +73,10 @@ impl Violations {
             + self.before_list
             + self.parked_left
             + self.parked_entered
+            + self.monster_not_in_view
+            + self.monster_spawn_in_view
+            + self.monster_beyond_outer
+            + self.monster_bad_hp
     }
 
     /// Adds `other` in.
@@ -70,6 +90,10 @@ impl Violations {
         self.before_list += other.before_list;
         self.parked_left += other.parked_left;
         self.parked_entered += other.parked_entered;
+        self.monster_not_in_view += other.monster_not_in_view;
+        self.monster_spawn_in_view += other.monster_spawn_in_view;
+        self.monster_beyond_outer += other.monster_beyond_outer;
+        self.monster_bad_hp += other.monster_bad_hp;
     }
 }
 
@@ -84,6 +108,12 @@ pub struct Received {
     pub spawns: u64,
     /// Other players going out of view.
     pub despawns: u64,
+    /// Monsters coming into view.
+    pub monster_spawns: u64,
+    /// Monsters' moves.
+    pub monster_moves: u64,
+    /// Monsters going out of view.
+    pub monster_despawns: u64,
 }
 
 /// What one bot knows of one other player.
@@ -110,6 +140,8 @@ pub struct Checker {
     /// distinct players the bot is shown (as the view and move sets it replaces did), not
     /// with its frames.
     peers: FxHashMap<i32, Peer>,
+    /// The monsters in view now.
+    monsters: rustc_hash::FxHashSet<i32>,
     /// Violations so far.
     pub violations: Violations,
     /// Frames so far.
@@ -131,6 +163,7 @@ impl Checker {
             me: None,
             far2: far * far,
             peers: FxHashMap::default(),
+            monsters: Default::default(),
             violations: Violations::default(),
             received: Received::default(),
         }
@@ -272,9 +305,69 @@ impl Checker {
     }
 
     fn check_near(&mut self, x: f32, z: f32, me_at: (f32, f32)) {
-        let (dx, dz) = (x - me_at.0, z - me_at.1);
-        if dx * dx + dz * dz > self.far2 {
+        if self.is_far(x, z, me_at) {
             self.violations.beyond_outer += 1;
+        }
+    }
+
+    fn is_far(&self, x: f32, z: f32, me_at: (f32, f32)) -> bool {
+        let (dx, dz) = (x - me_at.0, z - me_at.1);
+        let d2 = dx * dx + dz * dz;
+        // NaN is as far as it gets.
+        d2.is_nan() || d2 > self.far2
+    }
+
+    /// Monsters in view now.
+    pub fn monsters_in_view(&self) -> usize {
+        self.monsters.len()
+    }
+
+    /// `S_MonsterSpawn`, with this bot's position as the run knows it.
+    pub fn on_monster_spawn(
+        &mut self,
+        id: i32,
+        x: f32,
+        z: f32,
+        hp: i32,
+        max_hp: i32,
+        me_at: (f32, f32),
+    ) {
+        self.received.monster_spawns += 1;
+        self.monster_frame(x, z, me_at);
+        if !(1..=max_hp).contains(&hp) {
+            self.violations.monster_bad_hp += 1;
+        }
+        if !self.monsters.insert(id) {
+            self.violations.monster_spawn_in_view += 1;
+        }
+    }
+
+    /// `S_MonsterMove`.
+    pub fn on_monster_move(&mut self, id: i32, x: f32, z: f32, me_at: (f32, f32)) {
+        self.received.monster_moves += 1;
+        self.monster_frame(x, z, me_at);
+        if !self.monsters.contains(&id) {
+            self.violations.monster_not_in_view += 1;
+        }
+    }
+
+    /// `S_MonsterDespawn`.
+    pub fn on_monster_despawn(&mut self, id: i32) {
+        self.received.monster_despawns += 1;
+        if self.me.is_none() {
+            self.violations.before_list += 1;
+        }
+        if !self.monsters.remove(&id) {
+            self.violations.monster_not_in_view += 1;
+        }
+    }
+
+    fn monster_frame(&mut self, x: f32, z: f32, me_at: (f32, f32)) {
+        if self.me.is_none() {
+            self.violations.before_list += 1;
+        }
+        if self.is_far(x, z, me_at) {
+            self.violations.monster_beyond_outer += 1;
         }
     }
 
@@ -346,6 +439,37 @@ mod tests {
                 ..Violations::default()
             }
         );
+    }
+
+    #[test]
+    fn monsters_are_checked_like_players_in_their_own_id_space() {
+        let mut c = Checker::new(15.0);
+        let at = (0.0, 0.0);
+        c.on_list(&[(1, true, 0.0, 0.0, 0.0), (2, false, 3.0, 4.0, 0.0)]);
+        // Monster 2 is not player 2.
+        c.on_monster_spawn(2, 5.0, 0.0, 30, 30, at);
+        c.on_monster_move(2, 6.0, 0.0, at);
+        c.on_monster_despawn(2);
+        assert_eq!(c.violations.total(), 0, "{:?}", c.violations);
+        assert!(c.in_view(2), "the player is still there");
+        c.on_monster_move(2, 6.0, 0.0, at);
+        c.on_monster_despawn(3);
+        c.on_monster_spawn(4, 5.0, 0.0, 0, 30, at);
+        c.on_monster_spawn(4, 5.0, 0.0, 30, 30, at);
+        c.on_monster_spawn(5, 50.0, 0.0, 31, 30, at);
+        c.on_monster_move(4, f32::NAN, 0.0, at);
+        assert_eq!(
+            c.violations,
+            Violations {
+                monster_not_in_view: 2,
+                monster_spawn_in_view: 1,
+                monster_beyond_outer: 2,
+                monster_bad_hp: 2,
+                ..Violations::default()
+            }
+        );
+        assert_eq!(c.monsters_in_view(), 2);
+        assert_eq!(c.received.monster_spawns, 4);
     }
 
     #[test]

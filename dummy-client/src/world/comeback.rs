@@ -17,7 +17,8 @@ use crate::frames::{take_frames, FrameReceiver};
 use crate::login::{BotNames, LeftAt, LoginRecord, LoginShared, LoginSide};
 use crate::packets::{
     PacketHandler, PacketManager, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
-    SLogin, SPlayerList, SPong, SUdpBound, SUdpChallenge, SUdpTicket,
+    SLogin, SMonsterDespawn, SMonsterMove, SMonsterSpawn, SPlayerList, SPong, SUdpBound,
+    SUdpChallenge, SUdpTicket,
 };
 use crate::world::config::WorldRunConfig;
 
@@ -179,4 +180,10 @@ impl PacketHandler for Returning {
     fn on_s_udp_bound(&mut self, _p: SUdpBound) {}
 
     fn on_s_udp_challenge(&mut self, _p: SUdpChallenge) {}
+
+    fn on_s_monster_spawn(&mut self, _p: SMonsterSpawn) {}
+
+    fn on_s_monster_move(&mut self, _p: SMonsterMove) {}
+
+    fn on_s_monster_despawn(&mut self, _p: SMonsterDespawn) {}
 }

@@ -371,6 +371,14 @@ pub async fn run_world(config: WorldRunConfig) -> Result<WorldReport, Error> {
             Some(checker) => {
                 report.violations.add(&checker.violations);
                 report.moves_received += checker.received.moves;
+                let got = &checker.received;
+                for (sum, n) in report.monster_frames.iter_mut().zip([
+                    got.monster_spawns,
+                    got.monster_moves,
+                    got.monster_despawns,
+                ]) {
+                    *sum += n;
+                }
             }
             // A connection that entered the world always hands its checker over; if one
             // did not, what it saw cannot be counted, and the run must not pass on that

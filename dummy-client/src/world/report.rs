@@ -46,6 +46,8 @@ pub struct WorldReport {
     pub despawns_per_sec: f64,
     /// Violations by kind.
     pub violations: Violations,
+    /// Monster frames the bots received over the whole run: spawns, moves, despawns.
+    pub monster_frames: [u64; 3],
     /// Connects that failed, enters that never came, sessions lost before the end.
     pub errors: u64,
     /// Examples of the errors.
@@ -112,6 +114,13 @@ impl fmt::Display for WorldReport {
             "view: {:.1} spawns/s, {:.1} despawns/s",
             self.spawns_per_sec, self.despawns_per_sec
         )?;
+        if self.monster_frames.iter().any(|&n| n > 0) {
+            writeln!(
+                f,
+                "monsters: {} spawns, {} moves, {} despawns received in all",
+                self.monster_frames[0], self.monster_frames[1], self.monster_frames[2]
+            )?;
+        }
         writeln!(
             f,
             "violations: {} {:?}",

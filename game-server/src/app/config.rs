@@ -1,5 +1,6 @@
 //! The game server's settings: the networking core's plus the room's.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::admin::AdminConfig;
@@ -7,6 +8,7 @@ use crate::adapters::cluster::{ClusterConfig, ClusterConfigError};
 use crate::adapters::db::Store;
 use crate::adapters::sessions::udp::UdpSettings;
 use crate::game::accounts::LoginMode;
+use crate::game::data::GameData;
 use crate::game::outbox::PLAYERS_PER_LIST;
 use crate::game::rate_limit::Rate;
 use crate::game::saves::SaveConfig;
@@ -58,6 +60,9 @@ pub struct ServerConfig {
     /// `Some` for world mode (regions and area of interest, `--world grid`); `None`, the
     /// default, for the course's one room.
     pub world: Option<WorldConfig>,
+    /// World mode's game data (monsters, skills, spawn areas), checked; `None` for a world
+    /// with players only. Default `None`.
+    pub game_data: Option<Arc<GameData>>,
     /// `Some` to run part of the world as one node of a cluster joined by NATS (needs
     /// `world`); `None`, the default, for a process that runs every region itself.
     pub cluster: Option<ClusterConfig>,
@@ -277,6 +282,7 @@ impl Default for ServerConfig {
             },
             admin: None,
             world: None,
+            game_data: None,
             cluster: None,
             tls: None,
             udp: None,

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::game::ai::Herd;
 use crate::game::data::{DataError, GameData, Source, Sources, BUILT_IN, FILES};
 
 /// Where the tables came from, for the start-up log.
@@ -42,6 +43,9 @@ pub fn for_world(
     view_radius: f32,
 ) -> Result<WorldData, DataError> {
     let (data, from) = load(dir)?;
+    // Behaviours are code: a kind naming one there is not is refused here, at its row,
+    // rather than when the world starts.
+    Herd::spawn(&data, 0, view_radius, 0, |_| false)?;
     match data.fits_world(map_size, view_radius) {
         Ok(()) => Ok(WorldData::Tables(data, from)),
         Err(e) if dir.is_none() => Ok(WorldData::PlayersOnly(e)),

@@ -127,6 +127,19 @@ impl GameServer {
                             as Arc<dyn crate::runtime::world::Cluster>
                     }),
                 )?);
+                if let (Some(data), Some(world_config)) = (&config.game_data, &config.world) {
+                    // The monsters' cells are as wide as the farthest a player sees.
+                    match world.populate(data, world_config.outer_radius) {
+                        Ok(n) => tracing::info!(
+                            monsters = n,
+                            "monsters placed in this process's regions"
+                        ),
+                        Err(e) => {
+                            stop(Running::World(world)).await;
+                            return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
+                        }
+                    }
+                }
                 if let Some((node, publishes)) = node {
                     // Reach NATS before accepting anyone: a node that cannot see the others
                     // must not let players in.

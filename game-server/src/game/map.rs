@@ -49,6 +49,10 @@ pub struct MapLine {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MapDot(pub i32, pub f32, pub f32);
 
+/// One monster on the map: `[id, kind, x, z, hp, max_hp]` (world mode).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MonsterDot(pub u32, pub u16, pub f32, pub f32, pub u32, pub u32);
+
 /// Anything the admin page can draw: the room now, the world's regions later. Called on
 /// the source's own thread, so it reads its state without a lock.
 pub trait MapSource {
@@ -63,6 +67,12 @@ pub trait MapSource {
     /// Pushes at most `max` players into `out`, chosen with [`sample_players`] so the same
     /// players stay on the map from frame to frame.
     fn sample(&self, max: usize, out: &mut Vec<MapDot>);
+    /// Living monsters on the map in total; none for the room.
+    fn monster_count(&self) -> usize {
+        0
+    }
+    /// Pushes at most `max` living monsters into `out`.
+    fn monsters(&self, _max: usize, _out: &mut Vec<MonsterDot>) {}
 }
 
 /// Whether player `id` is among those shown when `total` players share `max` dots: every
@@ -110,6 +120,10 @@ pub struct MapSnapshot {
     pub players: usize,
     /// The sampled players.
     pub dots: Vec<MapDot>,
+    /// Living monsters on the map in total.
+    pub monster_count: usize,
+    /// At most `max_dots` of them.
+    pub monsters: Vec<MonsterDot>,
 }
 
 /// Carries map snapshots from the game's thread to the admin endpoint.
@@ -129,6 +143,8 @@ impl MapFeed {
             lines: Vec::new(),
             players: 0,
             dots: Vec::new(),
+            monster_count: 0,
+            monsters: Vec::new(),
         };
         MapFeed {
             tx: watch::Sender::new(Arc::new(empty)),
@@ -147,11 +163,16 @@ impl MapFeed {
         let mut dots = Vec::with_capacity(source.player_count().min(self.max_dots));
         source.sample(self.max_dots, &mut dots);
         dots.truncate(self.max_dots);
+        let mut monsters = Vec::new();
+        source.monsters(self.max_dots, &mut monsters);
+        monsters.truncate(self.max_dots);
         self.tx.send_replace(Arc::new(MapSnapshot {
             bounds: source.bounds(),
             lines: source.lines(),
             players: source.player_count(),
             dots,
+            monster_count: source.monster_count(),
+            monsters,
         }));
     }
 

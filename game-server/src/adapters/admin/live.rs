@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::metrics::{HistogramSnapshot, MetricSources};
-use crate::game::map::{MapBounds, MapDot, MapFeed, MapLine, MapSnapshot};
+use crate::game::map::{MapBounds, MapDot, MapFeed, MapLine, MapSnapshot, MonsterDot};
 
 /// How far back the page's p99 flush time looks.
 const P99_WINDOW: Duration = Duration::from_secs(5);
@@ -44,6 +44,10 @@ pub struct LiveFrame<'a> {
     pub map_players: usize,
     /// `[id, x, z]` of every sampled player.
     pub dots: &'a [MapDot],
+    /// Living monsters on the map (world mode).
+    pub map_monsters: usize,
+    /// `[id, kind, x, z, hp, max_hp]` of at most `max_dots` of them.
+    pub monsters: &'a [MonsterDot],
 }
 
 /// The totals a frame's rates are computed from.
@@ -147,6 +151,8 @@ impl FrameBuilder {
             lines: &map.lines,
             map_players: map.players,
             dots: &map.dots,
+            map_monsters: map.monster_count,
+            monsters: &map.monsters,
         };
         let mut event = b"data: ".to_vec();
         // Serializing numbers and fixed keys cannot fail; if it somehow did, the page gets an
@@ -235,6 +241,8 @@ mod tests {
             }],
             players: 2,
             dots: vec![MapDot(1, 3.0, -4.0), MapDot(2, 0.0, 0.0)],
+            monster_count: 1,
+            monsters: vec![MonsterDot(7, 2, 1.5, 2.5, 40, 60)],
         };
         let first = json(&b.frame(&map, t0));
         assert_eq!(first["in_per_sec"], 0.0, "no rate before a second frame");
@@ -249,6 +257,12 @@ mod tests {
         assert_eq!(second["players"], 2);
         assert_eq!(second["flush_p99_ms"], 1.0, "700 µs is in the 1 ms bucket");
         assert_eq!(second["dots"][0], serde_json::json!([1, 3.0, -4.0]));
+        assert_eq!(second["map_monsters"], 1);
+        assert_eq!(
+            second["monsters"][0],
+            serde_json::json!([7, 2, 1.5, 2.5, 40, 60]),
+            "a monster is [id, kind, x, z, hp, max_hp]"
+        );
         assert_eq!(second["bounds"]["min_x"], -50.0);
         assert_eq!(
             second["lines"][0],

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::game::map::{sample_players, LineKind, MapBounds, MapDot, MapFeed, MapLine, MapSource};
+use crate::game::map::{
+    sample_players, LineKind, MapBounds, MapDot, MapFeed, MapLine, MapSource, MonsterDot,
+};
 use crate::game::world::{Layout, RegionId, RegionSnapshot, WorldConfig};
 use crate::runtime::world::World;
 
@@ -69,6 +71,19 @@ impl MapSource for WorldFrame {
             .flat_map(|r| r.players.iter().map(|&(id, x, z)| MapDot(id, x, z)));
         sample_players(players, total, max, out);
     }
+
+    fn monster_count(&self) -> usize {
+        self.regions.iter().map(|r| r.monster_count).sum()
+    }
+
+    fn monsters(&self, max: usize, out: &mut Vec<MonsterDot>) {
+        out.extend(
+            self.regions
+                .iter()
+                .flat_map(|r| r.monsters.iter().copied())
+                .take(max),
+        );
+    }
 }
 
 /// `answered` plus, for every region of the world that did not answer (run by another node
@@ -89,6 +104,8 @@ fn with_every_region(mut answered: Vec<RegionSnapshot>, layout: &Layout) -> Vec<
             owned: 0,
             ghosts: 0,
             players: Vec::new(),
+            monster_count: 0,
+            monsters: Vec::new(),
         });
     }
     answered.sort_by_key(|r| r.region);
@@ -169,6 +186,8 @@ mod tests {
             owned: players.len(),
             ghosts: 0,
             players,
+            monster_count: 0,
+            monsters: Vec::new(),
         }
     }
 

@@ -19,7 +19,8 @@ use server_core::frame::{parse_header, HEADER_SIZE};
 use server_core::Packet;
 
 use crate::game::packets::{
-    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SPlayerList,
+    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat, SMonsterDespawn,
+    SMonsterMove, SMonsterSpawn, SPlayerList,
 };
 use crate::game::player_ids::gateway_of;
 use crate::game::world::message::{PlayerInput, RegionMsg};
@@ -191,6 +192,9 @@ pub fn client_frames(mut bytes: &[u8]) -> Result<(), Refusal> {
             Some(PacketId::SBroadcastMove) => SBroadcastMove::decode(body).map(|_| ()),
             Some(PacketId::SPlayerList) => SPlayerList::decode(body).map(|_| ()),
             Some(PacketId::SChat) => SChat::decode(body).map(|_| ()),
+            Some(PacketId::SMonsterSpawn) => SMonsterSpawn::decode(body).map(|_| ()),
+            Some(PacketId::SMonsterMove) => SMonsterMove::decode(body).map(|_| ()),
+            Some(PacketId::SMonsterDespawn) => SMonsterDespawn::decode(body).map(|_| ()),
             _ => {
                 return bad(format!(
                     "packet id {} is not one the world relays",
@@ -482,6 +486,26 @@ mod tests {
             "a packet the world never relays"
         );
         assert!(frames(0, P0, &[]).is_err());
+        // A monster's frames cross too (a player near the border sees the other node's).
+        let spawn = SMonsterSpawn {
+            monster_id: 3,
+            kind: 2,
+            pos_x: 1.0,
+            pos_z: 2.0,
+            hp: 5,
+            max_hp: 60,
+        }
+        .encode()
+        .expect("encodes");
+        let gone = SMonsterDespawn { monster_id: 3 }.encode().expect("encodes");
+        assert_eq!(
+            frames(0, P0, &[spawn.as_ref(), gone.as_ref()].concat()),
+            Ok(())
+        );
+        assert!(
+            frames(0, P0, &spawn[..spawn.len() - 1]).is_err(),
+            "a cut spawn"
+        );
     }
 
     #[test]

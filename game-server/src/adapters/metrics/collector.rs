@@ -327,6 +327,42 @@ impl Collector for GameCollector {
         family(
             e,
             Desc(
+                "game_ai_tick_duration",
+                "World mode: time one region tick's monster AI took (monsters stepped, their frames queued).",
+                Some(Unit::Seconds),
+                MetricType::Histogram,
+            ),
+            "room",
+            rooms().map(|rm| (rm.label.clone(), rm.stats.ai_duration.snapshot())),
+            histogram_value,
+        )?;
+        family(
+            e,
+            Desc(
+                "game_monsters",
+                "World mode: monsters a region holds (living or dead).",
+                None,
+                MetricType::Gauge,
+            ),
+            "room",
+            rooms().map(|rm| (rm.label.clone(), rm.stats.monsters.load(r) as u64)),
+            |m, v| m.encode_gauge(&v),
+        )?;
+        family(
+            e,
+            Desc(
+                "game_monsters_awake",
+                "World mode: monsters the AI stepped in the region's last tick (near players, or on their way).",
+                None,
+                MetricType::Gauge,
+            ),
+            "room",
+            rooms().map(|rm| (rm.label.clone(), rm.stats.monsters_awake.load(r) as u64)),
+            |m, v| m.encode_gauge(&v),
+        )?;
+        family(
+            e,
+            Desc(
                 "game_job_panics",
                 "Room jobs that panicked.",
                 None,
@@ -434,6 +470,26 @@ fn world_metrics(e: &mut DescriptorEncoder, w: &WorldStats) -> Res {
             "game_world_inputs_skipped",
             "Inputs given up: a gap in a player's sequence outlived the reorder cap.",
             &w.inputs_skipped,
+        ),
+        (
+            "game_world_monster_spawns",
+            "S_MonsterSpawn frames sent (once per recipient).",
+            &w.monster_spawns,
+        ),
+        (
+            "game_world_monster_moves",
+            "S_MonsterMove frames sent (once per recipient).",
+            &w.monster_moves,
+        ),
+        (
+            "game_world_monster_despawns",
+            "S_MonsterDespawn frames sent (once per recipient).",
+            &w.monster_despawns,
+        ),
+        (
+            "game_world_monster_attacks",
+            "Attacks monsters decided on players.",
+            &w.monster_attacks,
         ),
     ] {
         counter(e, name, help, None, v.load(r))?;

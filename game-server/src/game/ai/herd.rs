@@ -6,13 +6,17 @@
 //! their way somewhere (chasing, walking home, wandering), which finish what they started.
 //! A monster that was dormant catches up when it wakes: its clock step is capped
 //! ([`MAX_DT`]) and a due respawn happens then, where nobody could have seen it anyway.
+//!
+//! A herd may be kept within bounds ([`Herd::keep_within`]: a region keeps its monsters in
+//! its stripe, so a monster never changes owner). A step that would take a monster out is
+//! cut at the edge, and one that only pushes against the edge is no move at all.
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 use rustc_hash::FxHashMap;
 
 use super::behaviour::{Behaviour, Ctx, Event, Senses};
-use super::monster::{Monster, MonsterId};
+use super::monster::{Monster, MonsterId, State};
 use super::registry::{behaviour_named, BEHAVIOURS};
 use crate::game::combat::Hit;
 use crate::game::data::{DataError, GameData, MonsterKind};
@@ -48,8 +52,24 @@ pub struct Herd {
     stamp: u64,
     rng: Pcg32,
     awake: Vec<usize>,
+    /// Where monsters may stand: (min, max) corners on (x, z).
+    bounds: Option<([f32; 2], [f32; 2])>,
     /// Monsters stepped in the last tick.
     pub last_stepped: usize,
+}
+
+impl std::fmt::Debug for Herd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Herd")
+            .field("monsters", &self.monsters.len())
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `p` pulled into the box `lo`..`hi`.
+fn clamp_to(p: [f32; 2], lo: [f32; 2], hi: [f32; 2]) -> [f32; 2] {
+    [p[0].clamp(lo[0], hi[0]), p[1].clamp(lo[1], hi[1])]
 }
 
 impl Herd {
@@ -100,6 +120,7 @@ impl Herd {
             stamp: 0,
             rng: Pcg32::seed_from_u64(seed),
             awake: Vec::new(),
+            bounds: None,
             last_stepped: 0,
         };
         let mut places = Pcg32::seed_from_u64(seed ^ 0x5a5a_5a5a);
@@ -128,6 +149,59 @@ impl Herd {
             }
         }
         Ok(herd)
+    }
+
+    /// Keeps every monster within the box `min`..`max` (on x, z) from now on; `min` must
+    /// not exceed `max` on either axis. Spawn points outside it are pulled in.
+    pub fn keep_within(&mut self, min: [f32; 2], max: [f32; 2]) {
+        let (lo, hi) = (
+            [min[0].min(max[0]), min[1].min(max[1])],
+            [min[0].max(max[0]), min[1].max(max[1])],
+        );
+        self.bounds = Some((lo, hi));
+        for at in 0..self.monsters.len() {
+            let m = &mut self.monsters[at];
+            m.spawn = clamp_to(m.spawn, lo, hi);
+            m.pos = clamp_to(m.pos, lo, hi);
+            let cell = self.cell(self.monsters[at].pos);
+            if cell != self.cell_of[at] {
+                if let Some(old) = self.cells.get_mut(&self.cell_of[at]) {
+                    old.monsters.retain(|&m| m != at);
+                }
+                self.cells.entry(cell).or_default().monsters.push(at);
+                self.cell_of[at] = cell;
+            }
+        }
+    }
+
+    /// Cuts what monster `at`'s step did at the bounds (see the module comment); `before`
+    /// is where the monster stood, `first` the first of its step's events.
+    fn hold_in(&mut self, at: usize, before: [f32; 2], events: &mut Vec<Event>, first: usize) {
+        let Some((lo, hi)) = self.bounds else {
+            return;
+        };
+        let m = &mut self.monsters[at];
+        if let State::Wander { to } = &mut m.state {
+            *to = clamp_to(*to, lo, hi);
+        }
+        let held = clamp_to(m.pos, lo, hi);
+        if held == m.pos {
+            return;
+        }
+        m.pos = held;
+        let id = m.id;
+        let mut i = first;
+        while i < events.len() {
+            match &mut events[i] {
+                Event::Moved { monster, .. } if *monster == id && held == before => {
+                    events.remove(i);
+                    continue;
+                }
+                Event::Moved { monster, pos } if *monster == id => *pos = held,
+                _ => {}
+            }
+            i += 1;
+        }
     }
 
     fn kind_index(&self, id: u16) -> Option<usize> {
@@ -233,6 +307,7 @@ impl Herd {
                 continue;
             };
             let Kind { kind, behaviour } = &self.kinds[kind];
+            let (before, first) = (self.monsters[at].pos, events.len());
             let mut ctx = Ctx {
                 monster: &mut self.monsters[at],
                 kind,
@@ -243,6 +318,7 @@ impl Herd {
                 events: &mut *events,
             };
             behaviour.step(&mut ctx);
+            self.hold_in(at, before, events, first);
             let (pos, busy) = (self.monsters[at].pos, self.monsters[at].busy());
             if busy {
                 self.busy.push(at);

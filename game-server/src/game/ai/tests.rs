@@ -255,3 +255,47 @@ fn every_region_draws_the_same_ids_and_keeps_its_own() {
         assert_eq!(all.get(m.id).map(|a| a.pos), Some(m.pos), "{:?}", m.id);
     }
 }
+
+/// A region keeps its monsters in its stripe: a wolf after a player across the edge stops
+/// at the edge, and says nothing more while it pushes against it.
+#[test]
+fn a_herd_kept_within_bounds_stops_at_the_edge_and_stays_quiet_there() {
+    let data = one_area("wolf", 1);
+    let mut herd = Herd::spawn(&data, 2, 50.0, 0, |_| true).expect("spawns");
+    let (id, home) = {
+        let m = herd.iter().next().expect("one");
+        (m.id, m.spawn)
+    };
+    let edge = home[0] + 5.0;
+    herd.keep_within([-100.0, -100.0], [edge, 100.0]);
+    // Across the edge, within aggro (14) and leash (35) of home, out of reach.
+    let players = Players(vec![(4, [home[0] + 13.0, home[1]], true)]);
+    let log = run(&mut herd, &players, 0, 40);
+    let moves: Vec<[f32; 2]> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Moved { monster, pos } if *monster == id => Some(*pos),
+            _ => None,
+        })
+        .collect();
+    assert!(!moves.is_empty(), "it went after the player: {log:?}");
+    assert!(moves.iter().all(|p| p[0] <= edge), "{moves:?}");
+    assert_eq!(herd.get(id).expect("there").pos[0], edge, "at the edge");
+    let more = run(&mut herd, &players, 4_000, 20);
+    assert!(
+        !more.iter().any(|(_, e)| matches!(e, Event::Moved { .. })),
+        "pushing against the edge is no move: {more:?}"
+    );
+    // Wandering (the only player near is dead), it never leaves the box either.
+    let mut herd = Herd::spawn(&data, 3, 50.0, 0, |_| true).expect("spawns");
+    herd.keep_within([0.0, 0.0], [3.0, 3.0]);
+    let near_home = Players(vec![(4, [1.0, 1.0], false)]);
+    for (_, e) in run(&mut herd, &near_home, 0, 300) {
+        if let Event::Moved { pos, .. } = e {
+            assert!(
+                (0.0..=3.0).contains(&pos[0]) && (0.0..=3.0).contains(&pos[1]),
+                "{pos:?}"
+            );
+        }
+    }
+}

@@ -22,4 +22,10 @@ pub struct RoomStats {
     pub sent: PacketCounters,
     /// How long each flush that sent something took.
     pub flush_duration: AtomicHistogram,
+    /// World mode: the region's monsters (living or dead).
+    pub monsters: AtomicUsize,
+    /// World mode: monsters the AI stepped in the last tick (near players, or on their way).
+    pub monsters_awake: AtomicUsize,
+    /// World mode: how long each tick's AI took (monsters stepped and their frames queued).
+    pub ai_duration: AtomicHistogram,
 }

@@ -11,6 +11,10 @@
 //! now (the property test at the bottom checks exactly that). Each change is reported once,
 //! as a [`ViewChange`], for the caller to turn into packets. A player always sees itself;
 //! that is not a watcher entry.
+//!
+//! An **object** (a monster) is a target that watches nothing: players see it by the same
+//! rule, and it is never anyone's watcher. The caller keys objects apart from players (the
+//! region uses negative ids for monsters, see `region/monsters.rs`).
 
 use crate::game::world::geometry::Pos;
 use crate::game::world::grid::Grid;
@@ -44,6 +48,8 @@ struct Known {
     /// Owned here: its watchers are kept here. The relation of a ghost's watchers lives in
     /// its owner region.
     target: bool,
+    /// A player (it watches targets near it); false for an object, which only is seen.
+    sees: bool,
     /// Slots of the players who see it (empty for a ghost). Unordered: a move never
     /// searches it (see [`Mark`]); only a change does, and a view change is rare next to a
     /// move.
@@ -164,6 +170,65 @@ impl Interest {
     /// Adds a player at `pos`, a target if `owned`, and evaluates it against everyone near.
     /// An id already known is only moved.
     pub fn insert(&mut self, id: i32, pos: Pos, owned: bool, out: &mut Vec<ViewChange>) {
+        self.insert_row(id, pos, owned, true, out);
+    }
+
+    /// Calls `f` with every player (not object) known, owned or ghost, and its position.
+    pub fn for_each_player(&self, mut f: impl FnMut(i32, Pos)) {
+        // A free slot's row has `sees` cleared (see `remove`), so a plain scan will do.
+        for (row, &p) in self.known.iter().zip(&self.pos) {
+            if row.sees {
+                f(row.id, p);
+            }
+        }
+    }
+
+    /// Adds an object at `pos`: a target the players near it see, that sees nothing. An id
+    /// already known is only moved.
+    pub fn insert_object(&mut self, id: i32, pos: Pos, out: &mut Vec<ViewChange>) {
+        self.insert_row(id, pos, true, false, out);
+    }
+
+    /// The players (not objects) within `radius` of `pos` that `keep` accepts: the nearest,
+    /// with its id and position. Ties go to the lower id, so the answer does not depend on
+    /// the order of the grid's cells.
+    pub fn nearest_player(
+        &self,
+        pos: Pos,
+        radius: f32,
+        keep: impl Fn(i32) -> bool,
+    ) -> Option<(i32, Pos)> {
+        let r2 = radius * radius;
+        let mut best: Option<(f32, i32, Pos)> = None;
+        self.grid.for_each_near(pos, radius, |slot| {
+            let row = &self.known[slot as usize];
+            if !row.sees {
+                return;
+            }
+            let at = self.pos[slot as usize];
+            let d2 = at.dist2(pos);
+            if d2 > r2 || !keep(row.id) {
+                return;
+            }
+            let better = match best {
+                None => true,
+                Some((bd, bid, _)) => d2 < bd || (d2 == bd && row.id < bid),
+            };
+            if better {
+                best = Some((d2, row.id, at));
+            }
+        });
+        best.map(|(_, id, at)| (id, at))
+    }
+
+    fn insert_row(
+        &mut self,
+        id: i32,
+        pos: Pos,
+        owned: bool,
+        sees: bool,
+        out: &mut Vec<ViewChange>,
+    ) {
         if self.slots.contains_key(&id) {
             self.set_pos(id, pos, out);
             return;
@@ -180,6 +245,7 @@ impl Interest {
         let row = &mut self.known[slot as usize];
         row.id = id;
         row.target = owned;
+        row.sees = sees;
         self.pos[slot as usize] = pos;
         self.slots.insert(id, slot);
         self.grid.insert(slot, pos);
@@ -228,6 +294,7 @@ impl Interest {
         row.watching = watching;
         row.watching.clear();
         row.target = false;
+        row.sees = false;
         self.free.push(slot);
     }
 
@@ -341,17 +408,17 @@ impl Interest {
                 list.push(other);
             }
         });
-        let is_target = self.known[s].target;
+        let (is_target, sees) = (self.known[s].target, self.known[s].sees);
         for &o in &list {
             let mark = self.marks[o as usize];
-            if is_target && mark.watches != epoch {
+            if is_target && mark.watches != epoch && self.known[o as usize].sees {
                 self.link(slot, o);
                 out.push(ViewChange::Spawn {
                     target: id,
                     watcher: self.known[o as usize].id,
                 });
             }
-            if self.known[o as usize].target && mark.watched != epoch {
+            if sees && self.known[o as usize].target && mark.watched != epoch {
                 self.link(o, slot);
                 out.push(ViewChange::Spawn {
                     target: self.known[o as usize].id,
@@ -413,8 +480,14 @@ impl Interest {
                 if w == t {
                     continue;
                 }
-                let d2 = self.pos[ts as usize].dist2(self.pos[ws as usize]);
                 let seen = tk.watchers.contains(&ws);
+                if !self.known[ws as usize].sees {
+                    if seen {
+                        return Err(format!("object {w} watches {t}"));
+                    }
+                    continue;
+                }
+                let d2 = self.pos[ts as usize].dist2(self.pos[ws as usize]);
                 if d2 <= self.inner2 && !seen {
                     return Err(format!(
                         "{w} is within the inner radius of {t} but does not see it"
@@ -551,6 +624,66 @@ mod tests {
         assert!(i.sees(2, 1));
     }
 
+    #[test]
+    fn an_object_is_seen_by_the_rule_and_sees_nothing() {
+        let mut i = interest();
+        let mut out = Vec::new();
+        i.insert_object(-1, at(0.0, 0.0), &mut out);
+        i.insert_object(-2, at(1.0, 0.0), &mut out);
+        assert!(out.is_empty(), "objects do not see each other: {out:?}");
+        i.insert(7, at(5.0, 0.0), false, &mut out);
+        let mut spawns = out.clone();
+        spawns.sort_by_key(|c| match *c {
+            ViewChange::Spawn { target, .. } | ViewChange::Despawn { target, .. } => target,
+        });
+        assert_eq!(
+            spawns,
+            vec![
+                ViewChange::Spawn {
+                    target: -2,
+                    watcher: 7
+                },
+                ViewChange::Spawn {
+                    target: -1,
+                    watcher: 7
+                }
+            ],
+            "a ghost player sees both; neither object watches it"
+        );
+        assert_eq!(i.watching(-1).count(), 0);
+        out.clear();
+        i.set_pos(-1, at(30.0, 0.0), &mut out);
+        assert_eq!(
+            out,
+            vec![ViewChange::Despawn {
+                target: -1,
+                watcher: 7
+            }]
+        );
+        assert_eq!(i.check_rule(), Ok(()));
+    }
+
+    #[test]
+    fn the_nearest_player_skips_objects_and_what_the_caller_refuses() {
+        let mut i = interest();
+        let mut out = Vec::new();
+        i.insert_object(-1, at(0.5, 0.0), &mut out);
+        i.insert(3, at(4.0, 0.0), true, &mut out);
+        i.insert(2, at(-4.0, 0.0), false, &mut out);
+        i.insert(5, at(2.0, 0.0), true, &mut out);
+        let near = |keep: &dyn Fn(i32) -> bool| {
+            i.nearest_player(at(0.0, 0.0), 6.0, keep).map(|(id, _)| id)
+        };
+        assert_eq!(near(&|_| true), Some(5));
+        assert_eq!(near(&|id| id != 5), Some(2), "a tie goes to the lower id");
+        assert_eq!(near(&|id| id == 9), None);
+        assert_eq!(
+            i.nearest_player(at(0.0, 0.0), 1.9, |_| true),
+            None,
+            "nobody within 1.9"
+        );
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Insert {
@@ -572,6 +705,11 @@ mod tests {
         Remove {
             id: i32,
         },
+        InsertObject {
+            id: i32,
+            x: f32,
+            z: f32,
+        },
         Rehome {
             id: i32,
         },
@@ -583,10 +721,14 @@ mod tests {
         prop_oneof![
             (id.clone(), c.clone(), c.clone(), any::<bool>())
                 .prop_map(|(id, x, z, owned)| Op::Insert { id, x, z, owned }),
-            (id.clone(), c.clone(), c).prop_map(|(id, x, z)| Op::Move { id, x, z }),
+            (id.clone(), c.clone(), c.clone()).prop_map(|(id, x, z)| Op::Move { id, x, z }),
             // Small steps, so pairs spend time between the radii.
             (id.clone(), -6f32..6.0, -6f32..6.0).prop_map(|(id, dx, dz)| Op::Step { id, dx, dz }),
             id.clone().prop_map(|id| Op::Remove { id }),
+            // Objects, keyed below 0 as the region keys monsters.
+            (-4..0i32, c.clone(), c).prop_map(|(id, x, z)| Op::InsertObject { id, x, z }),
+            (-4..0i32).prop_map(|id| Op::Remove { id }),
+            (-4..0i32, -6f32..6.0, -6f32..6.0).prop_map(|(id, dx, dz)| Op::Step { id, dx, dz }),
             id.prop_map(|id| Op::Rehome { id }),
         ]
     }
@@ -603,6 +745,7 @@ mod tests {
                 let mut out = Vec::new();
                 match op {
                     Op::Insert { id, x, z, owned } => i.insert(id, at(x, z), owned, &mut out),
+                    Op::InsertObject { id, x, z } => i.insert_object(id, at(x, z), &mut out),
                     Op::Move { id, x, z } => i.set_pos(id, at(x, z), &mut out),
                     Op::Step { id, dx, dz } => {
                         if let Some(p) = i.pos(id) {

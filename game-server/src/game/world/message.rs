@@ -12,6 +12,8 @@
 
 use crossbeam_channel::Sender;
 
+use crate::game::ai::Herd;
+use crate::game::map::MonsterDot;
 use crate::game::world::geometry::RegionId;
 
 /// What a player asked for, numbered by its session.
@@ -134,6 +136,10 @@ pub struct RegionSnapshot {
     pub ghosts: usize,
     /// At most the K asked for: (player id, x, z) of owned players.
     pub players: Vec<(i32, f32, f32)>,
+    /// Its living monsters.
+    pub monster_count: usize,
+    /// At most K of them.
+    pub monsters: Vec<MonsterDot>,
 }
 
 /// A job for a region's queue.
@@ -185,6 +191,9 @@ pub enum RegionJob {
         /// Where the answer goes; a dropped receiver is fine.
         reply: Sender<i32>,
     },
+    /// Take these monsters (see `region/monsters.rs`). Sent once, when the world starts,
+    /// before any player can enter.
+    Monsters(Box<Herd>),
     /// Answer with a snapshot of at most `max_players` players on `reply`.
     Snapshot {
         /// K.

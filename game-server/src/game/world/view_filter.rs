@@ -15,19 +15,25 @@
 //! - a move of a player it does not have becomes a spawn at that place;
 //! - a despawn of a player it does not have is dropped;
 //! - a second player list (a second rejoin, or a rejoin that overtook the enter) becomes the
-//!   spawns or moves of its entries.
+//!   spawns or moves of its entries;
+//! - monsters likewise: a second `S_MonsterSpawn` of one the client has becomes a move (its
+//!   hit points cannot have changed unseen: every change goes through one region, in
+//!   order), and a move or despawn of one it does not have is dropped (only the region that
+//!   owns a monster speaks of it, and it spawns it on this connection before anything
+//!   else about it).
 //!
 //! So the client sees each player spawn before it moves, never twice, and never leave
 //! unseen; the regions' truth on the rejoin, and after every hand-off in the window, make
 //! sure it ends up seeing exactly who the world says it sees.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use server_core::frame::parse_header;
 use server_core::Packet;
 
 use crate::game::packets::{
-    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SPlayerList,
+    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SMonsterDespawn,
+    SMonsterMove, SMonsterSpawn, SPlayerList,
 };
 
 /// Bytes that may wait for the player list. The rejoining region sends its list before it
@@ -45,6 +51,8 @@ pub struct FilterOverflow(pub usize);
 pub struct ViewFilter {
     /// The players the client has, where it last heard they are.
     known: FxHashMap<i32, [f32; 3]>,
+    /// The monsters the client has.
+    monsters: FxHashSet<i32>,
     listed: bool,
     pending: Vec<Bytes>,
     pending_bytes: usize,
@@ -145,6 +153,26 @@ impl ViewFilter {
             }
             Some(PacketId::SBroadcastLeaveGame) => match SBroadcastLeaveGame::decode(body) {
                 Ok(p) if self.known.remove(&p.player_id).is_none() => return, // never seen
+                _ => {}
+            },
+            Some(PacketId::SMonsterSpawn) => {
+                if let Ok(p) = SMonsterSpawn::decode(body) {
+                    if !self.monsters.insert(p.monster_id) {
+                        let moved = SMonsterMove {
+                            monster_id: p.monster_id,
+                            pos_x: p.pos_x,
+                            pos_z: p.pos_z,
+                        };
+                        return put(out, &moved.encode());
+                    }
+                }
+            }
+            Some(PacketId::SMonsterMove) => match SMonsterMove::decode(body) {
+                Ok(p) if !self.monsters.contains(&p.monster_id) => return,
+                _ => {}
+            },
+            Some(PacketId::SMonsterDespawn) => match SMonsterDespawn::decode(body) {
+                Ok(p) if !self.monsters.remove(&p.monster_id) => return,
                 _ => {}
             },
             _ => {}
@@ -298,6 +326,50 @@ mod tests {
         );
         assert_eq!(f.pass(leave(9)), Ok(None), "nothing left to send");
         assert!(!f.knows(2));
+    }
+
+    #[test]
+    fn a_monster_shown_twice_is_moved_and_one_never_shown_is_not_spoken_of() {
+        let spawn = |id: i32, x: f32| {
+            SMonsterSpawn {
+                monster_id: id,
+                kind: 2,
+                pos_x: x,
+                pos_z: 0.0,
+                hp: 10,
+                max_hp: 10,
+            }
+            .encode()
+            .expect("encodes")
+        };
+        let step = |id: i32, x: f32| {
+            SMonsterMove {
+                monster_id: id,
+                pos_x: x,
+                pos_z: 0.0,
+            }
+            .encode()
+            .expect("encodes")
+        };
+        let gone = |id: i32| {
+            SMonsterDespawn { monster_id: id }
+                .encode()
+                .expect("encodes")
+        };
+        let mut f = ViewFilter::new();
+        f.pass(list(&[1])).expect("fits");
+        let out = f
+            .pass(batch(&[
+                step(4, 1.0),
+                spawn(4, 1.0),
+                spawn(4, 2.0),
+                gone(5),
+                gone(4),
+                step(4, 3.0),
+            ]))
+            .expect("fits")
+            .expect("something");
+        assert_eq!(out, batch(&[spawn(4, 1.0), step(4, 2.0), gone(4)]));
     }
 
     #[test]

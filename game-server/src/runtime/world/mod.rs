@@ -26,7 +26,9 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::game::ai::Herd;
 use crate::game::counters::RoomStats;
+use crate::game::data::{DataError, GameData};
 use crate::game::world::config::WorldConfig;
 use crate::game::world::geometry::{Layout, RegionId};
 use crate::game::world::message::{RegionJob, RegionSnapshot};
@@ -50,6 +52,10 @@ pub struct World {
     directory: Arc<PlayerDirectory>,
     stats: Arc<WorldStats>,
 }
+
+/// The seed of the monsters' spawn points and of their AI's draws: the same in every
+/// process, so that the nodes of a cluster agree on every monster's id and place.
+pub const MONSTER_SEED: u64 = 0x6d6f_6e73;
 
 /// How long a region's thread lets jobs gather before it runs them (see
 /// [`JobQueue::spawn_gathering`]): a region's frames go out at its tick, so an input run a
@@ -118,6 +124,7 @@ impl World {
             );
             let runner = RegionRunner {
                 region,
+                started: Instant::now(),
                 queues: region_queues.clone(),
                 out,
             };
@@ -142,6 +149,32 @@ impl World {
             directory,
             stats,
         })
+    }
+
+    /// Gives each region this process runs its monsters from `data`'s spawn areas: the
+    /// ones whose spawn point lies in its stripe. Call once, after [`World::start_in`] and
+    /// before players can enter. Every process draws the same points from the same seed
+    /// ([`MONSTER_SEED`]), so a monster has one id across a cluster.
+    pub fn populate(&self, data: &GameData, view_radius: f32) -> Result<usize, DataError> {
+        let mut placed = 0;
+        for (id, queue) in self.queues.slots().enumerate() {
+            let Some(queue) = queue else {
+                continue;
+            };
+            let id = id as RegionId;
+            let layout = &self.layout;
+            let herd = Herd::spawn(data, MONSTER_SEED, view_radius, 0, |p| {
+                layout.region_of(p[0]) == id
+            })?;
+            placed += herd.len();
+            if queue
+                .push_follow_up(RegionJob::Monsters(Box::new(herd)))
+                .is_err()
+            {
+                tracing::warn!(region = id, "region stopped before its monsters came");
+            }
+        }
+        Ok(placed)
     }
 
     fn queues(&self) -> impl Iterator<Item = &JobQueue<RegionJob>> {

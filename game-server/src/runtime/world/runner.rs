@@ -15,6 +15,8 @@ use crate::runtime::world::queues::RegionQueues;
 
 pub(super) struct RegionRunner {
     pub region: Region<Link, RegionDirectory>,
+    /// The region's clock starts here (its monsters count time in milliseconds from it).
+    pub started: Instant,
     pub queues: RegionQueues,
     /// In a cluster: what leaves this region for other processes.
     pub out: Option<Arc<dyn RegionOutbound>>,
@@ -66,7 +68,9 @@ impl JobRunner for RegionRunner {
         }
     }
 
-    fn tick(&mut self, _now: Instant) {
+    fn tick(&mut self, now: Instant) {
+        let now_ms = now.saturating_duration_since(self.started).as_millis();
+        self.region.tick(u64::try_from(now_ms).unwrap_or(u64::MAX));
         self.region.flush();
         if let Some(out) = &self.out {
             out.publish_all();

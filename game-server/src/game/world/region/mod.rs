@@ -9,6 +9,9 @@
 //! into another stripe its owner sends a `Handoff` carrying its watcher set: the watchers
 //! keep seeing it, with no despawn or spawn, and all its moves go on coming from one owner
 //! at a time, in order (see `message.rs` for the sequence rules).
+//!
+//! A region may also have **monsters** (`monsters.rs`), which never leave it: it runs their
+//! AI on its tick and shows them to the players near them, its own and its ghosts.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,6 +116,14 @@ pub struct WorldStats {
     /// Spawns sent to players who took their character back over a new connection, showing
     /// it the world as it is (see `region/rejoin.rs`).
     pub rejoin_spawns: AtomicU64,
+    /// `S_MonsterSpawn`s sent (each counted once per recipient).
+    pub monster_spawns: AtomicU64,
+    /// `S_MonsterDespawn`s sent.
+    pub monster_despawns: AtomicU64,
+    /// `S_MonsterMove`s sent.
+    pub monster_moves: AtomicU64,
+    /// Attacks monsters decided on players.
+    pub monster_attacks: AtomicU64,
 }
 
 /// An effect for the region's runner, in order.
@@ -192,6 +203,8 @@ pub struct Region<L, D> {
     rejoined: VecDeque<(i32, u64)>,
     /// Flushes so far (ticks, and flushes of a full batch).
     flushes: u64,
+    /// Its monsters, if the world has game data (boxed: a region without is as before).
+    monsters: Option<Box<monsters::Monsters>>,
 
     directory: D,
     stats: Arc<WorldStats>,
@@ -239,6 +252,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             fresh: Vec::new(),
             rejoined: VecDeque::new(),
             flushes: 0,
+            monsters: None,
             directory,
             stats,
             room_stats,
@@ -306,6 +320,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             }
             RegionJob::NodeLost { gateway, regions } => self.node_lost(gateway, regions),
             RegionJob::Resync => self.resync(),
+            RegionJob::Monsters(herd) => self.set_herd(*herd),
         }
         self.room_stats
             .ghosts
@@ -375,6 +390,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
                 .filter_map(|&id| self.interest.pos(id).map(|p| (id, p.x, p.z)))
                 .take(max_players)
                 .collect(),
+            monster_count: self.living_monsters().count(),
+            monsters: self.living_monsters().take(max_players).collect(),
         }
     }
 
@@ -427,7 +444,8 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }];
         let mut changes = std::mem::take(&mut self.changes);
         changes.retain(|c| match *c {
-            ViewChange::Spawn { target, watcher } if watcher == player_id => {
+            // Monsters it sees (keys below 0) are spawned after the list, by apply_changes.
+            ViewChange::Spawn { target, watcher } if watcher == player_id && target > 0 => {
                 if let Some(tp) = self.interest.pos(target) {
                     list.push(Player {
                         is_self: false,
@@ -613,6 +631,16 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         let changes = std::mem::take(&mut self.changes);
         for change in &changes {
             match *change {
+                ViewChange::Spawn { target, watcher } if target < 0 => {
+                    if Some(watcher) != gone {
+                        self.show_monster(watcher, target);
+                    }
+                }
+                ViewChange::Despawn { target, watcher } if target < 0 => {
+                    if Some(watcher) != gone {
+                        self.hide_monster(watcher, target);
+                    }
+                }
                 ViewChange::Spawn { target, watcher } => {
                     if Some(watcher) == gone {
                         continue;
@@ -720,6 +748,7 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
     }
 }
 
+mod monsters;
 mod peers;
 mod recovery;
 mod rejoin;

@@ -55,7 +55,10 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             pos_z: p.z,
         }];
         let seen: Vec<i32> = self.interest.watching(player_id).collect();
-        for target in seen {
+        for &target in &seen {
+            if target < 0 {
+                continue; // a monster: shown after the list, below
+            }
             if let (true, Some(tp)) = (target != player_id, self.interest.pos(target)) {
                 list.push(Player {
                     is_self: false,
@@ -67,6 +70,9 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
             }
         }
         self.send_list(player_id, &link, &list);
+        for target in seen.into_iter().filter(|&t| t < 0) {
+            self.show_monster(player_id, target);
+        }
         let from = self.id;
         self.tell_others(|| RegionMsg::Rejoin { from, player_id });
         self.remember_rejoin(player_id);
@@ -99,8 +105,13 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         }
     }
 
-    /// Queues for `watcher` a spawn of `target` where it stands.
+    /// Queues for `watcher` a spawn of `target` (a player, or a monster's key) where it
+    /// stands.
     fn show(&mut self, watcher: i32, target: i32) {
+        if target < 0 {
+            self.show_monster(watcher, target);
+            return;
+        }
         let Some(p) = self.interest.pos(target) else {
             return;
         };

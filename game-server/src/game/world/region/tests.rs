@@ -11,8 +11,11 @@ use server_core::frame::parse_header;
 use server_core::Packet;
 
 use super::*;
+use crate::game::ai::Herd;
+use crate::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
 use crate::game::packets::{
-    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SPlayerList,
+    PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SMonsterDespawn,
+    SMonsterMove, SMonsterSpawn, SPlayerList,
 };
 use crate::game::world::ViewFilter;
 
@@ -59,6 +62,10 @@ enum Seen {
     Enter(i32, f32, f32),
     Move(i32, f32, f32),
     Leave(i32),
+    /// A monster: id, x, z, hit points.
+    MonsterSpawn(i32, f32, f32, i32),
+    MonsterMove(i32, f32, f32),
+    MonsterDespawn(i32),
 }
 
 impl FakeLink {
@@ -88,6 +95,17 @@ impl FakeLink {
                     Some(PacketId::SBroadcastLeaveGame) => {
                         Seen::Leave(SBroadcastLeaveGame::decode(&body).expect("leave").player_id)
                     }
+                    Some(PacketId::SMonsterSpawn) => {
+                        let p = SMonsterSpawn::decode(&body).expect("monster spawn");
+                        Seen::MonsterSpawn(p.monster_id, p.pos_x, p.pos_z, p.hp)
+                    }
+                    Some(PacketId::SMonsterMove) => {
+                        let p = SMonsterMove::decode(&body).expect("monster move");
+                        Seen::MonsterMove(p.monster_id, p.pos_x, p.pos_z)
+                    }
+                    Some(PacketId::SMonsterDespawn) => Seen::MonsterDespawn(
+                        SMonsterDespawn::decode(&body).expect("despawn").monster_id,
+                    ),
                     other => panic!("unexpected frame {other:?}"),
                 });
                 rest = rest.slice(h.size..);
@@ -245,6 +263,26 @@ impl Cluster {
         }
     }
 
+    /// Gives every region its share of `data`'s monsters, as `World::populate` does.
+    fn populate(&mut self, data: &GameData) {
+        for r in 0..self.regions.len() {
+            let layout = self.layout.clone();
+            let herd = Herd::spawn(data, 7, 15.0, 0, |p| {
+                layout.region_of(p[0]) == r as RegionId
+            })
+            .expect("spawns");
+            self.queues[r].push_back(RegionJob::Monsters(Box::new(herd)));
+        }
+    }
+
+    /// One tick of every region's monsters at `now_ms`, then the flush.
+    fn tick(&mut self, now_ms: u64) {
+        for region in &mut self.regions {
+            region.tick(now_ms);
+        }
+        self.flush();
+    }
+
     fn seen(&self, id: i32) -> Vec<Seen> {
         self.links[&id].seen()
     }
@@ -278,6 +316,7 @@ fn replay(me: i32, seen: &[Seen]) -> (HashSet<i32>, MovesBy) {
     }
     for frame in frames {
         match *frame {
+            Seen::MonsterSpawn(..) | Seen::MonsterMove(..) | Seen::MonsterDespawn(..) => {}
             Seen::List(_) => panic!("{me}: a second S_PlayerList"),
             Seen::Enter(id, ..) if id == me => {}
             Seen::Enter(id, ..) => assert!(view.insert(id), "{me}: spawn of {id}, already in view"),
@@ -289,6 +328,161 @@ fn replay(me: i32, seen: &[Seen]) -> (HashSet<i32>, MovesBy) {
         }
     }
     (view, moves)
+}
+
+/// Replays the monster frames `me` received (after its list, which `replay` checks): a
+/// spawn only of one not in view, with hit points, a move or despawn only of one in view.
+/// Returns the monsters in view at the end, where `me` last heard they are.
+fn replay_monsters(me: i32, seen: &[Seen]) -> HashMap<i32, (f32, f32)> {
+    let mut view = HashMap::new();
+    for frame in seen {
+        match *frame {
+            Seen::MonsterSpawn(id, x, z, hp) => {
+                assert!(hp > 0, "{me}: monster {id} shown dead");
+                assert!(
+                    view.insert(id, (x, z)).is_none(),
+                    "{me}: spawn of monster {id}, already in view"
+                );
+            }
+            Seen::MonsterMove(id, x, z) => assert!(
+                view.insert(id, (x, z)).is_some(),
+                "{me}: move of monster {id}, not in view"
+            ),
+            Seen::MonsterDespawn(id) => assert!(
+                view.remove(&id).is_some(),
+                "{me}: despawn of monster {id}, not in view"
+            ),
+            _ => {}
+        }
+    }
+    view
+}
+
+/// The built-in tables with one spawn area of `count` wolves in `area`.
+fn wolves(count: u32, area: Rect) -> GameData {
+    let mut data = GameData::parse(&BUILT_IN).expect("valid");
+    let kind = data
+        .monsters
+        .iter()
+        .find(|k| k.name == "wolf")
+        .expect("wolves")
+        .id;
+    data.spawns = vec![SpawnArea {
+        monster: "wolf".to_owned(),
+        count,
+        area,
+        kind,
+        origin: Default::default(),
+    }];
+    data
+}
+
+#[test]
+fn a_player_sees_the_monsters_near_it_after_its_list_and_they_chase_it_in_their_region() {
+    let mut c = Cluster::new(2); // the border is at x = 0
+    c.populate(&wolves(
+        4,
+        Rect {
+            min: [-9.0, -1.0],
+            max: [-7.0, 1.0],
+        },
+    ));
+    c.enter(1, -10.0, 30.0); // 28 and more away: sees none
+    c.enter(2, 60.0, 0.0); // region 1, far
+    c.settle();
+    assert!(
+        !c.seen(1)
+            .iter()
+            .any(|s| matches!(s, Seen::MonsterSpawn(..))),
+        "{:?}",
+        c.seen(1)
+    );
+    let herd = c.regions[0].herd().expect("region 0 has the wolves");
+    assert_eq!(herd.len(), 4);
+    assert!(c.regions[1].herd().expect("a herd").is_empty());
+
+    // Player 3 enters among them: its list, its enter, then the four wolves.
+    c.enter(3, -10.0, 0.0);
+    c.settle();
+    let seen = c.seen(3);
+    assert!(matches!(seen[0], Seen::List(_)), "{seen:?}");
+    assert_eq!(seen[1], Seen::Enter(3, -10.0, 0.0));
+    assert_eq!(replay_monsters(3, &seen).len(), 4);
+
+    // Across the border, in region 1, player 3 is watched by region 0 as a ghost: the
+    // wolves chase it to the border and no farther, and it keeps seeing them.
+    c.walk(3, -6.0, 0.0);
+    c.walk(3, -1.0, 0.0);
+    c.walk(3, 3.0, 0.0);
+    c.settle();
+    assert_eq!(c.route(3), 1, "handed to region 1");
+    for t in 1..40 {
+        c.tick(t * 100);
+        c.settle();
+    }
+    let view = replay_monsters(3, &c.seen(3));
+    assert_eq!(view.len(), 4, "all four in view: {view:?}");
+    assert!(
+        view.values().all(|&(x, _)| x <= 0.0),
+        "held in region 0: {view:?}"
+    );
+    assert!(
+        view.values().any(|&(x, _)| x > -1.0),
+        "they came up to the border: {view:?}"
+    );
+    assert!(c.stats.monster_moves.load(Ordering::Relaxed) > 0);
+
+    // Walking away: each goes out of view once, and nothing more is said of it.
+    for step in 1..=10 {
+        c.walk(3, 3.0 + 5.0 * step as f32, 0.0);
+    }
+    c.settle();
+    c.tick(4_000);
+    c.settle();
+    assert!(replay_monsters(3, &c.seen(3)).is_empty());
+    let n = c.seen(3).len();
+    for t in 41..60 {
+        c.tick(t * 100);
+    }
+    c.settle();
+    assert!(
+        !c.seen(3)[n..].iter().any(|s| matches!(
+            s,
+            Seen::MonsterMove(..) | Seen::MonsterSpawn(..) | Seen::MonsterDespawn(..)
+        )),
+        "nothing about a monster out of view"
+    );
+    for r in &c.regions {
+        assert_eq!(r.interest().check_rule(), Ok(()));
+    }
+}
+
+#[test]
+fn a_rejoined_player_is_shown_the_monsters_it_sees_once() {
+    let mut c = Cluster::new(2);
+    c.populate(&wolves(
+        3,
+        Rect {
+            min: [-4.0, -2.0],
+            max: [-2.0, 2.0],
+        },
+    ));
+    c.enter(1, 3.0, 0.0); // region 1; region 0's wolves see it as a ghost
+    c.settle();
+    assert_eq!(replay_monsters(1, &c.seen(1)).len(), 3);
+    c.rejoin(1);
+    c.settle();
+    let seen = c.seen(1);
+    replay(1, &seen);
+    assert_eq!(replay_monsters(1, &seen).len(), 3, "{seen:?}");
+    let spawns = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::MonsterSpawn(..)))
+        .count();
+    assert_eq!(
+        spawns, 3,
+        "the new connection is shown each wolf once: {seen:?}"
+    );
 }
 
 #[test]
@@ -670,6 +864,7 @@ enum Op {
     Leave { who: usize },
     Rejoin { who: usize },
     Run { region: usize, jobs: usize },
+    Tick,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -679,6 +874,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64).prop_map(|who| Op::Leave { who }),
         1 => (0usize..64).prop_map(|who| Op::Rejoin { who }),
         3 => (0usize..3, 1usize..6).prop_map(|(region, jobs)| Op::Run { region, jobs }),
+        2 => Just(Op::Tick),
     ]
 }
 
@@ -692,6 +888,9 @@ proptest! {
     #[test]
     fn a_world_of_regions_keeps_every_view_right(ops in prop::collection::vec(op(), 1..150)) {
         let mut c = Cluster::new(3);
+        // Wolves over the three stripes' middle: they wander, chase, stop at borders.
+        c.populate(&wolves(24, Rect { min: [-40.0, -20.0], max: [40.0, 20.0] }));
+        let mut now_ms = 0;
         let mut next_id = 1;
         let mut alive: Vec<i32> = Vec::new();
         let mut left: Vec<i32> = Vec::new();
@@ -727,6 +926,10 @@ proptest! {
                         c.step(region);
                     }
                 }
+                Op::Tick => {
+                    now_ms += 100;
+                    c.tick(now_ms);
+                }
                 _ => {}
             }
         }
@@ -760,6 +963,26 @@ proptest! {
                 prop_assert!(!view.contains(gone), "{me} still sees {gone}, who left");
             }
             prop_assert!(at[&me] == (mp.x, mp.z), "{me} is where it walked");
+            // Its monsters: the rule for where they stand, and where they stand as told.
+            let monsters = replay_monsters(me, &c.seen(me));
+            for r in &c.regions {
+                for m in r.herd().expect("a herd").iter() {
+                    let (x, z) = (m.pos[0], m.pos[1]);
+                    let (stripe_min, stripe_max) = c.layout.stripe(r.id());
+                    prop_assert!((stripe_min..=stripe_max).contains(&x), "a wolf left its region");
+                    let d = mp.dist2(Pos { x, z }).sqrt();
+                    let id = m.id.0 as i32;
+                    if d <= 10.0 {
+                        prop_assert_eq!(monsters.get(&id), Some(&(x, z)), "{} should see wolf {} at {}", me, id, d);
+                    }
+                    if d > 15.0 {
+                        prop_assert!(!monsters.contains_key(&id), "{me} should not see wolf {id} at {d}");
+                    }
+                    if let Some(&told) = monsters.get(&id) {
+                        prop_assert_eq!(told, (x, z), "{} was told wolf {} is elsewhere", me, id);
+                    }
+                }
+            }
         }
         for r in &c.regions {
             for gone in &left {
