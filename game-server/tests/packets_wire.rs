@@ -41,6 +41,10 @@ fn course_ids_never_move() {
         (19, "S_Login"),
         // Login by token, appended after those.
         (20, "C_LoginToken"),
+        // Monsters in world mode (issue 25), appended after those.
+        (21, "S_MonsterSpawn"),
+        (22, "S_MonsterMove"),
+        (23, "S_MonsterDespawn"),
     ];
     for (id, name) in expected {
         let packet = PacketId::from_u16(id).expect("every schema id should map to a PacketId");
@@ -49,7 +53,7 @@ fn course_ids_never_move() {
     }
     assert_eq!(PacketId::ALL.len(), expected.len());
     assert_eq!(PacketId::from_u16(0), None, "id 0 is never a packet");
-    assert_eq!(PacketId::from_u16(21), None);
+    assert_eq!(PacketId::from_u16(24), None);
     assert_eq!(<CMove as Packet>::ID, 5);
     assert_eq!(<SPlayerList as Packet>::NAME, "S_PlayerList");
 }
@@ -163,7 +167,7 @@ fn manager_decodes_client_packets() {
 
 #[test]
 fn manager_refuses_unknown_ids() {
-    for id in [0, 21, 999, u16::MAX] {
+    for id in [0, 24, 999, u16::MAX] {
         assert_eq!(
             PacketManager::decode(id, &[]),
             Err(ProtocolError::UnknownPacketId { id }),
