@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use dummy_client::world::{run_world, WorldRunConfig};
 use game_server::cluster::ClusterConfig;
-use game_server::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
+use game_server::game::data::{GameData, Rect, BUILT_IN};
 use game_server::packets::{
     CChat, CMove, PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
 };
@@ -48,24 +48,12 @@ async fn node_with(
 
 /// The shipped tables with `count` wolves spread over the whole 200 x 200 map.
 fn wolves_everywhere(count: u32) -> Arc<GameData> {
-    let mut data = GameData::parse(&BUILT_IN).expect("the shipped tables are valid");
-    let kind = data
-        .monsters
-        .iter()
-        .find(|k| k.name == "wolf")
-        .expect("a wolf")
-        .id;
-    data.spawns = vec![SpawnArea {
-        monster: "wolf".to_owned(),
-        count,
-        area: Rect {
-            min: [-99.0, -99.0],
-            max: [99.0, 99.0],
-        },
-        kind,
-        origin: Default::default(),
-    }];
-    Arc::new(data)
+    let map = Rect {
+        min: [-99.0, -99.0],
+        max: [99.0, 99.0],
+    };
+    let data = GameData::parse(&BUILT_IN).expect("the shipped tables are valid");
+    Arc::new(data.with_one_area("wolf", count, map).expect("a wolf"))
 }
 
 /// Both nodes see each other.

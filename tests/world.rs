@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use game_server::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
+use game_server::game::data::{GameData, Rect, BUILT_IN};
 use game_server::packets::{CMove, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove};
 use game_server::world::{Spawn, WorldConfig};
 use game_server::GameServer;
@@ -16,18 +16,20 @@ use support::{eventually, start_server, Client, WAIT};
 /// A 200 x 200 map in two stripes split at x = 0, radii 10 and 15, steps of at most 5, and
 /// everyone spawning at `(x, z)`.
 async fn world(x: f32, z: f32) -> GameServer {
-    start_server(|c| {
-        c.world = Some(WorldConfig {
-            map_size: 200.0,
-            cell_size: 15.0,
-            inner_radius: 10.0,
-            outer_radius: 15.0,
-            regions: 2,
-            max_step: 5.0,
-            spawn: Spawn::At { x, z },
-        });
-    })
-    .await
+    start_server(|c| c.world = Some(world_config(x, z))).await
+}
+
+/// The world of [`world`].
+fn world_config(x: f32, z: f32) -> WorldConfig {
+    WorldConfig {
+        map_size: 200.0,
+        cell_size: 15.0,
+        inner_radius: 10.0,
+        outer_radius: 15.0,
+        regions: 2,
+        max_step: 5.0,
+        spawn: Spawn::At { x, z },
+    }
 }
 
 async fn walk(c: &mut Client, x: f32, z: f32) {
@@ -316,33 +318,16 @@ async fn the_courses_dummy_client_workload_plays_in_world_mode() {
 /// 23) arrive and are dropped. The test fails if none arrive, so it cannot pass without them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_courses_client_plays_on_among_monsters_dropping_their_packets() {
-    let mut data = GameData::parse(&BUILT_IN).expect("the shipped tables are valid");
-    let wolf = data
-        .monsters
-        .iter()
-        .find(|k| k.name == "wolf")
-        .expect("a wolf")
-        .id;
-    data.spawns = vec![SpawnArea {
-        monster: "wolf".to_owned(),
-        count: 6,
-        area: Rect {
-            min: [-46.0, -4.0],
-            max: [-34.0, 4.0],
-        },
-        kind: wolf,
-        origin: Default::default(),
-    }];
+    let around_spawn = Rect {
+        min: [-46.0, -4.0],
+        max: [-34.0, 4.0],
+    };
+    let data = GameData::parse(&BUILT_IN)
+        .expect("the shipped tables are valid")
+        .with_one_area("wolf", 6, around_spawn)
+        .expect("a wolf");
     let server = start_server(|c| {
-        c.world = Some(WorldConfig {
-            map_size: 200.0,
-            cell_size: 15.0,
-            inner_radius: 10.0,
-            outer_radius: 15.0,
-            regions: 2,
-            max_step: 5.0,
-            spawn: Spawn::At { x: -40.0, z: 0.0 },
-        });
+        c.world = Some(world_config(-40.0, 0.0));
         c.game_data = Some(Arc::new(data));
     })
     .await;

@@ -1,7 +1,7 @@
 //! The AI without sockets: a fake region (players as a list) drives a herd tick by tick.
 
 use super::*;
-use crate::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
+use crate::game::data::{GameData, Rect, BUILT_IN};
 
 /// Players as the region would tell them: id, position, alive.
 #[derive(Default)]
@@ -35,24 +35,14 @@ impl Players {
 /// The built-in tables with one spawn area: `count` monsters of kind `monster` in a
 /// 10 x 10 square at the origin.
 fn one_area(monster: &str, count: u32) -> GameData {
-    let mut data = GameData::parse(&BUILT_IN).expect("valid");
-    let kind = data
-        .monsters
-        .iter()
-        .find(|k| k.name == monster)
+    let square = Rect {
+        min: [0.0, 0.0],
+        max: [10.0, 10.0],
+    };
+    GameData::parse(&BUILT_IN)
+        .expect("valid")
+        .with_one_area(monster, count, square)
         .expect("a kind")
-        .id;
-    data.spawns = vec![SpawnArea {
-        monster: monster.to_owned(),
-        count,
-        area: Rect {
-            min: [0.0, 0.0],
-            max: [10.0, 10.0],
-        },
-        kind,
-        origin: Default::default(),
-    }];
-    data
 }
 
 const TICK: u64 = 100;

@@ -231,6 +231,22 @@ impl GameData {
     }
 
     /// Monsters the spawn areas place, in all.
+    /// These tables with one spawn area only: `count` monsters of the kind named `monster`
+    /// in `area` (for tests and benches that want monsters in one place). `None` if there
+    /// is no such kind.
+    pub fn with_one_area(mut self, monster: &str, count: u32, area: Rect) -> Option<GameData> {
+        let kind = self.monsters.iter().find(|k| k.name == monster)?.id;
+        self.spawns = vec![SpawnArea {
+            monster: monster.to_owned(),
+            count,
+            area,
+            kind,
+            origin: Origin::default(),
+        }];
+        Some(self)
+    }
+
+    /// Monsters the spawn areas hold in all.
     pub fn monster_count(&self) -> u64 {
         self.spawns.iter().map(|a| u64::from(a.count)).sum()
     }

@@ -12,7 +12,7 @@ use server_core::Packet;
 
 use super::*;
 use crate::game::ai::Herd;
-use crate::game::data::{GameData, Rect, SpawnArea, BUILT_IN};
+use crate::game::data::{GameData, Rect, BUILT_IN};
 use crate::game::packets::{
     PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SMonsterDespawn,
     SMonsterMove, SMonsterSpawn, SPlayerList,
@@ -360,21 +360,10 @@ fn replay_monsters(me: i32, seen: &[Seen]) -> HashMap<i32, (f32, f32)> {
 
 /// The built-in tables with one spawn area of `count` wolves in `area`.
 fn wolves(count: u32, area: Rect) -> GameData {
-    let mut data = GameData::parse(&BUILT_IN).expect("valid");
-    let kind = data
-        .monsters
-        .iter()
-        .find(|k| k.name == "wolf")
+    GameData::parse(&BUILT_IN)
+        .expect("valid")
+        .with_one_area("wolf", count, area)
         .expect("wolves")
-        .id;
-    data.spawns = vec![SpawnArea {
-        monster: "wolf".to_owned(),
-        count,
-        area,
-        kind,
-        origin: Default::default(),
-    }];
-    data
 }
 
 #[test]
