@@ -15,6 +15,7 @@ use game_server::cluster::ClusterConfig;
 use game_server::game::data::{GameData, Rect, BUILT_IN};
 use game_server::packets::{
     CChat, CMove, PacketId, SBroadcastEnterGame, SBroadcastLeaveGame, SBroadcastMove, SChat,
+    SMonsterDespawn, SMonsterSpawn,
 };
 use game_server::world::{Spawn, WorldConfig};
 use game_server::GameServer;
@@ -279,6 +280,56 @@ async fn chat_reaches_every_player_of_every_node_and_both_count_them_all() {
     .await;
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// A player near the border sees the other node's monsters; when that node is lost its
+/// gateway hides them itself (nothing more can come from there), so no monster stays
+/// frozen on the client, and the resync after may show them again without a double spawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_nodes_monsters_are_hidden_by_the_gateway() {
+    let Some(nats) = Nats::start("cluster lost monsters") else {
+        return;
+    };
+    // Everyone spawns at (-1, 0), region 0 (node a's); three wolves just across the border.
+    let world = small_world(Spawn::At { x: -1.0, z: 0.0 });
+    let across = Rect {
+        min: [3.0, -2.0],
+        max: [6.0, 2.0],
+    };
+    let data = GameData::parse(&BUILT_IN).expect("valid");
+    let wolves = Arc::new(data.with_one_area("wolf", 3, across).expect("a wolf"));
+    let a = node_with(&nats, 0, &world, Some(Arc::clone(&wolves))).await;
+    let mut b = node_with(&nats, 1, &world, Some(wolves)).await;
+    formed(&a, &b).await;
+
+    let (mut w, _) = Client::join(a.local_addr()).await;
+    let mut shown = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    while shown.len() < 3 {
+        assert!(Instant::now() < deadline, "w saw wolves {shown:?} of 3");
+        let (id, body) = w.next_frame().await;
+        if id == PacketId::SMonsterSpawn as u16 {
+            let spawn = SMonsterSpawn::decode(&body).expect("decodes");
+            assert!(shown.insert(spawn.monster_id), "one spawn per wolf");
+        }
+    }
+    b.sever_cluster();
+    let mut hidden = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hidden.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "b's wolves hidden within 5 s: {hidden:?} of {shown:?}"
+        );
+        let (id, body) = w.next_frame().await;
+        if id == PacketId::SMonsterDespawn as u16 {
+            let gone = SMonsterDespawn::decode(&body).expect("decodes");
+            assert!(shown.contains(&gone.monster_id), "a wolf w was shown");
+            assert!(hidden.insert(gone.monster_id), "hidden once");
+        }
+    }
+    drop(w);
+    a.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

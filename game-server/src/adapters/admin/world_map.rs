@@ -77,12 +77,12 @@ impl MapSource for WorldFrame {
     }
 
     fn monsters(&self, max: usize, out: &mut Vec<MonsterDot>) {
-        out.extend(
-            self.regions
-                .iter()
-                .flat_map(|r| r.monsters.iter().copied())
-                .take(max),
-        );
+        // Every k-th of what the regions sent, so that a crowded map shows all of it thinly
+        // rather than its western regions only.
+        let sent: usize = self.regions.iter().map(|r| r.monsters.len()).sum();
+        let stride = sent.div_ceil(max.max(1)).max(1);
+        let all = self.regions.iter().flat_map(|r| r.monsters.iter().copied());
+        out.extend(all.step_by(stride).take(max));
     }
 }
 

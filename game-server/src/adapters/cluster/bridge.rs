@@ -301,7 +301,11 @@ fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) 
         regions,
     });
     let mut cut = 0u64;
+    let mut hidden = 0usize;
     for (player_id, link) in world.directory().all() {
+        // Nothing more comes from that node: the monsters its regions showed this player
+        // go out of view here (and come back with the resync, once it is back).
+        hidden += link.hide_remote_monsters(other);
         let region = link.route();
         if has_region(regions, region) {
             cut += 1;
@@ -322,6 +326,7 @@ fn lose(node: &ClusterNode, world: &World, other: u16, regions: u64, why: &str) 
         node = other,
         regions = format!("{regions:#b}"),
         players_disconnected = cut,
+        monsters_hidden = hidden,
         why,
         "node lost"
     );
@@ -473,7 +478,8 @@ fn apply(node: &ClusterNode, world: &World, from: u16, regions: u64, record: Rec
                 return refused(node, from, &e);
             }
             if let Some(link) = world.directory().get(player_id) {
-                let _ = link.session().send(frames);
+                let shown = check::monsters_in(&frames);
+                link.send_remote(from, frames, &shown);
             }
         }
         Record::Route {

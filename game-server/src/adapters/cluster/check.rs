@@ -49,6 +49,9 @@ pub enum Refusal {
     /// Frames or a route change for a player this node does not hold.
     #[error("frames or a route for player {0}, who is not this node's")]
     NotOurPlayer(i32),
+    /// A region message naming an id that no player has (0 or below).
+    #[error("player id {0} is not one a player has")]
+    NotAPlayerId(i32),
     /// A route change handed on by a region the sending node does not run.
     #[error(
         "node {node} moved player {player_id}'s route from region {route}, which it does not run"
@@ -116,6 +119,27 @@ fn region_msg(node: u16, regions: u64, msg: &RegionMsg) -> Result<(), Refusal> {
     if !has_region(regions, from) {
         return Err(Refusal::NotItsRegion { node, region: from });
     }
+    // Player ids are positive: a region keys its monsters below zero (`region/monsters.rs`),
+    // so a message about id 0 or below would reach a monster, never a player.
+    let (player_id, watchers): (i32, &[i32]) = match msg {
+        RegionMsg::Handoff {
+            player_id,
+            watchers,
+            ..
+        } => (*player_id, watchers),
+        RegionMsg::GhostUpdate { player_id, .. }
+        | RegionMsg::GhostRemove { player_id, .. }
+        | RegionMsg::ForwardInput { player_id, .. }
+        | RegionMsg::ForwardLeave { player_id, .. }
+        | RegionMsg::PlayerGone { player_id, .. }
+        | RegionMsg::Rejoin { player_id, .. } => (*player_id, &[]),
+    };
+    if let Some(&bad) = std::iter::once(&player_id)
+        .chain(watchers)
+        .find(|&&id| id <= 0)
+    {
+        return Err(Refusal::NotAPlayerId(bad));
+    }
     match msg {
         RegionMsg::GhostUpdate { pos, .. } | RegionMsg::Handoff { pos, .. } => finite(pos),
         RegionMsg::ForwardInput {
@@ -168,6 +192,34 @@ pub fn frames(me: u16, player_id: i32, frames: &[u8]) -> Result<(), Refusal> {
         return Err(Refusal::NotOurPlayer(player_id));
     }
     client_frames(frames)
+}
+
+/// The monsters frames already checked by [`frames`] show (`true`: `S_MonsterSpawn`) and
+/// hide (`false`: `S_MonsterDespawn`), in order: what the gateway notes per player, so that
+/// it can hide a lost node's monsters itself.
+pub fn monsters_in(mut bytes: &[u8]) -> Vec<(i32, bool)> {
+    let mut out = Vec::new();
+    while let Ok(Some(header)) = parse_header(bytes, usize::from(u16::MAX)) {
+        let Some((frame, rest)) = bytes.split_at_checked(header.size) else {
+            break;
+        };
+        let body = &frame[HEADER_SIZE..];
+        match PacketId::from_u16(header.id) {
+            Some(PacketId::SMonsterSpawn) => {
+                if let Ok(p) = SMonsterSpawn::decode(body) {
+                    out.push((p.monster_id, true));
+                }
+            }
+            Some(PacketId::SMonsterDespawn) => {
+                if let Ok(p) = SMonsterDespawn::decode(body) {
+                    out.push((p.monster_id, false));
+                }
+            }
+            _ => {}
+        }
+        bytes = rest;
+    }
+    out
 }
 
 /// Whether `bytes` are whole frames of packets the world sends a client, each decoding.
@@ -402,6 +454,41 @@ mod tests {
         }
     }
 
+    /// Ids 0 and below are monsters' keys inside a region: no region message may name one,
+    /// as its player or among a hand-off's watchers.
+    #[test]
+    fn region_messages_about_an_id_no_player_has_are_refused() {
+        let ghost = |player_id| {
+            WireMsg::Region(RegionMsg::GhostUpdate {
+                from: 1,
+                player_id,
+                seq: 0,
+                pos: [0.0; 3],
+            })
+        };
+        assert_eq!(job(NODE1, REGIONS1, &ghost(P1)), Ok(()));
+        assert_eq!(
+            job(NODE1, REGIONS1, &ghost(-7)),
+            Err(Refusal::NotAPlayerId(-7))
+        );
+        assert_eq!(
+            job(NODE1, REGIONS1, &ghost(0)),
+            Err(Refusal::NotAPlayerId(0))
+        );
+        let handoff = WireMsg::Region(RegionMsg::Handoff {
+            from: 1,
+            player_id: P1,
+            pos: [0.0; 3],
+            next_seq: 1,
+            watchers: vec![P0, -3],
+            ghosted_to: 0,
+        });
+        assert_eq!(
+            job(NODE1, REGIONS1, &handoff),
+            Err(Refusal::NotAPlayerId(-3))
+        );
+    }
+
     #[test]
     fn gateway_jobs_must_be_for_the_senders_own_players_and_finite() {
         let enter = |player_id, pos| WireMsg::Enter { player_id, pos };
@@ -506,6 +593,8 @@ mod tests {
             frames(0, P0, &spawn[..spawn.len() - 1]).is_err(),
             "a cut spawn"
         );
+        let both = [spawn.as_ref(), chat.as_ref(), gone.as_ref()].concat();
+        assert_eq!(monsters_in(&both), vec![(3, true), (3, false)]);
     }
 
     #[test]

@@ -140,6 +140,14 @@ impl Herd {
                     r.min[0] + (r.max[0] - r.min[0]) * places.gen::<f32>(),
                     r.min[1] + (r.max[1] - r.min[1]) * places.gen::<f32>(),
                 ];
+                // Regions key monsters by the negative of their id in an i32.
+                if next_id > i32::MAX as u32 {
+                    return Err(DataError::at(
+                        &area.origin,
+                        "count",
+                        format!("more than {} monsters in all", i32::MAX),
+                    ));
+                }
                 let id = MonsterId(next_id);
                 next_id += 1;
                 if here(at) {

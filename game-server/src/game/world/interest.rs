@@ -173,16 +173,6 @@ impl Interest {
         self.insert_row(id, pos, owned, true, out);
     }
 
-    /// Calls `f` with every player (not object) known, owned or ghost, and its position.
-    pub fn for_each_player(&self, mut f: impl FnMut(i32, Pos)) {
-        // A free slot's row has `sees` cleared (see `remove`), so a plain scan will do.
-        for (row, &p) in self.known.iter().zip(&self.pos) {
-            if row.sees {
-                f(row.id, p);
-            }
-        }
-    }
-
     /// Adds an object at `pos`: a target the players near it see, that sees nothing. An id
     /// already known is only moved.
     pub fn insert_object(&mut self, id: i32, pos: Pos, out: &mut Vec<ViewChange>) {

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use server_core::{CloseReason, Session};
+use server_core::{CloseReason, Packet, Session};
 
 use crate::game::outbox::Outbox;
+use crate::game::packets::SMonsterDespawn;
 use crate::game::player_ids::gateway_of;
 use crate::game::saves::LiveCharacter;
 use crate::game::world::geometry::RegionId;
@@ -41,7 +42,15 @@ pub struct WorldLink {
     /// `game/world/region/rejoin.rs`). Held while the frames are queued on the session,
     /// so two regions' frames leave in the order the filter saw them.
     filter: Option<Mutex<ViewFilter>>,
+    /// In a cluster: the monsters other nodes' regions have shown this player and not
+    /// hidden, as (node, monster id). If such a node is lost, nothing more will come from
+    /// it, so the gateway hides them itself (`hide_remote_monsters`). At most
+    /// [`REMOTE_MONSTERS_MAX`]; past it, more are not noted (a player sees a few dozen).
+    remote_monsters: Mutex<Vec<(u16, i32)>>,
 }
+
+/// See `WorldLink::remote_monsters`.
+pub const REMOTE_MONSTERS_MAX: usize = 1 << 14;
 
 impl WorldLink {
     /// A link whose inputs go to `region` (the spawn region, before any hand-off).
@@ -58,6 +67,7 @@ impl WorldLink {
             parkable: character.is_some() && !in_cluster,
             character,
             filter: None,
+            remote_monsters: Mutex::default(),
         }
     }
 
@@ -71,6 +81,7 @@ impl WorldLink {
             character: old.character.clone(),
             parkable: old.parkable,
             filter: Some(Mutex::new(ViewFilter::new())),
+            remote_monsters: Mutex::default(),
         }
     }
 
@@ -79,6 +90,52 @@ impl WorldLink {
         self.filter
             .as_ref()
             .is_none_or(|f| f.lock().unwrap_or_else(|p| p.into_inner()).listed())
+    }
+
+    /// Sends `frames` from node `node`'s regions, noting the monsters they show (`true`) and
+    /// hide (`false`). Noted and sent under one lock, so a lost node's cover despawns
+    /// ([`WorldLink::hide_remote_monsters`]) are never overtaken by a spawn.
+    pub fn send_remote(&self, node: u16, frames: Bytes, monsters: &[(i32, bool)]) {
+        let mut held = self
+            .remote_monsters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for &(id, shown) in monsters {
+            let at = held.iter().position(|&e| e == (node, id));
+            match (shown, at) {
+                (true, None) if held.len() < REMOTE_MONSTERS_MAX => held.push((node, id)),
+                (false, Some(at)) => {
+                    held.swap_remove(at);
+                }
+                _ => {}
+            }
+        }
+        let _ = self.session.send(frames);
+    }
+
+    /// Node `node` is lost: the monsters it showed this player and did not hide, forgotten
+    /// here and sent hidden (`S_MonsterDespawn` each) to the session. Returns how many.
+    pub fn hide_remote_monsters(&self, node: u16) -> usize {
+        let mut held = self
+            .remote_monsters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut frames = Vec::new();
+        let mut hidden = 0;
+        held.retain(|&(from, id)| {
+            if from != node {
+                return true;
+            }
+            if let Ok(frame) = (SMonsterDespawn { monster_id: id }).encode() {
+                frames.extend_from_slice(&frame);
+                hidden += 1;
+            }
+            false
+        });
+        if !frames.is_empty() {
+            let _ = self.session.send(Bytes::from(frames));
+        }
+        hidden
     }
 
     /// Inputs the player's seat has sent so far.

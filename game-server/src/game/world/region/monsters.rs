@@ -22,8 +22,8 @@ use crate::game::packets::{SMonsterDespawn, SMonsterMove, SMonsterSpawn};
 use crate::game::world::geometry::Pos;
 use crate::game::world::interest::{Interest, ViewChange};
 
-/// The interest key of monster `id`. Monster ids are numbered from 1 by the spawn tables,
-/// which hold far fewer than `i32::MAX`; a larger one is never made (see `Herd::spawn`).
+/// The interest key of monster `id`. Monster ids are numbered from 1 by the spawn tables;
+/// `Herd::spawn` refuses tables that would number one past `i32::MAX`.
 pub fn monster_key(id: MonsterId) -> i32 {
     -(id.0.min(i32::MAX as u32) as i32)
 }
@@ -128,8 +128,15 @@ impl<L: PlayerLink, D: Directory<L>> Region<L, D> {
         };
         let started = std::time::Instant::now();
         m.players.clear();
-        self.interest
-            .for_each_player(|_, p| m.players.push([p.x, p.z]));
+        // Owned players and ghosts: a pass over players, never over the monsters.
+        let interest = &self.interest;
+        m.players.extend(
+            self.owned
+                .keys()
+                .chain(self.ghosts.keys())
+                .filter_map(|&id| interest.pos(id))
+                .map(|p| [p.x, p.z]),
+        );
         m.events.clear();
         let senses = RegionSenses {
             interest: &self.interest,
