@@ -96,6 +96,14 @@ impl WorldLink {
     /// hide (`false`). Noted and sent under one lock, so a lost node's cover despawns
     /// ([`WorldLink::hide_remote_monsters`]) are never overtaken by a spawn.
     pub fn send_remote(&self, node: u16, frames: Bytes, monsters: &[(i32, bool)]) {
+        if monsters.is_empty() {
+            // Most relayed batches are moves: no lock for them (the lock orders what is
+            // noted, and a batch without spawns or despawns notes nothing). A move that the
+            // inbox applies after the loss's despawns would still reach the client after
+            // them, lock or not; the bridge's epoch rules keep such late records rare.
+            let _ = self.session.send(frames);
+            return;
+        }
         let mut held = self
             .remote_monsters
             .lock()
